@@ -1,0 +1,146 @@
+//! A bounds-checked msgpack walker: finds where one object ends without building it.
+//! Used to accept records that callers encoded themselves (`emitRaw`): they are checked, not trusted,
+//! because one malformed record would corrupt every request that shares its batch.
+
+/// Nesting deeper than this is refused rather than risking the stack.
+pub const MAX_DEPTH: usize = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+  /// The bytes end inside an object.
+  Truncated,
+  /// 0xc1, the one byte msgpack never uses.
+  Reserved,
+  /// A map key that is not a string (fluentd and Fluent Bit want str keys).
+  NonStringKey,
+  /// A str whose bytes are not UTF-8.
+  BadUtf8,
+  TooDeep,
+  /// The top-level object is not a map.
+  NotAMap,
+}
+
+impl Invalid {
+  pub fn describe(self) -> &'static str {
+    match self {
+      Invalid::Truncated => "truncated msgpack",
+      Invalid::Reserved => "reserved msgpack byte 0xc1",
+      Invalid::NonStringKey => "map key is not a string",
+      Invalid::BadUtf8 => "string is not valid utf-8",
+      Invalid::TooDeep => "nesting too deep",
+      Invalid::NotAMap => "record is not a msgpack map",
+    }
+  }
+}
+
+/// Length of the record (a map) at the start of `buf`.
+pub fn record_len(buf: &[u8]) -> Result<usize, Invalid> {
+  match buf.first() {
+    Some(0x80..=0x8f | 0xde | 0xdf) => object_len(buf, 0),
+    Some(_) => Err(Invalid::NotAMap),
+    None => Err(Invalid::Truncated),
+  }
+}
+
+fn read_be(buf: &[u8], at: usize, n: usize) -> Result<usize, Invalid> {
+  let bytes = buf.get(at..at + n).ok_or(Invalid::Truncated)?;
+  Ok(bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+}
+
+/// End offset of `len` bytes of payload starting at `start`, checked against the buffer.
+fn span(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
+  let end = start.checked_add(len).ok_or(Invalid::Truncated)?;
+  if end > buf.len() {
+    return Err(Invalid::Truncated);
+  }
+  Ok(end)
+}
+
+fn str_end(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
+  let end = span(buf, start, len)?;
+  std::str::from_utf8(&buf[start..end]).map_err(|_| Invalid::BadUtf8)?;
+  Ok(end)
+}
+
+/// Length in bytes of the msgpack object at the start of `buf`.
+pub fn object_len(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
+  if depth > MAX_DEPTH {
+    return Err(Invalid::TooDeep);
+  }
+  let b = *buf.first().ok_or(Invalid::Truncated)?;
+  match b {
+    0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Ok(1),
+    0xa0..=0xbf => str_end(buf, 1, (b & 0x1f) as usize),
+    0xd9 => str_end(buf, 2, read_be(buf, 1, 1)?),
+    0xda => str_end(buf, 3, read_be(buf, 1, 2)?),
+    0xdb => str_end(buf, 5, read_be(buf, 1, 4)?),
+    0xc4 => span(buf, 2, read_be(buf, 1, 1)?),
+    0xc5 => span(buf, 3, read_be(buf, 1, 2)?),
+    0xc6 => span(buf, 5, read_be(buf, 1, 4)?),
+    0xcc | 0xd0 => span(buf, 1, 1),
+    0xcd | 0xd1 => span(buf, 1, 2),
+    0xce | 0xd2 | 0xca => span(buf, 1, 4),
+    0xcf | 0xd3 | 0xcb => span(buf, 1, 8),
+    // fixext 1/2/4/8/16: type byte plus payload
+    0xd4 => span(buf, 2, 1),
+    0xd5 => span(buf, 2, 2),
+    0xd6 => span(buf, 2, 4),
+    0xd7 => span(buf, 2, 8),
+    0xd8 => span(buf, 2, 16),
+    0xc7 => span(buf, 3, read_be(buf, 1, 1)?),
+    0xc8 => span(buf, 4, read_be(buf, 1, 2)?),
+    0xc9 => span(buf, 6, read_be(buf, 1, 4)?),
+    0x90..=0x9f => items_len(buf, 1, (b & 0x0f) as usize, false, depth),
+    0xdc => items_len(buf, 3, read_be(buf, 1, 2)?, false, depth),
+    0xdd => items_len(buf, 5, read_be(buf, 1, 4)?, false, depth),
+    0x80..=0x8f => items_len(buf, 1, (b & 0x0f) as usize, true, depth),
+    0xde => items_len(buf, 3, read_be(buf, 1, 2)?, true, depth),
+    0xdf => items_len(buf, 5, read_be(buf, 1, 4)?, true, depth),
+    0xc1 => Err(Invalid::Reserved),
+  }
+}
+
+fn items_len(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize) -> Result<usize, Invalid> {
+  if at > buf.len() {
+    return Err(Invalid::Truncated);
+  }
+  for _ in 0..count {
+    if is_map {
+      if !matches!(buf.get(at), Some(0xa0..=0xbf | 0xd9 | 0xda | 0xdb)) {
+        return Err(if at >= buf.len() { Invalid::Truncated } else { Invalid::NonStringKey });
+      }
+      at += object_len(&buf[at..], depth + 1)?;
+    }
+    at += object_len(buf.get(at..).ok_or(Invalid::Truncated)?, depth + 1)?;
+  }
+  Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn accepts_nested_map() {
+    // {"a":[1,{"b":"c"}],"d":nil}
+    let rec = [0x82, 0xa1, b'a', 0x92, 0x01, 0x81, 0xa1, b'b', 0xa1, b'c', 0xa1, b'd', 0xc0];
+    assert_eq!(record_len(&rec), Ok(rec.len()));
+  }
+
+  #[test]
+  fn rejects_bad_records() {
+    assert_eq!(record_len(&[]), Err(Invalid::Truncated));
+    assert_eq!(record_len(&[0x91, 0x01]), Err(Invalid::NotAMap));
+    assert_eq!(record_len(&[0x81, 0xa1]), Err(Invalid::Truncated));
+    assert_eq!(record_len(&[0x81, 0x01, 0x01]), Err(Invalid::NonStringKey));
+    assert_eq!(record_len(&[0x81, 0xa1, b'a', 0xc1]), Err(Invalid::Reserved));
+    assert_eq!(record_len(&[0x81, 0xa1, 0xff, 0x01]), Err(Invalid::BadUtf8));
+    assert_eq!(record_len(&[0x81, 0xa1, b'a', 0xdb, 0xff, 0xff, 0xff, 0xff]), Err(Invalid::Truncated));
+    let mut deep = vec![0x81, 0xa1, b'a'];
+    for _ in 0..600 {
+      deep.push(0x91);
+    }
+    deep.push(0x01);
+    assert_eq!(record_len(&deep), Err(Invalid::TooDeep));
+  }
+}

@@ -1,0 +1,80 @@
+//! The one error type of the core. Every variant has a stable code that the binding maps to `ERR_FLUENT_*`.
+
+use std::fmt;
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+  /// A connection could not be established.
+  Connect(std::io::Error),
+  /// Connecting, writing or waiting for an ack took longer than allowed.
+  Timeout(&'static str),
+  /// The server sent something other than the ack we waited for.
+  AckMismatch(String),
+  /// The buffer is at its byte cap and the overflow policy refused or dropped records.
+  QueueFull { dropped: u64 },
+  /// The client is closed or closing.
+  Closed,
+  /// Records that cannot be encoded or are not valid msgpack maps.
+  Encode(String),
+  /// A read or write on an established connection failed, or the server closed it.
+  Io(std::io::Error),
+  /// A record larger than `max_record_bytes`.
+  RecordTooLarge { size: usize, max: usize },
+  /// A tag that is empty, too long, or one distinct tag too many.
+  InvalidTag(String),
+  /// An option is out of range.
+  Config(String),
+  /// Records still buffered when close or exit ran out of time.
+  Undelivered { records: u64 },
+  /// A bug: the writer caught a panic and carried on.
+  Internal(String),
+}
+
+impl Error {
+  /// Stable, machine-readable name; the binding prefixes it with `ERR_FLUENT_`.
+  pub fn code(&self) -> &'static str {
+    match self {
+      Error::Connect(_) => "CONNECT",
+      Error::Timeout(_) => "TIMEOUT",
+      Error::AckMismatch(_) => "ACK_MISMATCH",
+      Error::QueueFull { .. } => "QUEUE_FULL",
+      Error::Closed => "CLOSED",
+      Error::Encode(_) => "ENCODE",
+      Error::Io(_) => "IO",
+      Error::Config(_) => "CONFIG",
+      Error::RecordTooLarge { .. } => "RECORD_TOO_LARGE",
+      Error::InvalidTag(_) => "INVALID_TAG",
+      Error::Undelivered { .. } => "UNDELIVERED",
+      Error::Internal(_) => "INTERNAL",
+    }
+  }
+}
+
+impl fmt::Display for Error {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self {
+      Error::Connect(e) => write!(f, "cannot connect: {e}"),
+      Error::Timeout(what) => write!(f, "{what} timed out"),
+      Error::AckMismatch(what) => write!(f, "unexpected server response: {what}"),
+      Error::QueueFull { dropped } => write!(f, "buffer full: {dropped} record(s) dropped"),
+      Error::Closed => write!(f, "client is closed"),
+      Error::Encode(what) => write!(f, "cannot encode record: {what}"),
+      Error::Io(e) => write!(f, "connection failed: {e}"),
+      Error::Config(what) => write!(f, "invalid option: {what}"),
+      Error::RecordTooLarge { size, max } => write!(f, "record of {size} bytes exceeds maxRecordBytes ({max})"),
+      Error::InvalidTag(what) => write!(f, "invalid tag: {what}"),
+      Error::Undelivered { records } => write!(f, "{records} record(s) not delivered before the deadline"),
+      Error::Internal(what) => write!(f, "internal error: {what}"),
+    }
+  }
+}
+
+impl std::error::Error for Error {
+  fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    match self {
+      Error::Connect(e) | Error::Io(e) => Some(e),
+      _ => None,
+    }
+  }
+}

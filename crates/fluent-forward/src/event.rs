@@ -1,0 +1,14 @@
+//! What the writer tells the embedding (the JS binding) about. Delivered through a plain closure.
+
+use crate::error::Error;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub enum Event {
+  Connected,
+  Disconnected(Option<Error>),
+  /// Something went wrong; `records` counts the records it concerns (0 when none were lost).
+  Error { error: Error, records: u64, tag: Option<Arc<str>> },
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -1,0 +1,25 @@
+//! fluent-forward: a Fluentd Forward protocol client core with no JS in it.
+//!
+//! Producers call [`Client::push`] with records already encoded as msgpack maps; a writer thread
+//! with its own tokio runtime batches, frames, sends, acknowledges and reconnects.
+#![deny(clippy::all)]
+
+mod backoff;
+pub mod client;
+pub mod codec;
+pub mod config;
+mod connection;
+pub mod error;
+pub mod event;
+pub mod queue;
+mod shared;
+pub mod stats;
+mod writer;
+
+pub use client::{Client, PushedMany};
+pub use codec::event_time::{EventTime, TimeFormat};
+pub use config::{Config, Mode, Overflow, Target};
+pub use error::Error;
+pub use event::{Event, EventSink};
+pub use shared::CloseReport;
+pub use stats::Stats;

@@ -1,0 +1,99 @@
+//! State shared by the client handle (producer side) and the writer thread.
+
+use crate::config::Config;
+use crate::event::{Event, EventSink};
+use crate::queue::{Limits, Queue};
+use crate::stats::Counters;
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What `close` reports once the writer has stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CloseReport {
+  /// Records delivered over the client's life.
+  pub sent: u64,
+  /// Records given up on before the close: overflow policy, emits after close.
+  pub dropped: u64,
+  /// Records still buffered when the close deadline passed; they were discarded.
+  pub pending: u64,
+}
+
+pub type FlushDone = Box<dyn FnOnce(bool) + Send>;
+pub type CloseDone = Box<dyn FnOnce(CloseReport) + Send>;
+
+pub struct FlushWaiter {
+  /// Done once `sent + dropped` reaches this.
+  pub target: u64,
+  pub deadline: Instant,
+  pub done: FlushDone,
+}
+
+#[derive(Default)]
+pub struct Control {
+  pub waiters: Vec<FlushWaiter>,
+  /// Set by the first `close`; later calls may only bring it closer.
+  pub close_deadline: Option<Instant>,
+  pub close_done: Vec<CloseDone>,
+  /// Filled in when the writer has stopped.
+  pub report: Option<CloseReport>,
+}
+
+pub struct Shared {
+  pub config: Config,
+  pub limits: Limits,
+  pub queue: Mutex<Queue>,
+  pub wake: Notify,
+  pub counters: Counters,
+  /// Bytes and records the writer has taken from the queue and not yet settled.
+  pub held_bytes: AtomicUsize,
+  pub held_records: AtomicUsize,
+  pub in_flight: AtomicUsize,
+  pub connected: AtomicBool,
+  pub control: Mutex<Control>,
+  /// Signalled when the writer stops, for blocking waits at process exit.
+  pub stopped: Condvar,
+  sink: EventSink,
+}
+
+impl Shared {
+  pub fn new(config: Config, sink: EventSink) -> Self {
+    let limits = Limits {
+      max_bytes: config.max_buffer_bytes,
+      batch_bytes: config.batch_bytes,
+      overflow: config.overflow,
+      time_format: config.time_format,
+    };
+    Self {
+      config,
+      limits,
+      queue: Mutex::new(Queue::default()),
+      wake: Notify::new(),
+      counters: Counters::default(),
+      held_bytes: AtomicUsize::new(0),
+      held_records: AtomicUsize::new(0),
+      in_flight: AtomicUsize::new(0),
+      connected: AtomicBool::new(false),
+      control: Mutex::new(Control::default()),
+      stopped: Condvar::new(),
+      sink,
+    }
+  }
+
+  /// Delivers an event; a panicking sink must not take the writer down with it.
+  pub fn emit(&self, event: Event) {
+    if matches!(event, Event::Error { .. }) {
+      Counters::add(&self.counters.errors, 1);
+    }
+    let sink = &self.sink;
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event))).is_err() {
+      Counters::add(&self.counters.events_lost, 1);
+    }
+  }
+
+  pub fn held_bytes(&self) -> usize {
+    self.held_bytes.load(Ordering::Relaxed)
+  }
+
+}

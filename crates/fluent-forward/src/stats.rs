@@ -1,0 +1,50 @@
+//! Counters shared by the producer and the writer; all relaxed atomics, read together by `snapshot`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Counters {
+  pub emitted: AtomicU64,
+  pub sent: AtomicU64,
+  pub dropped: AtomicU64,
+  pub batches_sent: AtomicU64,
+  pub bytes_sent: AtomicU64,
+  pub reconnects: AtomicU64,
+  pub connects: AtomicU64,
+  pub errors: AtomicU64,
+  pub retries: AtomicU64,
+  pub events_lost: AtomicU64,
+}
+
+/// A point-in-time view for `stats()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+  /// Records accepted into the buffer.
+  pub emitted: u64,
+  /// Records written to the socket (with acks: acknowledged).
+  pub sent: u64,
+  /// Records given up on: overflow, closed client, close deadline.
+  pub dropped: u64,
+  pub queued_bytes: u64,
+  pub queued_records: u64,
+  pub in_flight_batches: u64,
+  pub batches_sent: u64,
+  pub bytes_sent: u64,
+  pub connects: u64,
+  pub reconnects: u64,
+  /// Errors reported to the error sink.
+  pub errors: u64,
+  /// Batches written again after a failure.
+  pub retries: u64,
+  pub connected: bool,
+}
+
+impl Counters {
+  pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Relaxed);
+  }
+
+  pub fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Relaxed)
+  }
+}

@@ -1,0 +1,15 @@
+/** Every error this package throws or reports carries one of these codes. */
+export type FluentErrorCode = 'ERR_FLUENT_INVALID_TAG' | 'ERR_FLUENT_INVALID_RECORD' | 'ERR_FLUENT_INVALID_TIME' | 'ERR_FLUENT_ENCODE' | 'ERR_FLUENT_RECORD_TOO_LARGE' | 'ERR_FLUENT_QUEUE_FULL' | 'ERR_FLUENT_CLOSED' | 'ERR_FLUENT_CONFIG' | 'ERR_FLUENT_CONNECT' | 'ERR_FLUENT_TIMEOUT' | 'ERR_FLUENT_ACK_MISMATCH' | 'ERR_FLUENT_IO' | 'ERR_FLUENT_UNDELIVERED' | 'ERR_FLUENT_INTERNAL';
+/** A typed error: test `err.code`, which is stable, rather than the message. */
+export declare class FluentError extends Error {
+    readonly code: FluentErrorCode;
+    /** For dropped or undelivered records: how many. */
+    readonly records?: number;
+    /** For undelivered records: their tag. */
+    readonly tag?: string;
+    constructor(code: FluentErrorCode, message: string, extra?: {
+        records?: number;
+        tag?: string;
+        cause?: unknown;
+    });
+}
