@@ -171,8 +171,13 @@ function splitTime(time: Time): void {
   }
   if (time instanceof Date) {
     const ms = time.getTime()
-    if (!Number.isFinite(ms) || ms < 0) throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date')
-    return splitSeconds(ms / 1000)
+    if (!Number.isFinite(ms) || ms < 0 || ms >= 0x100000000 * 1000) {
+      throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date or outside 1970..2106')
+    }
+    // Whole milliseconds convert exactly; going through fractional seconds would not.
+    timeSec = Math.floor(ms / 1000)
+    timeNsec = (ms - timeSec * 1000) * 1_000_000
+    return
   }
   throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds, a Date or an EventTime, got ${typeof time}`)
 }
