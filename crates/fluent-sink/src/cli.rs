@@ -1,0 +1,129 @@
+//! Command-line parsing.
+
+use std::path::PathBuf;
+
+use crate::server::Endpoint;
+
+pub const USAGE: &str =
+  "usage: fluent-sink [--host 127.0.0.1] [--port 0] [--unix PATH] [--print] [--threads N]
+
+Receives the Fluentd Forward protocol and decodes every event.
+Prints `LISTENING <port>` (or `LISTENING unix:<path>`) once ready.
+stdin commands: stats | reset | wait <N> <timeoutMs> | quit   (stdin EOF also exits)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+  pub endpoint: Endpoint,
+  pub print: bool,
+  pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+  Run(Config),
+  Help,
+}
+
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> {
+  let mut host = String::from("127.0.0.1");
+  let mut port: u16 = 0;
+  let mut unix: Option<PathBuf> = None;
+  let mut print = false;
+  let mut threads: usize = 1;
+  let mut args = args.into_iter();
+  while let Some(arg) = args.next() {
+    // Both `--port 5` and `--port=5`.
+    let (flag, inline) = match arg.split_once('=') {
+      Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+      _ => (arg.clone(), None),
+    };
+    let mut val = |name: &str| -> Result<String, String> {
+      inline
+        .clone()
+        .or_else(|| args.next())
+        .ok_or_else(|| format!("{name} needs a value"))
+    };
+    match flag.as_str() {
+      "--host" => host = val("--host")?,
+      "--port" => {
+        port = val("--port")?
+          .parse()
+          .map_err(|_| "--port must be 0..65535".to_string())?
+      }
+      "--unix" => unix = Some(PathBuf::from(val("--unix")?)),
+      "--threads" => {
+        threads = val("--threads")?
+          .parse()
+          .map_err(|_| "--threads must be a positive integer".to_string())?;
+        if threads == 0 {
+          return Err("--threads must be a positive integer".into());
+        }
+      }
+      "--print" if inline.is_none() => print = true,
+      "-h" | "--help" => return Ok(Parsed::Help),
+      _ => return Err(format!("unknown argument: {arg}")),
+    }
+  }
+  let endpoint = match unix {
+    Some(path) => Endpoint::Unix(path),
+    None => Endpoint::Tcp { host, port },
+  };
+  Ok(Parsed::Run(Config {
+    endpoint,
+    print,
+    threads,
+  }))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn p(args: &[&str]) -> Result<Parsed, String> {
+    parse(args.iter().map(|s| s.to_string()))
+  }
+
+  #[test]
+  fn defaults_and_flags() {
+    assert_eq!(
+      p(&[]),
+      Ok(Parsed::Run(Config {
+        endpoint: Endpoint::Tcp {
+          host: "127.0.0.1".into(),
+          port: 0
+        },
+        print: false,
+        threads: 1
+      }))
+    );
+    assert_eq!(
+      p(&["--host", "0.0.0.0", "--port=24224", "--print", "--threads", "2"]),
+      Ok(Parsed::Run(Config {
+        endpoint: Endpoint::Tcp {
+          host: "0.0.0.0".into(),
+          port: 24224
+        },
+        print: true,
+        threads: 2
+      }))
+    );
+    assert_eq!(
+      p(&["--unix", "/tmp/s.sock"]),
+      Ok(Parsed::Run(Config {
+        endpoint: Endpoint::Unix("/tmp/s.sock".into()),
+        print: false,
+        threads: 1
+      }))
+    );
+    assert_eq!(p(&["--help"]), Ok(Parsed::Help));
+  }
+
+  #[test]
+  fn errors() {
+    assert!(p(&["--port"]).is_err());
+    assert!(p(&["--port", "70000"]).is_err());
+    assert!(p(&["--threads", "0"]).is_err());
+    assert!(p(&["--print=yes"]).is_err());
+    assert!(p(&["extra"]).is_err());
+  }
+}
