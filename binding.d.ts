@@ -12,14 +12,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Internal: the public API is `FluentClient` in index.ts. */
 export declare class NativeClient {
   constructor(options: NativeOptions, onEvent: (event: JsEvent) => void)
+  /** The id to pass to `pushStaged`. */
+  get id(): number
   /** Id for a tag, to pass to `push`. Throws for an empty or overlong tag. */
   tagId(tag: string): number
-  /** Buffers `buf[0..len]`, one msgpack map from the JS encoder. `sec < 0` means now. */
-  push(buf: Uint8Array, len: number, tag: number, sec: number, nsec: number): number
   /** Buffers one caller-encoded msgpack map after validating it (`emitRaw`). */
   pushRaw(buf: Uint8Array, len: number, tag: number, sec: number, nsec: number): number
-  /** Buffers concatenated msgpack maps, validating all of them before taking any. */
-  pushMany(buf: Uint8Array, len: number, tag: number, sec: number, nsec: number): JsPushMany
   /** Resolves `true` once everything emitted before the call is written (acked), `false` at the timeout. */
   flush(timeoutMs: number): Promise<boolean>
   /** Stops accepting, drains for at most `timeoutMs`, stops the writer; resolves with the report. */
@@ -43,14 +41,6 @@ export interface JsEvent {
   /** Records the error concerns (dropped or undelivered). */
   records?: number
   tag?: string
-}
-
-export interface JsPushMany {
-  /** 1 when the records were taken (see `accepted`/`dropped`), else the negative reason. */
-  status: number
-  accepted: number
-  dropped: number
-  message?: string
 }
 
 export interface JsStats {
@@ -97,6 +87,13 @@ export declare const enum OverflowPolicy {
   DropOldest = 'dropOldest',
   Error = 'error',
 }
+
+/**
+ * Hands a staged block (see `fluent_forward::staging`) to client `id`. `monoNow` is
+ * `performance.now()` at the handover. Returns the bytes buffered afterwards, or -1 if the block
+ * was malformed (reported through the error handler) or the client is gone.
+ */
+export declare function pushStaged(id: number, buf: Uint8Array, len: number, monoNow: number, refused: number): number
 
 export declare const enum WireMode {
   Message = 'message',

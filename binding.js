@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.OverflowPolicy = nativeBinding.OverflowPolicy
+module.exports.pushStaged = nativeBinding.pushStaged
 module.exports.WireMode = nativeBinding.WireMode

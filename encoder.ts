@@ -16,8 +16,10 @@ const INITIAL_SIZE = 64 * 1024
 /** Node's Buffer has an unchecked UTF-8 writer that skips `write`'s argument parsing. */
 type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number }
 
-let buf = Buffer.allocUnsafe(INITIAL_SIZE) as FastBuffer
+// allocUnsafeSlow: an ArrayBuffer of its own at offset 0, so the stage's typed-array views are aligned.
+let buf = Buffer.allocUnsafeSlow(INITIAL_SIZE) as FastBuffer
 let pos = 0
+let recordStart = 0
 let limit = 4 * 1024 * 1024
 const f64 = new Float64Array(1)
 const f64Bytes = new Uint8Array(f64.buffer)
@@ -40,6 +42,7 @@ export function encodeRecord(record: unknown, start: number, maxBytes: number): 
     )
   }
   pos = start
+  recordStart = start
   limit = maxBytes
   if (record instanceof Map) writeMap(record, 0)
   else writeObject(record as Record<string, unknown>, 0)
@@ -68,8 +71,9 @@ function tooLarge(size: number): never {
 function ensure(n: number): void {
   if (pos + n <= buf.length) return
   const need = pos + n
-  if (need > limit + 1024 * 1024 + INITIAL_SIZE) tooLarge(need)
-  const next = Buffer.allocUnsafe(Math.max(need, buf.length * 2)) as FastBuffer
+  // Slack over the limit so the final size check reports the real size; the stage sits before recordStart.
+  if (need - recordStart > limit + 1024 * 1024) tooLarge(need - recordStart)
+  const next = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2)) as FastBuffer
   buf.copy(next, 0, 0, pos)
   buf = next
 }

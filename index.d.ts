@@ -5,6 +5,7 @@
  * framing, gzip, acks, retries and reconnects happen on the native writer thread.
  */
 import { EventEmitter } from 'node:events';
+import type { StageOwner } from './stage.js';
 import { FluentError } from './errors.js';
 import type { FluentErrorCode } from './errors.js';
 export { FluentError };
@@ -107,7 +108,7 @@ export type Time = number | Date | EventTime;
  * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError). Errors with no `'error'`
  * listener are counted in `stats().unhandledErrors`, never thrown.
  */
-export declare class FluentClient extends EventEmitter {
+export declare class FluentClient extends EventEmitter implements StageOwner {
     #private;
     constructor(options?: FluentClientOptions);
     /**
@@ -118,6 +119,8 @@ export declare class FluentClient extends EventEmitter {
     emit(tag: string, record: object, time?: Time): boolean;
     /** @internal EventEmitter's own emit, used for events. */
     emit(event: string | symbol, ...args: unknown[]): boolean;
+    /** @internal StageOwner: receives a staged block (and the refusals since the last one). */
+    deliver(block: Buffer, length: number, monoNow: number): void;
     /** Encodes and buffers many records for one tag. Bad records are returned in `errors`, the rest are sent. */
     emitMany(tag: string, records: readonly object[], time?: Time): EmitManyResult;
     /**

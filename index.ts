@@ -5,9 +5,11 @@
  * framing, gzip, acks, retries and reconnects happen on the native writer thread.
  */
 import { EventEmitter } from 'node:events'
-import { NativeClient } from './binding.js'
+import { NativeClient, pushStaged } from './binding.js'
 import type { JsEvent, NativeOptions } from './binding.js'
-import { encodeRecord, isRecord, scratch } from './encoder.js'
+import { isRecord } from './encoder.js'
+import { claim, commit, encode, handOver, release } from './stage.js'
+import type { StageOwner } from './stage.js'
 import { FluentError } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 
@@ -140,8 +142,10 @@ const QUEUE_FULL = -1
 const TOO_LARGE = -2
 const UNKNOWN_TAG = -3
 
+const EMPTY = Buffer.alloc(0)
 const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'newListener', 'removeListener'])
 const DEFAULT_MAX_RECORD = 4 * 1024 * 1024
+const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
 const MAX_TAG_CACHE = 65_536
 
 let timeSec = 0
@@ -248,10 +252,19 @@ function toError(ev: JsEvent): FluentError {
  * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError). Errors with no `'error'`
  * listener are counted in `stats().unhandledErrors`, never thrown.
  */
-export class FluentClient extends EventEmitter {
+export class FluentClient extends EventEmitter implements StageOwner {
   readonly #native: NativeClient
+  readonly #id: number
   readonly #tags = new Map<string, number>()
   readonly #maxRecord: number
+  readonly #cap: number
+  readonly #policy: OverflowPolicy
+  /** Bytes of an entry beyond its record: array header plus time. */
+  readonly #prefix: number
+  /** Buffered bytes as of the last handover plus what was staged since: never below the truth. */
+  #estimate = 0
+  /** Records refused here (dropNewest, error policy, closed) not yet counted by the native side. */
+  #refusedHere = 0
   readonly #exitFlushMs: number
   readonly #ref: WeakRef<FluentClient>
   #closing: Promise<CloseReport> | undefined
@@ -265,6 +278,9 @@ export class FluentClient extends EventEmitter {
     }
     const native = checkOptions(options)
     this.#maxRecord = native.maxRecordBytes ?? DEFAULT_MAX_RECORD
+    this.#cap = native.maxBufferBytes ?? DEFAULT_MAX_BUFFER
+    this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
+    this.#prefix = native.timeAsInteger ? 6 : 11
     const exit = options.exitFlushTimeoutMs ?? 2000
     if (!Number.isInteger(exit) || exit < 0 || exit > 600_000) {
       throw new FluentError('ERR_FLUENT_CONFIG', `exitFlushTimeoutMs must be an integer in 0..600000, got ${exit}`)
@@ -281,6 +297,7 @@ export class FluentClient extends EventEmitter {
     } catch (e) {
       throw new FluentError('ERR_FLUENT_CONFIG', (e as Error).message, { cause: e })
     }
+    this.#id = this.#native.id
     live.add(ref)
     if (!exitHookInstalled) {
       exitHookInstalled = true
@@ -318,15 +335,55 @@ export class FluentClient extends EventEmitter {
       return super.emit(tag, record, time, ...rest)
     }
     const id = this.#tagId(tag as string)
-    const end = encodeRecord(record, 0, this.#maxRecord)
-    let status: number
-    if (time === undefined) {
-      status = this.#native.push(scratch(), end, id, -1, 0)
-    } else {
-      splitTime(time as Time)
-      status = this.#native.push(scratch(), end, id, timeSec, timeNsec)
+    if (time === undefined) return this.#stage(id, record, -1, 0)
+    splitTime(time as Time)
+    return this.#stage(id, record, timeSec, timeNsec)
+  }
+
+  /** Encodes one record onto the stage and applies the overflow policy against the estimate. */
+  #stage(id: number, record: unknown, sec: number, nsec: number): boolean {
+    if (this.#closing !== undefined) {
+      this.#refuse(false)
+      // After close the count must land before the close report is final: no waiting for a turn.
+      this.#sendRefusals()
+      return false
     }
-    return status === ACCEPTED || this.#refused(status)
+    claim(this)
+    const length = encode(id, record, sec, nsec, this.#maxRecord)
+    const entry = length + this.#prefix
+    if (this.#estimate + entry > this.#cap && this.#policy !== 'dropOldest') {
+      if (this.#policy === 'error') {
+        this.#refuse(true)
+        throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
+      }
+      return this.#refuse(false)
+    }
+    commit(length)
+    this.#estimate += entry
+    return true
+  }
+
+  /** Counts a refused record; the count reaches the native side (stats, error report) at the next turn. */
+  #refuse(thrown: boolean): false {
+    if (this.#refusedHere++ === 0) queueMicrotask(() => this.#sendRefusals())
+    if (!thrown && this.#closing !== undefined && !this.#closedReported) {
+      this.#closedReported = true
+      const err = new FluentError('ERR_FLUENT_CLOSED', 'client is closed: records emitted after close() are dropped')
+      process.nextTick(() => this.#report(err))
+    }
+    return false
+  }
+
+  #sendRefusals(): void {
+    if (this.#refusedHere > 0) this.deliver(EMPTY, 0, 0)
+  }
+
+  /** @internal StageOwner: receives a staged block (and the refusals since the last one). */
+  deliver(block: Buffer, length: number, monoNow: number): void {
+    const refused = this.#refusedHere
+    this.#refusedHere = 0
+    const queued = pushStaged(this.#id, block, length, monoNow, refused)
+    if (queued >= 0) this.#estimate = queued
   }
 
   /** Encodes and buffers many records for one tag. Bad records are returned in `errors`, the rest are sent. */
@@ -336,44 +393,23 @@ export class FluentClient extends EventEmitter {
     }
     const id = this.#tagId(tag)
     const result: EmitManyResult = { accepted: 0, dropped: 0, errors: [] }
-    if (time !== undefined) splitTime(time)
-    const sec = time === undefined ? -1 : timeSec
-    const nsec = time === undefined ? 0 : timeNsec
-    // Records are encoded back to back and handed over in groups of about 256 KiB: one native call each.
-    let end = 0
-    // Where the previous good record ended, so a failed one can be rolled back.
-    let lastEnd = 0
-    const hand = (): void => {
-      if (end === 0) return
-      const r = this.#native.pushMany(scratch(), end, id, sec, nsec)
-      if (r.status === ACCEPTED) {
-        result.accepted += r.accepted
-        result.dropped += r.dropped
-        if (r.dropped > 0) this.#refused(DROPPED)
-      } else if (r.status === QUEUE_FULL) {
-        throw new FluentError('ERR_FLUENT_QUEUE_FULL', r.message ?? 'buffer full', { records: records.length - result.accepted })
-      } else {
-        throw new FluentError('ERR_FLUENT_ENCODE', r.message ?? 'invalid records')
-      }
-      end = 0
+    let sec = -1
+    let nsec = 0
+    if (time !== undefined) {
+      splitTime(time)
+      sec = timeSec
+      nsec = timeNsec
     }
     for (let i = 0; i < records.length; i++) {
       try {
-        end = encodeRecord(records[i], end, this.#maxRecord)
+        if (this.#stage(id, records[i], sec, nsec)) result.accepted++
+        else result.dropped++
       } catch (e) {
         if (!(e instanceof FluentError)) throw e
+        if (e.code === 'ERR_FLUENT_QUEUE_FULL') result.dropped++
         result.errors.push({ index: i, error: e })
-        // The failed record may have written part of itself; start the next one where it began.
-        end = lastEnd
-        continue
-      }
-      lastEnd = end
-      if (end >= 256 * 1024) {
-        hand()
-        lastEnd = 0
       }
     }
-    hand()
     return result
   }
 
@@ -389,6 +425,13 @@ export class FluentClient extends EventEmitter {
     if (time !== undefined) splitTime(time)
     const sec = time === undefined ? -1 : timeSec
     const nsec = time === undefined ? 0 : timeNsec
+    if (this.#closing !== undefined) {
+      this.#refuse(false)
+      this.#sendRefusals()
+      return false
+    }
+    // Staged records were emitted first, so they go first.
+    handOver()
     const status = this.#native.pushRaw(bytes, bytes.length, id, sec, nsec)
     if (status === ACCEPTED) return true
     if (status === -4) throw new FluentError('ERR_FLUENT_ENCODE', 'bytes are not exactly one valid msgpack map with string keys')
@@ -398,11 +441,6 @@ export class FluentClient extends EventEmitter {
   #refused(status: number): false {
     switch (status) {
       case DROPPED:
-        if (this.#closing !== undefined && !this.#closedReported) {
-          this.#closedReported = true
-          const err = new FluentError('ERR_FLUENT_CLOSED', 'client is closed: records emitted after close() are dropped')
-          process.nextTick(() => this.#report(err))
-        }
         return false
       case QUEUE_FULL:
         throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
@@ -441,6 +479,7 @@ export class FluentClient extends EventEmitter {
   /** Resolves once every record emitted before the call is written (acknowledged, with `requireAck`). */
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 30_000
+    handOver()
     const ok = await this.#native.flush(timeoutMs)
     if (!ok) throw new FluentError('ERR_FLUENT_TIMEOUT', `flush did not complete within ${timeoutMs} ms`)
   }
@@ -453,16 +492,22 @@ export class FluentClient extends EventEmitter {
       return Promise.reject(new FluentError('ERR_FLUENT_CONFIG', 'timeoutMs must be a non-negative integer'))
     }
     live.delete(this.#ref)
+    release(this)
+    this.#sendRefusals()
     this.#closing = this.#native.close(timeoutMs)
     return this.#closing
   }
 
   /** @internal Process exit: blocks for at most `exitFlushTimeoutMs` while buffered records drain. */
   closeSync(): void {
+    release(this)
+    this.#sendRefusals()
     if (this.#exitFlushMs > 0 || this.#closing === undefined) this.#native.closeSync(this.#exitFlushMs)
   }
 
   stats(): FluentStats {
+    handOver()
+    this.#sendRefusals()
     const s = this.#native.stats()
     return { ...s, unhandledErrors: this.#unhandled }
   }

@@ -125,3 +125,23 @@ test.serial('timeAsInteger sends integer seconds; default time is now with nanos
   const dt = date.time as ServerTime
   t.deepEqual([dt.epoch, dt.nano], [1_700_000_000, 123_000_000])
 })
+
+test.serial('two clients emitting in turns each deliver only their own records', async (t) => {
+  const [a, b] = await Promise.all([Receiver.start(), Receiver.start()])
+  const ca = new FluentClient({ port: a.port, ...quick })
+  const cb = new FluentClient({ port: b.port, ...quick })
+  for (let i = 0; i < 3000; i++) {
+    // Alternating owners of the shared staging buffer, sometimes several in a row.
+    ;(i % 3 === 0 ? cb : ca).emit('two.clients', { i, to: i % 3 === 0 ? 'b' : 'a' })
+  }
+  await Promise.all([ca.close(), cb.close()])
+  t.true(await a.waitFor(2000))
+  t.true(await b.waitFor(1000))
+  await Promise.all([a.close(), b.close()])
+  t.is(a.entries.length, 2000)
+  t.is(b.entries.length, 1000)
+  t.true(a.entries.every((e) => e.record.to === 'a'))
+  t.true(b.entries.every((e) => e.record.to === 'b'))
+  const order = a.entries.map((e) => e.record.i as number)
+  t.true(order.every((v, k) => k === 0 || v > order[k - 1]))
+})

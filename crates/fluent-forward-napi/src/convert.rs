@@ -159,15 +159,6 @@ pub fn close_report(r: CloseReport) -> JsCloseReport {
 }
 
 #[napi(object)]
-pub struct JsPushMany {
-  /// 1 when the records were taken (see `accepted`/`dropped`), else the negative reason.
-  pub status: i32,
-  pub accepted: u32,
-  pub dropped: u32,
-  pub message: Option<String>,
-}
-
-#[napi(object)]
 pub struct JsStats {
   pub emitted: f64,
   pub sent: f64,

@@ -4,10 +4,10 @@
 
 mod convert;
 
-use convert::{
-  close_report, config_from, event_to_js, stats_to_js, JsCloseReport, JsEvent, JsPushMany, JsStats, NativeOptions,
-};
+use convert::{close_report, config_from, event_to_js, stats_to_js, JsCloseReport, JsEvent, JsStats, NativeOptions};
+use fluent_forward::staging::Anchor;
 use fluent_forward::{Client, EventTime};
+use std::cell::RefCell;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -52,10 +52,43 @@ fn time_of(sec: f64, nsec: u32) -> Option<EventTime> {
   }
 }
 
+thread_local! {
+  /// Clients of this JS thread by id, so the hot call is a plain function taking a number: a napi
+  /// class method pays for unwrapping `this` on every call (measured in the README).
+  static CLIENTS: RefCell<Vec<Option<Arc<Client>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hands a staged block (see `fluent_forward::staging`) to client `id`. `monoNow` is
+/// `performance.now()` at the handover. Returns the bytes buffered afterwards, or -1 if the block
+/// was malformed (reported through the error handler) or the client is gone.
+#[napi]
+pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64, refused: u32) -> f64 {
+  let Some(client) = CLIENTS.with(|c| c.borrow().get(id as usize).cloned().flatten()) else { return -1.0 };
+  let Some(block) = buf.get(..len as usize) else { return -1.0 };
+  match client.push_staged(block, Anchor::now(mono_now), refused as u64) {
+    Ok(queued) => queued as f64,
+    Err(e) => {
+      client.report(e);
+      -1.0
+    }
+  }
+}
+
 /// Internal: the public API is `FluentClient` in index.ts.
 #[napi]
 pub struct NativeClient {
   client: Arc<Client>,
+  id: u32,
+}
+
+impl Drop for NativeClient {
+  fn drop(&mut self) {
+    CLIENTS.with(|c| {
+      if let Some(slot) = c.borrow_mut().get_mut(self.id as usize) {
+        *slot = None;
+      }
+    });
+  }
 }
 
 #[napi]
@@ -67,24 +100,33 @@ impl NativeClient {
       // `Closing` (the env is gone) and `QueueFull` (JS is behind) both mean the event is dropped.
       let _ = on_event.call(event_to_js(event), ThreadsafeFunctionCallMode::NonBlocking);
     });
-    let client = Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
-    Ok(Self { client: Arc::new(client) })
+    let client = Arc::new(Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?);
+    let id = CLIENTS.with(|c| {
+      let mut c = c.borrow_mut();
+      match c.iter().position(Option::is_none) {
+        Some(free) => {
+          c[free] = Some(client.clone());
+          free
+        }
+        None => {
+          c.push(Some(client.clone()));
+          c.len() - 1
+        }
+      }
+    }) as u32;
+    Ok(Self { client, id })
+  }
+
+  /// The id to pass to `pushStaged`.
+  #[napi(getter)]
+  pub fn id(&self) -> u32 {
+    self.id
   }
 
   /// Id for a tag, to pass to `push`. Throws for an empty or overlong tag.
   #[napi]
   pub fn tag_id(&self, tag: String) -> Result<u32> {
     self.client.tag_id(&tag).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
-  }
-
-  /// Buffers `buf[0..len]`, one msgpack map from the JS encoder. `sec < 0` means now.
-  #[napi]
-  pub fn push(&self, buf: &[u8], len: u32, tag: u32, sec: f64, nsec: u32) -> i32 {
-    let Some(record) = buf.get(..len as usize) else { return INVALID };
-    if sec >= 0.0 && time_of(sec, nsec).is_none() {
-      return INVALID;
-    }
-    status_of(self.client.push(tag, time_of(sec, nsec), record))
   }
 
   /// Buffers one caller-encoded msgpack map after validating it (`emitRaw`).
@@ -95,20 +137,6 @@ impl NativeClient {
       return INVALID;
     }
     status_of(self.client.push_raw(tag, time_of(sec, nsec), record))
-  }
-
-  /// Buffers concatenated msgpack maps, validating all of them before taking any.
-  #[napi]
-  pub fn push_many(&self, buf: &[u8], len: u32, tag: u32, sec: f64, nsec: u32) -> JsPushMany {
-    let fail = |status, message: String| JsPushMany { status, accepted: 0, dropped: 0, message: Some(message) };
-    let Some(records) = buf.get(..len as usize) else { return fail(INVALID, "length out of range".into()) };
-    if sec >= 0.0 && time_of(sec, nsec).is_none() {
-      return fail(INVALID, "invalid time".into());
-    }
-    match self.client.push_many(tag, time_of(sec, nsec), records) {
-      Ok(n) => JsPushMany { status: ACCEPTED, accepted: n.accepted, dropped: n.dropped, message: None },
-      Err(e) => fail(code_of(&e), e.to_string()),
-    }
   }
 
   /// Resolves `true` once everything emitted before the call is written (acked), `false` at the timeout.

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::event::EventSink;
 use crate::queue::{Pushed, MAX_TAGS};
+use crate::staging::{self, Anchor};
 use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
 use crate::stats::{Counters, Stats};
 use crate::writer::run_thread;
@@ -95,6 +96,50 @@ impl Client {
       }
       Pushed::Full => Err(Error::QueueFull { dropped: 1 }),
       Pushed::Closed => Ok(false),
+    }
+  }
+
+  /// Buffers a staged block from the JS thread (see `staging`): one lock for the whole block.
+  /// `refused_upstream` counts records the JS side already refused under `dropNewest`.
+  /// Returns the bytes buffered afterwards, which JS uses to anticipate the cap.
+  pub fn push_staged(&self, block: &[u8], anchor: Anchor, refused_upstream: u64) -> Result<u64, Error> {
+    let max = self.shared.config.max_record_bytes;
+    let held = self.shared.held_bytes();
+    let mut wake = false;
+    let mut bad = None;
+    let queued = {
+      let mut q = self.shared.queue.lock();
+      let before = q.unreported_drops;
+      for frame in staging::frames(block, anchor) {
+        let f = match frame {
+          Ok(f) if f.record.len() <= max && q.has_tag(f.tag) => f,
+          Ok(_) => {
+            bad = Some("staged record has an unknown tag or is too large");
+            continue;
+          }
+          Err(e) => {
+            bad = Some(e);
+            break;
+          }
+        };
+        match q.push(f.tag, f.time, f.record, held, &self.shared.limits) {
+          Pushed::Accepted { wake: w } => wake |= w,
+          // `error` policy: JS checks the cap first, so this is a race with the writer: count it as a drop.
+          Pushed::Full => q.unreported_drops += 1,
+          Pushed::Dropped | Pushed::Closed => {}
+        }
+      }
+      q.refused += refused_upstream;
+      q.unreported_drops += refused_upstream;
+      wake |= before == 0 && q.unreported_drops > 0;
+      q.bytes + held
+    };
+    if wake {
+      self.shared.wake.notify_one();
+    }
+    match bad {
+      Some(what) => Err(Error::Internal(what.into())),
+      None => Ok(queued as u64),
     }
   }
 
@@ -209,6 +254,11 @@ impl Client {
       }
     }
     report
+  }
+
+  /// Reports an error through the event sink (for problems the embedding detects).
+  pub fn report(&self, error: Error) {
+    self.shared.emit(crate::event::Event::Error { error, records: 0, tag: None });
   }
 
   pub fn stats(&self) -> Stats {

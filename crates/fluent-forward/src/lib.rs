@@ -13,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod queue;
 mod shared;
+pub mod staging;
 pub mod stats;
 mod writer;
 

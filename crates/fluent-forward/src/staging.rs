@@ -1,0 +1,117 @@
+//! The staged-batch format in which the JS thread hands records over: many records per native call,
+//! because one Node-API call costs more than encoding a small record (see the README).
+//!
+//! A block is a sequence of 8-byte-aligned frames, each a 24-byte header in native byte order
+//! (JS writes it through typed arrays) followed by one msgpack map:
+//!
+//! | offset | type | field |
+//! |---|---|---|
+//! | 0 | u32 | tag id (from `Client::tag_id`) |
+//! | 4 | u32 | record length in bytes |
+//! | 8 | u32 | seconds, or `NOW` to use the stamp |
+//! | 12 | u32 | nanoseconds |
+//! | 16 | f64 | monotonic stamp in ms (`performance.now()`) when seconds is `NOW` |
+
+use crate::codec::event_time::EventTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const HEADER: usize = 24;
+pub const NOW: u32 = u32::MAX;
+
+/// Ties the JS monotonic clock to the wall clock at the moment of the handover, so each record's
+/// stamp becomes a wall-clock time with nanosecond resolution.
+#[derive(Clone, Copy, Debug)]
+pub struct Anchor {
+  pub wall_ns: u128,
+  pub mono_ms: f64,
+}
+
+impl Anchor {
+  pub fn now(mono_ms: f64) -> Self {
+    let wall_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    Self { wall_ns, mono_ms }
+  }
+
+  pub fn time_of(&self, stamp_ms: f64) -> EventTime {
+    let age_ns = ((self.mono_ms - stamp_ms) * 1e6).round();
+    // A stamp from the future (clock quirk) or NaN counts as "now".
+    let age_ns = if age_ns.is_finite() && age_ns > 0.0 { age_ns as u128 } else { 0 };
+    let wall = self.wall_ns.saturating_sub(age_ns);
+    let seconds = (wall / 1_000_000_000).min(u32::MAX as u128) as u32;
+    EventTime { seconds, nanos: (wall % 1_000_000_000) as u32 }
+  }
+}
+
+/// One staged record.
+pub struct Staged<'a> {
+  pub tag: u32,
+  pub time: EventTime,
+  pub record: &'a [u8],
+}
+
+/// Walks a staged block. A frame whose header or length runs past the block ends the walk with `Err`
+/// (the JS side wrote it, so that is a bug, reported rather than trusted).
+pub fn frames(block: &[u8], anchor: Anchor) -> impl Iterator<Item = Result<Staged<'_>, &'static str>> {
+  let mut at = 0usize;
+  std::iter::from_fn(move || {
+    if at >= block.len() {
+      return None;
+    }
+    let Some(head) = block.get(at..at + HEADER) else {
+      at = block.len();
+      return Some(Err("staged block ends inside a header"));
+    };
+    let u32_at = |i: usize| u32::from_ne_bytes(head[i..i + 4].try_into().expect("4 bytes"));
+    let (tag, len, sec, nsec) = (u32_at(0), u32_at(4) as usize, u32_at(8), u32_at(12));
+    let stamp = f64::from_ne_bytes(head[16..24].try_into().expect("8 bytes"));
+    let start = at + HEADER;
+    let Some(record) = block.get(start..start + len) else {
+      at = block.len();
+      return Some(Err("staged record runs past the block"));
+    };
+    at = (start + len + 7) & !7;
+    let time = if sec == NOW { anchor.time_of(stamp) } else { EventTime { seconds: sec, nanos: nsec.min(999_999_999) } };
+    Some(Ok(Staged { tag, time, record }))
+  })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn frame(out: &mut Vec<u8>, tag: u32, sec: u32, nsec: u32, stamp: f64, rec: &[u8]) {
+    out.extend_from_slice(&tag.to_ne_bytes());
+    out.extend_from_slice(&(rec.len() as u32).to_ne_bytes());
+    out.extend_from_slice(&sec.to_ne_bytes());
+    out.extend_from_slice(&nsec.to_ne_bytes());
+    out.extend_from_slice(&stamp.to_ne_bytes());
+    out.extend_from_slice(rec);
+    while out.len() % 8 != 0 {
+      out.push(0);
+    }
+  }
+
+  #[test]
+  fn walks_frames_and_maps_stamps_to_wall_time() {
+    let mut block = Vec::new();
+    frame(&mut block, 1, 1_700_000_000, 5, 0.0, &[0x80]);
+    frame(&mut block, 2, NOW, 0, 1000.25, &[0x81, 0xa1, b'a', 0x01]);
+    let anchor = Anchor { wall_ns: 1_700_000_010_000_000_000, mono_ms: 1000.5 };
+    let got: Vec<_> = frames(&block, anchor).map(|f| f.unwrap()).collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].tag, got[0].time, got[0].record), (1, EventTime { seconds: 1_700_000_000, nanos: 5 }, &[0x80][..]));
+    // 0.25 ms before the anchor
+    assert_eq!(got[1].time, EventTime { seconds: 1_700_000_009, nanos: 999_750_000 });
+    assert_eq!(got[1].record.len(), 4);
+  }
+
+  #[test]
+  fn rejects_truncated_frames() {
+    let mut block = Vec::new();
+    frame(&mut block, 1, 1, 0, 0.0, &[0x80, 0x80]);
+    block.truncate(HEADER + 1);
+    let anchor = Anchor::now(0.0);
+    assert!(frames(&block, anchor).next().unwrap().is_err());
+    assert!(frames(&block[..10], anchor).next().unwrap().is_err());
+  }
+}
