@@ -236,6 +236,7 @@ function checkOptions(o: FluentClientOptions): NativeOptions {
 
 /** Clients still open, so that process exit can drain them; weak, so they can still be collected. */
 const live = new Set<WeakRef<FluentClient>>()
+const forget = new FinalizationRegistry<WeakRef<FluentClient>>((ref) => live.delete(ref))
 let exitHookInstalled = false
 
 function drainAllAtExit(): void {
@@ -299,6 +300,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     }
     this.#id = this.#native.id
     live.add(ref)
+    forget.register(this, ref)
     if (!exitHookInstalled) {
       exitHookInstalled = true
       process.on('exit', drainAllAtExit)
