@@ -53,9 +53,14 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   } else {
     let port = o.port.unwrap_or(24224);
     if port == 0 || port > 65535 {
-      return Err(fluent_forward::Error::Config("port must be between 1 and 65535".into()));
+      return Err(fluent_forward::Error::Config(
+        "port must be between 1 and 65535".into(),
+      ));
     }
-    c.target = Target::Tcp { host: o.host.unwrap_or_else(|| "127.0.0.1".into()), port: port as u16 };
+    c.target = Target::Tcp {
+      host: o.host.unwrap_or_else(|| "127.0.0.1".into()),
+      port: port as u16,
+    };
   }
   if let Some(m) = o.mode {
     c.mode = match m {
@@ -71,7 +76,9 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   c.require_ack = o.require_ack.unwrap_or(false);
   if let Some(v) = o.max_buffer_bytes {
     if !(v.is_finite() && v >= 1.0 && v <= (1u64 << 40) as f64) {
-      return Err(fluent_forward::Error::Config("maxBufferBytes must be between 1 and 2^40".into()));
+      return Err(fluent_forward::Error::Config(
+        "maxBufferBytes must be between 1 and 2^40".into(),
+      ));
     }
     c.max_buffer_bytes = v as usize;
   }
@@ -135,14 +142,32 @@ fn error_fields(e: &fluent_forward::Error) -> (Option<String>, Option<String>) {
 
 pub fn event_to_js(event: Event) -> JsEvent {
   match event {
-    Event::Connected => JsEvent { kind: "connect".into(), code: None, message: None, records: None, tag: None },
+    Event::Connected => JsEvent {
+      kind: "connect".into(),
+      code: None,
+      message: None,
+      records: None,
+      tag: None,
+    },
     Event::Disconnected(err) => {
       let (code, message) = err.as_ref().map(error_fields).unwrap_or((None, None));
-      JsEvent { kind: "disconnect".into(), code, message, records: None, tag: None }
+      JsEvent {
+        kind: "disconnect".into(),
+        code,
+        message,
+        records: None,
+        tag: None,
+      }
     }
     Event::Error { error, records, tag } => {
       let (code, message) = error_fields(&error);
-      JsEvent { kind: "error".into(), code, message, records: Some(records as f64), tag: tag.map(|t| t.to_string()) }
+      JsEvent {
+        kind: "error".into(),
+        code,
+        message,
+        records: Some(records as f64),
+        tag: tag.map(|t| t.to_string()),
+      }
     }
   }
 }
@@ -155,7 +180,11 @@ pub struct JsCloseReport {
 }
 
 pub fn close_report(r: CloseReport) -> JsCloseReport {
-  JsCloseReport { sent: r.sent as f64, dropped: r.dropped as f64, pending: r.pending as f64 }
+  JsCloseReport {
+    sent: r.sent as f64,
+    dropped: r.dropped as f64,
+    pending: r.pending as f64,
+  }
 }
 
 #[napi(object)]

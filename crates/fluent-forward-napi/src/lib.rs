@@ -4,13 +4,15 @@
 
 mod convert;
 
-use convert::{close_report, config_from, event_to_js, stats_to_js, JsCloseReport, JsEvent, JsStats, NativeOptions};
+use convert::{
+  close_report, config_from, event_to_js, stats_to_js, JsCloseReport, JsEvent, JsStats, NativeOptions,
+};
 use fluent_forward::staging::Anchor;
 use fluent_forward::{Client, EventTime};
-use std::cell::RefCell;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,8 +65,12 @@ thread_local! {
 /// was malformed (reported through the error handler) or the client is gone.
 #[napi]
 pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64, refused: u32) -> f64 {
-  let Some(client) = CLIENTS.with(|c| c.borrow().get(id as usize).cloned().flatten()) else { return -1.0 };
-  let Some(block) = buf.get(..len as usize) else { return -1.0 };
+  let Some(client) = CLIENTS.with(|c| c.borrow().get(id as usize).cloned().flatten()) else {
+    return -1.0;
+  };
+  let Some(block) = buf.get(..len as usize) else {
+    return -1.0;
+  };
   match client.push_staged(block, Anchor::now(mono_now), refused as u64) {
     Ok(queued) => queued as f64,
     Err(e) => {
@@ -93,14 +99,18 @@ impl Drop for NativeClient {
 
 #[napi]
 impl NativeClient {
-  #[napi(constructor, ts_args_type = "options: NativeOptions, onEvent: (event: JsEvent) => void")]
+  #[napi(
+    constructor,
+    ts_args_type = "options: NativeOptions, onEvent: (event: JsEvent) => void"
+  )]
   pub fn new(options: NativeOptions, on_event: EventFn) -> Result<Self> {
     let config = config_from(options).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
     let sink = Arc::new(move |event| {
       // `Closing` (the env is gone) and `QueueFull` (JS is behind) both mean the event is dropped.
       let _ = on_event.call(event_to_js(event), ThreadsafeFunctionCallMode::NonBlocking);
     });
-    let client = Arc::new(Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?);
+    let client =
+      Arc::new(Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?);
     let id = CLIENTS.with(|c| {
       let mut c = c.borrow_mut();
       match c.iter().position(Option::is_none) {
@@ -126,13 +136,18 @@ impl NativeClient {
   /// Id for a tag, to pass to `push`. Throws for an empty or overlong tag.
   #[napi]
   pub fn tag_id(&self, tag: String) -> Result<u32> {
-    self.client.tag_id(&tag).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    self
+      .client
+      .tag_id(&tag)
+      .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
   }
 
   /// Buffers one caller-encoded msgpack map after validating it (`emitRaw`).
   #[napi]
   pub fn push_raw(&self, buf: &[u8], len: u32, tag: u32, sec: f64, nsec: u32) -> i32 {
-    let Some(record) = buf.get(..len as usize) else { return INVALID };
+    let Some(record) = buf.get(..len as usize) else {
+      return INVALID;
+    };
     if sec >= 0.0 && time_of(sec, nsec).is_none() {
       return INVALID;
     }
@@ -157,7 +172,9 @@ impl NativeClient {
     let (deferred, promise) = env.create_deferred::<JsCloseReport, Resolve>()?;
     self.client.close(
       Duration::from_millis(timeout_ms as u64),
-      Some(Box::new(move |r| deferred.resolve(Box::new(move |_| Ok(close_report(r)))))),
+      Some(Box::new(move |r| {
+        deferred.resolve(Box::new(move |_| Ok(close_report(r))))
+      })),
     );
     Ok(promise)
   }
@@ -165,7 +182,10 @@ impl NativeClient {
   /// Blocks the JS thread until drained or `timeoutMs` passes. Only for process exit.
   #[napi]
   pub fn close_sync(&self, timeout_ms: u32) -> Option<JsCloseReport> {
-    self.client.close_blocking(Duration::from_millis(timeout_ms as u64)).map(close_report)
+    self
+      .client
+      .close_blocking(Duration::from_millis(timeout_ms as u64))
+      .map(close_report)
   }
 
   #[napi]

@@ -14,7 +14,12 @@ impl Backoff {
   pub fn new(initial: Duration, max: Duration) -> Self {
     let mut seed = [0u8; 8];
     let _ = getrandom::fill(&mut seed);
-    Self { initial, max, attempt: 0, rng: u64::from_le_bytes(seed) | 1 }
+    Self {
+      initial,
+      max,
+      attempt: 0,
+      rng: u64::from_le_bytes(seed) | 1,
+    }
   }
 
   /// The next delay: `initial * 2^attempt`, capped at `max`, then scaled by a random factor in [0.5, 1].

@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::event::EventSink;
 use crate::queue::{Pushed, MAX_TAGS};
-use crate::staging::{self, Anchor};
 use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
+use crate::staging::{self, Anchor};
 use crate::stats::{Counters, Stats};
 use crate::writer::run_thread;
 use parking_lot::Mutex;
@@ -43,7 +43,10 @@ impl Client {
       .name("fluent-forward-writer".into())
       .spawn(move || run_thread(for_thread))
       .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
-    Ok(Self { shared, thread: Mutex::new(Some(thread)) })
+    Ok(Self {
+      shared,
+      thread: Mutex::new(Some(thread)),
+    })
   }
 
   /// A small integer standing for `tag`, to pass to `push` instead of the string.
@@ -52,7 +55,9 @@ impl Client {
       return Err(Error::InvalidTag("tag must not be empty".into()));
     }
     if tag.len() > MAX_TAG_BYTES {
-      return Err(Error::InvalidTag(format!("tag longer than {MAX_TAG_BYTES} bytes")));
+      return Err(Error::InvalidTag(format!(
+        "tag longer than {MAX_TAG_BYTES} bytes"
+      )));
     }
     self
       .shared
@@ -67,7 +72,10 @@ impl Client {
   pub fn push(&self, tag: u32, time: Option<EventTime>, record: &[u8]) -> Result<bool, Error> {
     let max = self.shared.config.max_record_bytes;
     if record.len() > max {
-      return Err(Error::RecordTooLarge { size: record.len(), max });
+      return Err(Error::RecordTooLarge {
+        size: record.len(),
+        max,
+      });
     }
     let time = time.unwrap_or_else(EventTime::now);
     let held = self.shared.held_bytes();
@@ -147,7 +155,10 @@ impl Client {
   pub fn push_raw(&self, tag: u32, time: Option<EventTime>, record: &[u8]) -> Result<bool, Error> {
     match record_len(record) {
       Ok(n) if n == record.len() => self.push(tag, time, record),
-      Ok(n) => Err(Error::Encode(format!("{} trailing bytes after the record", record.len() - n))),
+      Ok(n) => Err(Error::Encode(format!(
+        "{} trailing bytes after the record",
+        record.len() - n
+      ))),
       Err(e) => Err(Error::Encode(e.describe().into())),
     }
   }
@@ -158,7 +169,8 @@ impl Client {
     let mut at = 0;
     let mut n = 0usize;
     while at < records.len() {
-      let len = record_len(&records[at..]).map_err(|e| Error::Encode(format!("record {n}: {}", e.describe())))?;
+      let len =
+        record_len(&records[at..]).map_err(|e| Error::Encode(format!("record {n}: {}", e.describe())))?;
       let max = self.shared.config.max_record_bytes;
       if len > max {
         return Err(Error::RecordTooLarge { size: len, max });
@@ -201,7 +213,11 @@ impl Client {
         let settled = self.settled();
         return done(settled >= target);
       }
-      c.waiters.push(FlushWaiter { target, deadline: Instant::now() + timeout, done });
+      c.waiters.push(FlushWaiter {
+        target,
+        deadline: Instant::now() + timeout,
+        done,
+      });
     }
     self.shared.wake.notify_one();
   }
@@ -258,7 +274,11 @@ impl Client {
 
   /// Reports an error through the event sink (for problems the embedding detects).
   pub fn report(&self, error: Error) {
-    self.shared.emit(crate::event::Event::Error { error, records: 0, tag: None });
+    self.shared.emit(crate::event::Event::Error {
+      error,
+      records: 0,
+      tag: None,
+    });
   }
 
   pub fn stats(&self) -> Stats {

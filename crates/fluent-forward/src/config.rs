@@ -60,7 +60,10 @@ pub struct Config {
 impl Default for Config {
   fn default() -> Self {
     Self {
-      target: Target::Tcp { host: "127.0.0.1".into(), port: 24224 },
+      target: Target::Tcp {
+        host: "127.0.0.1".into(),
+        port: 24224,
+      },
       mode: Mode::default(),
       time_format: TimeFormat::default(),
       gzip: None,

@@ -26,7 +26,10 @@ pub async fn connect(target: &Target, timeout: Duration) -> io::Result<Conn> {
       #[cfg(unix)]
       Target::Unix(path) => Ok(Conn::Unix(UnixStream::connect(path).await?)),
       #[cfg(not(unix))]
-      Target::Unix(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "unix sockets need a unix platform")),
+      Target::Unix(_) => Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "unix sockets need a unix platform",
+      )),
     }
   };
   tokio::time::timeout(timeout, attempt)
@@ -49,6 +52,24 @@ impl Conn {
       Conn::Tcp(s) => s.read(buf).await,
       #[cfg(unix)]
       Conn::Unix(s) => s.read(buf).await,
+    }
+  }
+
+  /// Reads what has already arrived without waiting: `Ok(0)` means nothing yet, not end of stream;
+  /// the end of stream shows up as an error here and as `Ok(0)` in `read`.
+  pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    let r = match self {
+      Conn::Tcp(s) => s.try_read(buf),
+      #[cfg(unix)]
+      Conn::Unix(s) => s.try_read(buf),
+    };
+    match r {
+      Ok(0) if !buf.is_empty() => Err(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "server closed the connection",
+      )),
+      Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+      other => other,
     }
   }
 

@@ -62,7 +62,9 @@ impl fmt::Display for Error {
       Error::Encode(what) => write!(f, "cannot encode record: {what}"),
       Error::Io(e) => write!(f, "connection failed: {e}"),
       Error::Config(what) => write!(f, "invalid option: {what}"),
-      Error::RecordTooLarge { size, max } => write!(f, "record of {size} bytes exceeds maxRecordBytes ({max})"),
+      Error::RecordTooLarge { size, max } => {
+        write!(f, "record of {size} bytes exceeds maxRecordBytes ({max})")
+      }
       Error::InvalidTag(what) => write!(f, "invalid tag: {what}"),
       Error::Undelivered { records } => write!(f, "{records} record(s) not delivered before the deadline"),
       Error::Internal(what) => write!(f, "internal error: {what}"),

@@ -8,7 +8,11 @@ pub enum Event {
   Connected,
   Disconnected(Option<Error>),
   /// Something went wrong; `records` counts the records it concerns (0 when none were lost).
-  Error { error: Error, records: u64, tag: Option<Arc<str>> },
+  Error {
+    error: Error,
+    records: u64,
+    tag: Option<Arc<str>>,
+  },
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -38,7 +38,10 @@ impl Chunk {
 
   pub fn entry(&self, i: usize) -> &[u8] {
     let start = self.offsets[i] as usize;
-    let end = self.offsets.get(i + 1).map_or(self.entries.len(), |e| *e as usize);
+    let end = self
+      .offsets
+      .get(i + 1)
+      .map_or(self.entries.len(), |e| *e as usize);
     &self.entries[start..end]
   }
 }
@@ -47,7 +50,9 @@ impl Chunk {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {
   /// Buffered. `wake` asks the caller to wake the writer (a batch was sealed or a timer must start).
-  Accepted { wake: bool },
+  Accepted {
+    wake: bool,
+  },
   /// Refused under `dropNewest` (or `dropOldest` when nothing older could make room).
   Dropped,
   /// Refused under the `error` policy.
@@ -167,7 +172,12 @@ impl Queue {
   /// Discards the oldest batch not yet taken by the writer. Returns false when there is none.
   fn drop_oldest_batch(&mut self) -> bool {
     if self.sealed.is_empty() {
-      let oldest = self.open.iter().enumerate().filter_map(|(i, c)| c.as_ref().map(|c| (c.since, i))).min();
+      let oldest = self
+        .open
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.as_ref().map(|c| (c.since, i)))
+        .min();
       match oldest {
         Some((_, i)) => self.seal(i),
         None => return false,
@@ -254,7 +264,12 @@ mod tests {
   use super::*;
 
   fn limits(max: usize, overflow: Overflow) -> Limits {
-    Limits { max_bytes: max, batch_bytes: 100, overflow, time_format: TimeFormat::EventTime }
+    Limits {
+      max_bytes: max,
+      batch_bytes: 100,
+      overflow,
+      time_format: TimeFormat::EventTime,
+    }
   }
 
   const REC: &[u8] = &[0x81, 0xa1, b'a', 0x01]; // 4 bytes; entry = 1 + 10 + 4 = 15
@@ -281,7 +296,10 @@ mod tests {
   #[test]
   fn overflow_policies() {
     let t0 = EventTime::new(1, 0).unwrap();
-    for (policy, want) in [(Overflow::DropNewest, Pushed::Dropped), (Overflow::Error, Pushed::Full)] {
+    for (policy, want) in [
+      (Overflow::DropNewest, Pushed::Dropped),
+      (Overflow::Error, Pushed::Full),
+    ] {
       let mut q = Queue::default();
       let t = q.tag_id("a").unwrap();
       let lim = limits(45, policy);

@@ -95,5 +95,4 @@ impl Shared {
   pub fn held_bytes(&self) -> usize {
     self.held_bytes.load(Ordering::Relaxed)
   }
-
 }

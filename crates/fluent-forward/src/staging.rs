@@ -28,17 +28,27 @@ pub struct Anchor {
 
 impl Anchor {
   pub fn now(mono_ms: f64) -> Self {
-    let wall_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let wall_ns = SystemTime::now()
+      .duration_since(UNIX_EPOCH)
+      .map(|d| d.as_nanos())
+      .unwrap_or(0);
     Self { wall_ns, mono_ms }
   }
 
   pub fn time_of(&self, stamp_ms: f64) -> EventTime {
     let age_ns = ((self.mono_ms - stamp_ms) * 1e6).round();
     // A stamp from the future (clock quirk) or NaN counts as "now".
-    let age_ns = if age_ns.is_finite() && age_ns > 0.0 { age_ns as u128 } else { 0 };
+    let age_ns = if age_ns.is_finite() && age_ns > 0.0 {
+      age_ns as u128
+    } else {
+      0
+    };
     let wall = self.wall_ns.saturating_sub(age_ns);
     let seconds = (wall / 1_000_000_000).min(u32::MAX as u128) as u32;
-    EventTime { seconds, nanos: (wall % 1_000_000_000) as u32 }
+    EventTime {
+      seconds,
+      nanos: (wall % 1_000_000_000) as u32,
+    }
   }
 }
 
@@ -70,7 +80,14 @@ pub fn frames(block: &[u8], anchor: Anchor) -> impl Iterator<Item = Result<Stage
       return Some(Err("staged record runs past the block"));
     };
     at = (start + len + 7) & !7;
-    let time = if sec == NOW { anchor.time_of(stamp) } else { EventTime { seconds: sec, nanos: nsec.min(999_999_999) } };
+    let time = if sec == NOW {
+      anchor.time_of(stamp)
+    } else {
+      EventTime {
+        seconds: sec,
+        nanos: nsec.min(999_999_999),
+      }
+    };
     Some(Ok(Staged { tag, time, record }))
   })
 }
@@ -86,7 +103,7 @@ mod tests {
     out.extend_from_slice(&nsec.to_ne_bytes());
     out.extend_from_slice(&stamp.to_ne_bytes());
     out.extend_from_slice(rec);
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
       out.push(0);
     }
   }
@@ -96,12 +113,31 @@ mod tests {
     let mut block = Vec::new();
     frame(&mut block, 1, 1_700_000_000, 5, 0.0, &[0x80]);
     frame(&mut block, 2, NOW, 0, 1000.25, &[0x81, 0xa1, b'a', 0x01]);
-    let anchor = Anchor { wall_ns: 1_700_000_010_000_000_000, mono_ms: 1000.5 };
+    let anchor = Anchor {
+      wall_ns: 1_700_000_010_000_000_000,
+      mono_ms: 1000.5,
+    };
     let got: Vec<_> = frames(&block, anchor).map(|f| f.unwrap()).collect();
     assert_eq!(got.len(), 2);
-    assert_eq!((got[0].tag, got[0].time, got[0].record), (1, EventTime { seconds: 1_700_000_000, nanos: 5 }, &[0x80][..]));
+    assert_eq!(
+      (got[0].tag, got[0].time, got[0].record),
+      (
+        1,
+        EventTime {
+          seconds: 1_700_000_000,
+          nanos: 5
+        },
+        &[0x80][..]
+      )
+    );
     // 0.25 ms before the anchor
-    assert_eq!(got[1].time, EventTime { seconds: 1_700_000_009, nanos: 999_750_000 });
+    assert_eq!(
+      got[1].time,
+      EventTime {
+        seconds: 1_700_000_009,
+        nanos: 999_750_000
+      }
+    );
     assert_eq!(got[1].record.len(), 4);
   }
 

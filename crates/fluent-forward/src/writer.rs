@@ -57,11 +57,18 @@ enum Woke {
 
 /// Body of the writer thread.
 pub fn run_thread(shared: Arc<Shared>) {
-  let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build();
+  let rt = tokio::runtime::Builder::new_current_thread()
+    .enable_io()
+    .enable_time()
+    .build();
   let rt = match rt {
     Ok(rt) => rt,
     Err(e) => {
-      shared.emit(Event::Error { error: Error::Io(e), records: 0, tag: None });
+      shared.emit(Event::Error {
+        error: Error::Io(e),
+        records: 0,
+        tag: None,
+      });
       Writer::new(shared).finish_now();
       return;
     }
@@ -77,7 +84,11 @@ pub fn run_thread(shared: Arc<Shared>) {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "writer panicked".into());
-      shared.emit(Event::Error { error: Error::Internal(what), records: 0, tag: None });
+      shared.emit(Event::Error {
+        error: Error::Internal(what),
+        records: 0,
+        tag: None,
+      });
       // The connection may be mid-request; only a fresh one is safe.
       writer.drop_connection();
       if panics >= MAX_PANICS {
@@ -120,17 +131,31 @@ impl Writer {
     let (has_sealed, drops) = {
       let mut q = self.shared.queue.lock();
       // Closing: everything goes out now, whatever its age.
-      let age = if closing.is_some() { Duration::ZERO } else { self.shared.config.flush_interval };
+      let age = if closing.is_some() {
+        Duration::ZERO
+      } else {
+        self.shared.config.flush_interval
+      };
       q.seal_older_than(now, age);
       let due = self.last_drop_report.is_none_or(|t| now >= t + DROP_REPORT_EVERY);
-      let drops = if due && q.unreported_drops > 0 { std::mem::take(&mut q.unreported_drops) } else { 0 };
+      let drops = if due && q.unreported_drops > 0 {
+        std::mem::take(&mut q.unreported_drops)
+      } else {
+        0
+      };
       (q.has_sealed(), drops)
     };
     if drops > 0 {
       self.last_drop_report = Some(now);
       let error = Error::QueueFull { dropped: drops };
-      self.shared.emit(Event::Error { error, records: drops, tag: None });
+      self.shared.emit(Event::Error {
+        error,
+        records: drops,
+        tag: None,
+      });
     }
+    // Acks that arrived while a write was blocked count before any deadline is judged.
+    self.read_ready(now);
     if let Some(front) = self.in_flight.front() {
       if now >= front.deadline {
         self.disconnect(Error::Timeout("ack"), now);
@@ -144,7 +169,8 @@ impl Writer {
       }
     }
     let has_work = !self.pending.is_empty() || has_sealed;
-    let window_open = !self.shared.config.require_ack || self.in_flight.len() < self.shared.config.max_in_flight;
+    let window_open =
+      !self.shared.config.require_ack || self.in_flight.len() < self.shared.config.max_in_flight;
     if has_work && window_open {
       if self.conn.is_some() {
         return self.send_one(now, closing).await;
@@ -167,7 +193,11 @@ impl Writer {
   async fn connect(&mut self, now: Instant, closing: Option<Instant>) {
     let cfg = &self.shared.config;
     let timeout = Self::remaining(closing, now, cfg.connect_timeout);
-    match connect(&cfg.target, timeout).await {
+    let attempt = tokio::select! {
+      r = connect(&cfg.target, timeout) => r,
+      _ = watch_deadlines(&self.shared) => return,
+    };
+    match attempt {
       Ok(conn) => {
         self.conn = Some(conn);
         self.retry_at = None;
@@ -182,7 +212,11 @@ impl Writer {
       }
       Err(e) => {
         self.retry_at = Some(Instant::now() + self.backoff.next_delay());
-        self.shared.emit(Event::Error { error: Error::Connect(e), records: 0, tag: None });
+        self.shared.emit(Event::Error {
+          error: Error::Connect(e),
+          records: 0,
+          tag: None,
+        });
       }
     }
   }
@@ -214,12 +248,21 @@ impl Writer {
       Mode::Message => {
         for i in 0..n {
           let id = new_id(&mut ids);
-          message::write_request(&mut self.wbuf, tag, chunk.entry(i), id.as_ref().map(|c| c.as_str()));
+          message::write_request(
+            &mut self.wbuf,
+            tag,
+            chunk.entry(i),
+            id.as_ref().map(|c| c.as_str()),
+          );
         }
       }
       Mode::Forward => {
         let id = new_id(&mut ids);
-        let opts = RequestOptions { size: Some(n), chunk: id.as_ref().map(|c| c.as_str()), gzip: false };
+        let opts = RequestOptions {
+          size: Some(n),
+          chunk: id.as_ref().map(|c| c.as_str()),
+          gzip: false,
+        };
         forward::write_request(&mut self.wbuf, tag, &chunk.entries, n, &opts);
       }
       Mode::PackedForward => {
@@ -229,11 +272,19 @@ impl Writer {
           Some(gz) => {
             self.zbuf.clear();
             gz.compress_into(&chunk.entries, &mut self.zbuf);
-            let opts = RequestOptions { size: Some(n), chunk: chunk_id, gzip: true };
+            let opts = RequestOptions {
+              size: Some(n),
+              chunk: chunk_id,
+              gzip: true,
+            };
             packed_forward::write_request(&mut self.wbuf, tag, &self.zbuf, &opts);
           }
           None => {
-            let opts = RequestOptions { size: Some(n), chunk: chunk_id, gzip: false };
+            let opts = RequestOptions {
+              size: Some(n),
+              chunk: chunk_id,
+              gzip: false,
+            };
             packed_forward::write_request(&mut self.wbuf, tag, &chunk.entries, &opts);
           }
         }
@@ -247,7 +298,15 @@ impl Writer {
     let ids = self.frame(&chunk);
     let timeout = Self::remaining(closing, now, self.shared.config.write_timeout);
     let conn = self.conn.as_mut().expect("send_one needs a connection");
-    let result = tokio::time::timeout(timeout, conn.write_all(&self.wbuf)).await;
+    let result = tokio::select! {
+      r = tokio::time::timeout(timeout, conn.write_all(&self.wbuf)) => r,
+      _ = watch_deadlines(&self.shared) => {
+        // Close deadline: the request may be half written, so the connection cannot be reused.
+        self.pending.push_front(chunk);
+        self.drop_connection();
+        return;
+      }
+    };
     match result {
       Ok(Ok(())) => {
         Counters::add(&self.shared.counters.bytes_sent, self.wbuf.len() as u64);
@@ -313,6 +372,18 @@ impl Writer {
     self.shared.emit(Event::Disconnected(Some(why)));
   }
 
+  /// Consumes whatever the server already sent, without waiting.
+  fn read_ready(&mut self, now: Instant) {
+    while let Some(conn) = self.conn.as_mut() {
+      let rlen = self.rlen;
+      match conn.try_read(&mut self.rbuf[rlen..]) {
+        Ok(0) => return,
+        Ok(n) => self.on_read(n, now),
+        Err(e) => return self.disconnect(Error::Io(e), now),
+      }
+    }
+  }
+
   fn on_read(&mut self, n: usize, now: Instant) {
     if !self.shared.config.require_ack {
       // Nothing is expected without acks; whatever a server says is ignored.
@@ -330,7 +401,10 @@ impl Writer {
             self.match_ack(&copy[..len])
           };
           if !matched {
-            let what = format!("ack for unknown chunk {}", String::from_utf8_lossy(&self.rbuf[..used.min(64)]));
+            let what = format!(
+              "ack for unknown chunk {}",
+              String::from_utf8_lossy(&self.rbuf[..used.min(64)])
+            );
             return self.disconnect(Error::AckMismatch(what), now);
           }
           self.rbuf.copy_within(used..self.rlen, 0);
@@ -359,29 +433,8 @@ impl Writer {
     false
   }
 
-  /// Records settled (sent or given up on) so far, against which flushes are measured.
-  fn settled(&self) -> u64 {
-    let q = self.shared.queue.lock();
-    Counters::get(&self.shared.counters.sent) + q.discarded + Counters::get(&self.shared.counters.dropped)
-  }
-
   fn settle_waiters(&mut self, now: Instant) {
-    if self.shared.control.lock().waiters.is_empty() {
-      return;
-    }
-    let settled = self.settled();
-    let finished = self.finished;
-    let done: Vec<_> = {
-      let mut c = self.shared.control.lock();
-      let (ready, keep) = std::mem::take(&mut c.waiters)
-        .into_iter()
-        .partition(|w| finished || w.target <= settled || now >= w.deadline);
-      c.waiters = keep;
-      ready
-    };
-    for w in done {
-      (w.done)(w.target <= settled);
-    }
+    settle_waiters(&self.shared, now, self.finished);
   }
 
   async fn wait(&mut self, now: Instant, closing: Option<Instant>, has_work: bool) {
@@ -402,7 +455,16 @@ impl Writer {
       consider(self.retry_at);
     }
     consider(self.in_flight.front().map(|f| f.deadline));
-    consider(self.shared.control.lock().waiters.iter().map(|w| w.deadline).min());
+    consider(
+      self
+        .shared
+        .control
+        .lock()
+        .waiters
+        .iter()
+        .map(|w| w.deadline)
+        .min(),
+    );
 
     let shared = &self.shared;
     let sleep = async {
@@ -464,8 +526,14 @@ impl Writer {
     let pending: u64 = leftover.iter().map(|c| c.records() as u64).sum();
     for c in &leftover {
       if c.records() > 0 {
-        let error = Error::Undelivered { records: c.records() as u64 };
-        self.shared.emit(Event::Error { error, records: c.records() as u64, tag: Some(c.tag.clone()) });
+        let error = Error::Undelivered {
+          records: c.records() as u64,
+        };
+        self.shared.emit(Event::Error {
+          error,
+          records: c.records() as u64,
+          tag: Some(c.tag.clone()),
+        });
       }
     }
     let report = CloseReport {
@@ -487,6 +555,62 @@ impl Writer {
     self.shared.stopped.notify_all();
     for cb in callbacks {
       cb(report);
+    }
+  }
+}
+
+/// Records settled (sent or given up on) so far, against which flushes are measured.
+fn settled(shared: &Shared) -> u64 {
+  let discarded = shared.queue.lock().discarded;
+  Counters::get(&shared.counters.sent) + discarded + Counters::get(&shared.counters.dropped)
+}
+
+/// Answers the flush waiters that are satisfied or past their deadline (all of them once `finished`).
+fn settle_waiters(shared: &Shared, now: Instant, finished: bool) {
+  if shared.control.lock().waiters.is_empty() {
+    return;
+  }
+  let settled = settled(shared);
+  let done: Vec<_> = {
+    let mut c = shared.control.lock();
+    let (ready, keep) = std::mem::take(&mut c.waiters)
+      .into_iter()
+      .partition(|w| finished || w.target <= settled || now >= w.deadline);
+    c.waiters = keep;
+    ready
+  };
+  for w in done {
+    (w.done)(w.target <= settled);
+  }
+}
+
+/// Runs beside a connect or a write that may block: answers flush deadlines as they pass, and returns
+/// once the close deadline has passed, so that neither waits for a socket timeout.
+async fn watch_deadlines(shared: &Shared) {
+  loop {
+    let now = Instant::now();
+    settle_waiters(shared, now, false);
+    let (close, next_waiter) = {
+      let c = shared.control.lock();
+      (c.close_deadline, c.waiters.iter().map(|w| w.deadline).min())
+    };
+    if close.is_some_and(|d| now >= d) {
+      return;
+    }
+    let next = match (close, next_waiter) {
+      (Some(a), Some(b)) => Some(a.min(b)),
+      (a, b) => a.or(b),
+    };
+    // A wake (close or flush called) re-evaluates at once; the permit it consumes only ever means
+    // "look again", and the writer looks again after this write anyway.
+    tokio::select! {
+      _ = shared.wake.notified() => {}
+      _ = async {
+        match next {
+          Some(d) => tokio::time::sleep_until(d.into()).await,
+          None => std::future::pending().await,
+        }
+      } => {}
     }
   }
 }

@@ -41,7 +41,7 @@ fn staged_block(tag: u32, n: usize) -> Vec<u8> {
     block.extend_from_slice(&0u32.to_ne_bytes());
     block.extend_from_slice(&1.0f64.to_ne_bytes());
     block.extend_from_slice(rec);
-    while block.len() % 8 != 0 {
+    while !block.len().is_multiple_of(8) {
       block.push(0);
     }
   }
@@ -66,7 +66,10 @@ fn steady_state_allocates_per_batch_at_most_not_per_record() {
     total
   });
   let config = Config {
-    target: Target::Tcp { host: "127.0.0.1".into(), port },
+    target: Target::Tcp {
+      host: "127.0.0.1".into(),
+      port,
+    },
     batch_bytes: 64 << 10,
     ..Config::default()
   };
@@ -94,10 +97,19 @@ fn steady_state_allocates_per_batch_at_most_not_per_record() {
   let batches = client.stats().batches_sent;
   eprintln!("{allocs} allocations for {records} records in {batches} batches");
   // Each flush allocates its waiter box and the writer's bookkeeping; that is per call, not per record.
-  assert!(allocs < records / 100, "{allocs} allocations for {records} records in {batches} batches");
-  assert!(allocs <= 10 * batches + 100, "{allocs} allocations for {batches} batches");
+  assert!(
+    allocs < records / 100,
+    "{allocs} allocations for {records} records in {batches} batches"
+  );
+  assert!(
+    allocs <= 10 * batches + 100,
+    "{allocs} allocations for {batches} batches"
+  );
   let (tx, rx) = mpsc::channel();
-  client.close(Duration::from_secs(5), Some(Box::new(move |r| tx.send(r).unwrap())));
+  client.close(
+    Duration::from_secs(5),
+    Some(Box::new(move |r| tx.send(r).unwrap())),
+  );
   let report = rx.recv_timeout(Duration::from_secs(10)).unwrap();
   assert_eq!(report.sent, records + 50_000);
   drop(client);

@@ -894,7 +894,6 @@ fn stall_writer(client: &Client, log: &EventLog, mb: u64) {
 }
 
 #[test]
-#[ignore = "bug: writer.rs send_one (l.248-250) awaits write_all bounded only by write_timeout; close/flush wake-ups are only seen in wait() (l.424): close(300ms) reports after ~write_timeout"]
 fn close_deadline_interrupts_a_stalled_write() {
   let server = Server::scripted(script(|_| Behavior::NeverRead));
   let log = EventLog::new();
@@ -916,7 +915,6 @@ fn close_deadline_interrupts_a_stalled_write() {
 }
 
 #[test]
-#[ignore = "bug: writer.rs send_one (l.248-250) awaits write_all bounded only by write_timeout; close/flush wake-ups are only seen in wait() (l.424): close_blocking(300ms) returns None"]
 fn close_blocking_returns_a_report_despite_a_stalled_write() {
   let server = Server::scripted(script(|_| Behavior::NeverRead));
   let log = EventLog::new();
@@ -938,7 +936,6 @@ fn close_blocking_returns_a_report_despite_a_stalled_write() {
 }
 
 #[test]
-#[ignore = "bug: writer.rs send_one (l.248-250) awaits write_all bounded only by write_timeout; close/flush wake-ups are only seen in wait() (l.424): flush(200ms) answers after ~write_timeout"]
 fn flush_deadline_holds_during_a_stalled_write() {
   let server = Server::scripted(script(|_| Behavior::NeverRead));
   let log = EventLog::new();
@@ -960,7 +957,6 @@ fn flush_deadline_holds_during_a_stalled_write() {
 }
 
 #[test]
-#[ignore = "bug: writer.rs step (l.134-138) checks the ack deadline before reading acks, which are read only in wait() (l.415-427): an ack received during a long write counts as a timeout"]
 fn ack_that_arrives_during_a_blocked_write_is_not_a_timeout() {
   // The server acks the first request at once, then stops reading for 3 s. The client, meanwhile,
   // is blocked writing a 40 MB batch. The ack was on time; the client must not call it a timeout.

@@ -113,6 +113,9 @@ mod tests {
     assert_eq!(parse_ack(&bytes), AckParse::Ack(b"AAAAAAAAAAAAAAAAAAAAAA==", 30));
     assert_eq!(parse_ack(&bytes[..20]), AckParse::Incomplete);
     assert!(matches!(parse_ack(&[0x91, 0x01]), AckParse::Garbage(_)));
-    assert!(matches!(parse_ack(&[0x81, 0xa1, b'x', 0x01]), AckParse::Garbage(_)));
+    assert!(matches!(
+      parse_ack(&[0x81, 0xa1, b'x', 0x01]),
+      AckParse::Garbage(_)
+    ));
   }
 }

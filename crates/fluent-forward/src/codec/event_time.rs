@@ -19,7 +19,10 @@ impl EventTime {
   pub fn now() -> Self {
     // A clock before 1970 or past 2106 cannot be expressed; 0 makes fluentd substitute its own "now".
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-      Ok(d) if d.as_secs() <= u32::MAX as u64 => Self { seconds: d.as_secs() as u32, nanos: d.subsec_nanos() },
+      Ok(d) if d.as_secs() <= u32::MAX as u64 => Self {
+        seconds: d.as_secs() as u32,
+        nanos: d.subsec_nanos(),
+      },
       _ => Self { seconds: 0, nanos: 0 },
     }
   }

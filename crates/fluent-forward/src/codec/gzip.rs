@@ -12,7 +12,9 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
 
 impl GzipWriter {
   pub fn new(level: u32) -> Self {
-    Self { deflate: Compress::new(Compression::new(level.min(9)), false) }
+    Self {
+      deflate: Compress::new(Compression::new(level.min(9)), false),
+    }
   }
 
   /// Appends one complete gzip member holding `input` to `out`.

@@ -10,6 +10,10 @@ pub fn write_request(out: &mut Vec<u8>, tag: &str, entry: &[u8], chunk: Option<&
   write_str(out, tag);
   out.extend_from_slice(&entry[1..]);
   if chunk.is_some() {
-    RequestOptions { chunk, ..Default::default() }.write(out);
+    RequestOptions {
+      chunk,
+      ..Default::default()
+    }
+    .write(out);
   }
 }

@@ -107,7 +107,11 @@ fn items_len(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize
   for _ in 0..count {
     if is_map {
       if !matches!(buf.get(at), Some(0xa0..=0xbf | 0xd9 | 0xda | 0xdb)) {
-        return Err(if at >= buf.len() { Invalid::Truncated } else { Invalid::NonStringKey });
+        return Err(if at >= buf.len() {
+          Invalid::Truncated
+        } else {
+          Invalid::NonStringKey
+        });
       }
       at += object_len(&buf[at..], depth + 1)?;
     }
@@ -123,7 +127,9 @@ mod tests {
   #[test]
   fn accepts_nested_map() {
     // {"a":[1,{"b":"c"}],"d":nil}
-    let rec = [0x82, 0xa1, b'a', 0x92, 0x01, 0x81, 0xa1, b'b', 0xa1, b'c', 0xa1, b'd', 0xc0];
+    let rec = [
+      0x82, 0xa1, b'a', 0x92, 0x01, 0x81, 0xa1, b'b', 0xa1, b'c', 0xa1, b'd', 0xc0,
+    ];
     assert_eq!(record_len(&rec), Ok(rec.len()));
   }
 
@@ -135,11 +141,12 @@ mod tests {
     assert_eq!(record_len(&[0x81, 0x01, 0x01]), Err(Invalid::NonStringKey));
     assert_eq!(record_len(&[0x81, 0xa1, b'a', 0xc1]), Err(Invalid::Reserved));
     assert_eq!(record_len(&[0x81, 0xa1, 0xff, 0x01]), Err(Invalid::BadUtf8));
-    assert_eq!(record_len(&[0x81, 0xa1, b'a', 0xdb, 0xff, 0xff, 0xff, 0xff]), Err(Invalid::Truncated));
+    assert_eq!(
+      record_len(&[0x81, 0xa1, b'a', 0xdb, 0xff, 0xff, 0xff, 0xff]),
+      Err(Invalid::Truncated)
+    );
     let mut deep = vec![0x81, 0xa1, b'a'];
-    for _ in 0..600 {
-      deep.push(0x91);
-    }
+    deep.extend(std::iter::repeat_n(0x91, 600));
     deep.push(0x01);
     assert_eq!(record_len(&deep), Err(Invalid::TooDeep));
   }
