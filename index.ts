@@ -271,6 +271,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
   #closing: Promise<CloseReport> | undefined
   #unhandled = 0
   #closedReported = false
+  #droppedAfterClose = 0
 
   constructor(options: FluentClientOptions = {}) {
     super()
@@ -344,21 +345,16 @@ export class FluentClient extends EventEmitter implements StageOwner {
 
   /** Encodes one record onto the stage and applies the overflow policy against the estimate. */
   #stage(id: number, record: unknown, sec: number, nsec: number): boolean {
-    if (this.#closing !== undefined) {
-      this.#refuse(false)
-      // After close the count must land before the close report is final: no waiting for a turn.
-      this.#sendRefusals()
-      return false
-    }
+    if (this.#closing !== undefined) return this.#refuseClosed()
     claim(this)
     const length = encode(id, record, sec, nsec, this.#maxRecord)
     const entry = length + this.#prefix
     if (this.#estimate + entry > this.#cap && this.#policy !== 'dropOldest') {
       if (this.#policy === 'error') {
-        this.#refuse(true)
+        this.#refuse()
         throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
       }
-      return this.#refuse(false)
+      return this.#refuse()
     }
     commit(length)
     this.#estimate += entry
@@ -366,9 +362,18 @@ export class FluentClient extends EventEmitter implements StageOwner {
   }
 
   /** Counts a refused record; the count reaches the native side (stats, error report) at the next turn. */
-  #refuse(thrown: boolean): false {
+  #refuse(): false {
     if (this.#refusedHere++ === 0) queueMicrotask(() => this.#sendRefusals())
-    if (!thrown && this.#closing !== undefined && !this.#closedReported) {
+    return false
+  }
+
+  /**
+   * After close the native side may already have stopped, so these drops are counted here and added
+   * to the close report and to stats().
+   */
+  #refuseClosed(): false {
+    this.#droppedAfterClose++
+    if (!this.#closedReported) {
       this.#closedReported = true
       const err = new FluentError('ERR_FLUENT_CLOSED', 'client is closed: records emitted after close() are dropped')
       process.nextTick(() => this.#report(err))
@@ -427,11 +432,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     if (time !== undefined) splitTime(time)
     const sec = time === undefined ? -1 : timeSec
     const nsec = time === undefined ? 0 : timeNsec
-    if (this.#closing !== undefined) {
-      this.#refuse(false)
-      this.#sendRefusals()
-      return false
-    }
+    if (this.#closing !== undefined) return this.#refuseClosed()
     // Staged records were emitted first, so they go first.
     handOver()
     const status = this.#native.pushRaw(bytes, bytes.length, id, sec, nsec)
@@ -496,7 +497,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     live.delete(this.#ref)
     release(this)
     this.#sendRefusals()
-    this.#closing = this.#native.close(timeoutMs)
+    this.#closing = this.#native.close(timeoutMs).then((r) => ({ ...r, dropped: r.dropped + this.#droppedAfterClose }))
     return this.#closing
   }
 
@@ -511,6 +512,6 @@ export class FluentClient extends EventEmitter implements StageOwner {
     handOver()
     this.#sendRefusals()
     const s = this.#native.stats()
-    return { ...s, unhandledErrors: this.#unhandled }
+    return { ...s, dropped: s.dropped + this.#droppedAfterClose, unhandledErrors: this.#unhandled }
   }
 }
