@@ -1,0 +1,435 @@
+/**
+ * The benchmark driver: `node --import @oxc-node/core/register bench/index.ts` (npm run bench).
+ *
+ * Starts one fluent-sink, then runs every contender × record shape × phase in its own child process,
+ * one at a time, resetting the sink before each and requiring that the sink counted exactly the
+ * events the child emitted. Writes results/latest.{json,md} and results/chart.svg and refreshes the
+ * generated section of bench/README.md (quick or filtered runs write results/quick.* instead).
+ *
+ * Environment:
+ *   BENCH_EVENTS=N        events per throughput run (default 1,000,000; quick: 100,000)
+ *   BENCH_QUICK=1         fewer contenders, shorter paced runs
+ *   BENCH_RATE=N          paced rate in events/s (default 200,000)
+ *   BENCH_SHAPES=a,b      only these record shapes (small, medium, large)
+ *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
+ *   BENCH_PHASES=a,b      throughput and/or paced
+ *   BENCH_SINK_THREADS=N  fluent-sink worker threads (default 1)
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+import { transform } from '@oxc-node/core'
+import { Packr } from 'msgpackr'
+
+import { failures, markdown, ratioTable, svg } from './report.ts'
+import type { PacedMetrics, Results, Row, ThroughputMetrics } from './report.ts'
+import { Sink } from './sink.ts'
+import type { SinkStats } from './sink.ts'
+import { CONTENDERS, IDLE, MAKERS, SHAPES, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
+import type { ChildConfig, ContenderInfo, ShapeName } from './worker.ts'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const root = join(benchDir, '..')
+const resultsDir = join(benchDir, 'results')
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name]
+  if (v === undefined || v === '') return fallback
+  const n = Number(v.replace(/_/g, ''))
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${v}`)
+  return n
+}
+function envList(name: string): string[] | undefined {
+  const v = process.env[name]
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined
+}
+
+const QUICK = process.env.BENCH_QUICK === '1'
+const EVENTS = envInt('BENCH_EVENTS', QUICK ? 100_000 : 1_000_000)
+const RATE = envInt('BENCH_RATE', 200_000)
+const WARMUP_MS = QUICK ? 300 : 500
+const MEASURE_MS = envInt('BENCH_PACED_MS', QUICK ? 1000 : 3000)
+const CHUNK = 10_000
+const SINK_THREADS = envInt('BENCH_SINK_THREADS', 1)
+/** Before each run, wait up to this long for other processes to leave the CPUs alone. */
+const QUIET_WAIT_MS = envInt('BENCH_QUIET_WAIT_MS', 15_000)
+/** ...and no more than this in all, so that a busy machine cannot stretch the run without bound. */
+let quietBudgetMs = envInt('BENCH_QUIET_BUDGET_MS', 90_000)
+/** CPU (in cores) that other processes may use during a run before the row gets a note. */
+const FOREIGN_NOTE = 0.15
+/** After a client reports done, the sink gets this long to count everything. */
+const DELIVERY_TIMEOUT_MS = 30_000
+
+const shapeFilter = envList('BENCH_SHAPES')
+const onlyFilter = envList('BENCH_ONLY')
+const phaseFilter = envList('BENCH_PHASES')
+const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
+const contenders: ContenderInfo[] = [...CONTENDERS, IDLE].filter((c) =>
+  onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full),
+)
+const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || phaseFilter.includes(p))
+const partial = QUICK || !!shapeFilter || !!onlyFilter || !!phaseFilter || process.env.BENCH_EVENTS !== undefined
+
+const log = (msg: string): void => {
+  process.stderr.write(`${msg}\n`)
+}
+
+// The child runs the compiled worker without any loader (see worker.ts).
+const workerJs = transform(join(benchDir, 'worker.ts'), readFileSync(join(benchDir, 'worker.ts'))).source()
+
+/**
+ * This machine is shared (other work may be compiling): sample the CPU used by processes other than
+ * the sink and this driver, and wait (bounded) until it drops below 0.2 cores.
+ */
+async function quiet(sink: Sink): Promise<{ waitedMs: number; cores: number }> {
+  const t0 = performance.now()
+  let cores = NaN
+  for (;;) {
+    const sys0 = systemBusyUs()
+    const sink0 = pidCpuUs(sink.pid)
+    const own0 = process.cpuUsage()
+    const w0 = performance.now()
+    await new Promise((r) => setTimeout(r, 150))
+    const own = process.cpuUsage(own0)
+    const wallUs = (performance.now() - w0) * 1000
+    cores = (systemBusyUs() - sys0 - (pidCpuUs(sink.pid) - sink0) - own.user - own.system) / wallUs
+    const waited = performance.now() - t0
+    if (!Number.isFinite(cores) || cores < 0.2 || waited > QUIET_WAIT_MS || waited > quietBudgetMs) break
+  }
+  const waitedMs = performance.now() - t0
+  quietBudgetMs = Math.max(0, quietBudgetMs - waitedMs)
+  return { waitedMs, cores }
+}
+
+interface ChildOutcome {
+  result?: Record<string, any>
+  error?: string
+  /** Sink counters when the delivery wait returned, and after the child exited. */
+  delivered?: SinkStats
+  final?: SinkStats
+  deliveredAt?: number
+  expected?: number
+  waitMs?: number
+}
+
+async function runChild(sink: Sink, cfg: ChildConfig, hardLimitMs: number): Promise<ChildOutcome> {
+  await sink.reset()
+  const out: ChildOutcome = {}
+  const child = spawn(process.execPath, ['--input-type=module', '--eval', workerJs], {
+    cwd: benchDir,
+    env: { ...process.env, BENCH_CHILD: JSON.stringify(cfg) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let delivery: Promise<void> = Promise.resolve()
+  let chatter = 0
+  const passThrough = (line: string): void => {
+    if (line.trim() === '' || ++chatter > 20) return
+    log(`    | ${line.slice(0, 300)}`)
+  }
+  createInterface({ input: child.stderr! }).on('line', passThrough)
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('@@BENCH ')) return passThrough(line)
+    const msg = JSON.parse(line.slice(8))
+    if (msg.type === 'error') {
+      out.error = msg.message
+      return
+    }
+    out.result = msg
+    // The client says every record is written (or acknowledged): now the sink must have them all.
+    const expected = cfg.contender === 'idle' ? 0 : msg.emitted
+    out.expected = expected
+    // A client that says it dropped records cannot deliver them all: a short wait to count what came.
+    // fluent-native retries what emit() refused (backpressure), so its refusals are not losses.
+    const retried = msg.client?.backpressureWaits !== undefined
+    const dropped = retried ? 0 : (msg.client?.report?.dropped ?? 0) + (msg.client?.refused ?? 0)
+    out.waitMs = dropped > 0 ? 2000 : DELIVERY_TIMEOUT_MS
+    delivery = sink.wait(expected, out.waitMs).then((s) => {
+      out.deliveredAt = epochMs()
+      out.delivered = s
+    })
+  })
+  const kill = setTimeout(() => {
+    out.error = `no result within ${(hardLimitMs / 1000).toFixed(0)} s: killed`
+    child.kill('SIGKILL')
+  }, hardLimitMs)
+  const code = await exited
+  clearTimeout(kill)
+  await delivery
+  if (code !== 0 && !out.error) out.error = `child exited with code ${code}`
+  out.final = await sink.stats()
+  return out
+}
+
+function checkDelivery(out: ChildOutcome): string | undefined {
+  if (out.error) return out.error.split('\n')[0]
+  if (!out.result || out.expected === undefined) return 'no result'
+  const got = out.delivered?.events ?? 0
+  const fin = out.final?.events ?? 0
+  if (got < out.expected) {
+    return `only ${got.toLocaleString('en-US')} of ${out.expected.toLocaleString('en-US')} events arrived within ${(out.waitMs ?? DELIVERY_TIMEOUT_MS) / 1000} s after the client reported done`
+  }
+  if (fin !== out.expected) {
+    return `the sink counted ${fin.toLocaleString('en-US')} events for ${out.expected.toLocaleString('en-US')} emitted`
+  }
+  if ((out.final?.invalid ?? 0) > 0) return `the sink rejected ${out.final!.invalid} invalid requests`
+  return undefined
+}
+
+function notesFrom(out: ChildOutcome, info: ContenderInfo): string[] {
+  const notes: string[] = []
+  const f = out.final
+  if (f && f.sizeMismatch > 0) {
+    notes.push(`${f.sizeMismatch} of ${f.requests} requests carried a \`size\` option that is not the number of events`)
+  }
+  if (f && f.errors > 0) notes.push(`the sink reported ${f.errors} connection errors`)
+  if (f && f.connections > 1 && info.kind !== 'idle') notes.push(`${f.connections} connections (reconnects?)`)
+  const c = out.result?.client
+  if (c?.report && (c.report.dropped > 0 || c.report.pending > 0)) {
+    notes.push(`close() reported dropped ${c.report.dropped}, pending ${c.report.pending}`)
+  }
+  if (c?.refused > 0) {
+    const retried = c.backpressureWaits !== undefined ? `, offered again after ${c.backpressureWaits} 1-ms waits (backpressure)` : ''
+    notes.push(`emit() refused ${c.refused} records${retried}`)
+  }
+  if (c?.errors > 0) notes.push(`client reported ${c.errors} errors ${c.errorCodes ? JSON.stringify(c.errorCodes) : ''}`.trim())
+  const unhandled = out.result?.unhandledRejections ?? 0
+  if (unhandled > 0) notes.push(`${unhandled} unhandled promise rejections`)
+  return notes
+}
+
+function throughputMetrics(out: ChildOutcome, failure: string | undefined): ThroughputMetrics {
+  const r = out.result ?? {}
+  const n = r.emitted ?? EVENTS
+  const deliveredMs = out.deliveredAt !== undefined && r.t0 !== undefined ? out.deliveredAt - r.t0 : NaN
+  return {
+    ok: failure === undefined,
+    failure,
+    events: n,
+    eventsPerSec: (n * 1000) / deliveredMs,
+    mainCpuUsPerEvent: r.mainCpuUs / n,
+    procCpuUsPerEvent: r.procCpuUs / n,
+    peakRssMB: r.maxRssKiB / 1024,
+    wireBytesPerEvent: (out.final?.bytes ?? NaN) / n,
+    requests: out.final?.requests ?? NaN,
+    emitMs: r.emitMs,
+    deliveredMs,
+    elu: r.elu,
+    mainCpuSource: r.mainCpuSource,
+    sinkCores: r.sinkCores,
+    foreignCores: r.foreignCores,
+  }
+}
+
+function pacedMetrics(out: ChildOutcome, failure: string | undefined): PacedMetrics {
+  const r = out.result ?? {}
+  return {
+    ok: failure === undefined,
+    failure,
+    targetRate: RATE,
+    achievedRate: r.achievedRate,
+    loopP50Ms: r.loopP50Ms,
+    loopP99Ms: r.loopP99Ms,
+    loopMaxMs: r.loopMaxMs,
+    mainBusy: r.mainBusy,
+    elu: r.elu,
+    procCpu: r.procCpu,
+    rssMB: r.maxRssKiB / 1024,
+    mainCpuSource: r.mainCpuSource,
+    sinkCores: r.sinkCores,
+    foreignCores: r.foreignCores,
+  }
+}
+
+function shapeSizes(): Results['shapes'] {
+  const packr = new Packr({ useRecords: false })
+  const out: Results['shapes'] = {}
+  for (const s of shapes) {
+    const rec = MAKERS[s](123456)
+    out[s] = { jsonBytes: Buffer.byteLength(JSON.stringify(rec)), msgpackBytes: packr.pack(rec).length }
+  }
+  return out
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim()
+    return dirty ? `${head} (with uncommitted changes)` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** When the measured build was made: index.js and the addon are not tracked by git. */
+function build(): { indexJs: string; addon: string; staleJs: boolean } {
+  const mtime = (f: string): Date | undefined => {
+    try {
+      return statSync(join(root, f)).mtime
+    } catch {
+      return undefined
+    }
+  }
+  const js = mtime('index.js')
+  const ts = mtime('index.ts')
+  const addon = readdirSync(root).find((f) => f.endsWith('.node'))
+  const node = addon ? mtime(addon) : undefined
+  return {
+    indexJs: js?.toISOString() ?? 'missing',
+    addon: node?.toISOString() ?? 'missing',
+    staleJs: !!(js && ts && ts > js),
+  }
+}
+
+const fmt = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : '–')
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  const built = build()
+  if (built.staleJs) log('warning: index.ts is newer than index.js: run `npm run build` to measure the current code')
+  const sink = await Sink.start(root, SINK_THREADS)
+  log(
+    `fluent-sink on port ${sink.port}; ${shapes.length} shapes × ${contenders.length} contenders × ${phases.join('+')}; ` +
+      `${EVENTS.toLocaleString('en-US')} events per throughput run${QUICK ? ' (quick)' : ''}`,
+  )
+  const rows: Row[] = []
+  const total = shapes.length * contenders.reduce((a, c) => a + phases.filter((p) => p === 'paced' || c.kind !== 'idle').length, 0)
+  let step = 0
+  try {
+    for (const shape of shapes) {
+      for (const info of contenders) {
+        const row: Row = {
+          shape,
+          id: info.id,
+          label: info.label,
+          short: info.short,
+          scenario: info.scenario,
+          kind: info.kind,
+          throughput: null,
+          paced: null,
+          notes: [],
+        }
+        for (const phase of phases) {
+          if (phase === 'throughput' && info.kind === 'idle') continue
+          step++
+          const cfg: ChildConfig = {
+            contender: info.id,
+            shape: shape as ShapeName,
+            phase,
+            host: '127.0.0.1',
+            port: sink.port,
+            benchDir,
+            sinkPid: sink.pid,
+            events: EVENTS,
+            chunk: CHUNK,
+            rate: RATE,
+            warmupMs: WARMUP_MS,
+            measureMs: MEASURE_MS,
+          }
+          const limit = phase === 'throughput' ? 60_000 + EVENTS * 0.2 : 60_000 + WARMUP_MS + MEASURE_MS
+          const calm = await quiet(sink)
+          if (calm.cores >= 0.2) row.notes.push(`${phase}: started while other processes used ${calm.cores.toFixed(2)} cores`)
+          const out = await runChild(sink, cfg, limit)
+          const fc = out.result?.foreignCores
+          if (fc > FOREIGN_NOTE) row.notes.push(`${phase}: other processes used ${fc.toFixed(2)} cores during the measurement`)
+          const failure = checkDelivery(out)
+          for (const n of notesFrom(out, info)) if (!row.notes.includes(`${phase}: ${n}`)) row.notes.push(`${phase}: ${n}`)
+          const head = `[${step}/${total}] ${shape} ${info.id} ${phase}`
+          if (phase === 'throughput') {
+            const t = throughputMetrics(out, failure)
+            row.throughput = t
+            log(
+              `${head}: ${failure ? `FAILED (${failure}) ` : ''}${fmt(t.eventsPerSec / 1e3, 0)} k ev/s, main ${fmt(t.mainCpuUsPerEvent)} us/ev, ` +
+                `process ${fmt(t.procCpuUsPerEvent)} us/ev, peak RSS ${fmt(t.peakRssMB, 0)} MB`,
+            )
+          } else {
+            const p = pacedMetrics(out, failure)
+            row.paced = p
+            log(
+              `${head}: ${failure ? `FAILED (${failure}) ` : ''}${fmt(p.achievedRate / 1e3, 0)} k ev/s achieved, main busy ${fmt(p.mainBusy * 100, 0)} %, ` +
+                `loop p99 ${fmt(p.loopP99Ms)} ms (max ${fmt(p.loopMaxMs)})`,
+            )
+          }
+          for (const n of row.notes) if (n.startsWith(phase)) log(`    note: ${n}`)
+          // Let the sink finish closing the connection and the machine settle.
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        rows.push(row)
+      }
+    }
+  } finally {
+    await sink.stop()
+  }
+
+  const cpuList = cpus()
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      node: process.versions.node,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+      events: EVENTS,
+      rate: RATE,
+      pacedMs: MEASURE_MS,
+      quick: QUICK,
+      sinkThreads: SINK_THREADS,
+      commit: commit(),
+      build: built,
+      durationS: (Date.now() - started) / 1000,
+    },
+    shapes: shapeSizes(),
+    rows,
+  }
+  mkdirSync(resultsDir, { recursive: true })
+  const base = partial ? 'quick' : 'latest'
+  const md = markdown(results)
+  writeFileSync(join(resultsDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(join(resultsDir, `${base}.md`), md)
+  writeFileSync(join(resultsDir, partial ? 'quick.svg' : 'chart.svg'), svg(results))
+  if (!partial) updateReadme(results)
+  process.stdout.write(md)
+  log(`\nwrote bench/results/${base}.json, ${base}.md, ${partial ? 'quick.svg' : 'chart.svg'} in ${results.meta.durationS.toFixed(0)} s`)
+}
+
+/** Replaces the generated block of bench/README.md with this run's ratios. */
+function updateReadme(results: Results): void {
+  const file = join(benchDir, 'README.md')
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return
+  }
+  const start = '<!-- bench:results:start -->'
+  const end = '<!-- bench:results:end -->'
+  const i = text.indexOf(start)
+  const j = text.indexOf(end)
+  if (i < 0 || j < i) return
+  const m = results.meta
+  const block = [
+    start,
+    '',
+    `Last full run: ${m.date.slice(0, 10)}, Node ${m.node}, ${m.cpus} × ${m.cpuModel}, commit ${m.commit}. ` +
+      `fluent-native against the best published JS client of the same scenario (× better; > 1 means fluent-native wins). ` +
+      'All numbers: [results/latest.md](results/latest.md).',
+    '',
+    ratioTable(results),
+    '',
+    ...(failures(results).length
+      ? ['Runs that did not deliver every record (left out of the ratios; details in results/latest.md):', '', ...failures(results), '']
+      : []),
+    '![benchmark chart](results/chart.svg)',
+    '',
+    end,
+  ].join('\n')
+  writeFileSync(file, text.slice(0, i) + block + text.slice(j + end.length))
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

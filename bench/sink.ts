@@ -1,0 +1,113 @@
+/**
+ * Drives the `fluent-sink` receiver (crates/fluent-sink): start it, read `LISTENING <port>`, and send
+ * its stdin line commands (`stats`, `reset`, `wait <N> <timeoutMs>`), one answer line per command.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export interface SinkStats {
+  events: number
+  requests: number
+  bytes: number
+  acks: number
+  invalid: number
+  sizeMismatch: number
+  connections: number
+  errors: number
+}
+
+export function sinkBinary(root: string): string {
+  return process.env.FLUENT_SINK ?? join(root, 'target', 'release', 'fluent-sink')
+}
+
+export class Sink {
+  readonly port: number
+  readonly pid: number
+  readonly #proc: ChildProcess
+  readonly #lines: string[]
+  #waiters: Array<(line: string) => void>
+  /** Commands run one at a time: each gets the next answer line. */
+  #chain: Promise<unknown> = Promise.resolve()
+
+  private constructor(proc: ChildProcess, port: number, lines: string[], waiters: Array<(line: string) => void>) {
+    this.#proc = proc
+    this.port = port
+    this.pid = proc.pid ?? 0
+    this.#lines = lines
+    this.#waiters = waiters
+  }
+
+  static async start(root: string, threads = 1): Promise<Sink> {
+    const bin = sinkBinary(root)
+    if (!existsSync(bin)) {
+      throw new Error(`${bin} not found: build it with \`cargo build --release -p fluent-sink\` (npm run build:sink)`)
+    }
+    const proc = spawn(bin, ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const lines: string[] = []
+    const waiters: Array<(line: string) => void> = []
+    const rl = createInterface({ input: proc.stdout! })
+    rl.on('line', (line) => {
+      const w = waiters.shift()
+      if (w) w(line)
+      else lines.push(line)
+    })
+    const exited = new Promise<never>((_, reject) => {
+      proc.once('exit', (code, signal) => reject(new Error(`fluent-sink exited (${code ?? signal})`)))
+      proc.once('error', reject)
+    })
+    exited.catch(() => undefined)
+    const first = await Promise.race([
+      new Promise<string>((resolve) => (lines.length ? resolve(lines.shift()!) : waiters.push(resolve))),
+      exited,
+    ])
+    const m = /^LISTENING (\d+)$/.exec(first.trim())
+    if (!m) throw new Error(`fluent-sink: unexpected first line: ${first}`)
+    return new Sink(proc, Number(m[1]), lines, waiters)
+  }
+
+  #next(): Promise<string> {
+    const line = this.#lines.shift()
+    if (line !== undefined) return Promise.resolve(line)
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  command(cmd: string): Promise<SinkStats> {
+    const run = async (): Promise<SinkStats> => {
+      const answer = this.#next()
+      this.#proc.stdin!.write(`${cmd}\n`)
+      const line = await answer
+      const parsed = JSON.parse(line)
+      if (parsed.error) throw new Error(`fluent-sink: ${parsed.error}`)
+      return parsed as SinkStats
+    }
+    const p = this.#chain.then(run, run)
+    this.#chain = p.catch(() => undefined)
+    return p
+  }
+
+  stats(): Promise<SinkStats> {
+    return this.command('stats')
+  }
+
+  reset(): Promise<SinkStats> {
+    return this.command('reset')
+  }
+
+  /** Blocks (in the sink) until it has counted `n` events or `timeoutMs` passed. */
+  wait(n: number, timeoutMs: number): Promise<SinkStats> {
+    return this.command(`wait ${n} ${timeoutMs}`)
+  }
+
+  async stop(): Promise<void> {
+    if (this.#proc.exitCode !== null) return
+    const gone = new Promise<void>((resolve) => this.#proc.once('exit', () => resolve()))
+    this.#proc.stdin!.end('quit\n')
+    const t = setTimeout(() => this.#proc.kill('SIGKILL'), 3000)
+    await gone
+    clearTimeout(t)
+  }
+}
