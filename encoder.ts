@@ -119,11 +119,26 @@ function finishMap(head: number, count: number): void {
   pos += extra
   if (extra === 2) {
     buf[head] = 0xde
-    buf.writeUInt16BE(count, head + 1)
+    put16(count, head + 1)
   } else {
     buf[head] = 0xdf
-    buf.writeUInt32BE(count, head + 1)
+    put32(count, head + 1)
   }
+}
+
+// Big-endian stores by hand: Buffer's writeUInt*BE validate their arguments on every call, which
+// showed in profiles of the emit loop. Callers have checked ranges already; `>>>`/`&` wrap negatives
+// to two's complement, so the same helpers serve signed values.
+function put16(v: number, at: number): void {
+  buf[at] = (v >>> 8) & 0xff
+  buf[at + 1] = v & 0xff
+}
+
+function put32(v: number, at: number): void {
+  buf[at] = (v >>> 24) & 0xff
+  buf[at + 1] = (v >>> 16) & 0xff
+  buf[at + 2] = (v >>> 8) & 0xff
+  buf[at + 3] = v & 0xff
 }
 
 function writeArrayHeader(n: number): void {
@@ -131,11 +146,11 @@ function writeArrayHeader(n: number): void {
   if (n < 16) buf[pos++] = 0x90 | n
   else if (n < 0x10000) {
     buf[pos] = 0xdc
-    buf.writeUInt16BE(n, pos + 1)
+    put16(n, pos + 1)
     pos += 3
   } else {
     buf[pos] = 0xdd
-    buf.writeUInt32BE(n, pos + 1)
+    put32(n, pos + 1)
     pos += 5
   }
 }
@@ -223,11 +238,11 @@ function writeString(s: string): void {
     buf[pos++] = bytes
   } else if (bytes < 0x10000) {
     buf[pos] = 0xda
-    buf.writeUInt16BE(bytes, pos + 1)
+    put16(bytes, pos + 1)
     pos += 3
   } else {
     buf[pos] = 0xdb
-    buf.writeUInt32BE(bytes, pos + 1)
+    put32(bytes, pos + 1)
     pos += 5
   }
   pos += buf.utf8Write(s, pos, bytes)
@@ -241,11 +256,11 @@ function writeBin(bytes: Uint8Array): void {
     buf[pos++] = n
   } else if (n < 0x10000) {
     buf[pos] = 0xc5
-    buf.writeUInt16BE(n, pos + 1)
+    put16(n, pos + 1)
     pos += 3
   } else {
     buf[pos] = 0xc6
-    buf.writeUInt32BE(n, pos + 1)
+    put32(n, pos + 1)
     pos += 5
   }
   buf.set(bytes, pos)
@@ -266,12 +281,12 @@ function writeNumber(v: number): void {
         buf[pos++] = v & 0xff
       } else if (v < 0x100000000) {
         buf[pos] = 0xce
-        buf.writeUInt32BE(v, pos + 1)
+        put32(v, pos + 1)
         pos += 5
       } else {
         buf[pos] = 0xcf
-        buf.writeUInt32BE(Math.floor(v / 0x100000000), pos + 1)
-        buf.writeUInt32BE(v >>> 0, pos + 5)
+        put32(Math.floor(v / 0x100000000), pos + 1)
+        put32(v >>> 0, pos + 5)
         pos += 9
       }
       return
@@ -282,17 +297,17 @@ function writeNumber(v: number): void {
       buf[pos++] = v & 0xff
     } else if (v >= -0x8000) {
       buf[pos] = 0xd1
-      buf.writeInt16BE(v, pos + 1)
+      put16(v, pos + 1)
       pos += 3
     } else if (v >= -0x80000000) {
       buf[pos] = 0xd2
-      buf.writeInt32BE(v, pos + 1)
+      put32(v, pos + 1)
       pos += 5
     } else {
       const hi = Math.floor(v / 0x100000000)
       buf[pos] = 0xd3
-      buf.writeInt32BE(hi, pos + 1)
-      buf.writeUInt32BE(v - hi * 0x100000000, pos + 5)
+      put32(hi, pos + 1)
+      put32(v - hi * 0x100000000, pos + 5)
       pos += 9
     }
     return

@@ -320,7 +320,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     } catch (e) {
       throw new FluentError('ERR_FLUENT_INVALID_TAG', (e as Error).message, { cause: e })
     }
-    if (this.#tags.size < MAX_TAG_CACHE) this.#tags.set(tag, fresh)
+    if (this.#tags.size < MAX_TAG_CACHE && !EMITTER_EVENTS.has(tag)) this.#tags.set(tag, fresh)
     return fresh
   }
 
@@ -333,11 +333,15 @@ export class FluentClient extends EventEmitter implements StageOwner {
   /** @internal EventEmitter's own emit, used for events. */
   emit(event: string | symbol, ...args: unknown[]): boolean
   emit(tag: string | symbol, record?: unknown, time?: unknown, ...rest: unknown[]): boolean {
-    // EventEmitter's own events go to EventEmitter; a log record with such a tag is still a log record.
-    if (typeof tag === 'symbol' || (EMITTER_EVENTS.has(tag) && (!isRecord(record) || record instanceof Error))) {
-      return super.emit(tag, record, time, ...rest)
+    let id = this.#tags.get(tag as string)
+    if (id === undefined) {
+      // EventEmitter's own events go to EventEmitter; a log record with such a tag is still a log
+      // record. Those names are never cached, so the cached path needs no check.
+      if (typeof tag === 'symbol' || (EMITTER_EVENTS.has(tag) && (!isRecord(record) || record instanceof Error))) {
+        return super.emit(tag, record, time, ...rest)
+      }
+      id = this.#tagId(tag)
     }
-    const id = this.#tagId(tag as string)
     if (time === undefined) return this.#stage(id, record, -1, 0)
     splitTime(time as Time)
     return this.#stage(id, record, timeSec, timeNsec)

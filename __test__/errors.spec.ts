@@ -114,3 +114,27 @@ test('a throwing listener does not crash the process', async (t) => {
   t.true(await server.waitFor(1))
   await server.close()
 })
+
+test('a log tag named like an EventEmitter event is still logged; EventEmitter events still work', async (t) => {
+  const server = await Receiver.start()
+  const client = new FluentClient({ port: server.port, ...quick })
+  const heard: unknown[] = []
+  client.on('error', (e) => heard.push(e))
+  client.on('newListener', () => {})
+  t.true(client.emit('error', { msg: 'logged with the tag error' }))
+  t.true(client.emit('error', { msg: 'again, from the cache path' }))
+  const own = new FluentError('ERR_FLUENT_IO', 'raised by hand')
+  t.true(client.emit('error', own))
+  client.on('connect', () => {}) // fires 'newListener' through emit
+  await client.close()
+  t.true(await server.waitFor(2))
+  await server.close()
+  t.deepEqual(heard, [own])
+  t.deepEqual(
+    server.entries.map((e) => [e.tag, e.record.msg]),
+    [
+      ['error', 'logged with the tag error'],
+      ['error', 'again, from the cache path'],
+    ],
+  )
+})

@@ -28,18 +28,19 @@ async function deadPort(): Promise<number> {
 /** The child: CommonJS run with `node -e`, so no loader skews its memory. */
 function childScript(kind: string, port: number, cap: number): string {
   const setup: Record<string, string> = {
-    baseline: `const emit = () => {}`,
+    baseline: `const emit = () => {}; const finish = () => {}`,
     native: `
       const { FluentClient } = require(${JSON.stringify(join(root, 'index.js'))})
       const c = new FluentClient({ port: ${port}, maxBufferBytes: ${cap}, exitFlushTimeoutMs: 0 })
       c.on('error', () => {})
       let refused = 0
       const emit = (r) => { if (!c.emit('outage', r)) refused++ }
-      process.on('exit', () => { const s = c.stats(); report.queuedBytes = s.queuedBytes; report.dropped = s.dropped })`,
+      const finish = () => { const s = c.stats(); report.queuedBytes = s.queuedBytes; report.dropped = s.dropped }`,
     org: `
       const { FluentClient } = require(${JSON.stringify(join(root, 'node_modules/@fluent-org/logger'))})
       const c = new FluentClient('outage', { connection: { host: '127.0.0.1', port: ${port} } })
-      const emit = (r) => { c.emit(r).catch(() => {}) }`,
+      const emit = (r) => { c.emit(r).catch(() => {}) }
+      const finish = () => {}`,
   }
   return `
     const report = {}
@@ -51,6 +52,7 @@ function childScript(kind: string, port: number, cap: number): string {
         if (i % 10000 === 9999) await new Promise((r) => setImmediate(r))
       }
       await new Promise((r) => setTimeout(r, 500))
+      finish()
       report.startRssMB = rss0 / 2 ** 20
       report.peakRssMB = process.resourceUsage().maxRSS / 1024
       process.stdout.write(JSON.stringify(report) + '\\n')
