@@ -267,7 +267,6 @@ export class FluentClient extends EventEmitter implements StageOwner {
   /** Records refused here (dropNewest, error policy, closed) not yet counted by the native side. */
   #refusedHere = 0
   readonly #exitFlushMs: number
-  readonly #ref: WeakRef<FluentClient>
   #closing: Promise<CloseReport> | undefined
   #unhandled = 0
   #closedReported = false
@@ -290,7 +289,6 @@ export class FluentClient extends EventEmitter implements StageOwner {
     this.#exitFlushMs = exit
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
-    this.#ref = ref
     try {
       this.#native = new NativeClient(native, (ev: JsEvent) => {
         const self = ref.deref()
@@ -498,7 +496,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
       return Promise.reject(new FluentError('ERR_FLUENT_CONFIG', 'timeoutMs must be a non-negative integer'))
     }
-    live.delete(this.#ref)
+    // Stays in `live`: if the process exits before the drain ends, the exit hook still waits for it.
     release(this)
     this.#sendRefusals()
     this.#closing = this.#native.close(timeoutMs).then((r) => ({ ...r, dropped: r.dropped + this.#droppedAfterClose }))

@@ -71,3 +71,18 @@ test('process.exit with the server down waits at most exitFlushTimeoutMs', async
   // Generous bound: node startup plus the 500 ms deadline, on a loaded 2-core machine.
   t.true(r.ms < 10_000)
 })
+
+test('close() without await, then process.exit(): the exit hook still waits for the drain', async (t) => {
+  const server = await Receiver.start()
+  const r = await runChild(`
+    const { FluentClient } = require(${JSON.stringify(indexPath)})
+    const c = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 10000 })
+    for (let i = 0; i < 20000; i++) c.emit('exit.close', { i })
+    c.close()
+    process.exit(0)
+  `)
+  t.is(r.status, 0, r.stderr)
+  t.true(await server.waitFor(20_000, 10_000), `got ${server.entries.length}`)
+  await server.close()
+  t.is(server.entries.length, 20_000)
+})
