@@ -233,36 +233,30 @@ function writeString(s: string): void {
   const bytes = Buffer.byteLength(s, 'utf8')
   ensure(bytes + 5)
   if (bytes < 32) buf[pos++] = 0xa0 | bytes
-  else if (bytes < 0x100) {
-    buf[pos++] = 0xd9
-    buf[pos++] = bytes
-  } else if (bytes < 0x10000) {
-    buf[pos] = 0xda
-    put16(bytes, pos + 1)
+  else writeLength(bytes, 0xd9)
+  pos += buf.utf8Write(s, pos, bytes)
+}
+
+/** The 8/16/32-bit length header shared by str (0xd9..0xdb) and bin (0xc4..0xc6); room is ensured. */
+function writeLength(n: number, code8: number): void {
+  if (n < 0x100) {
+    buf[pos++] = code8
+    buf[pos++] = n
+  } else if (n < 0x10000) {
+    buf[pos] = code8 + 1
+    put16(n, pos + 1)
     pos += 3
   } else {
-    buf[pos] = 0xdb
-    put32(bytes, pos + 1)
+    buf[pos] = code8 + 2
+    put32(n, pos + 1)
     pos += 5
   }
-  pos += buf.utf8Write(s, pos, bytes)
 }
 
 function writeBin(bytes: Uint8Array): void {
   const n = bytes.length
   ensure(n + 5)
-  if (n < 0x100) {
-    buf[pos++] = 0xc4
-    buf[pos++] = n
-  } else if (n < 0x10000) {
-    buf[pos] = 0xc5
-    put16(n, pos + 1)
-    pos += 3
-  } else {
-    buf[pos] = 0xc6
-    put32(n, pos + 1)
-    pos += 5
-  }
+  writeLength(n, 0xc4)
   buf.set(bytes, pos)
   pos += n
 }

@@ -52,6 +52,28 @@ impl Anchor {
   }
 }
 
+/// When a staged record happened: a fixed time, or a monotonic stamp to map at the handover.
+#[derive(Clone, Copy, Debug)]
+pub enum FrameTime {
+  At(EventTime),
+  StampMs(f64),
+}
+
+/// Appends one frame, as the JS side writes it (for tests and tools on the Rust side).
+pub fn write_frame(out: &mut Vec<u8>, tag: u32, time: FrameTime, record: &[u8]) {
+  let (sec, nsec, stamp) = match time {
+    FrameTime::At(t) => (t.seconds, t.nanos, 0.0),
+    FrameTime::StampMs(ms) => (NOW, 0, ms),
+  };
+  out.extend_from_slice(&tag.to_ne_bytes());
+  out.extend_from_slice(&(record.len() as u32).to_ne_bytes());
+  out.extend_from_slice(&sec.to_ne_bytes());
+  out.extend_from_slice(&nsec.to_ne_bytes());
+  out.extend_from_slice(&stamp.to_ne_bytes());
+  out.extend_from_slice(record);
+  out.resize(out.len().next_multiple_of(8), 0);
+}
+
 /// One staged record.
 pub struct Staged<'a> {
   pub tag: u32,
@@ -96,23 +118,24 @@ pub fn frames(block: &[u8], anchor: Anchor) -> impl Iterator<Item = Result<Stage
 mod tests {
   use super::*;
 
-  fn frame(out: &mut Vec<u8>, tag: u32, sec: u32, nsec: u32, stamp: f64, rec: &[u8]) {
-    out.extend_from_slice(&tag.to_ne_bytes());
-    out.extend_from_slice(&(rec.len() as u32).to_ne_bytes());
-    out.extend_from_slice(&sec.to_ne_bytes());
-    out.extend_from_slice(&nsec.to_ne_bytes());
-    out.extend_from_slice(&stamp.to_ne_bytes());
-    out.extend_from_slice(rec);
-    while !out.len().is_multiple_of(8) {
-      out.push(0);
-    }
-  }
-
   #[test]
   fn walks_frames_and_maps_stamps_to_wall_time() {
     let mut block = Vec::new();
-    frame(&mut block, 1, 1_700_000_000, 5, 0.0, &[0x80]);
-    frame(&mut block, 2, NOW, 0, 1000.25, &[0x81, 0xa1, b'a', 0x01]);
+    write_frame(
+      &mut block,
+      1,
+      FrameTime::At(EventTime {
+        seconds: 1_700_000_000,
+        nanos: 5,
+      }),
+      &[0x80],
+    );
+    write_frame(
+      &mut block,
+      2,
+      FrameTime::StampMs(1000.25),
+      &[0x81, 0xa1, b'a', 0x01],
+    );
     let anchor = Anchor {
       wall_ns: 1_700_000_010_000_000_000,
       mono_ms: 1000.5,
@@ -144,7 +167,12 @@ mod tests {
   #[test]
   fn rejects_truncated_frames() {
     let mut block = Vec::new();
-    frame(&mut block, 1, 1, 0, 0.0, &[0x80, 0x80]);
+    write_frame(
+      &mut block,
+      1,
+      FrameTime::At(EventTime { seconds: 1, nanos: 0 }),
+      &[0x80, 0x80],
+    );
     block.truncate(HEADER + 1);
     let anchor = Anchor::now(0.0);
     assert!(frames(&block, anchor).next().unwrap().is_err());

@@ -1,7 +1,7 @@
 //! No per-record allocation in steady state: counts heap allocations while 200,000 records flow
 //! through push -> queue -> writer -> socket, against a loopback sink that discards what it reads.
 
-use fluent_forward::staging::Anchor;
+use fluent_forward::staging::{write_frame, Anchor, FrameTime};
 use fluent_forward::{Client, Config, Target};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;
@@ -35,15 +35,7 @@ fn staged_block(tag: u32, n: usize) -> Vec<u8> {
   let rec: &[u8] = b"\x85\xa5level\xa4info\xa3msg\xabhello world\xa1n\x01\xa4user\xa4u123\xa2ok\xc3";
   let mut block = Vec::new();
   for _ in 0..n {
-    block.extend_from_slice(&tag.to_ne_bytes());
-    block.extend_from_slice(&(rec.len() as u32).to_ne_bytes());
-    block.extend_from_slice(&u32::MAX.to_ne_bytes());
-    block.extend_from_slice(&0u32.to_ne_bytes());
-    block.extend_from_slice(&1.0f64.to_ne_bytes());
-    block.extend_from_slice(rec);
-    while !block.len().is_multiple_of(8) {
-      block.push(0);
-    }
+    write_frame(&mut block, tag, FrameTime::StampMs(1.0), rec);
   }
   block
 }
