@@ -18,7 +18,8 @@ function startSink() {
   lines.on('line', (line) => {
     if (line.startsWith('LISTENING ')) return onPort(Number(line.slice(10)))
     const msg = JSON.parse(line)
-    if ('tag' in msg) events.push(msg)
+    // Keep the receiver's own line for display: JSON.parse would round integers past 2^53.
+    if ('tag' in msg) events.push({ tag: msg.tag, line })
     else waiters.shift()?.(msg)
   })
   const ask = (cmd) => new Promise((resolve) => {
@@ -54,7 +55,7 @@ async function main() {
     const total = 4 + batch.accepted
     const stats = await local.ask(`wait ${total} 5000`)
     console.log(`\nthe receiver decoded ${stats.events} events in ${stats.requests} requests (${stats.acks} acks sent); the first few:`)
-    for (const e of local.events.filter((e) => e.tag !== 'demo.batch')) console.log(JSON.stringify(e))
+    for (const e of local.events.filter((e) => e.tag !== 'demo.batch')) console.log(e.line)
     console.log(`... and ${local.events.filter((e) => e.tag === 'demo.batch').length} demo.batch events`)
     local.sink.stdin.end()
     if (stats.events !== total) process.exitCode = 1
