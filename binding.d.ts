@@ -56,6 +56,7 @@ export interface JsStats {
   reconnects: number
   errors: number
   retries: number
+  eventsLost: number
   connected: boolean
 }
 

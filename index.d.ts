@@ -38,7 +38,7 @@ export interface FluentClientOptions {
     compressionLevel?: number;
     /** Ask the server to acknowledge every batch and resend unacknowledged ones. Default `false`. */
     requireAck?: boolean;
-    /** Cap on all buffered record bytes (waiting, being written, awaiting ack). Default 64 MiB. */
+    /** Cap on all buffered record bytes (waiting, being written, awaiting ack, plus 4 bytes of index per record). Default 64 MiB. */
     maxBufferBytes?: number;
     /** What happens to a record when the buffer is full. Default `'dropNewest'`. */
     overflow?: OverflowPolicy;
@@ -88,6 +88,8 @@ export interface FluentStats {
     reconnects: number;
     /** Errors the writer reported (each also went to 'error' listeners, if any). */
     errors: number;
+    /** Events (errors, connects) lost because the JS thread was too far behind to take them (queue of 1024). */
+    eventsLost: number;
     /** Errors with no 'error' listener to receive them: counted here, never thrown. */
     unhandledErrors: number;
     /** Batches written again after a failure. */

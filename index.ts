@@ -66,7 +66,7 @@ export interface FluentClientOptions {
   compressionLevel?: number
   /** Ask the server to acknowledge every batch and resend unacknowledged ones. Default `false`. */
   requireAck?: boolean
-  /** Cap on all buffered record bytes (waiting, being written, awaiting ack). Default 64 MiB. */
+  /** Cap on all buffered record bytes (waiting, being written, awaiting ack, plus 4 bytes of index per record). Default 64 MiB. */
   maxBufferBytes?: number
   /** What happens to a record when the buffer is full. Default `'dropNewest'`. */
   overflow?: OverflowPolicy
@@ -119,6 +119,8 @@ export interface FluentStats {
   reconnects: number
   /** Errors the writer reported (each also went to 'error' listeners, if any). */
   errors: number
+  /** Events (errors, connects) lost because the JS thread was too far behind to take them (queue of 1024). */
+  eventsLost: number
   /** Errors with no 'error' listener to receive them: counted here, never thrown. */
   unhandledErrors: number
   /** Batches written again after a failure. */
@@ -260,7 +262,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
   readonly #maxRecord: number
   readonly #cap: number
   readonly #policy: OverflowPolicy
-  /** Bytes of an entry beyond its record: array header plus time. */
+  /** Bytes a record costs beyond its own encoding: array header, time and its 4-byte index slot. */
   readonly #prefix: number
   /** Buffered bytes as of the last handover plus what was staged since: never below the truth. */
   #estimate = 0
@@ -281,7 +283,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
     this.#maxRecord = native.maxRecordBytes ?? DEFAULT_MAX_RECORD
     this.#cap = native.maxBufferBytes ?? DEFAULT_MAX_BUFFER
     this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
-    this.#prefix = native.timeAsInteger ? 6 : 11
+    this.#prefix = native.timeAsInteger ? 10 : 15
     const exit = options.exitFlushTimeoutMs ?? 2000
     if (!Number.isInteger(exit) || exit < 0 || exit > 600_000) {
       throw new FluentError('ERR_FLUENT_CONFIG', `exitFlushTimeoutMs must be an integer in 0..600000, got ${exit}`)

@@ -201,6 +201,7 @@ pub struct JsStats {
   pub reconnects: f64,
   pub errors: f64,
   pub retries: f64,
+  pub events_lost: f64,
   pub connected: bool,
 }
 
@@ -218,6 +219,7 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     reconnects: s.reconnects as f64,
     errors: s.errors as f64,
     retries: s.retries as f64,
+    events_lost: s.events_lost as f64,
     connected: s.connected,
   }
 }

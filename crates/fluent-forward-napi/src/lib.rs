@@ -106,8 +106,8 @@ impl NativeClient {
   pub fn new(options: NativeOptions, on_event: EventFn) -> Result<Self> {
     let config = config_from(options).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
     let sink = Arc::new(move |event| {
-      // `Closing` (the env is gone) and `QueueFull` (JS is behind) both mean the event is dropped.
-      let _ = on_event.call(event_to_js(event), ThreadsafeFunctionCallMode::NonBlocking);
+      // `Closing` (the env is gone) and `QueueFull` (JS is behind) both mean the event is lost.
+      on_event.call(event_to_js(event), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
     });
     let client =
       Arc::new(Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?);

@@ -17,7 +17,7 @@ fn main() {
     overflow: Overflow::DropOldest,
     ..Config::default()
   };
-  let client = Client::start(config, Arc::new(|_| {})).unwrap();
+  let client = Client::start(config, Arc::new(|_| true)).unwrap();
   let tag = client.tag_id("bench").unwrap();
   let rec: &[u8] = b"\x85\xa5level\xa4info\xa3msg\xabhello world\xa1n\x01\xa4user\xa4u123\xa2ok\xc3";
   let mut block = Vec::new();

@@ -300,6 +300,7 @@ impl Client {
       reconnects: Counters::get(&c.reconnects),
       errors: Counters::get(&c.errors),
       retries: Counters::get(&c.retries),
+      events_lost: Counters::get(&c.events_lost),
       connected: self.shared.connected.load(Relaxed),
     }
   }

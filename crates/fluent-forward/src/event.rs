@@ -15,4 +15,6 @@ pub enum Event {
   },
 }
 
-pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+/// Receives events on the writer thread. Returns `false` when it could not take the event (the
+/// embedding's queue is full or gone); those are counted in `Stats::events_lost`.
+pub type EventSink = Arc<dyn Fn(Event) -> bool + Send + Sync>;

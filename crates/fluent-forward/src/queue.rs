@@ -31,9 +31,17 @@ pub struct Chunk {
   pub since: Instant,
 }
 
+/// Memory a buffered record costs beyond its entry bytes: its slot in the offset index.
+pub const INDEX_BYTES: usize = 4;
+
 impl Chunk {
   pub fn records(&self) -> usize {
     self.offsets.len()
+  }
+
+  /// What this batch counts against the byte cap: its entries and their offset index.
+  pub fn footprint(&self) -> usize {
+    self.entries.len() + INDEX_BYTES * self.offsets.len()
   }
 
   pub fn entry(&self, i: usize) -> &[u8] {
@@ -114,7 +122,7 @@ impl Queue {
       self.refused += 1;
       return Pushed::Closed;
     }
-    let len = entry_prefix_len(time, lim.time_format) + record.len();
+    let len = entry_prefix_len(time, lim.time_format) + record.len() + INDEX_BYTES;
     if self.bytes + held + len > lim.max_bytes {
       match lim.overflow {
         Overflow::Error => {
@@ -185,7 +193,7 @@ impl Queue {
     }
     let chunk = self.sealed.pop_front().expect("just checked or sealed");
     let n = chunk.records();
-    self.bytes -= chunk.entries.len();
+    self.bytes -= chunk.footprint();
     self.records -= n;
     self.discarded += n as u64;
     self.unreported_drops += n as u64;
@@ -231,7 +239,7 @@ impl Queue {
   /// Hands the next sealed batch to the writer.
   pub fn take(&mut self) -> Option<Chunk> {
     let chunk = self.sealed.pop_front()?;
-    self.bytes -= chunk.entries.len();
+    self.bytes -= chunk.footprint();
     self.records -= chunk.records();
     Some(chunk)
   }
@@ -272,7 +280,7 @@ mod tests {
     }
   }
 
-  const REC: &[u8] = &[0x81, 0xa1, b'a', 0x01]; // 4 bytes; entry = 1 + 10 + 4 = 15
+  const REC: &[u8] = &[0x81, 0xa1, b'a', 0x01]; // 4 bytes; entry = 1 + 10 + 4 = 15, footprint 19
 
   #[test]
   fn seals_at_batch_size_and_keeps_order() {
@@ -302,7 +310,7 @@ mod tests {
     ] {
       let mut q = Queue::default();
       let t = q.tag_id("a").unwrap();
-      let lim = limits(45, policy);
+      let lim = limits(57, policy);
       for _ in 0..3 {
         assert!(matches!(q.push(t, t0, REC, 0, &lim), Pushed::Accepted { .. }));
       }
@@ -311,13 +319,13 @@ mod tests {
     }
     let mut q = Queue::default();
     let t = q.tag_id("a").unwrap();
-    let lim = limits(45, Overflow::DropOldest);
+    let lim = limits(57, Overflow::DropOldest);
     for _ in 0..4 {
       assert!(matches!(q.push(t, t0, REC, 0, &lim), Pushed::Accepted { .. }));
     }
     // The open batch of three was dropped whole to fit the fourth.
     assert_eq!((q.records, q.discarded, q.emitted), (1, 3, 4));
     // Bytes held by the writer cannot be dropped from here: the new record goes.
-    assert_eq!(q.push(t, t0, REC, 40, &lim), Pushed::Dropped);
+    assert_eq!(q.push(t, t0, REC, 50, &lim), Pushed::Dropped);
   }
 }

@@ -87,7 +87,8 @@ impl Shared {
       Counters::add(&self.counters.errors, 1);
     }
     let sink = &self.sink;
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event))).is_err() {
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
+    if !matches!(delivered, Ok(true)) {
       Counters::add(&self.counters.events_lost, 1);
     }
   }

@@ -36,6 +36,8 @@ pub struct Stats {
   pub errors: u64,
   /// Batches written again after a failure.
   pub retries: u64,
+  /// Events the sink could not take (or that panicked in it).
+  pub events_lost: u64,
   pub connected: bool,
 }
 

@@ -226,7 +226,7 @@ impl Writer {
       return Some(c);
     }
     let chunk = self.shared.queue.lock().take()?;
-    self.shared.held_bytes.fetch_add(chunk.entries.len(), Relaxed);
+    self.shared.held_bytes.fetch_add(chunk.footprint(), Relaxed);
     self.shared.held_records.fetch_add(chunk.records(), Relaxed);
     Some(chunk)
   }
@@ -339,7 +339,7 @@ impl Writer {
   }
 
   fn release(&self, chunk: &Chunk) {
-    self.shared.held_bytes.fetch_sub(chunk.entries.len(), Relaxed);
+    self.shared.held_bytes.fetch_sub(chunk.footprint(), Relaxed);
     self.shared.held_records.fetch_sub(chunk.records(), Relaxed);
   }
 

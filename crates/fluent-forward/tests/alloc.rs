@@ -65,7 +65,7 @@ fn steady_state_allocates_per_batch_at_most_not_per_record() {
     batch_bytes: 64 << 10,
     ..Config::default()
   };
-  let client = Client::start(config, Arc::new(|_| {})).unwrap();
+  let client = Client::start(config, Arc::new(|_| true)).unwrap();
   let tag = client.tag_id("alloc.test").unwrap();
   let block = staged_block(tag, 1000);
   let flush = |client: &Client| {

@@ -127,6 +127,7 @@ impl EventLog {
     Arc::new(move |e| {
       me.events.lock().unwrap().push(e);
       me.cv.notify_all();
+      true
     })
   }
 
