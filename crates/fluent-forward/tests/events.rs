@@ -26,7 +26,7 @@ fn events_refused_by_the_sink_are_counted() {
   // The sink takes every other event, as a full queue on the JS side would refuse some.
   let client = Client::start(
     config,
-    Arc::new(move |_| seen.fetch_add(1, Ordering::Relaxed) % 2 == 0),
+    Arc::new(move |_| seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(2)),
   )
   .unwrap();
   let tag = client.tag_id("events.test").unwrap();
