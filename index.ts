@@ -33,10 +33,8 @@ export class EventTime {
   }
 
   static fromDate(date: Date): EventTime {
-    const ms = date.getTime()
-    if (!Number.isFinite(ms)) throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date')
-    const sec = Math.floor(ms / 1000)
-    return new EventTime(sec, (ms - sec * 1000) * 1_000_000)
+    splitDate(date)
+    return new EventTime(timeSec, timeNsec)
   }
 
   /** From seconds since the epoch; the fraction is kept to the nanosecond a double allows. */
@@ -168,23 +166,30 @@ function splitSeconds(t: number): void {
   timeNsec = nsec
 }
 
-function splitTime(time: Time): void {
+function splitDate(date: Date): void {
+  const ms = date.getTime()
+  if (!Number.isFinite(ms) || ms < 0 || ms >= 0x100000000 * 1000) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date or outside 1970..2106')
+  }
+  // Whole milliseconds convert exactly; going through fractional seconds would not.
+  timeSec = Math.floor(ms / 1000)
+  timeNsec = (ms - timeSec * 1000) * 1_000_000
+}
+
+/** Sets timeSec/timeNsec from any accepted time; `undefined` (now) gives -1, which the stage stamps. */
+function splitTime(time: Time | undefined): void {
+  if (time === undefined) {
+    timeSec = -1
+    timeNsec = 0
+    return
+  }
   if (typeof time === 'number') return splitSeconds(time)
   if (time instanceof EventTime) {
     timeSec = time.epoch
     timeNsec = time.nano
     return
   }
-  if (time instanceof Date) {
-    const ms = time.getTime()
-    if (!Number.isFinite(ms) || ms < 0 || ms >= 0x100000000 * 1000) {
-      throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date or outside 1970..2106')
-    }
-    // Whole milliseconds convert exactly; going through fractional seconds would not.
-    timeSec = Math.floor(ms / 1000)
-    timeNsec = (ms - timeSec * 1000) * 1_000_000
-    return
-  }
+  if (time instanceof Date) return splitDate(time)
   throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds, a Date or an EventTime, got ${typeof time}`)
 }
 
@@ -342,8 +347,7 @@ export class FluentClient extends EventEmitter implements StageOwner {
       }
       id = this.#tagId(tag)
     }
-    if (time === undefined) return this.#stage(id, record, -1, 0)
-    splitTime(time as Time)
+    splitTime(time as Time | undefined)
     return this.#stage(id, record, timeSec, timeNsec)
   }
 
@@ -404,13 +408,9 @@ export class FluentClient extends EventEmitter implements StageOwner {
     }
     const id = this.#tagId(tag)
     const result: EmitManyResult = { accepted: 0, dropped: 0, errors: [] }
-    let sec = -1
-    let nsec = 0
-    if (time !== undefined) {
-      splitTime(time)
-      sec = timeSec
-      nsec = timeNsec
-    }
+    splitTime(time)
+    const sec = timeSec
+    const nsec = timeNsec
     for (let i = 0; i < records.length; i++) {
       try {
         if (this.#stage(id, records[i], sec, nsec)) result.accepted++
@@ -433,9 +433,9 @@ export class FluentClient extends EventEmitter implements StageOwner {
       throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'bytes must be a Buffer or Uint8Array')
     }
     const id = this.#tagId(tag)
-    if (time !== undefined) splitTime(time)
-    const sec = time === undefined ? -1 : timeSec
-    const nsec = time === undefined ? 0 : timeNsec
+    splitTime(time)
+    const sec = timeSec
+    const nsec = timeNsec
     if (this.#closing !== undefined) return this.#refuseClosed()
     // Staged records were emitted first, so they go first.
     handOver()

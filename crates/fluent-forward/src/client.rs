@@ -210,7 +210,7 @@ impl Client {
       let mut c = self.shared.control.lock();
       if c.report.is_some() {
         drop(c);
-        let settled = self.settled();
+        let settled = self.shared.settled();
         return done(settled >= target);
       }
       c.waiters.push(FlushWaiter {
@@ -220,12 +220,6 @@ impl Client {
       });
     }
     self.shared.wake.notify_one();
-  }
-
-  fn settled(&self) -> u64 {
-    let discarded = self.shared.queue.lock().discarded;
-    let c = &self.shared.counters;
-    Counters::get(&c.sent) + Counters::get(&c.dropped) + discarded
   }
 
   /// Stops accepting records, drains for at most `timeout`, then stops the writer. `done` gets the

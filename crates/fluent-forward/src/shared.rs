@@ -93,6 +93,12 @@ impl Shared {
     }
   }
 
+  /// Records settled (sent, or given up on after being accepted) so far; flushes are measured by it.
+  pub fn settled(&self) -> u64 {
+    let discarded = self.queue.lock().discarded;
+    Counters::get(&self.counters.sent) + discarded + Counters::get(&self.counters.dropped)
+  }
+
   pub fn held_bytes(&self) -> usize {
     self.held_bytes.load(Ordering::Relaxed)
   }

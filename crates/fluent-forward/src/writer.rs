@@ -559,18 +559,12 @@ impl Writer {
   }
 }
 
-/// Records settled (sent or given up on) so far, against which flushes are measured.
-fn settled(shared: &Shared) -> u64 {
-  let discarded = shared.queue.lock().discarded;
-  Counters::get(&shared.counters.sent) + discarded + Counters::get(&shared.counters.dropped)
-}
-
 /// Answers the flush waiters that are satisfied or past their deadline (all of them once `finished`).
 fn settle_waiters(shared: &Shared, now: Instant, finished: bool) {
   if shared.control.lock().waiters.is_empty() {
     return;
   }
-  let settled = settled(shared);
+  let settled = shared.settled();
   let done: Vec<_> = {
     let mut c = shared.control.lock();
     let (ready, keep) = std::mem::take(&mut c.waiters)
