@@ -78,7 +78,8 @@ export function encode(tagId: number, record: unknown, sec: number, nsec: number
   u32[h] = tagId
   u32[h + 1] = end - start
   if (sec < 0) {
-    u32[h + 2] = NOW
+    u32[h + 2] = 0
+    u32[h + 3] = NOW
     f64[(used >>> 3) + 2] = performance.now()
   } else {
     u32[h + 2] = sec

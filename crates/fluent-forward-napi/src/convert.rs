@@ -177,6 +177,7 @@ pub struct JsCloseReport {
   pub sent: f64,
   pub dropped: f64,
   pub pending: f64,
+  pub rejected: f64,
 }
 
 pub fn close_report(r: CloseReport) -> JsCloseReport {
@@ -184,6 +185,7 @@ pub fn close_report(r: CloseReport) -> JsCloseReport {
     sent: r.sent as f64,
     dropped: r.dropped as f64,
     pending: r.pending as f64,
+    rejected: r.rejected as f64,
   }
 }
 
@@ -192,6 +194,7 @@ pub struct JsStats {
   pub emitted: f64,
   pub sent: f64,
   pub dropped: f64,
+  pub rejected: f64,
   pub queued_bytes: f64,
   pub queued_records: f64,
   pub in_flight_batches: f64,
@@ -210,6 +213,7 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     emitted: s.emitted as f64,
     sent: s.sent as f64,
     dropped: s.dropped as f64,
+    rejected: s.rejected as f64,
     queued_bytes: s.queued_bytes as f64,
     queued_records: s.queued_records as f64,
     in_flight_batches: s.in_flight_batches as f64,

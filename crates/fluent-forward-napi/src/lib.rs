@@ -64,15 +64,15 @@ thread_local! {
 /// `performance.now()` at the handover. Returns the bytes buffered afterwards, or -1 if the block
 /// was malformed (reported through the error handler) or the client is gone.
 #[napi]
-pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64, refused: u32) -> f64 {
+pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
   let Some(client) = CLIENTS.with(|c| c.borrow().get(id as usize).cloned().flatten()) else {
     return -1.0;
   };
   let Some(block) = buf.get(..len as usize) else {
     return -1.0;
   };
-  match client.push_staged(block, Anchor::now(mono_now), refused as u64) {
-    Ok(queued) => queued as f64,
+  match client.push_staged(block, Anchor::now(mono_now)) {
+    Ok(pushed) => pushed.queued_bytes as f64,
     Err(e) => {
       client.report(e);
       -1.0
@@ -160,7 +160,10 @@ impl NativeClient {
     let (deferred, promise) = env.create_deferred::<bool, Box<dyn FnOnce(Env) -> Result<bool>>>()?;
     self.client.flush(
       Duration::from_millis(timeout_ms as u64),
-      Box::new(move |ok| deferred.resolve(Box::new(move |_| Ok(ok)))),
+      Box::new(move |outcome| {
+        let ok = outcome == fluent_forward::FlushOutcome::Delivered;
+        deferred.resolve(Box::new(move |_| Ok(ok)))
+      }),
     );
     Ok(promise)
   }

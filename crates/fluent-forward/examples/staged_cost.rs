@@ -27,7 +27,7 @@ fn main() {
   let blocks = 3000;
   let t = Instant::now();
   for _ in 0..blocks {
-    client.push_staged(&block, Anchor::now(2.0), 0).unwrap();
+    client.push_staged(&block, Anchor::now(2.0)).unwrap();
   }
   let ns = t.elapsed().as_nanos() as f64 / (blocks * 1000) as f64;
   println!(

@@ -10,7 +10,6 @@ use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
 use crate::staging::{self, Anchor};
 use crate::stats::{Counters, Stats};
 use crate::writer::run_thread;
-use parking_lot::Mutex;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -18,12 +17,36 @@ use std::time::{Duration, Instant};
 
 /// Longest tag accepted; fluentd tags are short dotted names.
 pub const MAX_TAG_BYTES: usize = 1024;
+/// How long past its own deadline a blocking close waits for the writer to report.
+pub const EXIT_MARGIN: Duration = Duration::from_millis(250);
 /// How long a dropped (garbage-collected, never closed) client keeps trying to drain.
 const DROP_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct Client {
   shared: Arc<Shared>,
-  thread: Mutex<Option<JoinHandle<()>>>,
+  /// Never joined: the writer stops by itself after its close deadline (see `close_all_blocking`).
+  _thread: JoinHandle<()>,
+}
+
+/// What happened to one record offered to the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+  Accepted,
+  /// Refused by `dropNewest` (or `dropOldest` when nothing older could make room).
+  Dropped,
+  /// Refused under the `error` policy.
+  Full,
+  /// The client is closed.
+  Closed,
+}
+
+/// Result of `push_staged`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StagedPush {
+  /// Bytes buffered after the block (queued plus held by the writer), as the cap counts them.
+  pub queued_bytes: u64,
+  /// What happened to the block's last record (`None` for an empty block).
+  pub last: Option<Admission>,
 }
 
 /// Outcome of `push_many`.
@@ -45,7 +68,7 @@ impl Client {
       .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
     Ok(Self {
       shared,
-      thread: Mutex::new(Some(thread)),
+      _thread: thread,
     })
   }
 
@@ -108,13 +131,15 @@ impl Client {
   }
 
   /// Buffers a staged block from the JS thread (see `staging`): one lock for the whole block.
-  /// `refused_upstream` counts records the JS side already refused under `dropNewest`.
-  /// Returns the bytes buffered afterwards, which JS uses to anticipate the cap.
-  pub fn push_staged(&self, block: &[u8], anchor: Anchor, refused_upstream: u64) -> Result<u64, Error> {
+  /// Returns the bytes buffered afterwards, which JS uses to anticipate the cap, and what happened
+  /// to the last frame (JS hands a record over on its own when its estimate says it may not fit, and
+  /// reports this answer from `emit`).
+  pub fn push_staged(&self, block: &[u8], anchor: Anchor) -> Result<StagedPush, Error> {
     let max = self.shared.config.max_record_bytes;
     let held = self.shared.held_bytes();
     let mut wake = false;
     let mut bad = None;
+    let mut last = None;
     let queued = {
       let mut q = self.shared.queue.lock();
       let before = q.unreported_drops;
@@ -130,15 +155,18 @@ impl Client {
             break;
           }
         };
-        match q.push(f.tag, f.time, f.record, held, &self.shared.limits) {
-          Pushed::Accepted { wake: w } => wake |= w,
-          // `error` policy: JS checks the cap first, so this is a race with the writer: count it as a drop.
-          Pushed::Full => q.unreported_drops += 1,
-          Pushed::Dropped | Pushed::Closed => {}
-        }
+        let pushed = q.push(f.tag, f.time, f.record, held, &self.shared.limits);
+        last = Some(match pushed {
+          Pushed::Accepted { wake: w } => {
+            wake |= w;
+            Admission::Accepted
+          }
+          // Under the `error` policy the caller throws for this record; it is counted as refused.
+          Pushed::Full => Admission::Full,
+          Pushed::Dropped => Admission::Dropped,
+          Pushed::Closed => Admission::Closed,
+        });
       }
-      q.refused += refused_upstream;
-      q.unreported_drops += refused_upstream;
       wake |= before == 0 && q.unreported_drops > 0;
       q.bytes + held
     };
@@ -147,7 +175,10 @@ impl Client {
     }
     match bad {
       Some(what) => Err(Error::Internal(what.into())),
-      None => Ok(queued as u64),
+      None => Ok(StagedPush {
+        queued_bytes: queued as u64,
+        last,
+      }),
     }
   }
 
@@ -206,18 +237,22 @@ impl Client {
       q.seal_older_than(Instant::now(), Duration::ZERO);
       q.emitted
     };
+    let lost_before = self.shared.lost();
     {
       let mut c = self.shared.control.lock();
-      if c.report.is_some() {
-        drop(c);
-        let settled = self.shared.settled();
-        return done(settled >= target);
-      }
-      c.waiters.push(FlushWaiter {
+      let waiter = FlushWaiter {
         target,
+        lost_before,
         deadline: Instant::now() + timeout,
         done,
-      });
+      };
+      if c.report.is_some() {
+        drop(c);
+        let lost = self.shared.lost();
+        let outcome = waiter.outcome(Counters::get(&self.shared.counters.sent) + lost, lost);
+        return (waiter.done)(outcome);
+      }
+      c.waiters.push(waiter);
     }
     self.shared.wake.notify_one();
   }
@@ -248,22 +283,33 @@ impl Client {
   /// `close`, then block the calling thread until the writer stops (at most `timeout` plus a little).
   /// For process exit, where there is no later turn of the event loop to wait in.
   pub fn close_blocking(&self, timeout: Duration) -> Option<CloseReport> {
-    self.close(timeout, None);
-    let until = Instant::now() + timeout + Duration::from_millis(250);
+    Self::close_all_blocking(&[(self, timeout)]).pop().flatten()
+  }
+
+  /// Closes every client at once, each with its own timeout, then waits for all of them together:
+  /// the call returns once every writer has stopped or the longest timeout (plus `EXIT_MARGIN`) has
+  /// passed, whatever the number of clients. It never joins a writer thread, so a resolver blocked in
+  /// `getaddrinfo` cannot hold the caller past the deadline. `None`: that client had not stopped.
+  pub fn close_all_blocking(clients: &[(&Client, Duration)]) -> Vec<Option<CloseReport>> {
+    let longest = clients.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    for (client, timeout) in clients {
+      client.close(*timeout, None);
+    }
+    let until = Instant::now() + longest + EXIT_MARGIN;
+    clients
+      .iter()
+      .map(|(client, _)| client.wait_for_report(until))
+      .collect()
+  }
+
+  fn wait_for_report(&self, until: Instant) -> Option<CloseReport> {
     let mut c = self.shared.control.lock();
     while c.report.is_none() {
       if self.shared.stopped.wait_until(&mut c, until).timed_out() {
         break;
       }
     }
-    let report = c.report;
-    drop(c);
-    if report.is_some() {
-      if let Some(t) = self.thread.lock().take() {
-        let _ = t.join();
-      }
-    }
-    report
+    c.report
   }
 
   /// Reports an error through the event sink (for problems the embedding detects).
@@ -285,6 +331,7 @@ impl Client {
       emitted,
       sent: Counters::get(&c.sent),
       dropped: refused + discarded + Counters::get(&c.dropped),
+      rejected: Counters::get(&c.rejected),
       queued_bytes: (bytes + self.shared.held_bytes.load(Relaxed)) as u64,
       queued_records: (records + self.shared.held_records.load(Relaxed)) as u64,
       in_flight_batches: self.shared.in_flight.load(Relaxed) as u64,

@@ -55,6 +55,9 @@ pub struct Config {
   pub max_in_flight: usize,
   pub reconnect_initial: Duration,
   pub reconnect_max: Duration,
+  /// Attempts a batch gets while the server keeps dropping the connection on it (or leaves it
+  /// unacknowledged while acknowledging others) before it is split to isolate the rejected record(s).
+  pub max_batch_attempts: u32,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
       max_in_flight: 8,
       reconnect_initial: Duration::from_millis(100),
       reconnect_max: Duration::from_secs(10),
+      max_batch_attempts: 5,
     }
   }
 }

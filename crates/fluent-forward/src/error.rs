@@ -27,6 +27,9 @@ pub enum Error {
   Config(String),
   /// Records still buffered when close or exit ran out of time.
   Undelivered { records: u64 },
+  /// Records the server refused on every attempt (it dropped the connection or never acknowledged
+  /// them while acknowledging others); isolated from their batch and given up on.
+  Rejected { records: u64 },
   /// A bug: the writer caught a panic and carried on.
   Internal(String),
 }
@@ -46,6 +49,7 @@ impl Error {
       Error::RecordTooLarge { .. } => "RECORD_TOO_LARGE",
       Error::InvalidTag(_) => "INVALID_TAG",
       Error::Undelivered { .. } => "UNDELIVERED",
+      Error::Rejected { .. } => "REJECTED",
       Error::Internal(_) => "INTERNAL",
     }
   }
@@ -67,6 +71,10 @@ impl fmt::Display for Error {
       }
       Error::InvalidTag(what) => write!(f, "invalid tag: {what}"),
       Error::Undelivered { records } => write!(f, "{records} record(s) not delivered before the deadline"),
+      Error::Rejected { records } => write!(
+        f,
+        "{records} record(s) rejected by the server on every attempt (it dropped the connection or never acknowledged them)"
+      ),
       Error::Internal(what) => write!(f, "internal error: {what}"),
     }
   }

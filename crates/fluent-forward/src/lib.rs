@@ -17,10 +17,10 @@ pub mod staging;
 pub mod stats;
 mod writer;
 
-pub use client::{Client, PushedMany};
+pub use client::{Admission, Client, PushedMany, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{Config, Mode, Overflow, Target};
 pub use error::Error;
 pub use event::{Event, EventSink};
-pub use shared::CloseReport;
+pub use shared::{CloseReport, FlushOutcome};
 pub use stats::Stats;

@@ -18,14 +18,43 @@ pub struct CloseReport {
   pub dropped: u64,
   /// Records still buffered when the close deadline passed; they were discarded.
   pub pending: u64,
+  /// Records the server refused on every attempt (see `Error::Rejected`).
+  pub rejected: u64,
 }
 
-pub type FlushDone = Box<dyn FnOnce(bool) + Send>;
+/// How a `flush` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushOutcome {
+  /// Every record accepted before the call was written (acknowledged, with acks).
+  Delivered,
+  /// Everything before the call settled, but this many records were given up on (discarded by
+  /// `dropOldest`, rejected, or left at the close deadline) while the flush waited.
+  Lost(u64),
+  /// The deadline passed first.
+  TimedOut,
+}
+
+impl FlushWaiter {
+  /// The outcome once `settled` (of `lost` total) has been reached or the deadline passed.
+  pub fn outcome(&self, settled: u64, lost: u64) -> FlushOutcome {
+    if settled < self.target {
+      FlushOutcome::TimedOut
+    } else if lost > self.lost_before {
+      FlushOutcome::Lost(lost - self.lost_before)
+    } else {
+      FlushOutcome::Delivered
+    }
+  }
+}
+
+pub type FlushDone = Box<dyn FnOnce(FlushOutcome) + Send>;
 pub type CloseDone = Box<dyn FnOnce(CloseReport) + Send>;
 
 pub struct FlushWaiter {
-  /// Done once `sent + dropped` reaches this.
+  /// Done once `settled()` reaches this.
   pub target: u64,
+  /// `lost()` when the flush was called: anything lost beyond it is reported as `FlushOutcome::Lost`.
+  pub lost_before: u64,
   pub deadline: Instant,
   pub done: FlushDone,
 }
@@ -93,10 +122,11 @@ impl Shared {
     }
   }
 
-  /// Records settled (sent, or given up on after being accepted) so far; flushes are measured by it.
-  pub fn settled(&self) -> u64 {
+  /// Records accepted and then given up on: discarded by `dropOldest`, left at the close deadline
+  /// (`counters.dropped`) or rejected by the server.
+  pub fn lost(&self) -> u64 {
     let discarded = self.queue.lock().discarded;
-    Counters::get(&self.counters.sent) + discarded + Counters::get(&self.counters.dropped)
+    discarded + Counters::get(&self.counters.dropped) + Counters::get(&self.counters.rejected)
   }
 
   pub fn held_bytes(&self) -> usize {

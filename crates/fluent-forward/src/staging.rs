@@ -8,14 +8,15 @@
 //! |---|---|---|
 //! | 0 | u32 | tag id (from `Client::tag_id`) |
 //! | 4 | u32 | record length in bytes |
-//! | 8 | u32 | seconds, or `NOW` to use the stamp |
-//! | 12 | u32 | nanoseconds |
-//! | 16 | f64 | monotonic stamp in ms (`performance.now()`) when seconds is `NOW` |
+//! | 8 | u32 | seconds |
+//! | 12 | u32 | nanoseconds, or `NOW` to use the stamp (never a valid nanosecond count, so every second is usable) |
+//! | 16 | f64 | monotonic stamp in ms (`performance.now()`) when nanoseconds is `NOW` |
 
 use crate::codec::event_time::EventTime;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const HEADER: usize = 24;
+/// In the nanoseconds slot: "stamp me now". Valid nanoseconds stop at 999,999,999.
 pub const NOW: u32 = u32::MAX;
 
 /// Ties the JS monotonic clock to the wall clock at the moment of the handover, so each record's
@@ -63,7 +64,7 @@ pub enum FrameTime {
 pub fn write_frame(out: &mut Vec<u8>, tag: u32, time: FrameTime, record: &[u8]) {
   let (sec, nsec, stamp) = match time {
     FrameTime::At(t) => (t.seconds, t.nanos, 0.0),
-    FrameTime::StampMs(ms) => (NOW, 0, ms),
+    FrameTime::StampMs(ms) => (0, NOW, ms),
   };
   out.extend_from_slice(&tag.to_ne_bytes());
   out.extend_from_slice(&(record.len() as u32).to_ne_bytes());
@@ -102,7 +103,7 @@ pub fn frames(block: &[u8], anchor: Anchor) -> impl Iterator<Item = Result<Stage
       return Some(Err("staged record runs past the block"));
     };
     at = (start + len + 7) & !7;
-    let time = if sec == NOW {
+    let time = if nsec == NOW {
       anchor.time_of(stamp)
     } else {
       EventTime {

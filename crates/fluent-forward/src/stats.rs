@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Default)]
 pub struct Counters {
-  pub emitted: AtomicU64,
   pub sent: AtomicU64,
   pub dropped: AtomicU64,
+  /// Records given up on after `max_batch_attempts` (see `Error::Rejected`).
+  pub rejected: AtomicU64,
   pub batches_sent: AtomicU64,
   pub bytes_sent: AtomicU64,
   pub reconnects: AtomicU64,
@@ -25,6 +26,8 @@ pub struct Stats {
   pub sent: u64,
   /// Records given up on: overflow, closed client, close deadline.
   pub dropped: u64,
+  /// Records the server refused on every attempt, isolated and given up on (not in `dropped`).
+  pub rejected: u64,
   pub queued_bytes: u64,
   pub queued_records: u64,
   pub in_flight_batches: u64,

@@ -96,6 +96,9 @@ pub fn run_thread(shared: Arc<Shared>) {
       }
     }
   }
+  // Not `drop(rt)`: that waits for blocking tasks without limit, and a `getaddrinfo` for an
+  // unreachable DNS server can run for many seconds after its connect was cancelled.
+  rt.shutdown_background();
 }
 
 impl Writer {
@@ -540,6 +543,7 @@ impl Writer {
       sent: Counters::get(&self.shared.counters.sent),
       dropped: refused + discarded + Counters::get(&self.shared.counters.dropped),
       pending,
+      rejected: Counters::get(&self.shared.counters.rejected),
     };
     Counters::add(&self.shared.counters.dropped, pending);
     self.finished = true;
@@ -564,7 +568,8 @@ fn settle_waiters(shared: &Shared, now: Instant, finished: bool) {
   if shared.control.lock().waiters.is_empty() {
     return;
   }
-  let settled = shared.settled();
+  let lost = shared.lost();
+  let settled = Counters::get(&shared.counters.sent) + lost;
   let done: Vec<_> = {
     let mut c = shared.control.lock();
     let (ready, keep) = std::mem::take(&mut c.waiters)
@@ -574,7 +579,8 @@ fn settle_waiters(shared: &Shared, now: Instant, finished: bool) {
     ready
   };
   for w in done {
-    (w.done)(w.target <= settled);
+    let outcome = w.outcome(settled, lost);
+    (w.done)(outcome);
   }
 }
 

@@ -71,17 +71,20 @@ fn steady_state_allocates_per_batch_at_most_not_per_record() {
   let flush = |client: &Client| {
     let (tx, rx) = mpsc::channel();
     client.flush(Duration::from_secs(10), Box::new(move |ok| tx.send(ok).unwrap()));
-    assert!(rx.recv_timeout(Duration::from_secs(15)).unwrap());
+    assert_eq!(
+      rx.recv_timeout(Duration::from_secs(15)).unwrap(),
+      fluent_forward::FlushOutcome::Delivered
+    );
   };
   // Warm-up: buffers and the batch pool reach their working size.
   for _ in 0..50 {
-    client.push_staged(&block, Anchor::now(1.0), 0).unwrap();
+    client.push_staged(&block, Anchor::now(1.0)).unwrap();
   }
   flush(&client);
   let before = ALLOCS.load(Ordering::Relaxed);
   let blocks = 200;
   for _ in 0..blocks {
-    client.push_staged(&block, Anchor::now(1.0), 0).unwrap();
+    client.push_staged(&block, Anchor::now(1.0)).unwrap();
   }
   flush(&client);
   let allocs = ALLOCS.load(Ordering::Relaxed) - before;

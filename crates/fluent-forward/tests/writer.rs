@@ -95,7 +95,8 @@ fn deliver_all(mode: Mode, gzip: bool, ack: bool) {
     CloseReport {
       sent: N,
       dropped: 0,
-      pending: 0
+      pending: 0,
+      rejected: 0,
     }
   );
   let stats = client.stats();
@@ -275,7 +276,8 @@ fn survive(
     CloseReport {
       sent: N,
       dropped: 0,
-      pending: 0
+      pending: 0,
+      rejected: 0,
     },
     "events: {}",
     log.describe()
@@ -459,7 +461,8 @@ fn no_server_reports_connect_errors_and_undelivered() {
     CloseReport {
       sent: 0,
       dropped: 0,
-      pending: 100
+      pending: 100,
+      rejected: 0,
     }
   );
   let stats = client.stats();
@@ -580,7 +583,8 @@ fn overflow_drop_newest() {
     CloseReport {
       sent: 0,
       dropped: refused,
-      pending: accepted
+      pending: accepted,
+      rejected: 0,
     }
   );
 }
@@ -750,7 +754,8 @@ fn unix_socket_delivers_all() {
       CloseReport {
         sent: N,
         dropped: 0,
-        pending: 0
+        pending: 0,
+        rejected: 0,
       }
     );
     assert_no_violations(&server);

@@ -100,8 +100,8 @@ pub fn flush_and_wait<F: FnOnce() -> T + Send + 'static, T: Send + 'static>(
   let (tx, rx) = mpsc::channel();
   client.flush(
     timeout,
-    Box::new(move |ok| {
-      let _ = tx.send((ok, on_done()));
+    Box::new(move |outcome| {
+      let _ = tx.send((outcome == fluent_forward::FlushOutcome::Delivered, on_done()));
     }),
   );
   rx.recv_timeout(timeout + Duration::from_secs(10))
