@@ -9,28 +9,52 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Internal: the public API is `FluentClient` in index.ts. */
+/** Internal: the public API is `FluentClient` in src/client.ts. */
 export declare class NativeClient {
   constructor(options: NativeOptions, onEvent: (event: JsEvent) => void)
   /** The id to pass to `pushStaged`. */
   get id(): number
-  /** Id for a tag, to pass to `push`. Throws for an empty or overlong tag. */
+  /** Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many. */
   tagId(tag: string): number
-  /** Buffers one caller-encoded msgpack map after validating it (`emitRaw`). */
-  pushRaw(buf: Uint8Array, len: number, tag: number, sec: number, nsec: number): number
-  /** Resolves `true` once everything emitted before the call is written (acked), `false` at the timeout. */
-  flush(timeoutMs: number): Promise<boolean>
+  /**
+   * Buffers one caller-encoded msgpack map after validating it (`emitRaw`). `nsec` is `STAGING_NOW`
+   * for "now". Answers as `pushStaged`; throws ERR_FLUENT_ENCODE (with the reason),
+   * ERR_FLUENT_RECORD_TOO_LARGE or ERR_FLUENT_INVALID_TAG.
+   */
+  pushRaw(buf: Uint8Array, tag: number, sec: number, nsec: number): number
+  /**
+   * Resolves once everything emitted before the call settled: `0` all delivered (acknowledged,
+   * with acks), `n > 0` settled but `n` records were given up on meanwhile, `-1` the timeout passed.
+   */
+  flush(timeoutMs: number): Promise<number>
   /** Stops accepting, drains for at most `timeoutMs`, stops the writer; resolves with the report. */
   close(timeoutMs: number): Promise<JsCloseReport>
-  /** Blocks the JS thread until drained or `timeoutMs` passes. Only for process exit. */
-  closeSync(timeoutMs: number): JsCloseReport | null
   stats(): JsStats
 }
+
+/**
+ * At process exit (or a Worker's): closes every client of this JS thread at once, each with its
+ * own `exitFlushTimeoutMs`, and waits for all of them against one deadline. Returns one report per
+ * client; the registry is emptied, so the env cleanup hook that runs later finds nothing to do.
+ */
+export declare function closeAllSync(): Array<JsExitReport>
+
+/**
+ * What a record costs against the cap beyond its own bytes, at most: entry array header, time
+ * (EventTime ext, or integer seconds) and its 4-byte slot in the offset index.
+ */
+export declare const ENTRY_OVERHEAD_EVENT_TIME: number
+
+export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
+
+/** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
+export declare const HANDOVER_BYTES: number
 
 export interface JsCloseReport {
   sent: number
   dropped: number
   pending: number
+  rejected: number
 }
 
 /** An event for the JS side: `kind` is `connect`, `disconnect` or `error`. */
@@ -43,10 +67,36 @@ export interface JsEvent {
   tag?: string
 }
 
+/** One client's outcome at exit. */
+export interface JsExitReport {
+  /** The client's id (`NativeClient.id`). */
+  id: number
+  /** `false`: the writer had not stopped by the deadline; `pending` is then what it still held. */
+  stopped: boolean
+  report: JsCloseReport
+  /** Records not delivered. */
+  pending: number
+}
+
+/** One row of the option table (`fluent_forward::options`), for the JS side's checks. */
+export interface JsOptionSpec {
+  name: string
+  /** `integer`, `boolean`, `string` or `enum`. */
+  kind: string
+  min?: number
+  max?: number
+  /** For `enum`. */
+  values?: Array<string>
+  defaultNumber?: number
+  defaultBoolean?: boolean
+  defaultText?: string
+}
+
 export interface JsStats {
   emitted: number
   sent: number
   dropped: number
+  rejected: number
   queuedBytes: number
   queuedRecords: number
   inFlightBatches: number
@@ -81,7 +131,12 @@ export interface NativeOptions {
   maxInFlight?: number
   reconnectInitialDelayMs?: number
   reconnectMaxDelayMs?: number
+  maxBatchAttempts?: number
+  exitFlushTimeoutMs?: number
 }
+
+/** Every option with its type, range and default: the one source of truth for both sides. */
+export declare function optionSpecs(): Array<JsOptionSpec>
 
 export declare const enum OverflowPolicy {
   DropNewest = 'dropNewest',
@@ -91,10 +146,15 @@ export declare const enum OverflowPolicy {
 
 /**
  * Hands a staged block (see `fluent_forward::staging`) to client `id`. `monoNow` is
- * `performance.now()` at the handover. Returns the bytes buffered afterwards, or -1 if the block
- * was malformed (reported through the error handler) or the client is gone.
+ * `performance.now()` at the handover. See `push_answer` for the result.
  */
-export declare function pushStaged(id: number, buf: Uint8Array, len: number, monoNow: number, refused: number): number
+export declare function pushStaged(id: number, buf: Uint8Array, len: number, monoNow: number): number
+
+/** Size of a staged frame's header (see `fluent_forward::staging`). */
+export declare const STAGING_HEADER: number
+
+/** In a staged frame's nanoseconds slot: stamp the record with its monotonic time. */
+export declare const STAGING_NOW: number
 
 export declare const enum WireMode {
   Message = 'message',

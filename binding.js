@@ -836,6 +836,13 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.closeAllSync = nativeBinding.closeAllSync
+module.exports.ENTRY_OVERHEAD_EVENT_TIME = nativeBinding.ENTRY_OVERHEAD_EVENT_TIME
+module.exports.ENTRY_OVERHEAD_INTEGER_TIME = nativeBinding.ENTRY_OVERHEAD_INTEGER_TIME
+module.exports.HANDOVER_BYTES = nativeBinding.HANDOVER_BYTES
+module.exports.optionSpecs = nativeBinding.optionSpecs
 module.exports.OverflowPolicy = nativeBinding.OverflowPolicy
 module.exports.pushStaged = nativeBinding.pushStaged
+module.exports.STAGING_HEADER = nativeBinding.STAGING_HEADER
+module.exports.STAGING_NOW = nativeBinding.STAGING_NOW
 module.exports.WireMode = nativeBinding.WireMode

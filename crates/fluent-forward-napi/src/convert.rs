@@ -1,8 +1,113 @@
 //! Plain conversions between JS objects and core types.
 
+use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{CloseReport, Config, Event, Mode, Overflow, Stats, Target, TimeFormat};
+use napi::bindgen_prelude::Status;
 use napi_derive::napi;
 use std::time::Duration;
+
+/// The `code` JS sees on errors thrown by the binding: `ERR_FLUENT_*`, from the core's stable codes.
+pub enum Code {
+  Core(&'static str),
+  InvalidTime,
+  /// napi's own failures (argument conversion): kept as napi reports them.
+  Napi(Status),
+}
+
+impl AsRef<str> for Code {
+  fn as_ref(&self) -> &str {
+    match self {
+      Code::Core(code) => code,
+      Code::InvalidTime => "ERR_FLUENT_INVALID_TIME",
+      Code::Napi(s) => s.as_ref(),
+    }
+  }
+}
+
+impl From<Status> for Code {
+  fn from(s: Status) -> Self {
+    Code::Napi(s)
+  }
+}
+
+pub fn error_code(e: &fluent_forward::Error) -> &'static str {
+  use fluent_forward::Error as E;
+  match e {
+    E::Connect(_) => "ERR_FLUENT_CONNECT",
+    E::Timeout(_) => "ERR_FLUENT_TIMEOUT",
+    E::AckMismatch(_) => "ERR_FLUENT_ACK_MISMATCH",
+    E::QueueFull { .. } => "ERR_FLUENT_QUEUE_FULL",
+    E::Closed => "ERR_FLUENT_CLOSED",
+    E::Encode(_) => "ERR_FLUENT_ENCODE",
+    E::Io(_) => "ERR_FLUENT_IO",
+    E::Config(_) => "ERR_FLUENT_CONFIG",
+    E::RecordTooLarge { .. } => "ERR_FLUENT_RECORD_TOO_LARGE",
+    E::InvalidTag(_) => "ERR_FLUENT_INVALID_TAG",
+    E::Undelivered { .. } => "ERR_FLUENT_UNDELIVERED",
+    E::Rejected { .. } => "ERR_FLUENT_REJECTED",
+    _ => "ERR_FLUENT_INTERNAL",
+  }
+}
+
+pub fn to_napi(e: fluent_forward::Error) -> napi::Error<Code> {
+  napi::Error::new(Code::Core(error_code(&e)), e.to_string())
+}
+
+/// One row of the option table (`fluent_forward::options`), for the JS side's checks.
+#[napi(object)]
+pub struct JsOptionSpec {
+  pub name: String,
+  /// `integer`, `boolean`, `string` or `enum`.
+  pub kind: String,
+  pub min: Option<f64>,
+  pub max: Option<f64>,
+  /// For `enum`.
+  pub values: Option<Vec<String>>,
+  pub default_number: Option<f64>,
+  pub default_boolean: Option<bool>,
+  pub default_text: Option<String>,
+}
+
+/// Every option with its type, range and default: the one source of truth for both sides.
+#[napi]
+pub fn option_specs() -> Vec<JsOptionSpec> {
+  options::specs()
+    .into_iter()
+    .map(|s| {
+      let mut out = JsOptionSpec {
+        name: s.name.into(),
+        kind: String::new(),
+        min: None,
+        max: None,
+        values: None,
+        default_number: None,
+        default_boolean: None,
+        default_text: None,
+      };
+      out.kind = match s.kind {
+        Kind::Integer { min, max } => {
+          out.min = Some(min as f64);
+          out.max = Some(max as f64);
+          "integer"
+        }
+        Kind::Boolean => "boolean",
+        Kind::Text => "string",
+        Kind::OneOf(values) => {
+          out.values = Some(values.iter().map(|v| v.to_string()).collect());
+          "enum"
+        }
+      }
+      .into();
+      match s.default {
+        Default::None => {}
+        Default::Integer(v) => out.default_number = Some(v as f64),
+        Default::Boolean(v) => out.default_boolean = Some(v),
+        Default::Text(v) => out.default_text = Some(v),
+      }
+      out
+    })
+    .collect()
+}
 
 #[napi(string_enum = "camelCase")]
 pub enum WireMode {
@@ -40,6 +145,8 @@ pub struct NativeOptions {
   pub max_in_flight: Option<u32>,
   pub reconnect_initial_delay_ms: Option<u32>,
   pub reconnect_max_delay_ms: Option<u32>,
+  pub max_batch_attempts: Option<u32>,
+  pub exit_flush_timeout_ms: Option<u32>,
 }
 
 fn ms(v: u32) -> Duration {
@@ -51,14 +158,13 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   if let Some(path) = o.path {
     c.target = Target::Unix(path);
   } else {
-    let port = o.port.unwrap_or(24224);
-    if port == 0 || port > 65535 {
-      return Err(fluent_forward::Error::Config(
-        "port must be between 1 and 65535".into(),
-      ));
-    }
+    let Target::Tcp { host, port } = &c.target else {
+      unreachable!("the default target is TCP")
+    };
+    let port = o.port.unwrap_or(*port as u32);
+    options::check_int("port", port as u64)?;
     c.target = Target::Tcp {
-      host: o.host.unwrap_or_else(|| "127.0.0.1".into()),
+      host: o.host.unwrap_or_else(|| host.clone()),
       port: port as u16,
     };
   }
@@ -75,11 +181,12 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   c.gzip = o.gzip_level;
   c.require_ack = o.require_ack.unwrap_or(false);
   if let Some(v) = o.max_buffer_bytes {
-    if !(v.is_finite() && v >= 1.0 && v <= (1u64 << 40) as f64) {
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
       return Err(fluent_forward::Error::Config(
-        "maxBufferBytes must be between 1 and 2^40".into(),
+        "maxBufferBytes must be an integer".into(),
       ));
     }
+    options::check_int("maxBufferBytes", v as u64)?;
     c.max_buffer_bytes = v as usize;
   }
   if let Some(p) = o.overflow {
@@ -108,6 +215,11 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   set_ms(&mut c.ack_timeout, o.ack_timeout_ms);
   set_ms(&mut c.reconnect_initial, o.reconnect_initial_delay_ms);
   set_ms(&mut c.reconnect_max, o.reconnect_max_delay_ms);
+  set_ms(&mut c.exit_flush_timeout, o.exit_flush_timeout_ms);
+  if let Some(v) = o.max_batch_attempts {
+    c.max_batch_attempts = v;
+  }
+  c.validate()?;
   Ok(c)
 }
 
@@ -122,22 +234,9 @@ pub struct JsEvent {
   pub tag: Option<String>,
 }
 
+/// `Display` of every core error already carries its source, so the message is just that.
 fn error_fields(e: &fluent_forward::Error) -> (Option<String>, Option<String>) {
-  let mut message = e.to_string();
-  let mut source = std::error::Error::source(e);
-  while let Some(s) = source {
-    message.push_str(": ");
-    message.push_str(&s.to_string());
-    source = s.source();
-  }
-  // `Display` of io-based errors already includes the source once.
-  if let Some(first) = std::error::Error::source(e) {
-    let dup = format!(": {first}");
-    if message.matches(&dup).count() > 1 || message.ends_with(&format!("{first}{dup}")) {
-      message = e.to_string();
-    }
-  }
-  (Some(format!("ERR_FLUENT_{}", e.code())), Some(message))
+  (Some(error_code(e).into()), Some(e.to_string()))
 }
 
 pub fn event_to_js(event: Event) -> JsEvent {
@@ -178,6 +277,18 @@ pub struct JsCloseReport {
   pub dropped: f64,
   pub pending: f64,
   pub rejected: f64,
+}
+
+/// One client's outcome at exit.
+#[napi(object)]
+pub struct JsExitReport {
+  /// The client's id (`NativeClient.id`).
+  pub id: u32,
+  /// `false`: the writer had not stopped by the deadline; `pending` is then what it still held.
+  pub stopped: bool,
+  pub report: JsCloseReport,
+  /// Records not delivered.
+  pub pending: f64,
 }
 
 pub fn close_report(r: CloseReport) -> JsCloseReport {

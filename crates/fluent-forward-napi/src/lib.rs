@@ -1,78 +1,71 @@
-//! The napi binding: converts JS values to core types and back, and owns the event callback.
-//! No logic lives here; if some grows, it belongs in `fluent-forward`.
+//! The napi binding: converts JS values to core types and back, owns the event callback and the
+//! per-thread client registry (for the exit drain). No logic lives here; if some grows, it belongs
+//! in `fluent-forward`.
 #![deny(clippy::all)]
 
 mod convert;
+mod registry;
 
 use convert::{
-  close_report, config_from, event_to_js, stats_to_js, JsCloseReport, JsEvent, JsStats, NativeOptions,
+  close_report, config_from, event_to_js, stats_to_js, Code, JsCloseReport, JsEvent, JsExitReport, JsStats,
+  NativeOptions,
 };
 use fluent_forward::staging::Anchor;
-use fluent_forward::{Client, EventTime};
+use fluent_forward::{Admission, Client, EventTime, FlushOutcome};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use convert::{option_specs, JsOptionSpec};
+
 /// Weak (never keeps the process alive), not callee-handled, at most 1024 queued events: a slow
-/// JS thread costs events (counted), never a blocked writer.
+/// JS thread costs events (counted), never a blocked writer. Creating it also pins the addon image
+/// for the life of the process (napi >= 3.12.1, napi-rs#3443), so writer threads that outlive a
+/// Worker never run in unmapped code.
 type EventFn = ThreadsafeFunction<JsEvent, (), JsEvent, Status, false, true, 1024>;
 
-/// `push*` results; negative values name the reason a record was not taken.
-pub const ACCEPTED: i32 = 1;
-pub const DROPPED: i32 = 0;
-pub const QUEUE_FULL: i32 = -1;
-pub const TOO_LARGE: i32 = -2;
-pub const UNKNOWN_TAG: i32 = -3;
-pub const INVALID: i32 = -4;
+/// Size of a staged frame's header (see `fluent_forward::staging`).
+#[napi]
+pub const STAGING_HEADER: u32 = fluent_forward::staging::HEADER as u32;
+/// In a staged frame's nanoseconds slot: stamp the record with its monotonic time.
+#[napi]
+pub const STAGING_NOW: u32 = fluent_forward::staging::NOW;
+/// The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint).
+#[napi]
+pub const HANDOVER_BYTES: u32 = 64 * 1024;
+/// What a record costs against the cap beyond its own bytes, at most: entry array header, time
+/// (EventTime ext, or integer seconds) and its 4-byte slot in the offset index.
+#[napi]
+pub const ENTRY_OVERHEAD_EVENT_TIME: u32 = 1 + 10 + fluent_forward::queue::INDEX_BYTES as u32;
+#[napi]
+pub const ENTRY_OVERHEAD_INTEGER_TIME: u32 = 1 + 5 + fluent_forward::queue::INDEX_BYTES as u32;
 
-fn code_of(e: &fluent_forward::Error) -> i32 {
-  match e {
-    fluent_forward::Error::QueueFull { .. } => QUEUE_FULL,
-    fluent_forward::Error::RecordTooLarge { .. } => TOO_LARGE,
-    fluent_forward::Error::InvalidTag(_) => UNKNOWN_TAG,
-    _ => INVALID,
-  }
-}
-
-fn status_of(r: std::result::Result<bool, fluent_forward::Error>) -> i32 {
-  match r {
-    Ok(true) => ACCEPTED,
-    Ok(false) => DROPPED,
-    Err(e) => code_of(&e),
-  }
-}
-
-fn time_of(sec: f64, nsec: u32) -> Option<EventTime> {
-  // JS passes a negative second for "now": the core reads the clock, in nanoseconds.
-  if sec < 0.0 {
-    None
-  } else {
-    EventTime::new(sec as u32, nsec)
-  }
-}
-
-thread_local! {
-  /// Clients of this JS thread by id, so the hot call is a plain function taking a number: a napi
-  /// class method pays for unwrapping `this` on every call (measured in the README).
-  static CLIENTS: RefCell<Vec<Option<Arc<Client>>>> = const { RefCell::new(Vec::new()) };
+/// `pushStaged`/`pushRaw` answer `queuedBytes * 2 + (last record accepted ? 1 : 0)`: one number,
+/// because this is the hot call and an object per handover would cost more than the handover.
+/// `-1`: the client is gone or the block was malformed (reported through the error handler).
+fn push_answer(queued: u64, last: Option<Admission>) -> f64 {
+  (queued as f64) * 2.0
+    + if last == Some(Admission::Accepted) {
+      1.0
+    } else {
+      0.0
+    }
 }
 
 /// Hands a staged block (see `fluent_forward::staging`) to client `id`. `monoNow` is
-/// `performance.now()` at the handover. Returns the bytes buffered afterwards, or -1 if the block
-/// was malformed (reported through the error handler) or the client is gone.
-#[napi]
+/// `performance.now()` at the handover. See `push_answer` for the result.
+#[napi(catch_unwind)]
 pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
-  let Some(client) = CLIENTS.with(|c| c.borrow().get(id as usize).cloned().flatten()) else {
+  let Some(client) = registry::get(id) else {
     return -1.0;
   };
   let Some(block) = buf.get(..len as usize) else {
     return -1.0;
   };
   match client.push_staged(block, Anchor::now(mono_now)) {
-    Ok(pushed) => pushed.queued_bytes as f64,
+    Ok(pushed) => push_answer(pushed.queued_bytes, pushed.last),
     Err(e) => {
       client.report(e);
       -1.0
@@ -80,7 +73,15 @@ pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
   }
 }
 
-/// Internal: the public API is `FluentClient` in index.ts.
+/// At process exit (or a Worker's): closes every client of this JS thread at once, each with its
+/// own `exitFlushTimeoutMs`, and waits for all of them against one deadline. Returns one report per
+/// client; the registry is emptied, so the env cleanup hook that runs later finds nothing to do.
+#[napi(catch_unwind)]
+pub fn close_all_sync() -> Vec<JsExitReport> {
+  registry::close_all()
+}
+
+/// Internal: the public API is `FluentClient` in src/client.ts.
 #[napi]
 pub struct NativeClient {
   client: Arc<Client>,
@@ -89,11 +90,7 @@ pub struct NativeClient {
 
 impl Drop for NativeClient {
   fn drop(&mut self) {
-    CLIENTS.with(|c| {
-      if let Some(slot) = c.borrow_mut().get_mut(self.id as usize) {
-        *slot = None;
-      }
-    });
+    registry::forget(self.id, &self.client);
   }
 }
 
@@ -101,29 +98,19 @@ impl Drop for NativeClient {
 impl NativeClient {
   #[napi(
     constructor,
+    catch_unwind,
     ts_args_type = "options: NativeOptions, onEvent: (event: JsEvent) => void"
   )]
-  pub fn new(options: NativeOptions, on_event: EventFn) -> Result<Self> {
-    let config = config_from(options).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+  pub fn new(env: Env, options: NativeOptions, on_event: EventFn) -> Result<Self, Code> {
+    let config = config_from(options).map_err(convert::to_napi)?;
+    let exit = config.exit_flush_timeout;
     let sink = Arc::new(move |event| {
       // `Closing` (the env is gone) and `QueueFull` (JS is behind) both mean the event is lost.
       on_event.call(event_to_js(event), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
     });
-    let client =
-      Arc::new(Client::start(config, sink).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?);
-    let id = CLIENTS.with(|c| {
-      let mut c = c.borrow_mut();
-      match c.iter().position(Option::is_none) {
-        Some(free) => {
-          c[free] = Some(client.clone());
-          free
-        }
-        None => {
-          c.push(Some(client.clone()));
-          c.len() - 1
-        }
-      }
-    }) as u32;
+    let client = Arc::new(Client::start(config, sink).map_err(convert::to_napi)?);
+    registry::install_cleanup_hook(&env);
+    let id = registry::add(client.clone(), exit);
     Ok(Self { client, id })
   }
 
@@ -133,43 +120,53 @@ impl NativeClient {
     self.id
   }
 
-  /// Id for a tag, to pass to `push`. Throws for an empty or overlong tag.
-  #[napi]
-  pub fn tag_id(&self, tag: String) -> Result<u32> {
-    self
-      .client
-      .tag_id(&tag)
-      .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+  /// Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many.
+  #[napi(catch_unwind)]
+  pub fn tag_id(&self, tag: String) -> Result<u32, Code> {
+    self.client.tag_id(&tag).map_err(convert::to_napi)
   }
 
-  /// Buffers one caller-encoded msgpack map after validating it (`emitRaw`).
-  #[napi]
-  pub fn push_raw(&self, buf: &[u8], len: u32, tag: u32, sec: f64, nsec: u32) -> i32 {
-    let Some(record) = buf.get(..len as usize) else {
-      return INVALID;
+  /// Buffers one caller-encoded msgpack map after validating it (`emitRaw`). `nsec` is `STAGING_NOW`
+  /// for "now". Answers as `pushStaged`; throws ERR_FLUENT_ENCODE (with the reason),
+  /// ERR_FLUENT_RECORD_TOO_LARGE or ERR_FLUENT_INVALID_TAG.
+  #[napi(catch_unwind)]
+  pub fn push_raw(&self, buf: &[u8], tag: u32, sec: u32, nsec: u32) -> Result<f64, Code> {
+    let time = if nsec == STAGING_NOW {
+      None
+    } else {
+      Some(EventTime::new(sec, nsec).ok_or_else(|| Error::new(Code::InvalidTime, "invalid time"))?)
     };
-    if sec >= 0.0 && time_of(sec, nsec).is_none() {
-      return INVALID;
-    }
-    status_of(self.client.push_raw(tag, time_of(sec, nsec), record))
+    let accepted = self.client.push_raw(tag, time, buf).map_err(convert::to_napi)?;
+    let queued = self.client.stats().queued_bytes;
+    let last = if accepted {
+      Admission::Accepted
+    } else {
+      Admission::Dropped
+    };
+    Ok(push_answer(queued, Some(last)))
   }
 
-  /// Resolves `true` once everything emitted before the call is written (acked), `false` at the timeout.
-  #[napi(ts_return_type = "Promise<boolean>")]
+  /// Resolves once everything emitted before the call settled: `0` all delivered (acknowledged,
+  /// with acks), `n > 0` settled but `n` records were given up on meanwhile, `-1` the timeout passed.
+  #[napi(catch_unwind, ts_return_type = "Promise<number>")]
   pub fn flush<'env>(&self, env: &'env Env, timeout_ms: u32) -> Result<Object<'env>> {
-    let (deferred, promise) = env.create_deferred::<bool, Box<dyn FnOnce(Env) -> Result<bool>>>()?;
+    let (deferred, promise) = env.create_deferred::<f64, Box<dyn FnOnce(Env) -> Result<f64>>>()?;
     self.client.flush(
       Duration::from_millis(timeout_ms as u64),
       Box::new(move |outcome| {
-        let ok = outcome == fluent_forward::FlushOutcome::Delivered;
-        deferred.resolve(Box::new(move |_| Ok(ok)))
+        let answer = match outcome {
+          FlushOutcome::Delivered => 0.0,
+          FlushOutcome::Lost(n) => n as f64,
+          FlushOutcome::TimedOut => -1.0,
+        };
+        deferred.resolve(Box::new(move |_| Ok(answer)))
       }),
     );
     Ok(promise)
   }
 
   /// Stops accepting, drains for at most `timeoutMs`, stops the writer; resolves with the report.
-  #[napi(ts_return_type = "Promise<JsCloseReport>")]
+  #[napi(catch_unwind, ts_return_type = "Promise<JsCloseReport>")]
   pub fn close<'env>(&self, env: &'env Env, timeout_ms: u32) -> Result<Object<'env>> {
     type Resolve = Box<dyn FnOnce(Env) -> Result<JsCloseReport>>;
     let (deferred, promise) = env.create_deferred::<JsCloseReport, Resolve>()?;
@@ -182,16 +179,7 @@ impl NativeClient {
     Ok(promise)
   }
 
-  /// Blocks the JS thread until drained or `timeoutMs` passes. Only for process exit.
-  #[napi]
-  pub fn close_sync(&self, timeout_ms: u32) -> Option<JsCloseReport> {
-    self
-      .client
-      .close_blocking(Duration::from_millis(timeout_ms as u64))
-      .map(close_report)
-  }
-
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn stats(&self) -> JsStats {
     stats_to_js(self.client.stats())
   }

@@ -11,6 +11,7 @@ pub mod config;
 mod connection;
 pub mod error;
 pub mod event;
+pub mod options;
 pub mod queue;
 mod shared;
 pub mod staging;

@@ -13,14 +13,15 @@ export type FluentErrorCode =
   | 'ERR_FLUENT_ACK_MISMATCH'
   | 'ERR_FLUENT_IO'
   | 'ERR_FLUENT_UNDELIVERED'
+  | 'ERR_FLUENT_REJECTED'
   | 'ERR_FLUENT_INTERNAL'
 
 /** A typed error: test `err.code`, which is stable, rather than the message. */
 export class FluentError extends Error {
   readonly code: FluentErrorCode
-  /** For dropped or undelivered records: how many. */
+  /** For dropped, undelivered or rejected records: how many. */
   readonly records?: number
-  /** For undelivered records: their tag. */
+  /** For undelivered or rejected records: their tag. */
   readonly tag?: string
 
   constructor(code: FluentErrorCode, message: string, extra?: { records?: number; tag?: string; cause?: unknown }) {
@@ -30,4 +31,12 @@ export class FluentError extends Error {
     if (extra?.records !== undefined) this.records = extra.records
     if (extra?.tag !== undefined) this.tag = extra.tag
   }
+}
+
+/** Errors from the binding carry an `ERR_FLUENT_*` code already; anything else is internal. */
+export function fromNative(e: unknown, fallback: FluentErrorCode): FluentError {
+  const code = (e as { code?: unknown })?.code
+  const known = typeof code === 'string' && code.startsWith('ERR_FLUENT_')
+  const message = (e as Error)?.message ?? String(e)
+  return new FluentError(known ? (code as FluentErrorCode) : fallback, message, { cause: e })
 }

@@ -3,15 +3,25 @@
  * for every record and handed to the native side by reference (it copies the bytes once).
  * Measured against JSON.stringify and msgpackr in bench/crossing.ts; see the README.
  *
- * Semantics follow JSON.stringify where JSON has an answer (undefined, functions and symbols are
- * left out of objects and become nil in arrays; toJSON is honoured; Dates become ISO strings), and
- * msgpack where it can do better: integers stay integers, Buffers and typed arrays become bin,
- * BigInts in the 64-bit range become int64/uint64, NaN and Infinity stay floats.
+ * One set of rules at every depth, JSON's where JSON has an answer: own enumerable string keys;
+ * undefined, functions and symbols left out of objects and nil in arrays; `toJSON` applied once;
+ * Dates as ISO strings; boxed primitives as their value. msgpack where it does better: integers stay
+ * integers, Buffers and typed arrays become bin, BigInts in the 64-bit range become int64/uint64,
+ * NaN and Infinity stay floats, and Errors become `{ name, message, stack, ...own fields, cause }`.
+ *
+ * Re-entrancy: the encoder state is module-level (fast), and user code runs in the middle of a record
+ * (getters, `toJSON`, Proxy traps). A record encoded from inside another one (a getter that logs) is
+ * written into a side buffer: `enterSide` saves the outer record's state and `leaveSide` restores it,
+ * so nesting is strictly last-in first-out and the outer bytes are never touched.
  */
 import { FluentError } from './errors.js'
+import type { FluentErrorCode } from './errors.js'
 
 const MAX_DEPTH = 100
+/** Error causes followed, at most (a cause chain can be a cycle). */
+const MAX_CAUSES = 8
 const INITIAL_SIZE = 64 * 1024
+const SIDE_SIZE = 4 * 1024
 
 /** Node's Buffer has an unchecked UTF-8 writer that skips `write`'s argument parsing. */
 type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number }
@@ -24,36 +34,107 @@ let limit = 4 * 1024 * 1024
 const f64 = new Float64Array(1)
 const f64Bytes = new Uint8Array(f64.buffer)
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const hasOwn = Object.prototype.hasOwnProperty
+const objectProto = Object.prototype
+
+interface Saved {
+  buf: FastBuffer
+  pos: number
+  recordStart: number
+  limit: number
+}
+/** Outer records' states while a nested one is encoded; `sides[i]` is the buffer of depth i + 1. */
+const saved: Saved[] = []
+const sides: FastBuffer[] = []
 
 /** The buffer the last `encodeRecord` wrote into (it may have been replaced by a larger one). */
 export function scratch(): Buffer {
   return buf
 }
 
+/** The stage's buffer: the outermost record's, even while a nested record is being encoded. */
+export function primary(): Buffer {
+  return saved.length > 0 ? saved[0].buf : buf
+}
+
+/** Switches to a side buffer for a record encoded from inside another one. */
+export function enterSide(): void {
+  saved.push({ buf, pos, recordStart, limit })
+  const depth = saved.length - 1
+  buf = sides[depth] ??= Buffer.allocUnsafeSlow(SIDE_SIZE) as FastBuffer
+}
+
+/** Back to the outer record, exactly where it was. */
+export function leaveSide(): void {
+  // A side buffer that grew is kept for the next nested record at this depth.
+  sides[saved.length - 1] = buf
+  const s = saved.pop() as Saved
+  buf = s.buf
+  pos = s.pos
+  recordStart = s.recordStart
+  limit = s.limit
+}
+
+/** The last error this encoder raised, to tell it apart from what user code (a getter) threw. */
+let own: unknown
+
+/** Was `e` raised by the encoder itself (rather than by a getter, `toJSON` or trap)? */
+export function isOwnError(e: unknown): boolean {
+  return e === own
+}
+
+function fail(code: FluentErrorCode, message: string): never {
+  own = new FluentError(code, message)
+  throw own
+}
+
 /**
- * Encodes `record` (a plain object or Map) at offset `start`, returning the end offset.
- * Throws FluentError: ERR_FLUENT_INVALID_RECORD, ERR_FLUENT_ENCODE or ERR_FLUENT_RECORD_TOO_LARGE.
+ * Encodes `record` at offset `start`, returning the end offset. The top level follows the same
+ * rules as any value, and must come out as a map: a plain object, Map, class instance or Error, or
+ * a `toJSON` result that is one.
+ * Throws FluentError: ERR_FLUENT_INVALID_RECORD, ERR_FLUENT_ENCODE or ERR_FLUENT_RECORD_TOO_LARGE;
+ * and whatever user code throws on the way (the caller wraps that).
  */
 export function encodeRecord(record: unknown, start: number, maxBytes: number): number {
-  if (!isRecord(record)) {
-    throw new FluentError(
-      'ERR_FLUENT_INVALID_RECORD',
-      `record must be a plain object or a Map, got ${describe(record)}`,
-    )
-  }
   pos = start
   recordStart = start
   limit = maxBytes
-  if (record instanceof Map) writeMap(record, 0)
-  else writeObject(record as Record<string, unknown>, 0)
+  // Arrays, binary, Dates, Sets and boxed primitives are never records, even those with a toJSON
+  // (a Buffer's would make it one); anything else may hand over its JSON form, which must be a record.
+  if (!isRecord(record)) notARecord(record)
+  let value = record
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    value = applyToJSON(value as { toJSON: () => unknown })
+    if (!isRecord(value)) notARecord(value)
+  }
+  if (value instanceof Map) writeMap(value, 0)
+  else if (value instanceof Error) writeError(value, 0, 0)
+  else writeObject(value as Record<string, unknown>, 0)
   if (pos - start > maxBytes) tooLarge(pos - start)
   return pos
 }
 
+function notARecord(v: unknown): never {
+  fail('ERR_FLUENT_INVALID_RECORD', `record must be a plain object, a Map or an Error, got ${describe(v)}`)
+}
+
+function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null
+}
+
+/** Can this value be a record (a map at the top level)? */
 export function isRecord(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false
   if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date) return false
+  if (v instanceof Set || v instanceof Number || v instanceof String || v instanceof Boolean) return false
   return true
+}
+
+/** JSON applies `toJSON` once and serializes its result as it is; one returning its own object is a bug. */
+function applyToJSON(v: { toJSON: () => unknown }): unknown {
+  const out = v.toJSON()
+  if (out === v) fail('ERR_FLUENT_ENCODE', 'toJSON() returned its own object')
+  return out
 }
 
 function describe(v: unknown): string {
@@ -64,7 +145,11 @@ function describe(v: unknown): string {
 }
 
 function tooLarge(size: number): never {
-  throw new FluentError('ERR_FLUENT_RECORD_TOO_LARGE', `record exceeds maxRecordBytes (${limit}): ${size}+ bytes`)
+  fail('ERR_FLUENT_RECORD_TOO_LARGE', `record exceeds maxRecordBytes (${limit}): ${size}+ bytes`)
+}
+
+function tooDeep(): never {
+  fail('ERR_FLUENT_ENCODE', `record nests deeper than ${MAX_DEPTH} levels (circular?)`)
 }
 
 /** Makes room for `n` more bytes, growing the scratch buffer (never past the record limit + slack). */
@@ -73,17 +158,23 @@ function ensure(n: number): void {
   const need = pos + n
   // Slack over the limit so the final size check reports the real size; the stage sits before recordStart.
   if (need - recordStart > limit + 1024 * 1024) tooLarge(need - recordStart)
-  const next = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2)) as FastBuffer
+  // A multiple of 8, so the stage's typed-array views cover the whole buffer.
+  const next = Buffer.allocUnsafeSlow((Math.max(need, buf.length * 2) + 7) & ~7) as FastBuffer
   buf.copy(next, 0, 0, pos)
   buf = next
 }
 
 function writeObject(obj: Record<string, unknown>, depth: number): void {
-  if (depth > MAX_DEPTH) throw new FluentError('ERR_FLUENT_ENCODE', `record nests deeper than ${MAX_DEPTH} levels (circular?)`)
+  if (depth > MAX_DEPTH) tooDeep()
   ensure(1)
   const head = pos++
   let count = 0
+  // for...in also yields inherited enumerable keys, which JSON leaves out; plain objects (the hot
+  // case) inherit none unless Object.prototype was polluted, so only other shapes pay for the check.
+  const proto = Object.getPrototypeOf(obj)
+  const plain = proto === objectProto || proto === null
   for (const key in obj) {
+    if (!plain && !hasOwn.call(obj, key)) continue
     const value = obj[key]
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
     writeString(key)
@@ -94,7 +185,7 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
 }
 
 function writeMap(map: Map<unknown, unknown>, depth: number): void {
-  if (depth > MAX_DEPTH) throw new FluentError('ERR_FLUENT_ENCODE', `record nests deeper than ${MAX_DEPTH} levels (circular?)`)
+  if (depth > MAX_DEPTH) tooDeep()
   ensure(1)
   const head = pos++
   let count = 0
@@ -177,15 +268,30 @@ function writeValue(v: unknown, depth: number): void {
       }
       if (v instanceof ArrayBuffer) return writeBin(new Uint8Array(v))
       if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-        return writeValue((v as { toJSON: () => unknown }).toJSON(), depth + 1)
+        if (depth > MAX_DEPTH) tooDeep()
+        return writeJSONValue(applyToJSON(v as { toJSON: () => unknown }), depth + 1)
       }
-      if (v instanceof Map) return writeMap(v, depth)
-      if (v instanceof Set) return writeArray(Array.from(v), depth)
-      if (v instanceof Error) return writeError(v, depth)
-      return writeObject(v as Record<string, unknown>, depth)
+      return writeObjectLike(v, depth)
   }
   // null, undefined, function, symbol (inside arrays): nil, as JSON gives null
   writeNil()
+}
+
+/** An object that is not an array, binary, Date or `toJSON` holder. */
+function writeObjectLike(v: object, depth: number): void {
+  if (v instanceof Map) return writeMap(v, depth)
+  if (v instanceof Set) return writeArray(Array.from(v), depth)
+  if (v instanceof Error) return writeError(v, depth, 0)
+  if (v instanceof Number || v instanceof String || v instanceof Boolean) return writeValue(v.valueOf(), depth)
+  writeObject(v as Record<string, unknown>, depth)
+}
+
+/** A `toJSON` result: serialized as it is, without applying its own `toJSON` again (as JSON does). */
+function writeJSONValue(v: unknown, depth: number): void {
+  if (isObject(v) && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Date) && !(v instanceof ArrayBuffer)) {
+    return writeObjectLike(v, depth)
+  }
+  writeValue(v, depth)
 }
 
 function writeNil(): void {
@@ -194,18 +300,47 @@ function writeNil(): void {
 }
 
 function writeArray(arr: unknown[], depth: number): void {
-  if (depth > MAX_DEPTH) throw new FluentError('ERR_FLUENT_ENCODE', `record nests deeper than ${MAX_DEPTH} levels (circular?)`)
+  if (depth > MAX_DEPTH) tooDeep()
   writeArrayHeader(arr.length)
   for (let i = 0; i < arr.length; i++) writeValue(arr[i], depth + 1)
 }
 
-/** Errors have no enumerable fields worth logging; name, message and stack are what one wants. */
-function writeError(e: Error, depth: number): void {
-  const fields: Record<string, unknown> = { name: e.name, message: e.message }
-  for (const key in e) fields[key] = (e as unknown as Record<string, unknown>)[key]
-  if (e.stack !== undefined) fields.stack = e.stack
-  if (e.cause !== undefined) fields.cause = e.cause
-  writeObject(fields, depth)
+/** A marker for `writeObject`: this field is an Error cause, to be followed only so far. */
+class Cause {
+  constructor(
+    readonly error: Error,
+    readonly hops: number,
+  ) {}
+}
+
+/**
+ * Errors keep what one wants to read (name, message and stack are not enumerable), then their own
+ * enumerable fields (which win over the first three, so no key appears twice), then `cause`: an
+ * Error cause is followed up to MAX_CAUSES deep, which also ends a cycle.
+ */
+function writeError(e: Error, depth: number, hops: number): void {
+  if (depth > MAX_DEPTH) tooDeep()
+  const fields: Record<string, unknown> = { name: e.name, message: e.message, stack: e.stack }
+  for (const key in e) if (hasOwn.call(e, key)) fields[key] = (e as unknown as Record<string, unknown>)[key]
+  if (e instanceof AggregateError && !hasOwn.call(fields, 'errors')) fields.errors = e.errors
+  const cause = e.cause
+  if (cause instanceof Error) {
+    if (hops < MAX_CAUSES) fields.cause = new Cause(cause, hops + 1)
+  } else if (cause !== undefined) {
+    fields.cause = cause
+  }
+  ensure(1)
+  const head = pos++
+  let count = 0
+  for (const key in fields) {
+    const value = fields[key]
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
+    writeString(key)
+    if (value instanceof Cause) writeError(value.error, depth + 1, value.hops)
+    else writeValue(value, depth + 1)
+    count++
+  }
+  finishMap(head, count)
 }
 
 function writeString(s: string): void {
@@ -229,12 +364,15 @@ function writeString(s: string): void {
       return
     }
   }
-  // Lone surrogates count and encode as U+FFFD (3 bytes), consistently in both calls.
+  // Lone surrogates count and encode as U+FFFD (3 bytes), consistently in both calls; a mismatch
+  // would corrupt the stream, so it is checked rather than assumed.
   const bytes = Buffer.byteLength(s, 'utf8')
   ensure(bytes + 5)
   if (bytes < 32) buf[pos++] = 0xa0 | bytes
   else writeLength(bytes, 0xd9)
-  pos += buf.utf8Write(s, pos, bytes)
+  const written = buf.utf8Write(s, pos, bytes)
+  if (written !== bytes) fail('ERR_FLUENT_ENCODE', `string encoded to ${written} bytes, expected ${bytes}`)
+  pos += written
 }
 
 /** The 8/16/32-bit length header shared by str (0xd9..0xdb) and bin (0xc4..0xc6); room is ensured. */
@@ -306,7 +444,8 @@ function writeNumber(v: number): void {
     }
     return
   }
-  // Fractions, -0, NaN, +-Infinity and integers beyond 2^53 (already inexact): float64.
+  // Fractions, NaN, +-Infinity and integers beyond 2^53 (already inexact): float64. (-0 is a safe
+  // integer, so it was written as 0 above, as JSON writes it.)
   f64[0] = v
   buf[pos] = 0xcb
   if (littleEndian) {
@@ -323,7 +462,7 @@ const I64_MIN = -(1n << 63n)
 function writeBigInt(v: bigint): void {
   if (v >= -0x1fffffffffffffn && v <= 0x1fffffffffffffn) return writeNumber(Number(v))
   if (v > U64_MAX || v < I64_MIN) {
-    throw new FluentError('ERR_FLUENT_ENCODE', `BigInt ${v} is outside the 64-bit range msgpack can carry`)
+    fail('ERR_FLUENT_ENCODE', `BigInt ${v} is outside the 64-bit range msgpack can carry`)
   }
   ensure(9)
   if (v > 0n) {

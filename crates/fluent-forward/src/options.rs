@@ -1,0 +1,179 @@
+//! Every user-facing option with its type, range and default: the one source of truth. The JS side
+//! reads this table through the binding to check option bags (unknown keys, types, ranges) and never
+//! retypes a default or a bound; `Config::validate` checks the same table again on the Rust side.
+
+use crate::config::{Config, Mode, Overflow, Target};
+use crate::error::Error;
+use std::time::Duration;
+
+/// One day, the upper bound of every timeout and interval.
+pub const MAX_MS: u64 = 24 * 3600 * 1000;
+/// 64 MiB: the largest batch and the largest record.
+pub const MAX_BATCH_OR_RECORD: u64 = 64 << 20;
+/// 1 TiB: a cap beyond any machine's memory, so that a typo'd huge value is still caught.
+pub const MAX_BUFFER: u64 = 1 << 40;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+  Integer {
+    min: u64,
+    max: u64,
+  },
+  Boolean,
+  /// A non-empty string.
+  Text,
+  /// One of these strings.
+  OneOf(&'static [&'static str]),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Default {
+  None,
+  Integer(u64),
+  Boolean(bool),
+  Text(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionSpec {
+  /// The option's name as JS users write it. Call options carry their method: `flush.timeoutMs`.
+  pub name: &'static str,
+  pub kind: Kind,
+  pub default: Default,
+}
+
+fn int(name: &'static str, min: u64, max: u64, default: u64) -> OptionSpec {
+  OptionSpec {
+    name,
+    kind: Kind::Integer { min, max },
+    default: Default::Integer(default),
+  }
+}
+
+fn ms(d: Duration) -> u64 {
+  d.as_millis() as u64
+}
+
+pub const MODES: &[&str] = &["message", "forward", "packedForward"];
+pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
+
+/// How long `flush()` waits by default, and `close()`.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The whole table, defaults read from `Config::default()` so they exist once.
+pub fn specs() -> Vec<OptionSpec> {
+  let d = Config::default();
+  let (host, port) = match &d.target {
+    Target::Tcp { host, port } => (host.clone(), *port as u64),
+    Target::Unix(_) => (String::new(), 0),
+  };
+  let text = |name, default: Option<String>| OptionSpec {
+    name,
+    kind: Kind::Text,
+    default: default.map_or(Default::None, Default::Text),
+  };
+  let boolean = |name, default| OptionSpec {
+    name,
+    kind: Kind::Boolean,
+    default: Default::Boolean(default),
+  };
+  let one_of = |name, values, default: &str| OptionSpec {
+    name,
+    kind: Kind::OneOf(values),
+    default: Default::Text(default.into()),
+  };
+  vec![
+    text("host", Some(host)),
+    int("port", 1, 65535, port),
+    text("path", None),
+    one_of("mode", MODES, mode_name(d.mode)),
+    boolean("timeAsInteger", false),
+    // `compress` is `'gzip'` or `false`; `false` is checked by the JS side as "off".
+    OptionSpec {
+      name: "compress",
+      kind: Kind::OneOf(&["gzip"]),
+      default: Default::None,
+    },
+    int("compressionLevel", 0, 9, DEFAULT_GZIP_LEVEL as u64),
+    boolean("requireAck", d.require_ack),
+    int("maxBufferBytes", 1, MAX_BUFFER, d.max_buffer_bytes as u64),
+    one_of("overflow", OVERFLOWS, overflow_name(d.overflow)),
+    int("batchBytes", 1, MAX_BATCH_OR_RECORD, d.batch_bytes as u64),
+    int("flushIntervalMs", 1, MAX_MS, ms(d.flush_interval)),
+    int(
+      "maxRecordBytes",
+      1,
+      MAX_BATCH_OR_RECORD,
+      d.max_record_bytes as u64,
+    ),
+    int("connectTimeoutMs", 1, MAX_MS, ms(d.connect_timeout)),
+    int("writeTimeoutMs", 1, MAX_MS, ms(d.write_timeout)),
+    int("ackTimeoutMs", 1, MAX_MS, ms(d.ack_timeout)),
+    int("maxInFlight", 1, 1024, d.max_in_flight as u64),
+    int("reconnectInitialDelayMs", 1, MAX_MS, ms(d.reconnect_initial)),
+    int("reconnectMaxDelayMs", 1, MAX_MS, ms(d.reconnect_max)),
+    int("maxBatchAttempts", 1, 100, d.max_batch_attempts as u64),
+    int("exitFlushTimeoutMs", 0, 600_000, ms(d.exit_flush_timeout)),
+    int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
+    int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
+  ]
+}
+
+/// gzip level when `compress: 'gzip'` is set without a level: on log-like text 1 compressed as well
+/// as 6 here, 5x faster (examples/gzip_levels.rs).
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+
+pub fn mode_name(m: Mode) -> &'static str {
+  match m {
+    Mode::Message => "message",
+    Mode::Forward => "forward",
+    Mode::PackedForward => "packedForward",
+  }
+}
+
+pub fn overflow_name(o: Overflow) -> &'static str {
+  match o {
+    Overflow::DropNewest => "dropNewest",
+    Overflow::DropOldest => "dropOldest",
+    Overflow::Error => "error",
+  }
+}
+
+/// Checks an integer against its spec (for the Rust side's own validation).
+pub fn check_int(name: &str, value: u64) -> Result<(), Error> {
+  let spec = specs().into_iter().find(|s| s.name == name);
+  match spec.map(|s| s.kind) {
+    Some(Kind::Integer { min, max }) if value < min || value > max => Err(Error::Config(format!(
+      "{name} must be an integer in {min}..{max}, got {value}"
+    ))),
+    Some(Kind::Integer { .. }) => Ok(()),
+    _ => Err(Error::Config(format!("{name} is not an integer option"))),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn every_default_is_in_its_range() {
+    for s in specs() {
+      if let (Kind::Integer { min, max }, Default::Integer(v)) = (&s.kind, &s.default) {
+        assert!(v >= min && v <= max, "{}", s.name);
+      }
+      if let (Kind::OneOf(values), Default::Text(v)) = (&s.kind, &s.default) {
+        assert!(values.contains(&v.as_str()), "{}", s.name);
+      }
+    }
+    Config::default().validate().unwrap();
+  }
+
+  #[test]
+  fn names_are_unique() {
+    let specs = specs();
+    for (i, s) in specs.iter().enumerate() {
+      assert!(specs[i + 1..].iter().all(|t| t.name != s.name), "{}", s.name);
+    }
+  }
+}

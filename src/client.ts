@@ -1,0 +1,352 @@
+/**
+ * FluentClient: the public class. It encodes on the JS thread (encoder.ts, through the stage) and
+ * leaves batching, framing, gzip, acks, retries and reconnects to the native writer thread.
+ */
+import { EventEmitter } from 'node:events'
+import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
+import type { JsEvent, JsExitReport } from '../binding.js'
+import { isOwnError, isRecord } from './encoder.js'
+import { FluentError, fromNative } from './errors.js'
+import type { FluentErrorCode } from './errors.js'
+import { register, warnNow } from './exit.js'
+import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
+import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
+import type { StageSink } from './stage.js'
+import { split, splitTime } from './time.js'
+import type { Time } from './time.js'
+import type {
+  CloseOptions,
+  CloseReport,
+  EmitManyResult,
+  FlushOptions,
+  FluentClientOptions,
+  FluentStats,
+  OverflowPolicy,
+} from './types.js'
+
+const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'newListener', 'removeListener'])
+const MAX_TAG_CACHE = 65_536
+
+function toError(ev: JsEvent): FluentError {
+  const code = (ev.code ?? 'ERR_FLUENT_INTERNAL') as FluentErrorCode
+  return new FluentError(code, ev.message ?? code, { records: ev.records ?? undefined, tag: ev.tag ?? undefined })
+}
+
+/**
+ * Whatever user code threw while a record was being encoded (a getter, `toJSON`, a Proxy trap, or a
+ * stack overflow) becomes ERR_FLUENT_ENCODE with the original as `cause`; the encoder's own errors
+ * pass through as they are.
+ */
+function encodeError(e: unknown): FluentError {
+  if (isOwnError(e)) return e as FluentError
+  const what = (e as Error)?.message ?? String(e)
+  return new FluentError('ERR_FLUENT_ENCODE', `reading the record threw (a getter, toJSON() or Proxy trap): ${what}`, {
+    cause: e,
+  })
+}
+
+/**
+ * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError). Errors with no `'error'`
+ * listener are counted in `stats().unhandledErrors`, never thrown.
+ */
+export class FluentClient extends EventEmitter {
+  readonly #native: NativeClient
+  readonly #sink: StageSink
+  /** Tag ids by tag; tags named like EventEmitter events live apart so the hot lookup needs no check. */
+  readonly #tags = new Map<string, number>()
+  readonly #eventTags = new Map<string, number>()
+  readonly #maxRecord: number
+  readonly #cap: number
+  readonly #policy: OverflowPolicy
+  /** What a record costs against the cap beyond its own bytes, at most (from the native side). */
+  readonly #overhead: number
+  /**
+   * Buffered bytes as of the last handover plus what was staged since: never below the truth, since
+   * only this thread adds to this client's buffer and the writer only takes away. A record that fits
+   * under it is certainly accepted; one that may not is handed over at once and the native side,
+   * which owns the overflow policy, decides.
+   */
+  #estimate = 0
+  readonly #exitMs: number
+  #closing: Promise<CloseReport> | undefined
+  /** The close promise settled: its report (and UNDELIVERED events) already told the user. */
+  #closeSettled = false
+  #exited = false
+  #unhandled = 0
+  #closedReported = false
+  #droppedAfterClose = 0
+
+  constructor(options: FluentClientOptions = {}) {
+    super()
+    const native = checkClientOptions(options)
+    this.#maxRecord = native.maxRecordBytes ?? defaultOf('maxRecordBytes')
+    this.#cap = native.maxBufferBytes ?? defaultOf('maxBufferBytes')
+    this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
+    this.#overhead = native.timeAsInteger ? ENTRY_OVERHEAD_INTEGER_TIME : ENTRY_OVERHEAD_EVENT_TIME
+    this.#exitMs = native.exitFlushTimeoutMs ?? defaultOf('exitFlushTimeoutMs')
+    // The callback holds the client weakly: the native side roots it for the client's whole life.
+    const ref = new WeakRef(this)
+    try {
+      this.#native = new NativeClient(native, (ev: JsEvent) => {
+        const self = ref.deref()
+        if (self !== undefined) self.#dispatch(ev)
+      })
+    } catch (e) {
+      throw fromNative(e, 'ERR_FLUENT_CONFIG')
+    }
+    const id = this.#native.id
+    this.#sink = {
+      push: (block, length, monoNow) => {
+        const answer = pushStaged(id, block, length, monoNow)
+        if (answer >= 0) this.#estimate = Math.floor(answer / 2)
+        return answer
+      },
+    }
+    register(this, {
+      id,
+      begin: () => this.#beginExit(),
+      end: (report) => this.#endExit(report),
+    })
+  }
+
+  #tagId(tag: string, cache: Map<string, number>): number {
+    if (typeof tag !== 'string' || tag.length === 0) {
+      throw new FluentError('ERR_FLUENT_INVALID_TAG', `tag must be a non-empty string, got ${tag === '' ? 'an empty string' : typeof tag}`)
+    }
+    let fresh: number
+    try {
+      fresh = this.#native.tagId(tag)
+    } catch (e) {
+      throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
+    }
+    if (cache.size < MAX_TAG_CACHE) cache.set(tag, fresh)
+    return fresh
+  }
+
+  /**
+   * Buffers one record; never waits on the network. Returns `true` if the record was accepted into
+   * the buffer, `false` if the overflow policy or a closed client refused it (counted as dropped).
+   * Throws FluentError for a bad tag, record or time, or a full buffer under `overflow: 'error'`.
+   */
+  emit(tag: string, record: object, time?: Time): boolean
+  /** @internal EventEmitter's own emit, used for events. */
+  emit(event: string | symbol, ...args: unknown[]): boolean
+  emit(tag: string | symbol, record?: unknown, time?: unknown, ...rest: unknown[]): boolean {
+    let id = this.#tags.get(tag as string)
+    if (id === undefined) {
+      if (typeof tag === 'symbol') return super.emit(tag, record, time, ...rest)
+      if (EMITTER_EVENTS.has(tag)) {
+        // EventEmitter's own events go to EventEmitter; a log record with such a tag is still a log record.
+        let event: boolean
+        try {
+          event = !isRecord(record) || record instanceof Error
+        } catch (e) {
+          throw encodeError(e)
+        }
+        if (event) return super.emit(tag, record, time, ...rest)
+        id = this.#eventTags.get(tag) ?? this.#tagId(tag, this.#eventTags)
+      } else {
+        id = this.#tagId(tag, this.#tags)
+      }
+    }
+    splitTime(time as Time | undefined)
+    return this.#stage(id, record, split.sec, split.nsec)
+  }
+
+  /** Encodes one record onto the stage; the answer is the truth for every overflow policy. */
+  #stage(id: number, record: unknown, sec: number, nsec: number): boolean {
+    if (this.#closing !== undefined) return this.#refuseClosed()
+    if (nested()) {
+      // Logged from inside another record (a getter, toJSON, a trap): encoded apart and pushed alone.
+      let answer: number
+      try {
+        answer = stageNested(this.#sink, id, record, sec, nsec, this.#maxRecord)
+      } catch (e) {
+        throw encodeError(e)
+      }
+      return this.#answer(answer)
+    }
+    claim(this.#sink)
+    let length: number
+    try {
+      length = encode(id, record, sec, nsec, this.#maxRecord)
+    } catch (e) {
+      throw encodeError(e)
+    }
+    // A getter may have closed this client while the record was encoded.
+    if (this.#closing !== undefined) return this.#refuseClosed()
+    const entry = length + this.#overhead
+    if (this.#estimate + entry <= this.#cap) {
+      commit(length, false)
+      this.#estimate += entry
+      return true
+    }
+    return this.#answer(commit(length, true))
+  }
+
+  /** Turns a native push answer (see `pushStaged`) into emit's result. */
+  #answer(answer: number): boolean {
+    if (answer >= 0 && answer % 2 === 1) return true
+    if (answer >= 0 && this.#policy === 'error' && this.#closing === undefined) {
+      throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
+    }
+    return false
+  }
+
+  /**
+   * After close the native side may already have stopped, so these drops are counted here and added
+   * to the close report and to stats(). Reported once; at exit, synchronously.
+   */
+  #refuseClosed(): false {
+    this.#droppedAfterClose++
+    if (!this.#closedReported) {
+      this.#closedReported = true
+      const err = new FluentError('ERR_FLUENT_CLOSED', 'client is closed: records emitted after close() or exit are dropped')
+      if (this.#exited) this.#reportNow(err)
+      else process.nextTick(() => this.#report(err))
+    }
+    return false
+  }
+
+  /** Encodes and buffers many records for one tag. Bad records are returned in `errors`, the rest are sent. */
+  emitMany(tag: string, records: readonly object[], time?: Time): EmitManyResult {
+    if (!Array.isArray(records)) {
+      throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'records must be an array')
+    }
+    const id = this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
+    const result: EmitManyResult = { accepted: 0, dropped: 0, errors: [] }
+    splitTime(time)
+    const sec = split.sec
+    const nsec = split.nsec
+    for (let i = 0; i < records.length; i++) {
+      try {
+        if (this.#stage(id, records[i], sec, nsec)) result.accepted++
+        else result.dropped++
+      } catch (e) {
+        const error = e instanceof FluentError ? e : encodeError(e)
+        if (error.code === 'ERR_FLUENT_QUEUE_FULL') result.dropped++
+        result.errors.push({ index: i, error })
+      }
+    }
+    return result
+  }
+
+  /**
+   * Buffers one record already encoded as a msgpack map. It is validated (structure, UTF-8, string
+   * keys, no ext type but EventTime), not trusted: anything else throws ERR_FLUENT_ENCODE and
+   * nothing is buffered.
+   */
+  emitRaw(tag: string, bytes: Uint8Array, time?: Time): boolean {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'bytes must be a Buffer or Uint8Array')
+    }
+    const id = this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
+    splitTime(time)
+    const sec = split.sec
+    const nsec = split.nsec
+    if (this.#closing !== undefined) return this.#refuseClosed()
+    // Staged records were emitted first, so they go first.
+    handOver()
+    let answer: number
+    try {
+      answer = this.#native.pushRaw(bytes, id, sec, nsec)
+    } catch (e) {
+      throw fromNative(e, 'ERR_FLUENT_ENCODE')
+    }
+    this.#estimate = Math.floor(answer / 2)
+    return this.#answer(answer)
+  }
+
+  #dispatch(ev: JsEvent): void {
+    try {
+      if (ev.kind === 'connect') super.emit('connect')
+      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined)
+      else this.#report(toError(ev))
+    } catch (e) {
+      // A throwing listener must not become an uncaught exception from native code.
+      process.emitWarning(`fluent-native: an event listener threw: ${(e as Error)?.stack ?? String(e)}`)
+    }
+  }
+
+  #report(err: FluentError): void {
+    if (this.listenerCount('error') === 0) {
+      this.#unhandled++
+      return
+    }
+    try {
+      super.emit('error', err)
+    } catch (e) {
+      process.emitWarning(`fluent-native: an 'error' listener threw: ${(e as Error)?.stack ?? String(e)}`)
+    }
+  }
+
+  /** At exit: to the 'error' listeners if there are any, else one warning line, now. */
+  #reportNow(err: FluentError): void {
+    if (this.listenerCount('error') > 0) return this.#report(err)
+    this.#unhandled++
+    warnNow(`fluent-native: ${err.message}`, err.code)
+  }
+
+  /**
+   * Resolves once every record emitted before the call is written (acknowledged, with `requireAck`).
+   * Rejects with ERR_FLUENT_UNDELIVERED (`err.records`) if records were given up on meanwhile
+   * (dropOldest, rejected by the server, close deadline), and ERR_FLUENT_TIMEOUT at `timeoutMs`.
+   */
+  flush(options: FlushOptions = {}): Promise<void> {
+    const { timeoutMs } = checkCallOptions('flush', options)
+    handOver()
+    return this.#native.flush(timeoutMs).then((answer) => {
+      if (answer === 0) return
+      if (answer < 0) throw new FluentError('ERR_FLUENT_TIMEOUT', `flush did not complete within ${timeoutMs} ms`)
+      throw new FluentError('ERR_FLUENT_UNDELIVERED', `${answer} record(s) were given up on before the flush completed`, {
+        records: answer,
+      })
+    })
+  }
+
+  /**
+   * Stops accepting records, drains within the deadline, and reports what was and was not delivered.
+   * Calling it again returns the same promise (a shorter timeout brings the deadline closer).
+   */
+  close(options: CloseOptions = {}): Promise<CloseReport> {
+    const { timeoutMs } = checkCallOptions('close', options)
+    if (this.#closing !== undefined) {
+      if (!this.#closeSettled) void this.#native.close(timeoutMs)
+      return this.#closing
+    }
+    // Stays registered for exit: if the process exits before the drain ends, the exit waits for it.
+    release(this.#sink)
+    this.#closing = this.#native.close(timeoutMs).then((r) => {
+      this.#closeSettled = true
+      return { ...r, dropped: r.dropped + this.#droppedAfterClose }
+    })
+    return this.#closing
+  }
+
+  #beginExit(): void {
+    release(this.#sink)
+    this.#exited = true
+    this.#closing ??= Promise.resolve({ sent: 0, dropped: 0, pending: 0, rejected: 0 })
+  }
+
+  #endExit(r: JsExitReport | undefined): number {
+    if (r === undefined || this.#closeSettled || r.pending === 0) return 0
+    const err = new FluentError(
+      'ERR_FLUENT_UNDELIVERED',
+      `${r.pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs})`,
+      { records: r.pending },
+    )
+    if (this.listenerCount('error') === 0) {
+      this.#unhandled++
+      return r.pending
+    }
+    this.#report(err)
+    return 0
+  }
+
+  stats(): FluentStats {
+    handOver()
+    const s = this.#native.stats()
+    return { ...s, dropped: s.dropped + this.#droppedAfterClose, unhandledErrors: this.#unhandled }
+  }
+}

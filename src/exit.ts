@@ -1,0 +1,68 @@
+/**
+ * Process (and Worker) exit: every open client drains at once against one deadline, and what is
+ * left is reported before the thread is gone. Clients register a handle of closures, so nothing of
+ * this is reachable from a client instance, and the registry holds it weakly so clients can still
+ * be collected.
+ */
+import { closeAllSync } from '../binding.js'
+import type { JsExitReport } from '../binding.js'
+
+export interface ExitHandle {
+  /** The native client id. */
+  readonly id: number
+  /** Hands staged records over and refuses later emits (an `'exit'` listener may still log). */
+  begin(): void
+  /** Reports what this client could not deliver; returns the count it had nobody to tell. */
+  end(report: JsExitReport | undefined): number
+}
+
+const live = new Set<WeakRef<ExitHandle>>()
+const forget = new FinalizationRegistry<WeakRef<ExitHandle>>((ref) => live.delete(ref))
+let installed = false
+
+export function register(owner: object, handle: ExitHandle): void {
+  const ref = new WeakRef(handle)
+  live.add(ref)
+  forget.register(owner, ref)
+  if (!installed) {
+    installed = true
+    process.on('exit', drainAll)
+  }
+}
+
+/**
+ * A warning written now: `process.emitWarning` defers to the next tick, which never comes inside
+ * `'exit'`. Emitting the `'warning'` event directly runs Node's own printer (and any listener).
+ */
+export function warnNow(message: string, code: string): void {
+  const warning = new Error(message)
+  warning.name = 'Warning'
+  ;(warning as Error & { code: string }).code = code
+  process.emit('warning', warning)
+}
+
+function drainAll(): void {
+  const handles: ExitHandle[] = []
+  for (const ref of live) {
+    const h = ref.deref()
+    if (h !== undefined) handles.push(h)
+  }
+  live.clear()
+  for (const h of handles) h.begin()
+  const reports = new Map(closeAllSync().map((r) => [r.id, r]))
+  let unreported = 0
+  let clients = 0
+  for (const h of handles) {
+    const n = h.end(reports.get(h.id))
+    if (n > 0) {
+      unreported += n
+      clients++
+    }
+  }
+  if (unreported > 0) {
+    warnNow(
+      `fluent-native: ${unreported} record(s) from ${clients} client(s) were not delivered before the exit deadline (exitFlushTimeoutMs); add an 'error' listener to receive them as ERR_FLUENT_UNDELIVERED`,
+      'ERR_FLUENT_UNDELIVERED',
+    )
+  }
+}

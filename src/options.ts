@@ -1,0 +1,147 @@
+/**
+ * Option checking, driven by the native option table (`optionSpecs()`, crates/fluent-forward/src/
+ * options.rs): names, types, ranges and defaults exist once, in Rust. This file only knows how to
+ * read an option bag against that table and say clearly what is wrong.
+ */
+import { optionSpecs } from '../binding.js'
+import type { JsOptionSpec, NativeOptions } from '../binding.js'
+import { FluentError } from './errors.js'
+
+const SPECS = new Map<string, JsOptionSpec>(optionSpecs().map((s) => [s.name, s]))
+
+/** Levenshtein distance, for "did you mean" on a mistyped option name. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const keep = row[j]
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
+      prev = keep
+    }
+  }
+  return row[b.length]
+}
+
+function nearest(name: string, candidates: readonly string[]): string {
+  let best = candidates[0]
+  let bestDistance = Infinity
+  for (const c of candidates) {
+    const d = distance(name, c)
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'bigint') return `${v}n`
+  if (v === null || typeof v !== 'object') return String(v)
+  return Array.isArray(v) ? 'an array' : 'an object'
+}
+
+/** Checks one value against its spec; returns it (`undefined` when unset). */
+export function checkValue(name: string, v: unknown): unknown {
+  const spec = SPECS.get(name)
+  if (spec === undefined) throw new FluentError('ERR_FLUENT_INTERNAL', `no spec for option ${name}`)
+  if (v === undefined) return undefined
+  const bad = (what: string): never => {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${name} must be ${what}, got ${show(v)}`)
+  }
+  switch (spec.kind) {
+    case 'integer':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < (spec.min as number) || v > (spec.max as number)) {
+        bad(`an integer in ${spec.min}..${spec.max}`)
+      }
+      return v
+    case 'boolean':
+      if (typeof v !== 'boolean') bad('true or false')
+      return v
+    case 'string':
+      if (typeof v !== 'string' || v === '') bad('a non-empty string')
+      return v
+    default:
+      if (typeof v !== 'string' || !(spec.values as string[]).includes(v)) {
+        bad(`one of ${(spec.values as string[]).map((x) => JSON.stringify(x)).join(', ')}`)
+      }
+      return v
+  }
+}
+
+/** The default of an option, from the native table. */
+export function defaultOf(name: string): number {
+  return SPECS.get(name)?.defaultNumber as number
+}
+
+/**
+ * Checks a method's option bag (`flush(options)`, `close(options)`): only the keys that method
+ * takes (`<method>.<key>` in the table), each in range; returns the values with defaults applied.
+ */
+export function checkCallOptions(method: string, options: unknown): Record<string, number> {
+  if (options === undefined) options = {}
+  if (typeof options !== 'object' || options === null) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${method}() options must be an object, got ${show(options)}`)
+  }
+  const keys = [...SPECS.keys()].filter((k) => k.startsWith(`${method}.`)).map((k) => k.slice(method.length + 1))
+  const out: Record<string, number> = {}
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `unknown ${method}() option "${key}" (did you mean "${nearest(key, keys)}"?)`)
+    }
+  }
+  for (const key of keys) {
+    const v = checkValue(`${method}.${key}`, (options as Record<string, unknown>)[key])
+    out[key] = (v as number | undefined) ?? defaultOf(`${method}.${key}`)
+  }
+  return out
+}
+
+/** The client's options: a typo or a wrong type is ERR_FLUENT_CONFIG naming the key. */
+export function checkClientOptions(options: unknown): NativeOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `options must be an object, got ${show(options)}`)
+  }
+  const o = options as Record<string, unknown>
+  const names = [...SPECS.keys()].filter((k) => !k.includes('.'))
+  for (const key of Object.keys(o)) {
+    if (!SPECS.has(key) || key.includes('.')) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${key}" (did you mean "${nearest(key, names)}"?)`)
+    }
+  }
+  const v = (name: string) => checkValue(name, o[name]) as never
+  // `compress: false` is "off", like leaving it out.
+  const compress = o.compress === false ? undefined : (v('compress') as string | undefined)
+  const level = v('compressionLevel') as number | undefined
+  if (level !== undefined && compress === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'compressionLevel is set but compress is not: set compress: "gzip"')
+  }
+  if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'path (a Unix socket) and host/port are exclusive: set one or the other')
+  }
+  return {
+    host: v('host'),
+    port: v('port'),
+    path: v('path'),
+    mode: v('mode'),
+    timeAsInteger: v('timeAsInteger'),
+    gzipLevel: compress === 'gzip' ? (level ?? defaultOf('compressionLevel')) : undefined,
+    requireAck: v('requireAck'),
+    maxBufferBytes: v('maxBufferBytes'),
+    overflow: v('overflow'),
+    batchBytes: v('batchBytes'),
+    flushIntervalMs: v('flushIntervalMs'),
+    maxRecordBytes: v('maxRecordBytes'),
+    connectTimeoutMs: v('connectTimeoutMs'),
+    writeTimeoutMs: v('writeTimeoutMs'),
+    ackTimeoutMs: v('ackTimeoutMs'),
+    maxInFlight: v('maxInFlight'),
+    reconnectInitialDelayMs: v('reconnectInitialDelayMs'),
+    reconnectMaxDelayMs: v('reconnectMaxDelayMs'),
+    maxBatchAttempts: v('maxBatchAttempts'),
+    exitFlushTimeoutMs: v('exitFlushTimeoutMs'),
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The staging area: records are encoded straight into one reusable buffer, each behind a header,
+ * and handed to the native side a block at a time (one Node-API call per block instead of per
+ * record; see crates/fluent-forward/src/staging.rs for the format). A block is handed over when it
+ * reaches HANDOVER_BYTES, at the end of the current microtask checkpoint, or when the client
+ * flushes, closes, reads stats, emits raw bytes, or the process exits.
+ *
+ * One module-wide buffer serves every client: JS is single-threaded, and a client that finds another
+ * client's records staged hands those over first.
+ *
+ * Re-entrancy rule: while a record is being encoded (`depth > 0`), user code may run (getters,
+ * `toJSON`, Proxy traps) and call back into any client. Such a nested record is encoded into a side
+ * buffer and handed over on its own (`stageNested`), after the frames already committed here. A
+ * handover requested meanwhile (stats, flush, emitRaw, close) delivers only committed frames and
+ * moves `base` past them, so the record in progress keeps its place and its header offset.
+ */
+import { performance } from 'node:perf_hooks'
+import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
+import { encodeRecord, enterSide, leaveSide, primary, scratch } from './encoder.js'
+
+/** Where a stage's block goes: one per client, private to it. */
+export interface StageSink {
+  /** Pushes `length` bytes of frames; returns the native answer (see `pushStaged` in the binding). */
+  push(block: Buffer, length: number, monoNow: number): number
+}
+
+let owner: StageSink | undefined
+/** Start of the frames not yet handed over (0 except while a nested call handed over mid-record). */
+let base = 0
+/** End of the committed frames (8-aligned). */
+let used = 0
+/** Records being encoded right now: 1 for an ordinary emit, more while user code logs from inside one. */
+let depth = 0
+let scheduled = false
+let viewOf: Buffer | undefined
+let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
+let f64: Float64Array<ArrayBufferLike> = new Float64Array(0)
+
+/** Is a record being encoded right now (so a new one must go through `stageNested`)? */
+export function nested(): boolean {
+  return depth > 0
+}
+
+function views(b: Buffer): void {
+  if (b === viewOf) return
+  viewOf = b
+  u32 = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2)
+  f64 = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3)
+}
+
+/** Hands whatever is committed to its owner; returns the native answer, or -1 if there was nothing. */
+export function handOver(): number {
+  let answer = -1
+  if (used > base && owner !== undefined) {
+    const b = primary()
+    // The last frame's padding may run past the buffer; the native side needs no padding after it.
+    const end = Math.min(used, b.length)
+    const block = base === 0 ? b : b.subarray(base, end)
+    answer = owner.push(block, end - base, performance.now())
+  }
+  if (depth === 0) {
+    base = 0
+    used = 0
+  } else {
+    base = used
+  }
+  return answer
+}
+
+function onCheckpoint(): void {
+  scheduled = false
+  handOver()
+}
+
+/** Makes `next` the owner of the stage, handing over another client's records first. */
+export function claim(next: StageSink): void {
+  if (owner !== next) {
+    handOver()
+    owner = next
+  }
+}
+
+/** Drops ownership (the client closed) after handing its records over. */
+export function release(sink: StageSink): void {
+  if (owner === sink) {
+    handOver()
+    owner = undefined
+  }
+}
+
+/** Writes a frame header for a record of `length` bytes whose header starts at `at` in `b`. */
+function writeHeader(b: Buffer, at: number, tagId: number, length: number, sec: number, nsec: number): void {
+  views(b)
+  const h = at >>> 2
+  u32[h] = tagId
+  u32[h + 1] = length
+  u32[h + 2] = sec
+  u32[h + 3] = nsec
+  if (nsec === STAGING_NOW) f64[(at >>> 3) + 2] = performance.now()
+}
+
+/**
+ * Encodes `record` behind a header at the end of the stage, without committing it (the caller owns
+ * the stage through `claim`). `nsec === STAGING_NOW` stamps the record with the monotonic clock,
+ * turned into wall time at the handover. Returns the record's encoded length. Throws what
+ * `encodeRecord` throws, or what user code throws; nothing is staged then.
+ */
+export function encode(tagId: number, record: unknown, sec: number, nsec: number, maxBytes: number): number {
+  const at = used
+  depth++
+  let end: number
+  try {
+    end = encodeRecord(record, at + STAGING_HEADER, maxBytes)
+  } finally {
+    depth--
+  }
+  const length = end - at - STAGING_HEADER
+  writeHeader(scratch(), at, tagId, length, sec, nsec)
+  return length
+}
+
+/**
+ * Commits the record `encode` just wrote. With `now`, hands the block over at once and returns the
+ * native answer, whose low bit says whether this last record was accepted; otherwise returns -1.
+ */
+export function commit(length: number, now: boolean): number {
+  used = (used + STAGING_HEADER + length + 7) & ~7
+  if (now || used >= HANDOVER_BYTES) return handOver()
+  if (!scheduled) {
+    scheduled = true
+    queueMicrotask(onCheckpoint)
+  }
+  return -1
+}
+
+/**
+ * A record emitted while another is being encoded: encoded into a side buffer and pushed to `sink`
+ * on its own, after everything committed so far (so order is kept). Returns the native answer.
+ */
+export function stageNested(
+  sink: StageSink,
+  tagId: number,
+  record: unknown,
+  sec: number,
+  nsec: number,
+  maxBytes: number,
+): number {
+  handOver()
+  enterSide()
+  depth++
+  try {
+    const end = encodeRecord(record, STAGING_HEADER, maxBytes)
+    const length = end - STAGING_HEADER
+    const side = scratch()
+    writeHeader(side, 0, tagId, length, sec, nsec)
+    return sink.push(side, STAGING_HEADER + length, performance.now())
+  } finally {
+    depth--
+    leaveSide()
+  }
+}

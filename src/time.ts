@@ -1,0 +1,86 @@
+/**
+ * Record times: numbers of seconds, Dates and EventTimes, split into the protocol's seconds and
+ * nanoseconds without allocating on the emit path.
+ */
+import { STAGING_NOW } from '../binding.js'
+import { FluentError } from './errors.js'
+
+/** A timestamp with nanoseconds, as the protocol's EventTime carries it (seconds are unsigned 32-bit). */
+export class EventTime {
+  readonly epoch: number
+  readonly nano: number
+
+  constructor(epoch: number, nano: number) {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
+      throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime seconds must be an integer in 0..2^32-1, got ${epoch}`)
+    }
+    if (!Number.isInteger(nano) || nano < 0 || nano > 999_999_999) {
+      throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime nanoseconds must be an integer in 0..999999999, got ${nano}`)
+    }
+    this.epoch = epoch
+    this.nano = nano
+  }
+
+  static fromDate(date: Date): EventTime {
+    splitDate(date)
+    return new EventTime(split.sec, split.nsec)
+  }
+
+  /** From seconds since the epoch; the fraction is kept to the nanosecond a double allows. */
+  static fromTimestamp(seconds: number): EventTime {
+    splitSeconds(seconds)
+    return new EventTime(split.sec, split.nsec)
+  }
+}
+
+export type Time = number | Date | EventTime
+
+/**
+ * The result of the last split. Callers copy both fields into locals straight away: a getter in a
+ * record may log (and split another time) before the record is staged.
+ */
+export const split = { sec: 0, nsec: 0 }
+
+function splitSeconds(t: number): void {
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t >= 0x100000000) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds in 0..2^32, a Date or an EventTime, got ${t}`)
+  }
+  let sec = Math.floor(t)
+  let nsec = Math.round((t - sec) * 1e9)
+  if (nsec >= 1e9) {
+    sec += 1
+    nsec = 0
+  }
+  if (sec > 0xffffffff) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds in 0..2^32, got ${t}`)
+  }
+  split.sec = sec
+  split.nsec = nsec
+}
+
+function splitDate(date: Date): void {
+  const ms = Date.prototype.getTime.call(date)
+  if (!Number.isFinite(ms) || ms < 0 || ms >= 0x100000000 * 1000) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', 'invalid Date or outside 1970..2106')
+  }
+  // Whole milliseconds convert exactly; going through fractional seconds would not.
+  split.sec = Math.floor(ms / 1000)
+  split.nsec = (ms - split.sec * 1000) * 1_000_000
+}
+
+/** Splits any accepted time; `undefined` (now) gives nanoseconds = STAGING_NOW, which the stage stamps. */
+export function splitTime(time: Time | undefined): void {
+  if (time === undefined) {
+    split.sec = 0
+    split.nsec = STAGING_NOW
+    return
+  }
+  if (typeof time === 'number') return splitSeconds(time)
+  if (time instanceof EventTime) {
+    split.sec = time.epoch
+    split.nsec = time.nano
+    return
+  }
+  if (time instanceof Date) return splitDate(time)
+  throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds, a Date or an EventTime, got ${typeof time}`)
+}

@@ -1,0 +1,109 @@
+/** The public option, report and stats shapes. Defaults and ranges live in the native option table. */
+import type { FluentError } from './errors.js'
+
+export type Mode = 'message' | 'forward' | 'packedForward'
+export type OverflowPolicy = 'dropNewest' | 'dropOldest' | 'error'
+
+/**
+ * Client options; all optional. An unknown key or a wrong type throws ERR_FLUENT_CONFIG. Defaults
+ * and ranges: the README's option table (generated from the same native table the checks use).
+ */
+export interface FluentClientOptions {
+  /** Server host. Default `'127.0.0.1'`. */
+  host?: string
+  /** Server port. Default `24224`. */
+  port?: number
+  /** Unix socket path, instead of host and port (setting both is ERR_FLUENT_CONFIG). */
+  path?: string
+  /** Wire form. Default `'packedForward'`. */
+  mode?: Mode
+  /** Send integer seconds instead of EventTime (for fluentd 0.12). Default `false`. */
+  timeAsInteger?: boolean
+  /** `'gzip'` sends CompressedPackedForward. Default: no compression. */
+  compress?: 'gzip' | false
+  /** gzip level 0-9. Default `1`: on log-like text it compressed as well as 6 here, 5x faster. */
+  compressionLevel?: number
+  /** Ask the server to acknowledge every batch and resend unacknowledged ones. Default `false`. */
+  requireAck?: boolean
+  /** Cap on all buffered record bytes (waiting, being written, awaiting ack, plus 4 bytes of index per record). Default 64 MiB. */
+  maxBufferBytes?: number
+  /** What happens to a record when the buffer is full. Default `'dropNewest'`. */
+  overflow?: OverflowPolicy
+  /** Send a batch once it holds this many bytes. Default 512 KiB. */
+  batchBytes?: number
+  /** ...or once its first record has waited this long. Default 50 ms. */
+  flushIntervalMs?: number
+  /** Largest record accepted. Default 4 MiB (Fluent Bit refuses requests over 6,144,000 bytes). */
+  maxRecordBytes?: number
+  /** Default 5000. */
+  connectTimeoutMs?: number
+  /** A write that makes no progress for this long drops the connection. Default 10000. */
+  writeTimeoutMs?: number
+  /** Unacknowledged batches are resent on a new connection after this. Default 30000. */
+  ackTimeoutMs?: number
+  /** Batches awaiting an ack at once. Default 8. */
+  maxInFlight?: number
+  /** Reconnect backoff: first delay. Default 100. */
+  reconnectInitialDelayMs?: number
+  /** Reconnect backoff: largest delay. Default 10000. */
+  reconnectMaxDelayMs?: number
+  /**
+   * Attempts a batch gets while the server keeps dropping the connection on it, before it is split
+   * to isolate the record(s) the server rejects (those become ERR_FLUENT_REJECTED). Default 5.
+   */
+  maxBatchAttempts?: number
+  /** At process or Worker exit, how long the exit blocks while buffered records drain (all clients at once). Default 2000; 0 disables. */
+  exitFlushTimeoutMs?: number
+}
+
+export interface FlushOptions {
+  /** Default 30000. */
+  timeoutMs?: number
+}
+
+export interface CloseOptions {
+  /** How long to keep trying to deliver buffered records. Default 5000. */
+  timeoutMs?: number
+}
+
+export interface CloseReport {
+  /** Records delivered over the client's life (acknowledged, with `requireAck`). */
+  sent: number
+  /** Records dropped (overflow policy, emits after close) or left at the deadline (`pending`). */
+  dropped: number
+  /** Records still buffered at the deadline; they were discarded and reported as ERR_FLUENT_UNDELIVERED. */
+  pending: number
+  /** Records the server rejected on every attempt (ERR_FLUENT_REJECTED). */
+  rejected: number
+}
+
+export interface FluentStats {
+  emitted: number
+  sent: number
+  dropped: number
+  /** Records the server rejected on every attempt, isolated from their batch and given up on. */
+  rejected: number
+  queuedBytes: number
+  queuedRecords: number
+  inFlightBatches: number
+  batchesSent: number
+  bytesSent: number
+  connects: number
+  reconnects: number
+  /** Errors the writer reported (each also went to 'error' listeners, if any). */
+  errors: number
+  /** Events (errors, connects) lost because the JS thread was too far behind to take them (queue of 1024). */
+  eventsLost: number
+  /** Errors with no 'error' listener to receive them: counted here, never thrown. */
+  unhandledErrors: number
+  /** Batches written again after a failure. */
+  retries: number
+  connected: boolean
+}
+
+export interface EmitManyResult {
+  accepted: number
+  dropped: number
+  /** Records that could not be encoded, by index; the others were still sent. */
+  errors: Array<{ index: number; error: FluentError }>
+}
