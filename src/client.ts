@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
-import { isOwnError, isRecord } from './encoder.js'
+import { isRecord, takeOwnError } from './encoder.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
@@ -38,7 +38,7 @@ function toError(ev: JsEvent): FluentError {
  * pass through as they are.
  */
 function encodeError(e: unknown): FluentError {
-  if (isOwnError(e)) return e as FluentError
+  if (takeOwnError(e)) return e as FluentError
   const what = (e as Error)?.message ?? String(e)
   return new FluentError('ERR_FLUENT_ENCODE', `reading the record threw (a getter, toJSON() or Proxy trap): ${what}`, {
     cause: e,

@@ -78,9 +78,15 @@ export function leaveSide(): void {
 /** The last error this encoder raised, to tell it apart from what user code (a getter) threw. */
 let own: unknown
 
-/** Was `e` raised by the encoder itself (rather than by a getter, `toJSON` or trap)? */
-export function isOwnError(e: unknown): boolean {
-  return e === own
+/**
+ * Was `e` raised by the encoder for the record being encoded (rather than by a getter, `toJSON` or
+ * trap)? Answered once: the same error seen again has come back out of user code (a getter whose
+ * own logging failed), and then it is that getter's error.
+ */
+export function takeOwnError(e: unknown): boolean {
+  if (e !== own) return false
+  own = undefined
+  return true
 }
 
 function fail(code: FluentErrorCode, message: string): never {
@@ -323,6 +329,8 @@ function writeError(e: Error, depth: number, hops: number): void {
   const fields: Record<string, unknown> = { name: e.name, message: e.message, stack: e.stack }
   for (const key in e) if (hasOwn.call(e, key)) fields[key] = (e as unknown as Record<string, unknown>)[key]
   if (e instanceof AggregateError && !hasOwn.call(fields, 'errors')) fields.errors = e.errors
+  // `cause` is written last, whether it is an own enumerable field (assigned) or not (the option).
+  delete fields.cause
   const cause = e.cause
   if (cause instanceof Error) {
     if (hops < MAX_CAUSES) fields.cause = new Cause(cause, hops + 1)

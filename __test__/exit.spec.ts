@@ -1,0 +1,194 @@
+// Exit: every client drains at once against one deadline, whatever the DNS or server state, and
+// what is left is reported before the process is gone (REVIEW-0.1 #2, #4, #8, #9, #12).
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Receiver, deadPort } from './helpers.ts'
+
+const indexPath = fileURLToPath(new URL('../index.js', import.meta.url))
+const req = `const { FluentClient } = require(${JSON.stringify(indexPath)})`
+
+interface Run {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('exit', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stdout, stderr })
+    })
+  })
+}
+
+const node = (code: string, timeoutMs?: number) => run(process.execPath, ['-e', code], timeoutMs)
+
+/** The child prints how long its own exit drain took: an 'exit' listener added after the clients runs after it. */
+const timeDrain = `
+  let exitAt = 0
+  process.prependListener('exit', () => { exitAt = Date.now() })
+  process.on('exit', () => process.stdout.write('DRAIN_MS ' + (Date.now() - exitAt) + '\\n'))
+`
+function drainMs(r: Run): number {
+  const m = /DRAIN_MS (\d+)/.exec(r.stdout)
+  if (m === null) throw new Error(`no drain time; stderr: ${r.stderr}`)
+  return Number(m[1])
+}
+
+test('ten clients with the server down drain in parallel: the exit blocks about one exitFlushTimeoutMs, not ten', async (t) => {
+  const port = await deadPort()
+  const r = await node(`
+    ${req}
+    const clients = []
+    for (let c = 0; c < 10; c++) {
+      const log = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 800, reconnectInitialDelayMs: 50 })
+      log.on('error', () => {})
+      for (let i = 0; i < 100; i++) log.emit('exit.parallel', { c, i })
+      clients.push(log)
+    }
+    ${timeDrain}
+    process.exit(0)
+  `)
+  t.is(r.status, 0, r.stderr)
+  const ms = drainMs(r)
+  // One deadline (800 ms) plus the native margin (250 ms); one after another it would be 8 s or more.
+  t.log(`drain ${ms} ms`)
+  t.true(ms >= 700 && ms < 2500, `drain took ${ms} ms`)
+})
+
+test('a DNS lookup that hangs does not hold the exit past its deadline', async (t) => {
+  // A network namespace whose only resolver swallows queries: getaddrinfo waits for its own timeouts
+  // (5 s x 2 attempts), far past the 500 ms exit deadline. Needs root for the namespace, as CI has.
+  const dir = mkdtempSync(join(tmpdir(), 'fluent-dns-'))
+  const resolv = join(dir, 'resolv.conf')
+  writeFileSync(resolv, 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n')
+  const script = join(dir, 'child.js')
+  writeFileSync(
+    script,
+    `
+    const dgram = require('node:dgram')
+    const sock = dgram.createSocket('udp4')
+    sock.bind(53, '127.0.0.1', () => {
+      sock.unref()
+      ${req}
+      const log = new FluentClient({ host: 'fluentd.logging.svc', port: 24224, exitFlushTimeoutMs: 500 })
+      log.on('error', () => {})
+      log.emit('exit.dns', { hello: 'world' })
+      setTimeout(() => {
+        ${timeDrain}
+        process.exit(0)
+      }, 300)
+    })
+  `,
+  )
+  const r = await run('unshare', [
+    '-mn',
+    'sh',
+    '-c',
+    `ip link set lo up && mount --bind ${resolv} /etc/resolv.conf && exec ${process.execPath} ${script}`,
+  ])
+  t.is(r.status, 0, r.stderr)
+  const ms = drainMs(r)
+  t.log(`drain ${ms} ms`)
+  t.true(ms < 2000, `drain took ${ms} ms`)
+})
+
+test('records left at the exit deadline reach the error listener synchronously', async (t) => {
+  const port = await deadPort()
+  const r = await node(`
+    ${req}
+    const log = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 200 })
+    const heard = []
+    log.on('error', (e) => heard.push(e.code + ':' + (e.records ?? '')))
+    for (let i = 0; i < 100; i++) log.emit('exit.report', { i })
+    process.on('exit', () => process.stdout.write('HEARD ' + heard.filter((h) => h.startsWith('ERR_FLUENT_UNDELIVERED')).join(',') + '\\n'))
+    setTimeout(() => process.exit(0), 100)
+  `)
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /HEARD ERR_FLUENT_UNDELIVERED:100\n/)
+})
+
+test('with no error listener, one warning line with the counts', async (t) => {
+  const port = await deadPort()
+  const r = await node(`
+    ${req}
+    for (let c = 0; c < 3; c++) {
+      const log = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 200 })
+      for (let i = 0; i < 10; i++) log.emit('exit.warn', { i })
+    }
+  `)
+  t.is(r.status, 0, r.stderr)
+  const lines = r.stderr.split('\n').filter((l) => l.includes('ERR_FLUENT_UNDELIVERED'))
+  t.is(lines.length, 1, r.stderr)
+  t.regex(lines[0], /30 record\(s\) from 3 client\(s\)/)
+})
+
+test('an emit from an exit listener after the drain is refused, counted and reported', async (t) => {
+  const server = await Receiver.start()
+  const r = await node(`
+    ${req}
+    const log = new FluentClient({ port: ${server.port} })
+    log.emit('exit.late', { n: 1 })
+    process.on('exit', () => {
+      const accepted = log.emit('exit.late', { n: 2 })
+      process.stdout.write('LATE ' + accepted + ' ' + log.stats().dropped + '\\n')
+    })
+  `)
+  await server.waitFor(1, 5000)
+  await server.close()
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /LATE false 1\n/)
+  t.regex(r.stderr, /ERR_FLUENT_CLOSED/)
+  t.deepEqual(
+    server.entries.map((e) => e.record.n),
+    [1],
+  )
+})
+
+test('clients in Workers drain when the worker ends by itself, by process.exit(), or by terminate(), in any order', async (t) => {
+  const server = await Receiver.start()
+  const N = 2000
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    const body = (how) => \`
+      const { parentPort } = require('node:worker_threads')
+      ${req.replace(/`/g, '\\`')}
+      const log = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 5000 })
+      for (let i = 0; i < ${N}; i++) log.emit('worker.' + '\${how}', { i })
+      parentPort.postMessage('emitted')
+      if ('\${how}' === 'exit') process.exit(0)
+      if ('\${how}' === 'terminate') setInterval(() => {}, 1000)
+    \`
+    const hows = ['natural', 'exit', 'terminate', 'natural', 'terminate', 'exit']
+    let left = hows.length
+    hows.forEach((how, k) => {
+      const w = new Worker(body(how), { eval: true })
+      w.on('message', () => { if (how === 'terminate') setTimeout(() => w.terminate(), 20 * k) })
+      w.on('error', (e) => { console.error('worker error', e); process.exitCode = 1 })
+      w.on('exit', () => { if (--left === 0) console.log('ALL_WORKERS_DONE') })
+    })
+  `,
+    60_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /ALL_WORKERS_DONE/)
+  t.true(await server.waitFor(6 * N, 20_000), `got ${server.entries.length}`)
+  await server.close()
+  for (const how of ['natural', 'exit', 'terminate']) {
+    t.is(server.entries.filter((e) => e.tag === `worker.${how}`).length, 2 * N, how)
+  }
+})
