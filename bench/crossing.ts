@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { pack } from 'msgpackr'
 import { Bench } from 'tinybench'
 
-import { encodeRecord, scratch } from '../encoder.js'
+import { encodeRecord, scratch } from '../src/encoder.js'
 import { FluentClient } from '../index.js'
 import { Sink } from './sink.ts'
 import { MAKERS, SHAPES } from './worker.ts'

@@ -1,0 +1,168 @@
+// Property: any record the encoder takes is exactly what a reference msgpack decoder (msgpackr)
+// reads back as the JSON-semantics value, across every msgpack length boundary.
+import test from 'ava'
+import fc from 'fast-check'
+import { Unpackr } from 'msgpackr'
+import { encodeRecord, scratch } from '../src/encoder.js'
+
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'auto' })
+const MAX = 64 * 1024 * 1024
+
+function roundTrip(record: unknown): unknown {
+  const end = encodeRecord(record, 0, MAX)
+  // One object, nothing after it: unpackr.unpackMultiple would show trailing bytes.
+  const values = unpackr.unpackMultiple(Buffer.from(scratch().subarray(0, end)))
+  if (values === undefined || values.length !== 1) throw new Error(`expected one msgpack object, got ${values?.length}`)
+  return normalizeDecoded(values[0])
+}
+
+/** Binary comes back as a Buffer or Uint8Array: compare as plain bytes. */
+function normalizeDecoded(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { bin: Array.from(v) }
+  // msgpackr's 'auto' gives 2^53 (exact as a double) as a number; the expectation has the BigInt.
+  if (typeof v === 'number' && Math.abs(v) === 2 ** 53) return BigInt(v)
+  if (Array.isArray(v)) return v.map(normalizeDecoded)
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) out[k] = normalizeDecoded(x)
+    return out
+  }
+  return v
+}
+
+test('a lone surrogate becomes U+FFFD, in keys and in values', (t) => {
+  t.deepEqual(roundTrip({ ['k\ud800']: 'v\udfff' }), { 'k\ufffd': 'v\ufffd' })
+})
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** The documented semantics: JSON's where JSON has an answer, msgpack's where it does better. */
+function expected(v: unknown, inArray = false): unknown {
+  switch (typeof v) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return inArray ? null : undefined
+    case 'string':
+      return v.toWellFormed()
+    case 'number':
+      return Object.is(v, -0) ? 0 : v
+    case 'bigint':
+      return v >= -SAFE && v <= SAFE ? Number(v) : v
+    case 'boolean':
+      return v
+  }
+  if (v === null) return null
+  if (Array.isArray(v)) return v.map((x) => expected(x, true))
+  if (ArrayBuffer.isView(v)) return { bin: Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) }
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString()
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of v) {
+      const e = expected(x)
+      if (e !== undefined) out[String(k).toWellFormed()] = e
+    }
+    return out
+  }
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(v as object)) {
+    const e = expected((v as Record<string, unknown>)[k])
+    if (e !== undefined) out[k.toWellFormed()] = e
+  }
+  return out
+}
+
+// Values at and around every msgpack width boundary.
+const intEdges = [
+  0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1,
+].flatMap((n) => [n, -n, n + 1, -n - 1].filter(Number.isSafeInteger))
+const bigEdges = [2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, -(2n ** 53n), -(2n ** 63n)]
+const lengthEdges = [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536]
+
+/**
+ * Strings by UTF-16 code unit, so lone surrogates appear. As keys they are kept well formed: two keys
+ * that differ only in a lone surrogate both become U+FFFD in UTF-8, and the map then carries that key
+ * twice (a decoder keeps the last), which a key-by-key comparison cannot express.
+ */
+const anyString = fc
+  .array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })), { maxLength: 40 })
+  .map((units) => String.fromCharCode(...units))
+const anyKey = anyString.map((k) => k.toWellFormed())
+/** ASCII or 2/3-byte strings whose UTF-8 length lands on (or next to) a header boundary. */
+const edgeString = fc
+  .tuple(fc.constantFrom(31, 32, 255, 256, 65535, 65536), fc.integer({ min: -1, max: 1 }), fc.constantFrom('a', 'é', '€'))
+  .map(([bytes, delta, ch]) => {
+    const width = Buffer.byteLength(ch)
+    return ch.repeat(Math.floor((bytes + delta) / width)) + 'a'.repeat((bytes + delta) % width)
+  })
+const leaf = fc.oneof(
+  fc.constantFrom(...intEdges),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(NaN, Infinity, -Infinity, -0, 0.5, 1e300),
+  fc.constantFrom(...bigEdges),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  anyString,
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  fc.date({ noInvalidDate: false }),
+  fc.constant(() => 1),
+  fc.constant(Symbol('s')),
+)
+const { value } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('value'), { maxLength: 17 }),
+    fc.dictionary(fc.oneof(anyKey, fc.constantFrom('a', 'b', 'toString', '__proto__x')), tie('value'), { maxKeys: 17 }),
+    fc.uniqueArray(fc.tuple(anyKey, tie('value')), { maxLength: 17, selector: ([k]) => k }).map((pairs) => new Map(pairs)),
+  ),
+}))
+const record = fc.dictionary(anyKey, value, { maxKeys: 20 })
+
+test('random records decode to their JSON-semantics value', (t) => {
+  fc.assert(
+    fc.property(record, (r) => {
+      t.deepEqual(roundTrip(r), expected(r))
+    }),
+    { numRuns: 1500 },
+  )
+})
+
+test('strings at every length boundary, in 1-, 2- and 3-byte characters', (t) => {
+  fc.assert(
+    fc.property(edgeString, (s) => {
+      t.deepEqual(roundTrip({ s }), { s })
+    }),
+    { numRuns: 200 },
+  )
+})
+
+test('maps and arrays of 15/16/65535/65536 entries, binary of 255/256/65535/65536 bytes', (t) => {
+  for (const n of lengthEdges) {
+    const arr = Array.from({ length: n }, (_, i) => i % 300)
+    const obj: Record<string, number> = {}
+    for (let i = 0; i < n; i++) obj[`k${i}`] = i
+    const bin = Buffer.alloc(n, 7)
+    const got = roundTrip({ arr, obj, bin }) as Record<string, unknown>
+    t.deepEqual(got.arr, arr, `array ${n}`)
+    t.deepEqual(got.obj, obj, `map ${n}`)
+    t.deepEqual(got.bin, { bin: Array.from(bin) }, `bin ${n}`)
+    // The top-level map itself at the boundary.
+    t.deepEqual(roundTrip(obj), obj, `top-level map ${n}`)
+  }
+})
+
+test('nesting to the limit is exact, one level past it is ERR_FLUENT_ENCODE', (t) => {
+  const nest = (n: number): Record<string, unknown> => {
+    let v: Record<string, unknown> = { leaf: true }
+    for (let i = 0; i < n; i++) v = i % 2 === 0 ? { a: [v] } : { o: v }
+    return v
+  }
+  const ok = nest(66) // 66 levels of object/array pairs: 99 below the record
+  t.deepEqual(roundTrip(ok), expected(ok))
+  const err = t.throws(() => roundTrip(nest(70))) as { code?: string }
+  t.is(err.code, 'ERR_FLUENT_ENCODE')
+})
