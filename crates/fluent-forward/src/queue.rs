@@ -94,8 +94,8 @@ pub struct Queue {
   /// Capacity of the open and sealed batches. It stays within `bytes + slack`: without a shared
   /// budget every tag's buffer reserves ahead on its own, and 10,000 tags allocate far past the cap.
   alloc: usize,
-  /// Capacity of the pooled batches. The pool lives in the part of the cap nothing uses
-  /// (`max_bytes - bytes - held_bytes`), so everything together stays within `max_bytes + slack`.
+  /// Capacity of the pooled batches. The pool lives in whatever the open and sealed batches leave
+  /// of `max_bytes + slack` (less what the writer holds), so everything together stays within it.
   pooled: usize,
   slack: usize,
   max_bytes: usize,
@@ -399,12 +399,13 @@ impl Queue {
     all
   }
 
-  /// Room the pool may use: the part of the cap that nothing buffered or held is using.
+  /// Room the pool may use. A batch that leaves the queue (taken, discarded) frees at least what it
+  /// held, so the pool can always keep it, as long as it has a free place.
   fn pool_room(&self) -> usize {
-    self.max_bytes.saturating_sub(self.bytes + self.held_bytes)
+    (self.max_bytes + self.slack).saturating_sub(self.held_bytes + self.alloc)
   }
 
-  /// Frees pooled buffers the cap no longer has room for (the buffered bytes grew into it).
+  /// Frees pooled buffers there is no longer room for (the open batches grew into it).
   fn trim_pool(&mut self) {
     while self.pooled > self.pool_room() {
       let Some(c) = self.pool.pop() else { break };
@@ -412,8 +413,8 @@ impl Queue {
     }
   }
 
-  /// Returns an emptied batch to the pool. Oversized buffers, and any the unused part of the cap
-  /// cannot cover, are freed rather than kept.
+  /// Returns an emptied batch to the pool. Oversized buffers, and any there is no room for, are
+  /// freed rather than kept.
   pub fn recycle(&mut self, mut chunk: Chunk, keep_capacity: usize) {
     if self.pool.len() < POOL_SIZE
       && chunk.entries.capacity() <= keep_capacity
@@ -427,8 +428,8 @@ impl Queue {
   }
 
   /// Bytes allocated by the open, sealed and pooled batches (not those the writer holds). Open and
-  /// sealed ones stay within the buffered footprint plus `Limits::slack`, pooled ones within the
-  /// unused part of the cap, so the sum stays within `max_bytes - held_bytes + slack`.
+  /// sealed ones stay within the buffered footprint plus `Limits::slack`, and with the pooled ones
+  /// within `max_bytes - held_bytes + slack`.
   pub fn allocated_bytes(&self) -> usize {
     let pooled: usize = self.pool.iter().map(Chunk::capacity).sum();
     debug_assert_eq!(pooled, self.pooled);
