@@ -130,6 +130,7 @@ impl Client {
   /// Frames are checked, not trusted: one the JS side got wrong (unknown tag, too large, not a
   /// msgpack map) is not queued, counts as dropped and is reported once per block through the event
   /// sink as `Error::Internal`, while the block's other frames go in; so the answer stays true.
+  /// (`Err` is not returned for frame problems, since it would lose that answer.)
   pub fn push_staged(&self, block: &[u8], anchor: Anchor) -> Result<StagedPush, Error> {
     let max = self.shared.config.max_record_bytes;
     let mut wake = false;
@@ -178,7 +179,7 @@ impl Client {
     if let Some((i, what)) = bad {
       let more = match bad_count {
         1 => String::new(),
-        n => format!(" ({} more bad frames in the block)", n - 1),
+        n => format!(" ({} more bad frame(s) in the block)", n - 1),
       };
       self.shared.emit(Event::Error {
         error: Error::Internal(format!("staged frame {i} dropped: {what}{more}")),
@@ -204,8 +205,9 @@ impl Client {
     }
   }
 
-  /// Calls `done(true)` once every record accepted before this call is written (acknowledged, with
-  /// acks) or given up on, or `done(false)` at the deadline. Runs on the writer thread.
+  /// Calls `done` once every record accepted before this call is written (acknowledged, with acks)
+  /// or given up on, or at the deadline; records given up on meanwhile make it `Lost`, never
+  /// `Delivered`. Runs on the writer thread.
   pub fn flush(&self, timeout: Duration, done: FlushDone) {
     let target = {
       let mut q = self.shared.queue.lock();

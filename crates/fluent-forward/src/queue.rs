@@ -6,6 +6,11 @@
 //! guards it: a producer holds it for one memcpy, the writer only to move whole batches, so the
 //! lock is never held across I/O. Emptied batches come back through a small pool, so the steady
 //! state allocates nothing per record or per batch.
+//!
+//! Two budgets, both under that lock. The cap: footprints (entry bytes plus a 4-byte index slot)
+//! queued here or held by the writer never exceed `max_bytes`; this is what JS predicts, so it
+//! counts nothing else. Memory: no batch reserves ahead on its own; growth, spare capacity and the
+//! pool share `Limits::slack`, so 10,000 tags allocate no more than a few do.
 
 use crate::codec::entry::{entry_prefix_len, write_entry};
 use crate::codec::event_time::{EventTime, TimeFormat};
