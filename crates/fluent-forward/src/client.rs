@@ -1,13 +1,13 @@
 //! The public handle: producers push records, the writer thread does everything else.
 
 use crate::codec::event_time::EventTime;
-use crate::codec::validate::record_len;
+use crate::codec::validate::{record_len, Invalid};
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::EventSink;
+use crate::event::{Event, EventSink};
 use crate::queue::{Pushed, MAX_TAGS};
 use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
-use crate::staging::{self, Anchor};
+use crate::staging::{self, Anchor, Staged};
 use crate::stats::{Counters, Stats};
 use crate::writer::run_thread;
 use std::sync::atomic::Ordering::Relaxed;
@@ -47,13 +47,6 @@ pub struct StagedPush {
   pub queued_bytes: u64,
   /// What happened to the block's last record (`None` for an empty block).
   pub last: Option<Admission>,
-}
-
-/// Outcome of `push_many`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PushedMany {
-  pub accepted: u32,
-  pub dropped: u32,
 }
 
 impl Client {
@@ -101,14 +94,13 @@ impl Client {
       });
     }
     let time = time.unwrap_or_else(EventTime::now);
-    let held = self.shared.held_bytes();
     let (pushed, first_drop) = {
       let mut q = self.shared.queue.lock();
       if !q.has_tag(tag) {
         return Err(Error::InvalidTag(format!("unknown tag id {tag}")));
       }
       let before = q.unreported_drops;
-      let pushed = q.push(tag, time, record, held, &self.shared.limits);
+      let pushed = q.push(tag, time, record, &self.shared.limits);
       (pushed, before == 0 && q.unreported_drops > 0)
     };
     match pushed {
@@ -134,28 +126,38 @@ impl Client {
   /// Returns the bytes buffered afterwards, which JS uses to anticipate the cap, and what happened
   /// to the last frame (JS hands a record over on its own when its estimate says it may not fit, and
   /// reports this answer from `emit`).
+  ///
+  /// Frames are checked, not trusted: one the JS side got wrong (unknown tag, too large, not a
+  /// msgpack map) is not queued, counts as dropped and is reported once per block through the event
+  /// sink as `Error::Internal`, while the block's other frames go in; so the answer stays true.
+  /// (`Err` is not returned for frame problems, since it would lose that answer.)
   pub fn push_staged(&self, block: &[u8], anchor: Anchor) -> Result<StagedPush, Error> {
     let max = self.shared.config.max_record_bytes;
-    let held = self.shared.held_bytes();
     let mut wake = false;
-    let mut bad = None;
+    let mut bad: Option<(usize, String)> = None;
+    let mut bad_count = 0u64;
     let mut last = None;
     let queued = {
       let mut q = self.shared.queue.lock();
       let before = q.unreported_drops;
-      for frame in staging::frames(block, anchor) {
+      for (i, frame) in staging::frames(block, anchor).enumerate() {
         let f = match frame {
-          Ok(f) if f.record.len() <= max && q.has_tag(f.tag) => f,
-          Ok(_) => {
-            bad = Some("staged record has an unknown tag or is too large");
-            continue;
-          }
+          Ok(f) => f,
           Err(e) => {
-            bad = Some(e);
+            // The walk cannot go on: whatever followed is lost with this frame, at least one record.
+            bad_count += 1;
+            bad.get_or_insert_with(|| (i, format!("{e}; the rest of the block is lost")));
+            last = Some(Admission::Dropped);
             break;
           }
         };
-        let pushed = q.push(f.tag, f.time, f.record, held, &self.shared.limits);
+        if let Some(why) = staged_fault(&f, max, q.has_tag(f.tag)) {
+          bad_count += 1;
+          bad.get_or_insert_with(|| (i, format!("tag {}, {} bytes: {why}", f.tag, f.record.len())));
+          last = Some(Admission::Dropped);
+          continue;
+        }
+        let pushed = q.push(f.tag, f.time, f.record, &self.shared.limits);
         last = Some(match pushed {
           Pushed::Accepted { wake: w } => {
             wake |= w;
@@ -167,19 +169,28 @@ impl Client {
           Pushed::Closed => Admission::Closed,
         });
       }
+      q.refused += bad_count;
       wake |= before == 0 && q.unreported_drops > 0;
-      q.bytes + held
+      q.bytes + q.held_bytes
     };
     if wake {
       self.shared.wake.notify_one();
     }
-    match bad {
-      Some(what) => Err(Error::Internal(what.into())),
-      None => Ok(StagedPush {
-        queued_bytes: queued as u64,
-        last,
-      }),
+    if let Some((i, what)) = bad {
+      let more = match bad_count {
+        1 => String::new(),
+        n => format!(" ({} more bad frame(s) in the block)", n - 1),
+      };
+      self.shared.emit(Event::Error {
+        error: Error::Internal(format!("staged frame {i} dropped: {what}{more}")),
+        records: bad_count,
+        tag: None,
+      });
     }
+    Ok(StagedPush {
+      queued_bytes: queued as u64,
+      last,
+    })
   }
 
   /// Buffers one record encoded elsewhere: it must be exactly one valid msgpack map.
@@ -190,47 +201,13 @@ impl Client {
         "{} trailing bytes after the record",
         record.len() - n
       ))),
-      Err(e) => Err(Error::Encode(e.describe().into())),
+      Err(e) => Err(Error::Encode(e.to_string())),
     }
   }
 
-  /// Buffers records given as concatenated msgpack maps. All are validated before any is buffered,
-  /// so a malformed one rejects the call and nothing is half-sent.
-  pub fn push_many(&self, tag: u32, time: Option<EventTime>, records: &[u8]) -> Result<PushedMany, Error> {
-    let mut at = 0;
-    let mut n = 0usize;
-    while at < records.len() {
-      let len =
-        record_len(&records[at..]).map_err(|e| Error::Encode(format!("record {n}: {}", e.describe())))?;
-      let max = self.shared.config.max_record_bytes;
-      if len > max {
-        return Err(Error::RecordTooLarge { size: len, max });
-      }
-      at += len;
-      n += 1;
-    }
-    let time = time.unwrap_or_else(EventTime::now);
-    let mut out = PushedMany::default();
-    let mut at = 0;
-    while at < records.len() {
-      let len = record_len(&records[at..]).expect("validated above");
-      match self.push(tag, Some(time), &records[at..at + len]) {
-        Ok(true) => out.accepted += 1,
-        Ok(false) => out.dropped += 1,
-        // The `error` overflow policy: the rest cannot fit either.
-        Err(Error::QueueFull { .. }) => {
-          let rest = n as u32 - out.accepted;
-          return Err(Error::QueueFull { dropped: rest as u64 });
-        }
-        Err(e) => return Err(e),
-      }
-      at += len;
-    }
-    Ok(out)
-  }
-
-  /// Calls `done(true)` once every record accepted before this call is written (acknowledged, with
-  /// acks) or given up on, or `done(false)` at the deadline. Runs on the writer thread.
+  /// Calls `done` once every record accepted before this call is written (acknowledged, with acks)
+  /// or given up on, or at the deadline; records given up on meanwhile make it `Lost`, never
+  /// `Delivered`. Runs on the writer thread.
   pub fn flush(&self, timeout: Duration, done: FlushDone) {
     let target = {
       let mut q = self.shared.queue.lock();
@@ -325,15 +302,21 @@ impl Client {
     let c = &self.shared.counters;
     let (emitted, refused, discarded, bytes, records) = {
       let q = self.shared.queue.lock();
-      (q.emitted, q.refused, q.discarded, q.bytes, q.records)
+      (
+        q.emitted,
+        q.refused,
+        q.discarded,
+        q.bytes + q.held_bytes,
+        q.records + q.held_records,
+      )
     };
     Stats {
       emitted,
       sent: Counters::get(&c.sent),
       dropped: refused + discarded + Counters::get(&c.dropped),
       rejected: Counters::get(&c.rejected),
-      queued_bytes: (bytes + self.shared.held_bytes.load(Relaxed)) as u64,
-      queued_records: (records + self.shared.held_records.load(Relaxed)) as u64,
+      queued_bytes: bytes as u64,
+      queued_records: records as u64,
       in_flight_batches: self.shared.in_flight.load(Relaxed) as u64,
       batches_sent: Counters::get(&c.batches_sent),
       bytes_sent: Counters::get(&c.bytes_sent),
@@ -345,9 +328,28 @@ impl Client {
       connected: self.shared.connected.load(Relaxed),
     }
   }
+}
 
-  pub fn is_closed(&self) -> bool {
-    self.shared.queue.lock().closed
+/// Why a staged frame cannot be queued, if it cannot. The full msgpack walk runs in debug builds
+/// only: it costs several times the rest of the handover (see `examples/staged_cost.rs`), so release
+/// builds check what is cheap and catches a frame that is misplaced or overwritten, its first byte.
+fn staged_fault(f: &Staged<'_>, max: usize, known_tag: bool) -> Option<String> {
+  if !known_tag {
+    return Some("unknown tag id".into());
+  }
+  if f.record.len() > max {
+    return Some(format!("larger than maxRecordBytes ({max})"));
+  }
+  if cfg!(debug_assertions) {
+    return match record_len(f.record) {
+      Ok(n) if n == f.record.len() => None,
+      Ok(n) => Some(format!("{} trailing bytes after the record", f.record.len() - n)),
+      Err(e) => Some(e.to_string()),
+    };
+  }
+  match f.record.first() {
+    Some(0x80..=0x8f | 0xde | 0xdf) => None,
+    _ => Some(Invalid::NotAMap.to_string()),
   }
 }
 

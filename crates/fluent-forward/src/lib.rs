@@ -18,7 +18,7 @@ pub mod staging;
 pub mod stats;
 mod writer;
 
-pub use client::{Admission, Client, PushedMany, StagedPush};
+pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{Config, Mode, Overflow, Target};
 pub use error::Error;

@@ -6,6 +6,7 @@ use crate::queue::{Limits, Queue};
 use crate::stats::Counters;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -72,12 +73,13 @@ pub struct Control {
 pub struct Shared {
   pub config: Config,
   pub limits: Limits,
-  pub queue: Mutex<Queue>,
+  pub queue: Arc<Mutex<Queue>>,
   pub wake: Notify,
   pub counters: Counters,
-  /// Bytes and records the writer has taken from the queue and not yet settled.
-  pub held_bytes: AtomicUsize,
-  pub held_records: AtomicUsize,
+  /// Transitional: the writer's old bookkeeping of what it holds, now kept in `Queue` (`take` and
+  /// `release`). Remove once the writer calls `Queue::release` itself.
+  pub held_bytes: HeldShim,
+  pub held_records: HeldShim,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
   pub control: Mutex<Control>,
@@ -94,14 +96,21 @@ impl Shared {
       overflow: config.overflow,
       time_format: config.time_format,
     };
+    let queue = Arc::new(Mutex::new(Queue::new(&limits)));
     Self {
+      held_bytes: HeldShim {
+        queue: queue.clone(),
+        records: false,
+      },
+      held_records: HeldShim {
+        queue: queue.clone(),
+        records: true,
+      },
       config,
       limits,
-      queue: Mutex::new(Queue::default()),
+      queue,
       wake: Notify::new(),
       counters: Counters::default(),
-      held_bytes: AtomicUsize::new(0),
-      held_records: AtomicUsize::new(0),
       in_flight: AtomicUsize::new(0),
       connected: AtomicBool::new(false),
       control: Mutex::new(Control::default()),
@@ -128,8 +137,25 @@ impl Shared {
     let discarded = self.queue.lock().discarded;
     discarded + Counters::get(&self.counters.dropped) + Counters::get(&self.counters.rejected)
   }
+}
 
-  pub fn held_bytes(&self) -> usize {
-    self.held_bytes.load(Ordering::Relaxed)
+/// Keeps the writer's `held_*.fetch_add`/`fetch_sub` calls compiling and correct until it calls
+/// `Queue::release`: `take` already counts the batch as held, under the queue lock, so adding is a
+/// no-op and subtracting releases under that same lock.
+pub struct HeldShim {
+  queue: Arc<Mutex<Queue>>,
+  records: bool,
+}
+
+impl HeldShim {
+  pub fn fetch_add(&self, _n: usize, _order: Ordering) {}
+
+  pub fn fetch_sub(&self, n: usize, _order: Ordering) {
+    let mut q = self.queue.lock();
+    if self.records {
+      q.release_counts(0, n);
+    } else {
+      q.release_counts(n, 0);
+    }
   }
 }

@@ -179,4 +179,23 @@ mod tests {
     assert!(frames(&block, anchor).next().unwrap().is_err());
     assert!(frames(&block[..10], anchor).next().unwrap().is_err());
   }
+
+  /// REVIEW #14: the sentinel lives in the nanoseconds slot, so the last second a u32 can hold is an
+  /// ordinary time, not "now".
+  #[test]
+  fn last_second_with_real_nanoseconds_is_kept() {
+    let at = EventTime {
+      seconds: u32::MAX,
+      nanos: 123_456_789,
+    };
+    let mut block = Vec::new();
+    write_frame(&mut block, 7, FrameTime::At(at), &[0x80]);
+    let anchor = Anchor {
+      wall_ns: 1_700_000_000_000_000_000,
+      mono_ms: 5.0,
+    };
+    let got: Vec<_> = frames(&block, anchor).map(|f| f.unwrap()).collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].tag, got[0].time), (7, at));
+  }
 }

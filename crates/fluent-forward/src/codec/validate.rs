@@ -18,9 +18,13 @@ pub enum Invalid {
   TooDeep,
   /// The top-level object is not a map.
   NotAMap,
+  /// An ext type other than 0 (EventTime). fluentd's unpacker (msgpack-ruby) raises on unknown ext
+  /// types and drops the connection, so such a record would fail its batch on every attempt.
+  ExtType(i8),
 }
 
 impl Invalid {
+  /// A fixed description, for callers that keep a `&'static str` (the ext type is left out).
   pub fn describe(self) -> &'static str {
     match self {
       Invalid::Truncated => "truncated msgpack",
@@ -29,6 +33,19 @@ impl Invalid {
       Invalid::BadUtf8 => "string is not valid utf-8",
       Invalid::TooDeep => "nesting too deep",
       Invalid::NotAMap => "record is not a msgpack map",
+      Invalid::ExtType(_) => "msgpack ext type other than 0 (EventTime)",
+    }
+  }
+}
+
+impl std::fmt::Display for Invalid {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match self {
+      Invalid::ExtType(t) => write!(
+        f,
+        "msgpack ext type {t} cannot be decoded by fluentd or Fluent Bit; only EventTime (ext 0) can"
+      ),
+      other => f.write_str(other.describe()),
     }
   }
 }
@@ -54,6 +71,14 @@ fn span(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
     return Err(Invalid::Truncated);
   }
   Ok(end)
+}
+
+/// End of an ext whose type byte is at `type_at` and payload of `len` bytes follows it.
+fn ext_end(buf: &[u8], type_at: usize, len: usize) -> Result<usize, Invalid> {
+  match *buf.get(type_at).ok_or(Invalid::Truncated)? as i8 {
+    0 => span(buf, type_at + 1, len),
+    t => Err(Invalid::ExtType(t)),
+  }
 }
 
 fn str_end(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
@@ -82,14 +107,15 @@ pub fn object_len(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
     0xce | 0xd2 | 0xca => span(buf, 1, 4),
     0xcf | 0xd3 | 0xcb => span(buf, 1, 8),
     // fixext 1/2/4/8/16: type byte plus payload
-    0xd4 => span(buf, 2, 1),
-    0xd5 => span(buf, 2, 2),
-    0xd6 => span(buf, 2, 4),
-    0xd7 => span(buf, 2, 8),
-    0xd8 => span(buf, 2, 16),
-    0xc7 => span(buf, 3, read_be(buf, 1, 1)?),
-    0xc8 => span(buf, 4, read_be(buf, 1, 2)?),
-    0xc9 => span(buf, 6, read_be(buf, 1, 4)?),
+    0xd4 => ext_end(buf, 1, 1),
+    0xd5 => ext_end(buf, 1, 2),
+    0xd6 => ext_end(buf, 1, 4),
+    0xd7 => ext_end(buf, 1, 8),
+    0xd8 => ext_end(buf, 1, 16),
+    // ext 8/16/32: length, type byte, payload
+    0xc7 => ext_end(buf, 2, read_be(buf, 1, 1)?),
+    0xc8 => ext_end(buf, 3, read_be(buf, 1, 2)?),
+    0xc9 => ext_end(buf, 5, read_be(buf, 1, 4)?),
     0x90..=0x9f => items_len(buf, 1, (b & 0x0f) as usize, false, depth),
     0xdc => items_len(buf, 3, read_be(buf, 1, 2)?, false, depth),
     0xdd => items_len(buf, 5, read_be(buf, 1, 4)?, false, depth),
@@ -149,5 +175,52 @@ mod tests {
     deep.extend(std::iter::repeat_n(0x91, 600));
     deep.push(0x01);
     assert_eq!(record_len(&deep), Err(Invalid::TooDeep));
+  }
+
+  /// `{"t": <ext>}` for an ext of `len` payload bytes and type `t`, in the given form.
+  fn with_ext(head: &[u8], t: u8, len: usize) -> Vec<u8> {
+    let mut rec = vec![0x81, 0xa1, b't'];
+    rec.extend_from_slice(head);
+    rec.push(t);
+    rec.extend(std::iter::repeat_n(0x2a, len));
+    rec
+  }
+
+  #[test]
+  fn only_ext_type_zero_is_accepted() {
+    let forms: [(&[u8], usize); 8] = [
+      (&[0xd4], 1),
+      (&[0xd5], 2),
+      (&[0xd6], 4),
+      (&[0xd7], 8),
+      (&[0xd8], 16),
+      (&[0xc7, 12], 12),
+      (&[0xc8, 0, 3], 3),
+      (&[0xc9, 0, 0, 0, 5], 5),
+    ];
+    for (head, len) in forms {
+      let ok = with_ext(head, 0, len);
+      assert_eq!(record_len(&ok), Ok(ok.len()), "{head:x?}");
+      for t in [-1i8, 1, 127, -128] {
+        let rec = with_ext(head, t as u8, len);
+        assert_eq!(record_len(&rec), Err(Invalid::ExtType(t)), "{head:x?} type {t}");
+      }
+      // The type byte is checked before the payload, but a missing type byte is still truncation.
+      let cut = with_ext(head, 0, len);
+      assert_eq!(
+        record_len(&cut[..3 + head.len()]),
+        Err(Invalid::Truncated),
+        "{head:x?}"
+      );
+      assert_eq!(
+        record_len(&cut[..cut.len() - 1]),
+        Err(Invalid::Truncated),
+        "{head:x?}"
+      );
+    }
+    assert_eq!(
+      Invalid::ExtType(-1).to_string(),
+      "msgpack ext type -1 cannot be decoded by fluentd or Fluent Bit; only EventTime (ext 0) can"
+    );
   }
 }
