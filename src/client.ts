@@ -289,8 +289,9 @@ export class FluentClient extends EventEmitter {
 
   /**
    * Resolves once every record emitted before the call is written (acknowledged, with `requireAck`).
-   * Rejects with ERR_FLUENT_UNDELIVERED (`err.records`) if records were given up on meanwhile
-   * (dropOldest, rejected by the server, close deadline), and ERR_FLUENT_TIMEOUT at `timeoutMs`.
+   * Rejects with ERR_FLUENT_UNDELIVERED (`err.records`) if records were given up on since the
+   * previous flush call (dropOldest, rejected by the server, close deadline), and with
+   * ERR_FLUENT_TIMEOUT at `timeoutMs`.
    */
   flush(options: FlushOptions = {}): Promise<void> {
     const { timeoutMs } = checkCallOptions('flush', options)

@@ -214,7 +214,13 @@ impl Client {
       q.seal_older_than(Instant::now(), Duration::ZERO);
       q.emitted
     };
-    let lost_before = self.shared.lost();
+    // The window a flush answers for starts where the previous flush's did: a record lost before
+    // this call but after the last one was emitted before it, and was never delivered, so it counts;
+    // losses older than the previous flush were that flush's to report.
+    let lost_before = self
+      .shared
+      .flush_mark
+      .swap(self.shared.lost(), std::sync::atomic::Ordering::Relaxed);
     {
       let mut c = self.shared.control.lock();
       let waiter = FlushWaiter {

@@ -5,7 +5,7 @@ use crate::event::{Event, EventSink};
 use crate::queue::{Limits, Queue};
 use crate::stats::Counters;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -82,6 +82,8 @@ pub struct Shared {
   pub held_records: HeldShim,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
+  /// `lost()` when the last flush was called: where the next flush's window starts.
+  pub flush_mark: AtomicU64,
   pub control: Mutex<Control>,
   /// Signalled when the writer stops, for blocking waits at process exit.
   pub stopped: Condvar,
@@ -112,6 +114,7 @@ impl Shared {
       wake: Notify::new(),
       counters: Counters::default(),
       in_flight: AtomicUsize::new(0),
+      flush_mark: AtomicU64::new(0),
       connected: AtomicBool::new(false),
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
