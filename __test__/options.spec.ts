@@ -4,6 +4,7 @@ import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import * as api from '../index.js'
+import { optionSpecs } from '../binding.js'
 import { FluentClient, FluentError } from '../index.js'
 
 function configError(t: import('ava').ExecutionContext, fn: () => unknown, why: string): FluentError {
@@ -65,6 +66,19 @@ test('flush and close timeouts are range-checked, synchronously', (t) => {
   }
   configError(t, () => log.flush({ timeout: 5 } as never), 'flush typo')
   void log.close({ timeoutMs: 0 })
+})
+
+test("the README's option table lists exactly the options the native table defines", (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
+  const table = readme.slice(readme.indexOf('### Options'), readme.indexOf('### Errors and events'))
+  const listed = new Set<string>()
+  for (const row of table.split('\n').filter((l) => l.startsWith('| `'))) {
+    for (const m of row.split('|')[1].matchAll(/`(\w+)`/g)) listed.add(m[1])
+  }
+  const specs = optionSpecs()
+    .map((s) => s.name)
+    .filter((n) => !n.includes('.'))
+  t.deepEqual([...listed].sort(), specs.sort())
 })
 
 test('the public surface has no internals', (t) => {

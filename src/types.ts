@@ -5,8 +5,9 @@ export type Mode = 'message' | 'forward' | 'packedForward'
 export type OverflowPolicy = 'dropNewest' | 'dropOldest' | 'error'
 
 /**
- * Client options; all optional. An unknown key or a wrong type throws ERR_FLUENT_CONFIG. Defaults
- * and ranges: the README's option table (generated from the same native table the checks use).
+ * Client options; all optional. An unknown key or a wrong type throws ERR_FLUENT_CONFIG. Types,
+ * ranges and defaults are defined once, in the native option table (crates/fluent-forward/src/
+ * options.rs), which the checks read; the README's option table lists them (a test keeps it complete).
  */
 export interface FluentClientOptions {
   /** Server host. Default `'127.0.0.1'`. */
