@@ -159,7 +159,7 @@ test('an emit from an exit listener after the drain is refused, counted and repo
 
 test('clients in Workers drain when the worker ends by itself, by process.exit(), or by terminate(), in any order', async (t) => {
   const server = await Receiver.start()
-  const N = 2000
+  const N = 20_000
   const r = await node(
     `
     const { Worker } = require('node:worker_threads')
@@ -178,7 +178,8 @@ test('clients in Workers drain when the worker ends by itself, by process.exit()
       const w = new Worker(body(how), { eval: true })
       w.on('message', () => { if (how === 'terminate') setTimeout(() => w.terminate(), 20 * k) })
       w.on('error', (e) => { console.error('worker error', e); process.exitCode = 1 })
-      w.on('exit', () => { if (--left === 0) console.log('ALL_WORKERS_DONE') })
+      // Exit as soon as the last worker is gone: a drain left running in the background dies here.
+      w.on('exit', () => { if (--left === 0) { console.log('ALL_WORKERS_DONE'); process.exit(0) } })
     })
   `,
     60_000,
@@ -191,4 +192,32 @@ test('clients in Workers drain when the worker ends by itself, by process.exit()
   for (const how of ['natural', 'exit', 'terminate']) {
     t.is(server.entries.filter((e) => e.tag === `worker.${how}`).length, 2 * N, how)
   }
+})
+
+test("worker.terminate() drains the worker's clients before it is gone (env cleanup hook)", async (t) => {
+  const server = await Receiver.start()
+  const N = 100_000
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    const w = new Worker(\`
+      const { parentPort } = require('node:worker_threads')
+      ${req.replace(/`/g, '\\`')}
+      const log = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 10000 })
+      for (let i = 0; i < ${N}; i++) log.emit('worker.terminated', { i, pad: 'p'.repeat(100) })
+      log.stats() // hand the staged records over now: the worker is terminated from outside
+      parentPort.postMessage('emitted')
+      setInterval(() => {}, 1000)
+    \`, { eval: true })
+    w.on('message', () => w.terminate())
+    // The main thread exits the moment the worker is gone: nothing may still be draining then.
+    w.on('exit', () => process.exit(0))
+  `,
+    60_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.status, 0, r.stderr)
+  t.true(await server.waitFor(N, 20_000), `got ${server.entries.length}`)
+  await server.close()
+  t.is(new Set(server.entries.map((e) => e.record.i)).size, N)
 })
