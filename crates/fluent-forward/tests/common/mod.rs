@@ -717,8 +717,11 @@ pub fn drain_requests(buf: &mut Vec<u8>) -> Result<Vec<Received>, String> {
   Ok(out)
 }
 
+/// One request as the server got it: its bytes, its ack id and its events.
+pub type RawRequest = (Vec<u8>, Option<String>, Vec<Received>);
+
 /// Like `drain_requests`, but also returns each complete request's raw bytes and its ack id.
-pub fn split_requests(buf: &mut Vec<u8>) -> Result<Vec<(Vec<u8>, Option<String>, Vec<Received>)>, String> {
+pub fn split_requests(buf: &mut Vec<u8>) -> Result<Vec<RawRequest>, String> {
   let mut out = Vec::new();
   let mut at = 0;
   while let Some(end) = object_end(buf, at, 0)? {
