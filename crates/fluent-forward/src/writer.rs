@@ -804,3 +804,44 @@ async fn watch_deadlines(shared: &Shared) {
     }
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn held(n: u8) -> Held {
+    Held::new(Chunk {
+      tag: Arc::from("t"),
+      tag_id: 0,
+      entries: vec![n],
+      offsets: vec![0],
+      since: Instant::now(),
+    })
+  }
+
+  /// What `run_thread` does after a caught panic: the batch in hand and the unacked ones go back to
+  /// the front, in write order, at once (not after an ack timeout), and nothing is counted against
+  /// them.
+  #[test]
+  fn recover_requeues_the_batch_in_hand_and_the_unacked_ones() {
+    let shared = Arc::new(Shared::new(Config::default(), Arc::new(|_| true)));
+    let mut w = Writer::new(shared.clone());
+    w.pending.push_back(held(3));
+    w.in_flight.push_back(InFlight {
+      held: held(1),
+      seq: 0,
+      outstanding: 1,
+      deadline: Instant::now() + Duration::from_secs(3600),
+    });
+    w.ack_ids.insert([b'A'; 24], 0);
+    w.writing = Some(held(2));
+    w.recover();
+    let order: Vec<(u8, bool, u32)> = w
+      .pending
+      .iter()
+      .map(|h| (h.chunk.entries[0], h.retry, h.attempts))
+      .collect();
+    assert_eq!(order, vec![(1, true, 0), (2, true, 0), (3, false, 0)]);
+    assert!(w.writing.is_none() && w.in_flight.is_empty() && w.ack_ids.is_empty());
+  }
+}

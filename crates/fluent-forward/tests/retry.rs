@@ -216,6 +216,8 @@ fn isolates_the_poison(mode: OnPoison) -> (Stats, Arc<EventLog>) {
     "the poison record was never accepted"
   );
   assert_eq!(stats.rejected, 1, "{stats:?}");
+  // Splitting and rejecting kept the held-bytes accounting exact: nothing is left counted.
+  assert_eq!((stats.queued_bytes, stats.queued_records), (0, 0), "{stats:?}");
   assert_eq!(report.rejected, 1);
   assert_eq!(report.pending, 0);
   log.with(|es| {
