@@ -358,7 +358,7 @@ impl Writer {
     self.framer.trim(self.shared.config.batch_bytes);
   }
 
-  /// With `shared.held_*`, the only other place that touches the held counts.
+  /// With `next_chunk`, the only place that touches `held_bytes`/`held_records`.
   fn release(&self, chunk: &Chunk) {
     self.shared.held_bytes.fetch_sub(chunk.footprint(), Relaxed);
     self.shared.held_records.fetch_sub(chunk.records(), Relaxed);

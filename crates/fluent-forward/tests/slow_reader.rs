@@ -26,6 +26,10 @@ fn slow_reader_receives_every_record_with_default_config() {
   // Set before listen: accepted sockets inherit it, so the receive window stays small and the
   // client's writes really are paced by our reads.
   sock.set_recv_buffer_size(4096).unwrap();
+  // An Ethernet-sized MSS, as on a real link. Loopback's 64 KiB MSS makes the client's initial send
+  // buffer ~1.3 MB, which would hide the bug: the kernel alone could absorb whole batches, and the
+  // old whole-write timeout then "delivered" over a string of reconnects.
+  sock.set_tcp_mss(1400).unwrap();
   let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
   sock.bind(&addr.into()).unwrap();
   sock.listen(8).unwrap();
