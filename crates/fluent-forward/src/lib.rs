@@ -8,14 +8,15 @@ mod backoff;
 pub mod client;
 pub mod codec;
 pub mod config;
-mod connection;
 pub mod error;
 pub mod event;
 pub mod options;
 pub mod queue;
+mod retry;
 mod shared;
 pub mod staging;
 pub mod stats;
+mod transport;
 mod writer;
 
 pub use client::{Admission, Client, StagedPush};

@@ -1003,3 +1003,63 @@ fn ack_that_arrives_during_a_blocked_write_is_not_a_timeout() {
   assert_eq!((stats.retries, stats.reconnects), (0, 0), "{stats:?}");
   assert_eq!(server.count(), 641, "delivered once each");
 }
+
+/// REVIEW-0.1 #3: a flush that races the writer's stop must still be answered. Before the fix the
+/// writer drained the waiters, then set the close report under a second lock; a flush arriving in
+/// between found no report, queued its waiter and was never called back.
+#[test]
+fn flushes_racing_a_close_are_all_answered() {
+  use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+  use std::sync::Arc;
+  for round in 0..20 {
+    let log = EventLog::new();
+    let client = Arc::new(Client::start(fast_config(tcp(refused_port())), log.sink()).unwrap());
+    let tag = client.tag_id("race").unwrap();
+    for i in 0..10 {
+      assert!(client.push(tag, None, &record(i, 0)).unwrap());
+    }
+    let issued = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicBool::new(false));
+    let flushers: Vec<_> = (0..3)
+      .map(|_| {
+        let (client, issued, answered, closed) =
+          (client.clone(), issued.clone(), answered.clone(), closed.clone());
+        std::thread::spawn(move || {
+          let start = Instant::now();
+          // Until the close has reported, and once more after it: bounded either way.
+          loop {
+            let last = closed.load(SeqCst) || start.elapsed() > Duration::from_secs(5);
+            issued.fetch_add(1, SeqCst);
+            let answered = answered.clone();
+            client.flush(
+              Duration::from_secs(60),
+              Box::new(move |_| {
+                answered.fetch_add(1, SeqCst);
+              }),
+            );
+            if last {
+              break;
+            }
+          }
+        })
+      })
+      .collect();
+    std::thread::sleep(Duration::from_millis(2));
+    let c = closed.clone();
+    client.close(Duration::ZERO, Some(Box::new(move |_| c.store(true, SeqCst))));
+    for f in flushers {
+      f.join().unwrap();
+    }
+    // The flush timeout is 60 s: only the close can have answered them within this bound.
+    let all = wait_until(Duration::from_secs(5), || {
+      answered.load(SeqCst) == issued.load(SeqCst)
+    });
+    assert!(
+      all,
+      "round {round}: {} of {} flushes answered",
+      answered.load(SeqCst),
+      issued.load(SeqCst)
+    );
+  }
+}

@@ -697,3 +697,46 @@ pub fn mode_kind(mode: Mode, gzip: bool) -> Kind {
     (Mode::PackedForward, true) => Kind::CompressedPackedForward,
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for servers written in the test itself (tests/slow_reader.rs, tests/retry.rs)
+
+/// Decodes and removes every complete request at the front of `buf` (any wire form), returning
+/// their events; an incomplete last request stays in `buf`.
+pub fn drain_requests(buf: &mut Vec<u8>) -> Result<Vec<Received>, String> {
+  let mut out = Vec::new();
+  let mut at = 0;
+  while let Some(end) = object_end(buf, at, 0)? {
+    let mut cur = Cursor::new(&buf[at..end]);
+    let value = rmpv::decode::read_value(&mut cur).map_err(|e| format!("undecodable: {e}"))?;
+    let (_, events) = parse_request(&value, 0)?;
+    out.extend(events);
+    at = end;
+  }
+  buf.drain(..at);
+  Ok(out)
+}
+
+/// One request as the server got it: its bytes, its ack id and its events.
+pub type RawRequest = (Vec<u8>, Option<String>, Vec<Received>);
+
+/// Like `drain_requests`, but also returns each complete request's raw bytes and its ack id.
+pub fn split_requests(buf: &mut Vec<u8>) -> Result<Vec<RawRequest>, String> {
+  let mut out = Vec::new();
+  let mut at = 0;
+  while let Some(end) = object_end(buf, at, 0)? {
+    let raw = buf[at..end].to_vec();
+    let value =
+      rmpv::decode::read_value(&mut Cursor::new(&raw[..])).map_err(|e| format!("undecodable: {e}"))?;
+    let (req, events) = parse_request(&value, 0)?;
+    out.push((raw, req.chunk, events));
+    at = end;
+  }
+  buf.drain(..at);
+  Ok(out)
+}
+
+/// The msgpack bytes of `{"ack": id}`.
+pub fn ack_for(id: &str) -> Vec<u8> {
+  ack_bytes(id)
+}
