@@ -383,7 +383,7 @@ impl Queue {
     self.release_counts(chunk.footprint(), chunk.records());
   }
 
-  pub(crate) fn release_counts(&mut self, bytes: usize, records: usize) {
+  fn release_counts(&mut self, bytes: usize, records: usize) {
     debug_assert!(bytes <= self.held_bytes && records <= self.held_records);
     self.held_bytes = self.held_bytes.saturating_sub(bytes);
     self.held_records = self.held_records.saturating_sub(records);

@@ -5,8 +5,7 @@ use crate::event::{Event, EventSink};
 use crate::queue::{Limits, Queue};
 use crate::stats::Counters;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -73,13 +72,9 @@ pub struct Control {
 pub struct Shared {
   pub config: Config,
   pub limits: Limits,
-  pub queue: Arc<Mutex<Queue>>,
+  pub queue: Mutex<Queue>,
   pub wake: Notify,
   pub counters: Counters,
-  /// Transitional: the writer's old bookkeeping of what it holds, now kept in `Queue` (`take` and
-  /// `release`). Remove once the writer calls `Queue::release` itself.
-  pub held_bytes: HeldShim,
-  pub held_records: HeldShim,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
   /// `lost()` when the last flush was called: where the next flush's window starts.
@@ -98,16 +93,8 @@ impl Shared {
       overflow: config.overflow,
       time_format: config.time_format,
     };
-    let queue = Arc::new(Mutex::new(Queue::new(&limits)));
+    let queue = Mutex::new(Queue::new(&limits));
     Self {
-      held_bytes: HeldShim {
-        queue: queue.clone(),
-        records: false,
-      },
-      held_records: HeldShim {
-        queue: queue.clone(),
-        records: true,
-      },
       config,
       limits,
       queue,
@@ -139,26 +126,5 @@ impl Shared {
   pub fn lost(&self) -> u64 {
     let discarded = self.queue.lock().discarded;
     discarded + Counters::get(&self.counters.dropped) + Counters::get(&self.counters.rejected)
-  }
-}
-
-/// Keeps the writer's `held_*.fetch_add`/`fetch_sub` calls compiling and correct until it calls
-/// `Queue::release`: `take` already counts the batch as held, under the queue lock, so adding is a
-/// no-op and subtracting releases under that same lock.
-pub struct HeldShim {
-  queue: Arc<Mutex<Queue>>,
-  records: bool,
-}
-
-impl HeldShim {
-  pub fn fetch_add(&self, _n: usize, _order: Ordering) {}
-
-  pub fn fetch_sub(&self, n: usize, _order: Ordering) {
-    let mut q = self.queue.lock();
-    if self.records {
-      q.release_counts(0, n);
-    } else {
-      q.release_counts(n, 0);
-    }
   }
 }

@@ -285,7 +285,8 @@ impl Writer {
     }
   }
 
-  /// The only place (with `release`) that touches `held_bytes`/`held_records`.
+  /// Taking a batch from the queue counts it as held there, under the queue lock (`Queue::take`), so
+  /// the cap covers it; `release` gives it back.
   fn next_chunk(&mut self, has_sealed: bool) -> Option<Held> {
     match self.next_source(has_sealed)? {
       Source::Pending => self.pending.pop_front(),
@@ -295,8 +296,6 @@ impl Writer {
       }
       Source::Queue => {
         let chunk = self.shared.queue.lock().take()?;
-        self.shared.held_bytes.fetch_add(chunk.footprint(), Relaxed);
-        self.shared.held_records.fetch_add(chunk.records(), Relaxed);
         self.parked_turn = true;
         Some(Held::new(chunk))
       }
@@ -358,10 +357,9 @@ impl Writer {
     self.framer.trim(self.shared.config.batch_bytes);
   }
 
-  /// With `next_chunk`, the only place that touches `held_bytes`/`held_records`.
+  /// A held batch leaves the writer (sent, rejected or discarded): the cap no longer counts it.
   fn release(&self, chunk: &Chunk) {
-    self.shared.held_bytes.fetch_sub(chunk.footprint(), Relaxed);
-    self.shared.held_records.fetch_sub(chunk.records(), Relaxed);
+    self.shared.queue.lock().release(chunk);
   }
 
   fn settle_sent(&mut self, held: Held) {
