@@ -26,7 +26,8 @@ function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Run> {
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (status, signal) => {
+    // 'close', not 'exit': output may still be in flight when the process has exited.
+    child.on('close', (status, signal) => {
       clearTimeout(timer)
       resolve({ status, signal, stdout, stderr })
     })
@@ -43,7 +44,7 @@ const timeDrain = `
 `
 function drainMs(r: Run): number {
   const m = /DRAIN_MS (\d+)/.exec(r.stdout)
-  if (m === null) throw new Error(`no drain time; stderr: ${r.stderr}`)
+  if (m === null) throw new Error(`no drain time (status ${r.status}, signal ${r.signal}); stdout: ${r.stdout}; stderr: ${r.stderr}`)
   return Number(m[1])
 }
 

@@ -13,7 +13,7 @@ function runChild(code: string, timeoutMs = 20_000): Promise<{ status: number | 
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (status) => {
+    child.on('close', (status) => {
       clearTimeout(timer)
       resolve({ status, ms: Date.now() - started, stderr })
     })
