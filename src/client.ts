@@ -9,6 +9,7 @@ import { isRecord, takeOwnError } from './encoder.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
+import type { ExitHandle } from './exit.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
@@ -68,6 +69,7 @@ export class FluentClient extends EventEmitter {
    */
   #estimate = 0
   readonly #exitMs: number
+  readonly #exitHandle: ExitHandle
   #closing: Promise<CloseReport> | undefined
   /** The close promise settled: its report (and UNDELIVERED events) already told the user. */
   #closeSettled = false
@@ -102,11 +104,14 @@ export class FluentClient extends EventEmitter {
         return answer
       },
     }
-    register(this, {
+    // The registry holds the handle weakly; the client holds it strongly, so it lives as long as
+    // the client does.
+    this.#exitHandle = {
       id,
       begin: () => this.#beginExit(),
       end: (report) => this.#endExit(report),
-    })
+    }
+    register(this, this.#exitHandle)
   }
 
   #tagId(tag: string, cache: Map<string, number>): number {
