@@ -227,3 +227,18 @@ test("worker.terminate() drains the worker's clients before it is gone (env clea
   await server.close()
   t.is(new Set(server.entries.map((e) => e.record.i)).size, N)
 })
+
+test('a client made in an exit listener after the drain refuses and reports (nothing silently queued)', async (t) => {
+  const port = await deadPort()
+  const r = await node(`
+    ${req}
+    const first = new FluentClient({ port: ${port} })
+    process.on('exit', () => {
+      const late = new FluentClient({ port: ${port} })
+      process.stdout.write('LATE_CLIENT ' + late.emit('exit.late', { n: 1 }) + ' ' + late.stats().dropped + '\\n')
+    })
+  `)
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /LATE_CLIENT false 1\n/)
+  t.regex(r.stderr, /ERR_FLUENT_CLOSED/)
+})

@@ -134,3 +134,33 @@ test('values that are not records are refused with ERR_FLUENT_INVALID_RECORD, to
   t.is(log.stats().emitted, 0)
   void log.close({ timeoutMs: 0 })
 })
+
+test('times are read once and checked: a logging getter in a time, a forged EventTime, a Proxy Date', async (t) => {
+  const server = await Receiver.start()
+  const log = new FluentClient({ port: server.port, ...quick })
+  const { EventTime } = await import('../index.js')
+  const time = new Proxy(new EventTime(1000, 5), {
+    get(target, key, receiver) {
+      if (key === 'nano') log.emit('inner', { from: 'nano getter' }, new EventTime(7, 7))
+      return Reflect.get(target, key, receiver)
+    },
+  })
+  t.true(log.emit('outer', { a: 1 }, time))
+  const forged = Object.assign(Object.create(EventTime.prototype), { epoch: -1, nano: 5e9 })
+  t.is((t.throws(() => log.emit('bad', { a: 1 }, forged)) as FluentError).code, 'ERR_FLUENT_INVALID_TIME')
+  t.is((t.throws(() => log.emitRaw('bad', Buffer.from([0x80]), forged)) as FluentError).code, 'ERR_FLUENT_INVALID_TIME')
+  t.is((t.throws(() => log.emit('bad', { a: 1 }, new Proxy(new Date(), {}))) as FluentError).code, 'ERR_FLUENT_INVALID_TIME')
+  const weird = {
+    get a() {
+      throw Object.create(null)
+    },
+  }
+  t.is((t.throws(() => log.emit('bad', weird)) as FluentError).code, 'ERR_FLUENT_ENCODE')
+  await log.close()
+  await server.waitFor(2, 5000)
+  await server.close()
+  const times = Object.fromEntries(server.entries.map((e) => [e.tag, e.time as { epoch?: number; _epoch?: number }]))
+  const epoch = (x: { epoch?: number; _epoch?: number }) => x.epoch ?? x._epoch
+  t.is(epoch(times.outer), 1000)
+  t.is(epoch(times.inner), 7)
+})

@@ -261,3 +261,60 @@ test('a getter, toJSON or trap that throws gives ERR_FLUENT_ENCODE with the caus
   await server.close()
   t.true(server.entries.every((e) => e.tag === 'good' || e.tag === 'many'))
 })
+
+test('a getter that logs its own object recurses to the nesting limit: ERR_FLUENT_ENCODE, and later records are intact', async (t) => {
+  const server = await Receiver.start()
+  const log = new FluentClient({ port: server.port, ...quick })
+  for (let i = 0; i < 5; i++) log.emit('early', { i })
+  const o = {
+    get s() {
+      log.emit('debug', { o })
+      return 1
+    },
+  }
+  const err = t.throws(() => log.emit('top', o)) as FluentError
+  t.is(err.code, 'ERR_FLUENT_ENCODE')
+  for (let i = 0; i < 20; i++) t.true(log.emit('late', { i }))
+  const report = await log.close()
+  await server.waitFor(25, 5000)
+  await server.close()
+  t.deepEqual(
+    server.entries.map((e) => [e.tag, e.record.i]),
+    [...Array.from({ length: 5 }, (_, i) => ['early', i]), ...Array.from({ length: 20 }, (_, i) => ['late', i])],
+  )
+  t.is(report.sent, 25)
+})
+
+test('an array that grows or shrinks while it is encoded is written as JSON reads it (length read once)', async (t) => {
+  const server = await Receiver.start()
+  const log = new FluentClient({ port: server.port, ...quick })
+  const grows: unknown[] = [1, 2]
+  Object.defineProperty(grows, 0, {
+    get() {
+      grows.push('late')
+      return 'first'
+    },
+    enumerable: true,
+  })
+  const shrinks: unknown[] = [1, 2, 3]
+  Object.defineProperty(shrinks, 0, {
+    get() {
+      shrinks.length = 1
+      return 'only'
+    },
+    enumerable: true,
+  })
+  const weird = new Proxy([1], { get: (target, key) => (key === 'length' ? 2.5 : Reflect.get(target, key)) })
+  t.true(log.emit('arrays', { grows }))
+  t.true(log.emit('arrays', { shrinks }))
+  t.is((t.throws(() => log.emit('arrays', { weird })) as FluentError).code, 'ERR_FLUENT_ENCODE')
+  t.true(log.emit('arrays', { after: true }))
+  const report = await log.close()
+  await server.waitFor(3, 5000)
+  await server.close()
+  t.deepEqual(
+    server.entries.map((e) => e.record),
+    [{ grows: ['first', 2] }, { shrinks: ['only', null, null] }, { after: true }],
+  )
+  t.is(report.sent, 3)
+})

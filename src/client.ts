@@ -13,7 +13,7 @@ import type { ExitHandle } from './exit.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
-import { split, splitTime } from './time.js'
+import { describeError, split, splitTime } from './time.js'
 import type { Time } from './time.js'
 import type {
   CloseOptions,
@@ -40,8 +40,7 @@ function toError(ev: JsEvent): FluentError {
  */
 function encodeError(e: unknown): FluentError {
   if (takeOwnError(e)) return e as FluentError
-  const what = (e as Error)?.message ?? String(e)
-  return new FluentError('ERR_FLUENT_ENCODE', `reading the record threw (a getter, toJSON() or Proxy trap): ${what}`, {
+  return new FluentError('ERR_FLUENT_ENCODE', `reading the record threw (a getter, toJSON() or Proxy trap): ${describeError(e)}`, {
     cause: e,
   })
 }

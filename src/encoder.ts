@@ -45,7 +45,7 @@ interface Saved {
 }
 /** Outer records' states while a nested one is encoded; `sides[i]` is the buffer of depth i + 1. */
 const saved: Saved[] = []
-const sides: FastBuffer[] = []
+const sides: Array<FastBuffer | undefined> = []
 
 /** The buffer the last `encodeRecord` wrote into (it may have been replaced by a larger one). */
 export function scratch(): Buffer {
@@ -57,22 +57,47 @@ export function primary(): Buffer {
   return saved.length > 0 ? saved[0].buf : buf
 }
 
-/** Switches to a side buffer for a record encoded from inside another one. */
+/** Records logged from inside records, at most this deep (a getter that logs its own object recurses). */
+export const MAX_NESTED = 16
+/** Side buffers larger than this are not kept for the next nested record. */
+const KEEP_SIDE = 64 * 1024
+
+/**
+ * Switches to a side buffer for a record encoded from inside another one. Nothing here can throw
+ * after the state is saved (the buffer is found first), so a failure leaves the encoder as it was.
+ */
 export function enterSide(): void {
+  const depth = saved.length
+  if (depth >= MAX_NESTED) {
+    fail('ERR_FLUENT_ENCODE', `records logged from inside records nest deeper than ${MAX_NESTED} (a getter that logs its own object?)`)
+  }
+  const side = sides[depth] || (Buffer.allocUnsafeSlow(SIDE_SIZE) as FastBuffer)
+  sides[depth] = side
   saved.push({ buf, pos, recordStart, limit })
-  const depth = saved.length - 1
-  buf = sides[depth] ??= Buffer.allocUnsafeSlow(SIDE_SIZE) as FastBuffer
+  buf = side
 }
 
-/** Back to the outer record, exactly where it was. */
+/** Back to the outer record, exactly where it was. Allocates nothing, so it cannot fail. */
 export function leaveSide(): void {
-  // A side buffer that grew is kept for the next nested record at this depth.
-  sides[saved.length - 1] = buf
+  const side = buf
   const s = saved.pop() as Saved
   buf = s.buf
   pos = s.pos
   recordStart = s.recordStart
   limit = s.limit
+  // A side buffer that grew is kept for the next nested record at this depth, unless it is large.
+  sides[saved.length] = side.length <= KEEP_SIDE ? side : undefined
+}
+
+/**
+ * Called before an outermost record: no nested state can be saved then. If some is (a bug), the
+ * stage's own buffer is restored rather than writing into a side buffer from here on.
+ */
+export function resetSides(): void {
+  if (saved.length === 0) return
+  const s = saved[0]
+  saved.length = 0
+  buf = s.buf
 }
 
 /** The last error this encoder raised, to tell it apart from what user code (a getter) threw. */
@@ -307,8 +332,12 @@ function writeNil(): void {
 
 function writeArray(arr: unknown[], depth: number): void {
   if (depth > MAX_DEPTH) tooDeep()
-  writeArrayHeader(arr.length)
-  for (let i = 0; i < arr.length; i++) writeValue(arr[i], depth + 1)
+  // The length is read once, as JSON reads it: a getter in an element may grow or shrink the array
+  // (or a Proxy report any length), and the header must match what is written.
+  const n = arr.length
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) fail('ERR_FLUENT_ENCODE', `array length is not a valid length: ${String(n)}`)
+  writeArrayHeader(n)
+  for (let i = 0; i < n; i++) writeValue(arr[i], depth + 1)
 }
 
 /** A marker for `writeObject`: this field is an Error cause, to be followed only so far. */
@@ -326,7 +355,11 @@ class Cause {
  */
 function writeError(e: Error, depth: number, hops: number): void {
   if (depth > MAX_DEPTH) tooDeep()
-  const fields: Record<string, unknown> = { name: e.name, message: e.message, stack: e.stack }
+  // No prototype: an own `__proto__` key (JSON.parse makes those) is then a key like any other.
+  const fields = Object.create(null) as Record<string, unknown>
+  fields.name = e.name
+  fields.message = e.message
+  fields.stack = e.stack
   for (const key in e) if (hasOwn.call(e, key)) fields[key] = (e as unknown as Record<string, unknown>)[key]
   if (e instanceof AggregateError && !hasOwn.call(fields, 'errors')) fields.errors = e.errors
   // `cause` is written last, whether it is an own enumerable field (assigned) or not (the option).

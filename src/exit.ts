@@ -19,8 +19,11 @@ export interface ExitHandle {
 const live = new Set<WeakRef<ExitHandle>>()
 const forget = new FinalizationRegistry<WeakRef<ExitHandle>>((ref) => live.delete(ref))
 let installed = false
+/** The drain has run: a client made after it (in a later 'exit' listener) starts out exited. */
+let drained = false
 
 export function register(owner: object, handle: ExitHandle): void {
+  if (drained) return handle.begin()
   const ref = new WeakRef(handle)
   live.add(ref)
   forget.register(owner, ref)
@@ -42,6 +45,7 @@ export function warnNow(message: string, code: string): void {
 }
 
 function drainAll(): void {
+  drained = true
   const handles: ExitHandle[] = []
   for (const ref of live) {
     const h = ref.deref()

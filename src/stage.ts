@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
-import { encodeRecord, enterSide, leaveSide, primary, scratch } from './encoder.js'
+import { encodeRecord, enterSide, leaveSide, primary, scratch, resetSides } from './encoder.js'
 
 /** Where a stage's block goes: one per client, private to it. */
 export interface StageSink {
@@ -106,6 +106,7 @@ function writeHeader(b: Buffer, at: number, tagId: number, length: number, sec: 
  * `encodeRecord` throws, or what user code throws; nothing is staged then.
  */
 export function encode(tagId: number, record: unknown, sec: number, nsec: number, maxBytes: number): number {
+  resetSides()
   const at = used
   depth++
   let end: number
@@ -146,7 +147,7 @@ export function stageNested(
   maxBytes: number,
 ): number {
   handOver()
-  enterSide()
+  enterSide() // throws (saving nothing) past the nesting limit
   depth++
   try {
     const end = encodeRecord(record, STAGING_HEADER, maxBytes)

@@ -76,11 +76,33 @@ export function splitTime(time: Time | undefined): void {
     return
   }
   if (typeof time === 'number') return splitSeconds(time)
-  if (time instanceof EventTime) {
-    split.sec = time.epoch
-    split.nsec = time.nano
-    return
+  try {
+    if (time instanceof EventTime) {
+      // Both fields are read before either is stored (a getter could log, and split, in between),
+      // and checked again: an object made from EventTime.prototype skips the constructor.
+      const sec = time.epoch
+      const nsec = time.nano
+      if (!Number.isInteger(sec) || sec < 0 || sec > 0xffffffff || !Number.isInteger(nsec) || nsec < 0 || nsec > 999_999_999) {
+        throw new FluentError('ERR_FLUENT_INVALID_TIME', `not a valid EventTime: ${String(sec)} s ${String(nsec)} ns`)
+      }
+      split.sec = sec
+      split.nsec = nsec
+      return
+    }
+    if (time instanceof Date) return splitDate(time)
+  } catch (e) {
+    if (e instanceof FluentError) throw e
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', `reading the time threw: ${describeError(e)}`, { cause: e })
   }
-  if (time instanceof Date) return splitDate(time)
   throw new FluentError('ERR_FLUENT_INVALID_TIME', `time must be seconds, a Date or an EventTime, got ${typeof time}`)
+}
+
+/** A message for anything thrown, even an object whose `message` getter throws. */
+export function describeError(e: unknown): string {
+  try {
+    const message = (e as { message?: unknown })?.message
+    return typeof message === 'string' ? message : String(e)
+  } catch {
+    return 'an exception that cannot be printed'
+  }
 }
