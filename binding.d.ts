@@ -33,11 +33,13 @@ export declare class NativeClient {
 }
 
 /**
- * At process exit (or a Worker's): closes every client of this JS thread at once, each with its
- * own `exitFlushTimeoutMs`, and waits for all of them against one deadline. Returns one report per
- * client; the registry is emptied, so the env cleanup hook that runs later finds nothing to do.
+ * At exit: closes every client of this JS thread at once, each with its own
+ * `exitFlushTimeoutMs`, and waits for all of them against one deadline. `allThreads` (the main
+ * thread's exit) closes the Workers' clients and the collected-but-draining ones in the same wait.
+ * Returns one report per client of this thread (and one `collected` report for clients whose JS
+ * object was gone); this thread's registry is emptied, so the env cleanup hook finds nothing to do.
  */
-export declare function closeAllSync(): Array<JsExitReport>
+export declare function closeAllSync(allThreads: boolean): Array<JsExitReport>
 
 /**
  * What a record costs against the cap beyond its own bytes, at most: entry array header, time
@@ -71,6 +73,8 @@ export interface JsEvent {
 export interface JsExitReport {
   /** The client's id (`NativeClient.id`). */
   id: number
+  /** This report sums the clients whose JS object was collected before they were closed. */
+  collected: boolean
   /** `false`: the writer had not stopped by the deadline; `pending` is then what it still held. */
   stopped: boolean
   report: JsCloseReport

@@ -242,3 +242,53 @@ test('a client made in an exit listener after the drain refuses and reports (not
   t.regex(r.stdout, /LATE_CLIENT false 1\n/)
   t.regex(r.stderr, /ERR_FLUENT_CLOSED/)
 })
+
+test('process exit with clients in six Workers: they drain in the same wait, not one Worker after another', async (t) => {
+  const port = await deadPort()
+  const started = Date.now()
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    ${req} // loaded, with no client of its own: its exit drain closes the Workers' clients too
+    let ready = 0
+    for (let k = 0; k < 6; k++) {
+      const w = new Worker(\`
+        const { parentPort } = require('node:worker_threads')
+        ${req.replace(/`/g, '\\`')}
+        const log = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 1000, reconnectInitialDelayMs: 50 })
+        for (let i = 0; i < 100; i++) log.emit('exit.workers', { i })
+        log.stats()
+        parentPort.postMessage('emitted')
+        setInterval(() => {}, 1000)
+      \`, { eval: true })
+      w.on('message', () => { if (++ready === 6) { console.log('EXITING_AT ' + Date.now()); process.exit(0) } })
+    }
+  `,
+    60_000,
+  )
+  t.is(r.status, 0, r.stderr)
+  const exitingAt = Number(/EXITING_AT (\d+)/.exec(r.stdout)?.[1])
+  const ms = Date.now() - exitingAt
+  t.log(`exit took ${ms} ms (child ran ${Date.now() - started} ms)`)
+  // One 1000 ms deadline plus margins; one Worker after another it would be 6 s or more.
+  t.true(ms < 3500, `exit took ${ms} ms`)
+  // Each Worker's teardown reports what it could not deliver.
+  t.is(r.stderr.split('\n').filter((l) => l.includes('not delivered')).length, 6, r.stderr)
+})
+
+test('a client collected while it still held records: its drain is waited for and reported at exit', async (t) => {
+  const port = await deadPort()
+  const r = await node(`
+    ${req}
+    const kept = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 300 })
+    kept.emit('exit.kept', { n: 1 })
+    ;(() => {
+      const lost = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 300 })
+      for (let i = 0; i < 100; i++) lost.emit('exit.collected', { i })
+      lost.stats()
+    })()
+    setTimeout(() => { gc(); gc(); setTimeout(() => { gc(); process.exit(0) }, 50) }, 50)
+  `)
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stderr, /101 record\(s\) from 2 client\(s\)/)
+})

@@ -4,6 +4,7 @@
  * this is reachable from a client instance, and the registry holds it weakly so clients can still
  * be collected.
  */
+import { isMainThread } from 'node:worker_threads'
 import { closeAllSync } from '../binding.js'
 import type { JsExitReport } from '../binding.js'
 
@@ -18,7 +19,6 @@ export interface ExitHandle {
 
 const live = new Set<WeakRef<ExitHandle>>()
 const forget = new FinalizationRegistry<WeakRef<ExitHandle>>((ref) => live.delete(ref))
-let installed = false
 /** The drain has run: a client made after it (in a later 'exit' listener) starts out exited. */
 let drained = false
 
@@ -27,11 +27,12 @@ export function register(owner: object, handle: ExitHandle): void {
   const ref = new WeakRef(handle)
   live.add(ref)
   forget.register(owner, ref)
-  if (!installed) {
-    installed = true
-    process.on('exit', drainAll)
-  }
 }
+
+// Installed when the package is loaded, not with the first client: in the main thread the drain
+// also closes the Workers' clients at once, which only this thread's 'exit' can do (Node stops
+// Workers one after another afterwards, and each would otherwise wait its own deadline).
+process.on('exit', drainAll)
 
 /**
  * A warning written now: `process.emitWarning` defers to the next tick, which never comes inside
@@ -53,9 +54,17 @@ function drainAll(): void {
   }
   live.clear()
   for (const h of handles) h.begin()
-  const reports = new Map(closeAllSync().map((r) => [r.id, r]))
+  // The main thread's exit also closes the Workers' clients, so they drain in the same wait.
+  const all = closeAllSync(isMainThread)
+  const reports = new Map(all.filter((r) => !r.collected).map((r) => [r.id, r]))
   let unreported = 0
   let clients = 0
+  for (const r of all) {
+    if (r.collected && r.pending > 0) {
+      unreported += r.pending
+      clients++
+    }
+  }
   for (const h of handles) {
     const n = h.end(reports.get(h.id))
     if (n > 0) {

@@ -284,6 +284,8 @@ pub struct JsCloseReport {
 pub struct JsExitReport {
   /// The client's id (`NativeClient.id`).
   pub id: u32,
+  /// This report sums the clients whose JS object was collected before they were closed.
+  pub collected: bool,
   /// `false`: the writer had not stopped by the deadline; `pending` is then what it still held.
   pub stopped: bool,
   pub report: JsCloseReport,

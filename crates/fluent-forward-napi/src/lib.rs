@@ -73,12 +73,14 @@ pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
   }
 }
 
-/// At process exit (or a Worker's): closes every client of this JS thread at once, each with its
-/// own `exitFlushTimeoutMs`, and waits for all of them against one deadline. Returns one report per
-/// client; the registry is emptied, so the env cleanup hook that runs later finds nothing to do.
+/// At exit: closes every client of this JS thread at once, each with its own
+/// `exitFlushTimeoutMs`, and waits for all of them against one deadline. `allThreads` (the main
+/// thread's exit) closes the Workers' clients and the collected-but-draining ones in the same wait.
+/// Returns one report per client of this thread (and one `collected` report for clients whose JS
+/// object was gone); this thread's registry is emptied, so the env cleanup hook finds nothing to do.
 #[napi(catch_unwind)]
-pub fn close_all_sync() -> Vec<JsExitReport> {
-  registry::close_all()
+pub fn close_all_sync(all_threads: bool) -> Vec<JsExitReport> {
+  registry::close_all(all_threads)
 }
 
 /// Internal: the public API is `FluentClient` in src/client.ts.

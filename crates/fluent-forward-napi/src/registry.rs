@@ -1,13 +1,19 @@
 //! The clients of this JS thread (the main thread or one Worker), by small integer id, so the hot
 //! call is a plain function taking a number (a napi class method pays for unwrapping `this` on
 //! every call), and so that exit can close them all at once.
+//!
+//! Two process-wide lists back the exit bound: every live client (so the main thread's exit can
+//! close the Workers' clients too, at the same time as its own, instead of Node tearing the Workers
+//! down one after another, each waiting its own deadline), and the clients whose JS object was
+//! collected while they still held records (their drain is waited for and reported at exit).
 
 use crate::convert::{close_report, JsExitReport};
+use fluent_forward::client::DROP_DRAIN;
 use fluent_forward::Client;
 use napi::Env;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 struct Entry {
@@ -21,7 +27,22 @@ thread_local! {
   static HOOKED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Every client of every thread, weakly (a thread's own list owns them).
+static ALL: Mutex<Vec<(Weak<Client>, Duration)>> = Mutex::new(Vec::new());
+/// Clients whose JS object was collected before they were closed: draining on their own.
+static DRAINING: Mutex<Vec<(Arc<Client>, Duration)>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  // A panic while holding one of these cannot leave the list inconsistent: keep using it.
+  m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn add(client: Arc<Client>, exit: Duration) -> u32 {
+  {
+    let mut all = lock(&ALL);
+    all.retain(|(w, _)| w.strong_count() > 0);
+    all.push((Arc::downgrade(&client), exit));
+  }
   CLIENTS.with(|c| {
     let mut c = c.borrow_mut();
     let entry = Some(Entry { client, exit });
@@ -46,45 +67,93 @@ pub fn get(id: u32) -> Option<Arc<Client>> {
   })
 }
 
-/// Clears the slot only if it still holds this client: after `close_all` emptied the registry, a
-/// new client may have been given the same id.
+/// The JS object was collected. Clears the slot only if it still holds this client (after
+/// `close_all` emptied the registry, a new client may have been given the same id); a client that
+/// was never closed keeps draining for a bounded time, and exit waits for it.
 pub fn forget(id: u32, client: &Arc<Client>) {
   // `try_with`: at thread teardown the registry may already be gone.
   let _ = CLIENTS.try_with(|c| {
     if let Some(slot) = c.borrow_mut().get_mut(id as usize) {
       if slot.as_ref().is_some_and(|e| Arc::ptr_eq(&e.client, client)) {
-        *slot = None;
+        let entry = slot.take().expect("checked above");
+        if !entry.client.stopped() {
+          entry.client.close(DROP_DRAIN, None);
+          let mut draining = lock(&DRAINING);
+          draining.retain(|(c, _)| !c.stopped());
+          draining.push((entry.client, entry.exit));
+        }
       }
     }
   });
 }
 
-/// Closes every client of this thread in parallel (each with its own exit timeout; one shared
-/// deadline) and empties the registry.
-pub fn close_all() -> Vec<JsExitReport> {
-  let entries: Vec<(u32, Entry)> = CLIENTS.with(|c| {
+/// Closes every client of this thread, and with `all_threads` (the main thread's exit) every
+/// other client of the process too, in parallel against one deadline; empties this thread's list.
+/// Returns a report per client of this thread, plus one with `collected` for the clients whose JS
+/// object was gone.
+pub fn close_all(all_threads: bool) -> Vec<JsExitReport> {
+  let mine: Vec<(u32, Entry)> = CLIENTS.with(|c| {
     std::mem::take(&mut *c.borrow_mut())
       .into_iter()
       .enumerate()
       .filter_map(|(i, e)| e.map(|e| (i as u32, e)))
       .collect()
   });
-  let pairs: Vec<(&Client, Duration)> = entries.iter().map(|(_, e)| (&*e.client, e.exit)).collect();
-  let reports = Client::close_all_blocking(&pairs);
-  entries
+  let others: Vec<(Arc<Client>, Duration)> = if all_threads {
+    lock(&ALL)
+      .iter()
+      .filter_map(|(w, exit)| w.upgrade().map(|c| (c, *exit)))
+      .filter(|(c, _)| !mine.iter().any(|(_, e)| Arc::ptr_eq(&e.client, c)))
+      .collect()
+  } else {
+    Vec::new()
+  };
+  let collected: Vec<(Arc<Client>, Duration)> = if all_threads {
+    std::mem::take(&mut *lock(&DRAINING))
+  } else {
+    Vec::new()
+  };
+  let pairs: Vec<(&Client, Duration)> = mine
     .iter()
-    .zip(reports)
-    .map(|((id, e), report)| {
-      // A writer that did not stop in time still holds its records: those are the undelivered ones.
-      let queued = e.client.stats().queued_records as f64;
-      JsExitReport {
-        id: *id,
-        stopped: report.is_some(),
-        report: close_report(report.unwrap_or_default()),
-        pending: report.map_or(queued, |r| r.pending as f64),
-      }
+    .map(|(_, e)| (&*e.client, e.exit))
+    .chain(
+      others
+        .iter()
+        .chain(collected.iter())
+        .map(|(c, exit)| (&**c, *exit)),
+    )
+    .collect();
+  let reports = Client::close_all_blocking(&pairs);
+  // A writer that did not stop in time still holds its records: those are the undelivered ones.
+  let pending = |client: &Client, report: Option<fluent_forward::CloseReport>| {
+    report.map_or(client.stats().queued_records as f64, |r| r.pending as f64)
+  };
+  let mut out: Vec<JsExitReport> = mine
+    .iter()
+    .zip(&reports)
+    .map(|((id, e), report)| JsExitReport {
+      id: *id,
+      collected: false,
+      stopped: report.is_some(),
+      report: close_report(report.unwrap_or_default()),
+      pending: pending(&e.client, *report),
     })
-    .collect()
+    .collect();
+  let lost: f64 = collected
+    .iter()
+    .zip(reports.iter().skip(mine.len() + others.len()))
+    .map(|((c, _), report)| pending(c, *report))
+    .sum();
+  if lost > 0.0 {
+    out.push(JsExitReport {
+      id: u32::MAX,
+      collected: true,
+      stopped: true,
+      report: close_report(Default::default()),
+      pending: lost,
+    });
+  }
+  out
 }
 
 /// Env teardown (a Worker's `terminate()`, or the end of a thread whose `'exit'` handler did not
@@ -94,7 +163,7 @@ pub fn install_cleanup_hook(env: &Env) {
     return;
   }
   let _ = env.add_env_cleanup_hook((), |_| {
-    let lost: f64 = close_all().iter().map(|r| r.pending).sum();
+    let lost: f64 = close_all(false).iter().map(|r| r.pending).sum();
     if lost > 0.0 {
       let _ = writeln!(
         std::io::stderr(),

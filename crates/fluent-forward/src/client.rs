@@ -20,7 +20,7 @@ pub const MAX_TAG_BYTES: usize = 1024;
 /// How long past its own deadline a blocking close waits for the writer to report.
 pub const EXIT_MARGIN: Duration = Duration::from_millis(250);
 /// How long a dropped (garbage-collected, never closed) client keeps trying to drain.
-const DROP_DRAIN: Duration = Duration::from_secs(5);
+pub const DROP_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct Client {
   shared: Arc<Shared>,
@@ -283,6 +283,11 @@ impl Client {
       .iter()
       .map(|(client, _)| client.wait_for_report(until))
       .collect()
+  }
+
+  /// Has the writer stopped (and its close report been made)?
+  pub fn stopped(&self) -> bool {
+    self.shared.control.lock().report.is_some()
   }
 
   fn wait_for_report(&self, until: Instant) -> Option<CloseReport> {
