@@ -17,6 +17,7 @@ mod shared;
 pub mod staging;
 pub mod stats;
 mod transport;
+pub mod vet;
 mod writer;
 
 pub use client::{Admission, Client, StagedPush};

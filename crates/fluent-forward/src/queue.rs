@@ -383,6 +383,11 @@ impl Queue {
     self.release_counts(chunk.footprint(), chunk.records());
   }
 
+  /// Part of a held batch left it (invalid entries removed before sending, see `vet`).
+  pub fn release_part(&mut self, bytes: usize, records: usize) {
+    self.release_counts(bytes, records);
+  }
+
   fn release_counts(&mut self, bytes: usize, records: usize) {
     debug_assert!(bytes <= self.held_bytes && records <= self.held_records);
     self.held_bytes = self.held_bytes.saturating_sub(bytes);

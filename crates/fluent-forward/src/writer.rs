@@ -295,7 +295,13 @@ impl Writer {
         self.parked.pop_front()
       }
       Source::Queue => {
-        let chunk = self.shared.queue.lock().take()?;
+        let mut chunk = self.shared.queue.lock().take()?;
+        self.vet(&mut chunk);
+        if chunk.records() == 0 {
+          // Nothing valid was left to send (the held bytes were released by `vet`).
+          self.recycle(chunk);
+          return None;
+        }
         self.parked_turn = true;
         Some(Held::new(chunk))
       }
@@ -355,6 +361,24 @@ impl Writer {
       Err(WriteError::Stalled) => self.fail_connection(Error::Timeout("write"), Instant::now()),
     }
     self.framer.trim(self.shared.config.batch_bytes);
+  }
+
+  /// Drops the entries of a freshly taken batch that are not valid records (see `vet`): counted as
+  /// dropped, released from the cap and reported, so the rest of the batch still goes out.
+  fn vet(&self, chunk: &mut Chunk) {
+    let (records, bytes) = crate::vet::vet(chunk);
+    if records == 0 {
+      return;
+    }
+    self.shared.queue.lock().release_part(bytes, records);
+    Counters::add(&self.shared.counters.dropped, records as u64);
+    self.shared.emit(Event::Error {
+      error: Error::Internal(format!(
+        "{records} record(s) were not valid msgpack and were dropped before sending (an encoder bug: please report it)"
+      )),
+      records: records as u64,
+      tag: Some(chunk.tag.clone()),
+    });
   }
 
   /// A held batch leaves the writer (sent, rejected or discarded): the cap no longer counts it.

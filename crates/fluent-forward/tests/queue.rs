@@ -125,3 +125,40 @@ fn flush_under_drop_oldest_during_an_outage_is_not_delivered() {
   );
   close_and_wait(&client, Duration::from_millis(200));
 }
+
+/// The writer's last check (`vet`): an entry whose record is not one valid map never reaches the
+/// wire; the records around it in the same batch do, and the bad one is counted and reported.
+#[test]
+fn an_invalid_record_in_a_batch_is_dropped_before_sending_and_the_rest_delivered() {
+  use common::{
+    close_and_wait, count_errors, fast_config, record, record_n, wait_until, EventLog, Server, LONG,
+  };
+  let server = Server::start();
+  let log = EventLog::new();
+  let client = Client::start(fast_config(server.target()), log.sink()).unwrap();
+  let tag = client.tag_id("vet").unwrap();
+  // `push` trusts its caller (the JS encoder's output), so a broken record gets this far.
+  for n in 0..10 {
+    assert!(client.push(tag, None, &record(n, 0)).unwrap());
+  }
+  assert!(
+    client.push(tag, None, &[0x82, 0xa1, b'a', 0x01]).unwrap(),
+    "a map that claims two pairs and holds one"
+  );
+  for n in 10..20 {
+    assert!(client.push(tag, None, &record(n, 0)).unwrap());
+  }
+  assert!(
+    wait_until(LONG, || server.count() >= 20),
+    "server got {}",
+    server.count()
+  );
+  let report = close_and_wait(&client, Duration::from_secs(5));
+  assert_eq!((report.sent, report.dropped), (20, 1));
+  server.with(|s| {
+    let ids: Vec<u64> = s.received.iter().filter_map(|r| record_n(&r.record)).collect();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+  });
+  assert!(server.violations().is_empty(), "{:?}", server.violations());
+  log.with(|es| assert_eq!(count_errors(es, "INTERNAL"), 1, "{es:?}"));
+}
