@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 mod backoff;
+pub mod breaker;
 pub mod client;
 pub mod codec;
 pub mod config;
@@ -19,10 +20,13 @@ pub mod stats;
 mod transport;
 mod writer;
 
+pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
-pub use config::{Config, Mode, Overflow, Target};
+pub use config::{Breaker, Config, Mode, Overflow, Secret, Security, Target, TlsConfig, TlsVersion};
 pub use error::Error;
 pub use event::{Event, EventSink};
 pub use shared::{CloseReport, FlushOutcome};
 pub use stats::Stats;
+/// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
+pub use transport::handshake;
