@@ -283,8 +283,10 @@ impl Writer {
     let timeout = Self::remaining(closing, now, cfg.connect_timeout);
     let hs_timeout = Self::remaining(closing, now, cfg.handshake_timeout);
     let attempt = tokio::select! {
-      r = open(cfg, &self.shared.opener, timeout, hs_timeout) => r,
+      // Biased: when the close deadline cut the timeouts short, it is the close, not a timeout.
+      biased;
       _ = watch_deadlines(&self.shared) => return,
+      r = open(cfg, &self.shared.opener, timeout, hs_timeout) => r,
     };
     match attempt {
       Ok(opened) => {
