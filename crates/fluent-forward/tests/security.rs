@@ -181,7 +181,11 @@ impl Drop for Srv {
 
 impl Srv {
   fn start(opts: Opts) -> Self {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    Self::start_on(0, opts)
+  }
+
+  fn start_on(port: u16, opts: Opts) -> Self {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen: Arc<Mutex<Seen>> = Arc::default();
@@ -959,6 +963,78 @@ fn tls_handshake_acks_and_gzip_together_deliver_exactly() {
   };
   deliver(cfg, &srv, 2000);
   assert_eq!(srv.seen.lock().unwrap().handshakes, srv.conns.load(SeqCst));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Breaker
+
+#[test]
+fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
+  let port = refused_port();
+  let cfg = Config {
+    breaker: Breaker {
+      failure_threshold: 3,
+      cooldown: Duration::from_millis(400),
+      max_cooldown: Duration::from_millis(800),
+    },
+    ..config(port)
+  };
+  let log = EventLog::new();
+  let client = Client::start(cfg, log.sink()).unwrap();
+  push_n(&client, 0, 20);
+  let open = |es: &[Event]| {
+    es.iter()
+      .filter(|e| {
+        matches!(
+          e,
+          Event::Breaker {
+            state: BreakerState::Open
+          }
+        )
+      })
+      .count()
+  };
+  assert!(log.wait_for(LONG, |es| open(es) >= 1), "{}", log.describe());
+  log.with(|es| assert_eq!(count_errors(es, "CONNECT"), 3, "{es:?}"));
+  assert_eq!(client.stats().breaker, BreakerState::Open);
+  // While open: records stay buffered and a flush still ends at its deadline.
+  let start = Instant::now();
+  let (delivered, ()) = flush_and_wait(&client, Duration::from_millis(150), || ());
+  assert!(!delivered && start.elapsed() < Duration::from_secs(2));
+  assert_eq!(client.stats().queued_records, 20);
+  // The probe fails (still refused): open again.
+  assert!(log.wait_for(LONG, |es| open(es) >= 2), "{}", log.describe());
+  // The server comes up: the next probe closes the breaker and everything is delivered.
+  let srv = Srv::start_on(port, Opts::default());
+  assert!(wait_until(LONG, || srv.count() >= 20), "{}", log.describe());
+  assert!(log.wait_for(LONG, |es| es.iter().any(|e| matches!(
+    e,
+    Event::Breaker {
+      state: BreakerState::Closed
+    }
+  ))));
+  assert_eq!(client.stats().breaker, BreakerState::Closed);
+  let _ = close_and_wait(&client, Duration::from_secs(2));
+  log.with(|es| {
+    let states: Vec<BreakerState> = es
+      .iter()
+      .filter_map(|e| match e {
+        Event::Breaker { state } => Some(*state),
+        _ => None,
+      })
+      .collect();
+    assert_eq!(
+      states,
+      vec![
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+        BreakerState::Closed
+      ]
+    );
+  });
+  assert_eq!(srv.ns(), (0..20).collect::<Vec<_>>());
 }
 
 // ---------------------------------------------------------------------------------------------
