@@ -119,6 +119,9 @@ pub fn classify(e: io::Error, name: &ServerName<'_>) -> Error {
     | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
       Error::TlsHostname(name.to_str().into_owned())
     }
+    rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => Error::TlsCert(
+      "the server's certificate is not signed by a trusted CA: pass tls.ca or check the chain".into(),
+    ),
     rustls::Error::InvalidCertificate(c) => Error::TlsCert(format!(
       "the server's certificate is not trusted ({c:?}): pass tls.ca or check the chain"
     )),
