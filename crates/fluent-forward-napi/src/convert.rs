@@ -45,6 +45,13 @@ pub fn error_code(e: &fluent_forward::Error) -> &'static str {
     E::InvalidTag(_) => "ERR_FLUENT_INVALID_TAG",
     E::Undelivered { .. } => "ERR_FLUENT_UNDELIVERED",
     E::Rejected { .. } => "ERR_FLUENT_REJECTED",
+    E::AuthKey(_) => "ERR_FLUENT_AUTH_KEY",
+    E::AuthUser(_) => "ERR_FLUENT_AUTH_USER",
+    E::AuthServer(_) => "ERR_FLUENT_AUTH_SERVER",
+    E::TlsCert(_) => "ERR_FLUENT_TLS_CERT",
+    E::TlsHostname(_) => "ERR_FLUENT_TLS_HOSTNAME",
+    E::HandshakeTimeout => "ERR_FLUENT_HANDSHAKE_TIMEOUT",
+    E::TlsProtocol(_) => "ERR_FLUENT_TLS_PROTOCOL",
     _ => "ERR_FLUENT_INTERNAL",
   }
 }
@@ -268,6 +275,21 @@ pub fn event_to_js(event: Event) -> JsEvent {
         tag: tag.map(|t| t.to_string()),
       }
     }
+    // Placeholder so the workspace builds with the core's new event; the binding author owns it.
+    Event::Breaker { state } => JsEvent {
+      kind: "breaker".into(),
+      code: None,
+      message: Some(
+        match state {
+          fluent_forward::BreakerState::Closed => "closed",
+          fluent_forward::BreakerState::Open => "open",
+          fluent_forward::BreakerState::HalfOpen => "halfOpen",
+        }
+        .into(),
+      ),
+      records: None,
+      tag: None,
+    },
   }
 }
 

@@ -53,7 +53,8 @@ impl Client {
   /// Validates the config and starts the writer thread. Nothing connects until there is data to send.
   pub fn start(config: Config, sink: EventSink) -> Result<Self, Error> {
     config.validate()?;
-    let shared = Arc::new(Shared::new(config, sink));
+    let opener = crate::transport::Opener::new(&config)?;
+    let shared = Arc::new(Shared::with_opener(config, sink, opener));
     let for_thread = shared.clone();
     let thread = std::thread::Builder::new()
       .name("fluent-forward-writer".into())
@@ -337,6 +338,7 @@ impl Client {
       retries: Counters::get(&c.retries),
       events_lost: Counters::get(&c.events_lost),
       connected: self.shared.connected.load(Relaxed),
+      breaker: crate::breaker::BreakerState::from_u8(self.shared.breaker.load(Relaxed)),
     }
   }
 }

@@ -32,6 +32,20 @@ pub enum Error {
   Rejected { records: u64 },
   /// A bug: the writer caught a panic and carried on.
   Internal(String),
+  /// The server refused our shared key (PONG `auth_result` false, reason about the key).
+  AuthKey(String),
+  /// The server refused our username or password.
+  AuthUser(String),
+  /// The server failed to prove it knows the shared key (digest mismatch), or has our hostname.
+  AuthServer(String),
+  /// The server's certificate is not trusted (or ours was refused).
+  TlsCert(String),
+  /// The server's certificate is valid but not for the name we verify against.
+  TlsHostname(String),
+  /// TLS and the forward handshake did not finish within `handshake_timeout`.
+  HandshakeTimeout,
+  /// One side speaks TLS and the other does not, or no common TLS version.
+  TlsProtocol(String),
 }
 
 impl Error {
@@ -51,7 +65,27 @@ impl Error {
       Error::Undelivered { .. } => "UNDELIVERED",
       Error::Rejected { .. } => "REJECTED",
       Error::Internal(_) => "INTERNAL",
+      Error::AuthKey(_) => "AUTH_KEY",
+      Error::AuthUser(_) => "AUTH_USER",
+      Error::AuthServer(_) => "AUTH_SERVER",
+      Error::TlsCert(_) => "TLS_CERT",
+      Error::TlsHostname(_) => "TLS_HOSTNAME",
+      Error::HandshakeTimeout => "HANDSHAKE_TIMEOUT",
+      Error::TlsProtocol(_) => "TLS_PROTOCOL",
     }
+  }
+
+  /// Errors that a retry cannot fix: they open the circuit breaker at once.
+  pub fn is_permanent(&self) -> bool {
+    matches!(
+      self,
+      Error::AuthKey(_)
+        | Error::AuthUser(_)
+        | Error::AuthServer(_)
+        | Error::TlsCert(_)
+        | Error::TlsHostname(_)
+        | Error::TlsProtocol(_)
+    )
   }
 }
 
@@ -76,6 +110,25 @@ impl fmt::Display for Error {
         "{records} record(s) rejected by the server on every attempt (it dropped the connection or never acknowledged them)"
       ),
       Error::Internal(what) => write!(f, "internal error: {what}"),
+      Error::AuthKey(what) => write!(
+        f,
+        "the server refused the shared key ({what}): check security.sharedKey against the server's shared_key"
+      ),
+      Error::AuthUser(what) => write!(
+        f,
+        "the server refused the user ({what}): check security.username and security.password"
+      ),
+      Error::AuthServer(what) => write!(f, "the server failed authentication: {what}"),
+      Error::TlsCert(what) => write!(f, "tls certificate error: {what}"),
+      Error::TlsHostname(what) => write!(
+        f,
+        "the server's certificate is not valid for {what}: check host or tls.servername"
+      ),
+      Error::HandshakeTimeout => write!(
+        f,
+        "the tls or forward handshake did not finish in handshakeTimeoutMs: is the server's input configured for security (and tls)?"
+      ),
+      Error::TlsProtocol(what) => write!(f, "{what}"),
     }
   }
 }

@@ -1,5 +1,6 @@
 //! What the writer tells the embedding (the JS binding) about. Delivered through a plain closure.
 
+pub use crate::breaker::BreakerState;
 use crate::error::Error;
 use std::sync::Arc;
 
@@ -12,6 +13,10 @@ pub enum Event {
     error: Error,
     records: u64,
     tag: Option<Arc<str>>,
+  },
+  /// The circuit breaker changed state (see `breaker.rs`).
+  Breaker {
+    state: BreakerState,
   },
 }
 

@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 mod backoff;
+pub mod breaker;
 pub mod client;
 pub mod codec;
 pub mod config;
@@ -20,10 +21,13 @@ mod transport;
 pub mod vet;
 mod writer;
 
+pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
-pub use config::{Config, Mode, Overflow, Target};
+pub use config::{Breaker, Config, Mode, Overflow, Secret, Security, Target, TlsConfig, TlsVersion};
 pub use error::Error;
 pub use event::{Event, EventSink};
 pub use shared::{CloseReport, FlushOutcome};
 pub use stats::Stats;
+/// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
+pub use transport::handshake;

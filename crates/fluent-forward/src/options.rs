@@ -2,7 +2,7 @@
 //! reads this table through the binding to check option bags (unknown keys, types, ranges) and never
 //! retypes a default or a bound; `Config::validate` checks the same table again on the Rust side.
 
-use crate::config::{Config, Mode, Overflow, Target};
+use crate::config::{Config, Mode, Overflow, Target, TlsConfig, TlsVersion};
 use crate::error::Error;
 use std::time::Duration;
 
@@ -56,6 +56,14 @@ fn ms(d: Duration) -> u64 {
 
 pub const MODES: &[&str] = &["message", "forward", "packedForward"];
 pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
+pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
+
+pub fn tls_version_name(v: TlsVersion) -> &'static str {
+  match v {
+    TlsVersion::V1_2 => "TLSv1.2",
+    TlsVersion::V1_3 => "TLSv1.3",
+  }
+}
 
 /// How long `flush()` waits by default, and `close()`.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,6 +123,29 @@ pub fn specs() -> Vec<OptionSpec> {
     int("reconnectMaxDelayMs", 1, MAX_MS, ms(d.reconnect_max)),
     int("maxBatchAttempts", 1, 100, d.max_batch_attempts as u64),
     int("exitFlushTimeoutMs", 0, 600_000, ms(d.exit_flush_timeout)),
+    int("handshakeTimeoutMs", 1, MAX_MS, ms(d.handshake_timeout)),
+    int(
+      "breaker.failureThreshold",
+      1,
+      1000,
+      d.breaker.failure_threshold as u64,
+    ),
+    int("breaker.cooldownMs", 1, MAX_MS, ms(d.breaker.cooldown)),
+    int("breaker.maxCooldownMs", 1, MAX_MS, ms(d.breaker.max_cooldown)),
+    // `tls` itself is `true` or an object; these are its fields. `ca`, `cert`, `key` are PEM
+    // strings or Buffers, checked by the JS side for type only (no default).
+    text("tls.servername", None),
+    boolean("tls.rejectUnauthorized", TlsConfig::default().reject_unauthorized),
+    one_of(
+      "tls.minVersion",
+      TLS_VERSIONS,
+      tls_version_name(TlsConfig::default().min_version),
+    ),
+    text("security.clientHostname", None),
+    text("security.sharedKey", None),
+    // Both default to empty in the core (`Security::default()`).
+    text("security.username", None),
+    text("security.password", None),
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]

@@ -4,8 +4,9 @@ use crate::config::Config;
 use crate::event::{Event, EventSink};
 use crate::queue::{Limits, Queue};
 use crate::stats::Counters;
+use crate::transport::Opener;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -77,6 +78,10 @@ pub struct Shared {
   pub counters: Counters,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
+  /// `BreakerState::as_u8` of the writer's breaker.
+  pub breaker: AtomicU8,
+  /// TLS client config, built once per client.
+  pub opener: Opener,
   /// `lost()` when the last flush was called: where the next flush's window starts.
   pub flush_mark: AtomicU64,
   pub control: Mutex<Control>,
@@ -86,7 +91,12 @@ pub struct Shared {
 }
 
 impl Shared {
+  #[cfg(test)]
   pub fn new(config: Config, sink: EventSink) -> Self {
+    Self::with_opener(config, sink, Opener::default())
+  }
+
+  pub fn with_opener(config: Config, sink: EventSink, opener: Opener) -> Self {
     let limits = Limits {
       max_bytes: config.max_buffer_bytes,
       batch_bytes: config.batch_bytes,
@@ -103,6 +113,8 @@ impl Shared {
       in_flight: AtomicUsize::new(0),
       flush_mark: AtomicU64::new(0),
       connected: AtomicBool::new(false),
+      breaker: AtomicU8::new(0),
+      opener,
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
       sink,

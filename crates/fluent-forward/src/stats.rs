@@ -1,5 +1,6 @@
 //! Counters shared by the producer and the writer; all relaxed atomics, read together by `snapshot`.
 
+pub use crate::breaker::BreakerState;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Default)]
@@ -42,6 +43,8 @@ pub struct Stats {
   /// Events the sink could not take (or that panicked in it).
   pub events_lost: u64,
   pub connected: bool,
+  /// The circuit breaker's state.
+  pub breaker: BreakerState,
 }
 
 impl Counters {

@@ -5,6 +5,7 @@
 //! file is the loop and the settling of batches.
 
 use crate::backoff::Backoff;
+use crate::breaker::{Breaker, BreakerState};
 use crate::codec::ack::{parse_ack, AckParse, ChunkId};
 use crate::codec::gzip::GzipWriter;
 use crate::codec::{forward, message, packed_forward, RequestOptions};
@@ -15,7 +16,7 @@ use crate::queue::Chunk;
 use crate::retry::{self, Held, RateLimit, Source, Verdict};
 use crate::shared::{CloseReport, Shared};
 use crate::stats::Counters;
-use crate::transport::{connect, Conn, WriteError};
+use crate::transport::{classify_io, looks_like_tls, open, tls, Conn, WriteError};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -74,6 +75,13 @@ pub struct Writer {
   last_drop_report: Option<Instant>,
   reconnect_reports: RateLimit,
   finished: bool,
+  breaker: Breaker,
+  /// The server's HELO `keepalive`: when false, one request per connection.
+  keepalive: bool,
+  /// Requests written on the current connection.
+  conn_requests: u64,
+  /// Batches settled on the current connection: a drop before the first counts for the breaker.
+  conn_settled: u64,
 }
 
 enum Woke {
@@ -153,6 +161,10 @@ impl Writer {
       last_drop_report: None,
       reconnect_reports: RateLimit::new(RECONNECT_REPORT_EVERY),
       finished: false,
+      breaker: Breaker::new(cfg.breaker.clone()),
+      keepalive: true,
+      conn_requests: 0,
+      conn_settled: 0,
     }
   }
 
@@ -238,6 +250,10 @@ impl Writer {
   /// so that a disconnect or an ack timeout is attributed to the right batch.
   fn window_open(&self, next: Option<Source>) -> bool {
     let cfg = &self.shared.config;
+    if self.conn.is_some() && !self.keepalive && self.conn_requests > 0 {
+      // The server closes after one request: the next one waits for a fresh connection.
+      return false;
+    }
     if !cfg.require_ack || self.in_flight.is_empty() {
       return true;
     }
@@ -255,15 +271,32 @@ impl Writer {
   }
 
   async fn connect(&mut self, now: Instant, closing: Option<Instant>) {
+    let (allowed, change) = self.breaker.allow(now);
+    if let Some(state) = change {
+      self.breaker_changed(state);
+    }
+    if !allowed {
+      self.retry_at = self.breaker.open_until();
+      return;
+    }
     let cfg = &self.shared.config;
     let timeout = Self::remaining(closing, now, cfg.connect_timeout);
+    let hs_timeout = Self::remaining(closing, now, cfg.handshake_timeout);
     let attempt = tokio::select! {
-      r = connect(&cfg.target, timeout, cfg.write_timeout) => r,
+      // Biased: when the close deadline cut the timeouts short, it is the close, not a timeout.
+      biased;
       _ = watch_deadlines(&self.shared) => return,
+      r = open(cfg, &self.shared.opener, timeout, hs_timeout) => r,
     };
     match attempt {
-      Ok(conn) => {
-        self.conn = Some(conn);
+      Ok(opened) => {
+        self.conn = Some(opened.conn);
+        self.keepalive = opened.keepalive;
+        self.conn_requests = 0;
+        self.conn_settled = 0;
+        if let Some(state) = self.breaker.on_connected() {
+          self.breaker_changed(state);
+        }
         self.retry_at = None;
         self.rlen = 0;
         self.shared.connected.store(true, Relaxed);
@@ -274,15 +307,44 @@ impl Writer {
         self.ever_connected = true;
         self.shared.emit(Event::Connected);
       }
-      Err(e) => {
-        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+      Err(error) => {
+        let now = Instant::now();
+        self.retry_at = Some(now + self.backoff.next_delay());
+        if let Some(state) = self.breaker.on_failure(now, error.is_permanent()) {
+          self.breaker_changed(state);
+          self.retry_at = self.breaker.open_until();
+        }
+        // Reported on every attempt while closed (backoff-paced), once per opening otherwise:
+        // an open breaker makes no attempts.
         self.shared.emit(Event::Error {
-          error: Error::Connect(e),
+          error,
           records: 0,
           tag: None,
         });
       }
     }
+  }
+
+  fn breaker_changed(&self, state: BreakerState) {
+    self.shared.breaker.store(state.as_u8(), Relaxed);
+    self.shared.emit(Event::Breaker { state });
+  }
+
+  /// A `keepalive: false` server closes after one request: once it is settled, the connection is
+  /// let go (quietly, it did its job) and the next request opens and handshakes a new one.
+  fn maybe_retire(&mut self) {
+    if self.conn.is_some()
+      && !self.keepalive
+      && self.conn_requests > 0
+      && self.in_flight.is_empty()
+      && self.writing.is_none()
+    {
+      self.drop_connection();
+    }
+  }
+
+  fn conn_is_tls(&self) -> bool {
+    self.conn.as_ref().is_some_and(Conn::is_tls)
   }
 
   /// Taking a batch from the queue counts it as held there, under the queue lock (`Queue::take`), so
@@ -335,6 +397,7 @@ impl Writer {
     match result {
       Ok(()) => {
         let held = self.writing.take().expect("set above");
+        self.conn_requests += 1;
         Counters::add(&self.shared.counters.bytes_sent, self.framer.wbuf.len() as u64);
         Counters::add(&self.shared.counters.batches_sent, 1);
         if self.shared.config.require_ack {
@@ -355,9 +418,13 @@ impl Writer {
           // Without acks a batch the kernel took is sent: the client cannot know whether the
           // server rejected it, so only failed writes count as attempts.
           self.settle_sent(held);
+          self.maybe_retire();
         }
       }
-      Err(WriteError::Io(e)) => self.fail_connection(Error::Io(e), Instant::now()),
+      Err(WriteError::Io(e)) => {
+        let why = classify_io(e, self.conn_is_tls());
+        self.fail_connection(why, Instant::now())
+      }
       Err(WriteError::Stalled) => self.fail_connection(Error::Timeout("write"), Instant::now()),
     }
     self.framer.trim(self.shared.config.batch_bytes);
@@ -390,6 +457,8 @@ impl Writer {
     let chunk = held.chunk;
     Counters::add(&self.shared.counters.sent, chunk.records() as u64);
     self.health += 1;
+    self.conn_settled += 1;
+    self.breaker.on_settled();
     self.release(&chunk);
     self.backoff.reset();
     self.recycle(chunk);
@@ -434,6 +503,7 @@ impl Writer {
   /// earliest unacked batch, else the batch being written): the server handles a connection's
   /// requests in order, so that is the one it choked on. The rest go back in order, uncounted.
   fn fail_connection(&mut self, why: Error, now: Instant) {
+    let counts = self.conn_settled == 0 || why.is_permanent();
     self.drop_connection();
     let mut all = self.take_unsettled().into_iter();
     let blamed = all.next();
@@ -457,7 +527,17 @@ impl Writer {
       }
     }
     self.retry_at = Some(now + self.backoff.next_delay());
-    if let Some(suppressed) = self.reconnect_reports.admit(now) {
+    let mut opened = false;
+    if counts {
+      if let Some(state) = self.breaker.on_failure(now, why.is_permanent()) {
+        self.breaker_changed(state);
+        self.retry_at = self.breaker.open_until();
+        opened = state == BreakerState::Open;
+      }
+    }
+    let report = self.reconnect_reports.admit(now);
+    // The error that opens the breaker is always reported (once: nothing is tried while open).
+    if let Some(suppressed) = report.or(opened.then_some(0)) {
       self.shared.emit(Event::Error {
         error: reconnect_report(&why, suppressed),
         records: 0,
@@ -485,15 +565,21 @@ impl Writer {
   fn read_ready(&mut self, now: Instant) {
     while let Some(conn) = self.conn.as_mut() {
       let rlen = self.rlen;
+      let is_tls = conn.is_tls();
       match conn.try_read(&mut self.rbuf[rlen..]) {
         Ok(0) => return,
         Ok(n) => self.on_read(n, now),
-        Err(e) => return self.fail_connection(Error::Io(e), now),
+        Err(e) => return self.fail_connection(classify_io(e, is_tls), now),
       }
     }
   }
 
   fn on_read(&mut self, n: usize, now: Instant) {
+    // A TLS server answering our plaintext with an alert (or a handshake record): where an ack (or
+    // nothing, without acks) was expected, these bytes are never msgpack we could accept.
+    if self.rlen == 0 && !self.conn_is_tls() && looks_like_tls(&self.rbuf[..n]) {
+      return self.fail_connection(Error::TlsProtocol(tls::SPEAKS_TLS.into()), now);
+    }
     if !self.shared.config.require_ack {
       // Nothing is expected without acks; whatever a server says is ignored.
       return;
@@ -537,6 +623,7 @@ impl Writer {
       let done = self.in_flight.remove(i).expect("index in range");
       self.shared.in_flight.store(self.in_flight.len(), Relaxed);
       self.settle_sent(done.held);
+      self.maybe_retire();
     }
   }
 
@@ -582,6 +669,7 @@ impl Writer {
       }
     };
     let rlen = self.rlen;
+    let is_tls = self.conn_is_tls();
     let rbuf = &mut self.rbuf;
     let read = async {
       match self.conn.as_mut() {
@@ -602,7 +690,7 @@ impl Writer {
           self.fail_connection(Error::Io(eof), now);
         }
         Ok(n) => self.on_read(n, now),
-        Err(e) => self.fail_connection(Error::Io(e), now),
+        Err(e) => self.fail_connection(classify_io(e, is_tls), now),
       }
     }
   }
@@ -694,6 +782,14 @@ fn reconnect_report(why: &Error, suppressed: u64) -> Error {
     Error::Io(e) => Error::Io(io::Error::new(e.kind(), format!("{e}; reconnecting{more}"))),
     Error::AckMismatch(what) => Error::AckMismatch(format!("{what}; reconnecting{more}")),
     Error::Timeout(what) if suppressed == 0 => Error::Timeout(what),
+    // Typed errors keep their code (they open the breaker, so they are not repeated anyway).
+    Error::AuthKey(w) => Error::AuthKey(w.clone()),
+    Error::AuthUser(w) => Error::AuthUser(w.clone()),
+    Error::AuthServer(w) => Error::AuthServer(w.clone()),
+    Error::TlsCert(w) => Error::TlsCert(w.clone()),
+    Error::TlsHostname(w) => Error::TlsHostname(w.clone()),
+    Error::TlsProtocol(w) => Error::TlsProtocol(w.clone()),
+    Error::HandshakeTimeout => Error::HandshakeTimeout,
     other => Error::Io(io::Error::new(
       io::ErrorKind::TimedOut,
       format!("{other}; reconnecting{more}"),

@@ -1,11 +1,10 @@
-//! The byte stream to one server (TCP or Unix socket): opened with a timeout, with TCP keepalive so
-//! that a half-open connection is noticed, and written with a timeout on progress, not on the whole
-//! request.
+//! TCP and Unix-socket connects: with a timeout, and TCP keepalive so that a half-open connection is
+//! noticed.
 
+use super::Conn;
 use crate::config::Target;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
@@ -25,20 +24,6 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// the kernel as "sent" without acks.
 #[cfg(target_os = "linux")]
 const NOTSENT_LOWAT: u32 = 64 << 10;
-
-pub enum Conn {
-  Tcp(TcpStream),
-  #[cfg(unix)]
-  Unix(UnixStream),
-}
-
-/// How a progress-bounded write failed.
-#[derive(Debug)]
-pub enum WriteError {
-  /// No byte was accepted for the whole idle timeout.
-  Stalled,
-  Io(io::Error),
-}
 
 /// `write_timeout` also bounds how long written data may stay unacknowledged by the peer's TCP
 /// (`TCP_USER_TIMEOUT`, Linux): a dead peer then fails the next write instead of after ~15 minutes of
@@ -68,7 +53,7 @@ pub async fn connect(target: &Target, timeout: Duration, write_timeout: Duration
 }
 
 /// Keepalive, user timeout and unsent low-water mark through socket2: tokio has no setter for them.
-fn tune(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
+pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
   let sock = socket2::SockRef::from(stream);
   let ka = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE);
   #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
@@ -84,76 +69,10 @@ fn tune(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
   Ok(())
 }
 
-impl Conn {
-  /// Writes all of `buf`, failing only when no byte was accepted for `idle`: a slow link that keeps
-  /// draining gets all the time it needs (a 512 KiB batch at 20 KB/s takes 26 s). `written` counts
-  /// what was handed to the kernel, so a caller that gives up (cancels) knows whether the request is
-  /// half sent.
-  pub async fn write_with_progress(
-    &mut self,
-    buf: &[u8],
-    idle: Duration,
-    written: &mut usize,
-  ) -> Result<(), WriteError> {
-    while *written < buf.len() {
-      let rest = &buf[*written..];
-      let step = async {
-        match self {
-          Conn::Tcp(s) => s.write(rest).await,
-          #[cfg(unix)]
-          Conn::Unix(s) => s.write(rest).await,
-        }
-      };
-      match tokio::time::timeout(idle, step).await {
-        Err(_) => return Err(WriteError::Stalled),
-        Ok(Ok(0)) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
-        Ok(Ok(n)) => *written += n,
-        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-        Ok(Err(e)) => return Err(WriteError::Io(e)),
-      }
-    }
-    Ok(())
-  }
-
-  /// Cancel-safe: used inside `select!` to watch for acks and for the server closing.
-  pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-    match self {
-      Conn::Tcp(s) => s.read(buf).await,
-      #[cfg(unix)]
-      Conn::Unix(s) => s.read(buf).await,
-    }
-  }
-
-  /// Reads what has already arrived without waiting: `Ok(0)` means nothing yet, not end of stream;
-  /// the end of stream shows up as an error here and as `Ok(0)` in `read`.
-  pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-    let r = match self {
-      Conn::Tcp(s) => s.try_read(buf),
-      #[cfg(unix)]
-      Conn::Unix(s) => s.try_read(buf),
-    };
-    match r {
-      Ok(0) if !buf.is_empty() => Err(io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "server closed the connection",
-      )),
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-      other => other,
-    }
-  }
-
-  pub async fn shutdown(&mut self) -> io::Result<()> {
-    match self {
-      Conn::Tcp(s) => s.shutdown().await,
-      #[cfg(unix)]
-      Conn::Unix(s) => s.shutdown().await,
-    }
-  }
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::config::Target;
 
   #[tokio::test]
   async fn keepalive_and_user_timeout_are_set() {
