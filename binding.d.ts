@@ -59,7 +59,7 @@ export interface JsCloseReport {
   rejected: number
 }
 
-/** An event for the JS side: `kind` is `connect`, `disconnect` or `error`. */
+/** An event for the JS side: `kind` is `connect`, `disconnect`, `error` or `breaker`. */
 export interface JsEvent {
   kind: string
   code?: string
@@ -67,6 +67,8 @@ export interface JsEvent {
   /** Records the error concerns (dropped or undelivered). */
   records?: number
   tag?: string
+  /** For `breaker`: `closed`, `open` or `halfOpen`. */
+  state?: string
 }
 
 /** One client's outcome at exit. */
@@ -94,6 +96,8 @@ export interface JsOptionSpec {
   defaultNumber?: number
   defaultBoolean?: boolean
   defaultText?: string
+  /** Never echo the value (a key, a password): errors name the option only. */
+  secret: boolean
 }
 
 export interface JsStats {
@@ -112,6 +116,14 @@ export interface JsStats {
   retries: number
   eventsLost: number
   connected: boolean
+  /** `closed`, `open` or `halfOpen`. */
+  breaker: string
+}
+
+export interface NativeBreaker {
+  failureThreshold?: number
+  cooldownMs?: number
+  maxCooldownMs?: number
 }
 
 /** Options as index.ts passes them; unset fields take the core's defaults. */
@@ -137,6 +149,28 @@ export interface NativeOptions {
   reconnectMaxDelayMs?: number
   maxBatchAttempts?: number
   exitFlushTimeoutMs?: number
+  handshakeTimeoutMs?: number
+  tls?: NativeTls
+  security?: NativeSecurity
+  breaker?: NativeBreaker
+}
+
+export interface NativeSecurity {
+  clientHostname: string
+  sharedKey: string
+  username?: string
+  password?: string
+}
+
+/** `tls` as src/options.ts passes it: PEM as bytes, everything else checked already. */
+export interface NativeTls {
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+  servername?: string
+  rejectUnauthorized?: boolean
+  /** `TLSv1.2` or `TLSv1.3`. */
+  minVersion?: string
 }
 
 /** Every option with its type, range and default: the one source of truth for both sides. */

@@ -9,4 +9,4 @@ export { EventTime } from './src/time.js';
 export type { Time } from './src/time.js';
 export { FluentError } from './src/errors.js';
 export type { FluentErrorCode } from './src/errors.js';
-export type { CloseOptions, CloseReport, EmitManyResult, FlushOptions, FluentClientOptions, FluentStats, Mode, OverflowPolicy, } from './src/types.js';
+export type { BreakerEvent, BreakerOptions, CloseOptions, CloseReport, EmitManyResult, FlushOptions, FluentClientOptions, FluentStats, Mode, OverflowPolicy, SecurityOptions, TlsOptions, } from './src/types.js';

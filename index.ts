@@ -10,6 +10,8 @@ export type { Time } from './src/time.js'
 export { FluentError } from './src/errors.js'
 export type { FluentErrorCode } from './src/errors.js'
 export type {
+  BreakerEvent,
+  BreakerOptions,
   CloseOptions,
   CloseReport,
   EmitManyResult,
@@ -18,4 +20,6 @@ export type {
   FluentStats,
   Mode,
   OverflowPolicy,
+  SecurityOptions,
+  TlsOptions,
 } from './src/types.js'

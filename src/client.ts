@@ -46,7 +46,8 @@ function encodeError(e: unknown): FluentError {
 }
 
 /**
- * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError). Errors with no `'error'`
+ * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError), `'breaker'` ({ state, server }:
+ * the circuit breaker opened, half-opened for a probe, or closed). Errors with no `'error'`
  * listener are counted in `stats().unhandledErrors`, never thrown.
  */
 export class FluentClient extends EventEmitter {
@@ -68,6 +69,8 @@ export class FluentClient extends EventEmitter {
    */
   #estimate = 0
   readonly #exitMs: number
+  /** The server's address as events name it: `host:port` or the socket path. */
+  readonly #server: string
   readonly #exitHandle: ExitHandle
   #closing: Promise<CloseReport> | undefined
   /** The close promise settled: its report (and UNDELIVERED events) already told the user. */
@@ -85,6 +88,7 @@ export class FluentClient extends EventEmitter {
     this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
     this.#overhead = native.timeAsInteger ? ENTRY_OVERHEAD_INTEGER_TIME : ENTRY_OVERHEAD_EVENT_TIME
     this.#exitMs = native.exitFlushTimeoutMs ?? defaultOf('exitFlushTimeoutMs')
+    this.#server = native.path ?? `${native.host ?? '127.0.0.1'}:${native.port ?? defaultOf('port')}`
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
     try {
@@ -264,6 +268,7 @@ export class FluentClient extends EventEmitter {
   #dispatch(ev: JsEvent): void {
     try {
       if (ev.kind === 'connect') super.emit('connect')
+      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#server })
       else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined)
       else this.#report(toError(ev))
     } catch (e) {
@@ -352,6 +357,11 @@ export class FluentClient extends EventEmitter {
   stats(): FluentStats {
     handOver()
     const s = this.#native.stats()
-    return { ...s, dropped: s.dropped + this.#droppedAfterClose, unhandledErrors: this.#unhandled }
+    return {
+      ...s,
+      breaker: s.breaker as FluentStats['breaker'],
+      dropped: s.dropped + this.#droppedAfterClose,
+      unhandledErrors: this.#unhandled,
+    }
   }
 }

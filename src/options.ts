@@ -5,7 +5,20 @@
  */
 import { optionSpecs } from '../binding.js'
 import type { JsOptionSpec, NativeOptions } from '../binding.js'
+import { hostname } from 'node:os'
 import { FluentError } from './errors.js'
+
+let warnedUnverified = false
+
+/** `tls.rejectUnauthorized: false` works, and says once per process what it gives up. */
+function warnUnverifiedOnce(): void {
+  if (warnedUnverified) return
+  warnedUnverified = true
+  process.emitWarning(
+    "fluent-native: tls.rejectUnauthorized is false: the server's certificate is not verified, so anyone on the path can read or change the logs",
+    { code: 'FLUENT_TLS_UNVERIFIED' },
+  )
+}
 
 const SPECS = new Map<string, JsOptionSpec>(optionSpecs().map((s) => [s.name, s]))
 
@@ -44,13 +57,15 @@ function show(v: unknown): string {
   return Array.isArray(v) ? 'an array' : 'an object'
 }
 
-/** Checks one value against its spec; returns it (`undefined` when unset). */
+/** Checks one value against its spec; returns it (`undefined` when unset), PEM as a Buffer. */
 export function checkValue(name: string, v: unknown): unknown {
   const spec = SPECS.get(name)
   if (spec === undefined) throw new FluentError('ERR_FLUENT_INTERNAL', `no spec for option ${name}`)
   if (v === undefined) return undefined
   const bad = (what: string): never => {
-    throw new FluentError('ERR_FLUENT_CONFIG', `${name} must be ${what}, got ${show(v)}`)
+    // A secret is never echoed, not even a wrong one: it may be the right one in the wrong place.
+    const got = spec.secret ? `a ${v === null ? 'null' : typeof v} (value not shown)` : show(v)
+    throw new FluentError('ERR_FLUENT_CONFIG', `${name} must be ${what}, got ${got}`)
   }
   switch (spec.kind) {
     case 'integer':
@@ -64,6 +79,10 @@ export function checkValue(name: string, v: unknown): unknown {
     case 'string':
       if (typeof v !== 'string' || v === '') bad('a non-empty string')
       return v
+    case 'pem':
+      if (typeof v === 'string' && v !== '') return Buffer.from(v)
+      if (v instanceof Uint8Array && v.length > 0) return Buffer.from(v)
+      return bad('PEM text, as a string or a Buffer')
     default:
       if (typeof v !== 'string' || !(spec.values as string[]).includes(v)) {
         bad(`one of ${(spec.values as string[]).map((x) => JSON.stringify(x)).join(', ')}`)
@@ -100,18 +119,59 @@ export function checkCallOptions(method: string, options: unknown): Record<strin
   return out
 }
 
+/** Methods whose option bags are in the table as `<method>.<key>`. */
+const CALLS = new Set(['flush', 'close'])
+/** Option objects (`tls`, `security`, `breaker`): their keys are in the table as `<group>.<key>`. */
+const GROUPS = new Set([...SPECS.keys()].filter((k) => k.includes('.')).map((k) => k.split('.')[0]).filter((g) => !CALLS.has(g)))
+
+/** Checks one option object against its `<group>.<key>` rows; returns it with checked values. */
+function checkGroup(group: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined
+  if (group === 'tls' && value === true) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const also = group === 'tls' ? ' (or true: TLS with the default roots)' : ''
+    throw new FluentError('ERR_FLUENT_CONFIG', `${group} must be an object${also}, got ${show(value)}`)
+  }
+  const keys = [...SPECS.keys()].filter((k) => k.startsWith(`${group}.`)).map((k) => k.slice(group.length + 1))
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `unknown ${group} option "${key}" (did you mean "${nearest(key, keys)}"?)`)
+    }
+    const v = checkValue(`${group}.${key}`, (value as Record<string, unknown>)[key])
+    if (v !== undefined) out[key] = v
+  }
+  return out
+}
+
 /** The client's options: a typo or a wrong type is ERR_FLUENT_CONFIG naming the key. */
 export function checkClientOptions(options: unknown): NativeOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new FluentError('ERR_FLUENT_CONFIG', `options must be an object, got ${show(options)}`)
   }
   const o = options as Record<string, unknown>
-  const names = [...SPECS.keys()].filter((k) => !k.includes('.'))
+  const names = [...[...SPECS.keys()].filter((k) => !k.includes('.')), ...GROUPS]
   for (const key of Object.keys(o)) {
-    if (!SPECS.has(key) || key.includes('.')) {
+    if (!names.includes(key)) {
       throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${key}" (did you mean "${nearest(key, names)}"?)`)
     }
   }
+  const tls = checkGroup('tls', o.tls)
+  const security = checkGroup('security', o.security)
+  const breaker = checkGroup('breaker', o.breaker)
+  if (tls !== undefined && o.path !== undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'tls is set but path (a Unix socket) is used: TLS needs host and port')
+  }
+  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'tls.cert and tls.key go together (mutual TLS): set both or neither')
+  }
+  if (security !== undefined && security.sharedKey === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'security needs sharedKey (the key set in the server\'s <security> section)')
+  }
+  if (security !== undefined && security.password !== undefined && security.username === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'security.password is set without security.username')
+  }
+  if (tls?.rejectUnauthorized === false) warnUnverifiedOnce()
   const v = (name: string) => checkValue(name, o[name]) as never
   // `compress: false` is "off", like leaving it out.
   const compress = o.compress === false ? undefined : (v('compress') as string | undefined)
@@ -143,5 +203,12 @@ export function checkClientOptions(options: unknown): NativeOptions {
     reconnectMaxDelayMs: v('reconnectMaxDelayMs'),
     maxBatchAttempts: v('maxBatchAttempts'),
     exitFlushTimeoutMs: v('exitFlushTimeoutMs'),
+    handshakeTimeoutMs: v('handshakeTimeoutMs'),
+    tls: tls as NativeOptions['tls'],
+    security:
+      security === undefined
+        ? undefined
+        : ({ clientHostname: hostname(), ...security } as NativeOptions['security']),
+    breaker: breaker as NativeOptions['breaker'],
   }
 }

@@ -55,6 +55,56 @@ export interface FluentClientOptions {
   maxBatchAttempts?: number
   /** At process or Worker exit, how long the exit blocks while buffered records drain (all clients at once). Default 2000; 0 disables. */
   exitFlushTimeoutMs?: number
+  /** TLS (rustls, verified by default). `true`: the default roots (Mozilla's, compiled in). */
+  tls?: true | TlsOptions
+  /** The Forward handshake (fluentd `<security>`, Fluent Bit `shared_key`). */
+  security?: SecurityOptions
+  /** Bounds TLS plus the handshake after a connect. Default 10000. */
+  handshakeTimeoutMs?: number
+  /** When the client stops trying the server for a while. */
+  breaker?: BreakerOptions
+}
+
+/** As Node's `tls` module names them. */
+export interface TlsOptions {
+  /** PEM: trust these CAs instead of the default roots. */
+  ca?: string | Buffer
+  /** PEM client certificate chain, for mutual TLS (needs `key`). */
+  cert?: string | Buffer
+  /** PEM private key of `cert`. Never echoed. */
+  key?: string | Buffer
+  /** Name for SNI and verification. Default: `host` (an IP address verifies against IP SANs). */
+  servername?: string
+  /** `false` skips verifying the server's certificate (warns once). Default `true`. */
+  rejectUnauthorized?: boolean
+  /** Default `'TLSv1.2'`. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3'
+}
+
+export interface SecurityOptions {
+  /** Our name in the handshake; must differ from the server's. Default: this machine's hostname. */
+  clientHostname?: string
+  /** The server's shared key. Never echoed. */
+  sharedKey: string
+  /** For user authentication (`user_auth` / `security.users`). */
+  username?: string
+  /** Never echoed. */
+  password?: string
+}
+
+export interface BreakerOptions {
+  /** Consecutive connection failures that open the breaker. Default 5 (authentication and certificate errors open it at once). */
+  failureThreshold?: number
+  /** How long it stays open before one probe; doubles per consecutive opening. Default 10000. */
+  cooldownMs?: number
+  /** Cap on the doubling. Default 300000. */
+  maxCooldownMs?: number
+}
+
+export interface BreakerEvent {
+  state: 'closed' | 'open' | 'halfOpen'
+  /** `host:port` or the socket path. */
+  server: string
 }
 
 export interface FlushOptions {
@@ -100,6 +150,7 @@ export interface FluentStats {
   /** Batches written again after a failure. */
   retries: number
   connected: boolean
+  breaker: 'closed' | 'open' | 'halfOpen'
 }
 
 export interface EmitManyResult {

@@ -1,7 +1,11 @@
 //! Plain conversions between JS objects and core types.
 
 use fluent_forward::options::{self, Default, Kind};
-use fluent_forward::{CloseReport, Config, Event, Mode, Overflow, Stats, Target, TimeFormat};
+use fluent_forward::{
+  BreakerState, CloseReport, Config, Event, Mode, Overflow, Secret, Security, Stats, Target, TimeFormat,
+  TlsConfig, TlsVersion,
+};
+use napi::bindgen_prelude::Buffer;
 use napi::bindgen_prelude::Status;
 use napi_derive::napi;
 use std::time::Duration;
@@ -73,6 +77,8 @@ pub struct JsOptionSpec {
   pub default_number: Option<f64>,
   pub default_boolean: Option<bool>,
   pub default_text: Option<String>,
+  /// Never echo the value (a key, a password): errors name the option only.
+  pub secret: bool,
 }
 
 /// Every option with its type, range and default: the one source of truth for both sides.
@@ -90,6 +96,7 @@ pub fn option_specs() -> Vec<JsOptionSpec> {
         default_number: None,
         default_boolean: None,
         default_text: None,
+        secret: false,
       };
       out.kind = match s.kind {
         Kind::Integer { min, max } => {
@@ -99,6 +106,14 @@ pub fn option_specs() -> Vec<JsOptionSpec> {
         }
         Kind::Boolean => "boolean",
         Kind::Text => "string",
+        Kind::Secret => {
+          out.secret = true;
+          "string"
+        }
+        Kind::Pem { secret } => {
+          out.secret = secret;
+          "pem"
+        }
         Kind::OneOf(values) => {
           out.values = Some(values.iter().map(|v| v.to_string()).collect());
           "enum"
@@ -154,6 +169,53 @@ pub struct NativeOptions {
   pub reconnect_max_delay_ms: Option<u32>,
   pub max_batch_attempts: Option<u32>,
   pub exit_flush_timeout_ms: Option<u32>,
+  pub handshake_timeout_ms: Option<u32>,
+  pub tls: Option<NativeTls>,
+  pub security: Option<NativeSecurity>,
+  pub breaker: Option<NativeBreaker>,
+}
+
+/// `tls` as src/options.ts passes it: PEM as bytes, everything else checked already.
+#[napi(object)]
+pub struct NativeTls {
+  pub ca: Option<Buffer>,
+  pub cert: Option<Buffer>,
+  pub key: Option<Buffer>,
+  pub servername: Option<String>,
+  pub reject_unauthorized: Option<bool>,
+  /// `TLSv1.2` or `TLSv1.3`.
+  pub min_version: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeSecurity {
+  pub client_hostname: String,
+  pub shared_key: String,
+  pub username: Option<String>,
+  pub password: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeBreaker {
+  pub failure_threshold: Option<u32>,
+  pub cooldown_ms: Option<u32>,
+  pub max_cooldown_ms: Option<u32>,
+}
+
+fn tls_from(t: NativeTls) -> TlsConfig {
+  let d = TlsConfig::default();
+  TlsConfig {
+    ca: t.ca.map(|b| b.to_vec()),
+    cert: t.cert.map(|b| b.to_vec()),
+    key: t.key.map(|b| Secret::new(b.to_vec())),
+    servername: t.servername,
+    reject_unauthorized: t.reject_unauthorized.unwrap_or(d.reject_unauthorized),
+    min_version: match t.min_version.as_deref() {
+      Some("TLSv1.3") => TlsVersion::V1_3,
+      Some(_) => TlsVersion::V1_2,
+      None => d.min_version,
+    },
+  }
 }
 
 fn ms(v: u32) -> Duration {
@@ -223,6 +285,21 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   set_ms(&mut c.reconnect_initial, o.reconnect_initial_delay_ms);
   set_ms(&mut c.reconnect_max, o.reconnect_max_delay_ms);
   set_ms(&mut c.exit_flush_timeout, o.exit_flush_timeout_ms);
+  set_ms(&mut c.handshake_timeout, o.handshake_timeout_ms);
+  c.tls = o.tls.map(tls_from);
+  c.security = o.security.map(|s| Security {
+    client_hostname: s.client_hostname,
+    shared_key: Secret::new(s.shared_key),
+    username: s.username.unwrap_or_default(),
+    password: Secret::new(s.password.unwrap_or_default()),
+  });
+  if let Some(b) = o.breaker {
+    if let Some(v) = b.failure_threshold {
+      c.breaker.failure_threshold = v;
+    }
+    set_ms(&mut c.breaker.cooldown, b.cooldown_ms);
+    set_ms(&mut c.breaker.max_cooldown, b.max_cooldown_ms);
+  }
   if let Some(v) = o.max_batch_attempts {
     c.max_batch_attempts = v;
   }
@@ -230,7 +307,7 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   Ok(c)
 }
 
-/// An event for the JS side: `kind` is `connect`, `disconnect` or `error`.
+/// An event for the JS side: `kind` is `connect`, `disconnect`, `error` or `breaker`.
 #[napi(object)]
 pub struct JsEvent {
   pub kind: String,
@@ -239,6 +316,16 @@ pub struct JsEvent {
   /// Records the error concerns (dropped or undelivered).
   pub records: Option<f64>,
   pub tag: Option<String>,
+  /// For `breaker`: `closed`, `open` or `halfOpen`.
+  pub state: Option<String>,
+}
+
+pub fn breaker_name(state: BreakerState) -> &'static str {
+  match state {
+    BreakerState::Closed => "closed",
+    BreakerState::Open => "open",
+    BreakerState::HalfOpen => "halfOpen",
+  }
 }
 
 /// `Display` of every core error already carries its source, so the message is just that.
@@ -254,6 +341,7 @@ pub fn event_to_js(event: Event) -> JsEvent {
       message: None,
       records: None,
       tag: None,
+      state: None,
     },
     Event::Disconnected(err) => {
       let (code, message) = err.as_ref().map(error_fields).unwrap_or((None, None));
@@ -263,6 +351,7 @@ pub fn event_to_js(event: Event) -> JsEvent {
         message,
         records: None,
         tag: None,
+        state: None,
       }
     }
     Event::Error { error, records, tag } => {
@@ -273,22 +362,16 @@ pub fn event_to_js(event: Event) -> JsEvent {
         message,
         records: Some(records as f64),
         tag: tag.map(|t| t.to_string()),
+        state: None,
       }
     }
-    // Placeholder so the workspace builds with the core's new event; the binding author owns it.
     Event::Breaker { state } => JsEvent {
       kind: "breaker".into(),
       code: None,
-      message: Some(
-        match state {
-          fluent_forward::BreakerState::Closed => "closed",
-          fluent_forward::BreakerState::Open => "open",
-          fluent_forward::BreakerState::HalfOpen => "halfOpen",
-        }
-        .into(),
-      ),
+      message: None,
       records: None,
       tag: None,
+      state: Some(breaker_name(state).into()),
     },
   }
 }
@@ -341,6 +424,8 @@ pub struct JsStats {
   pub retries: f64,
   pub events_lost: f64,
   pub connected: bool,
+  /// `closed`, `open` or `halfOpen`.
+  pub breaker: String,
 }
 
 pub fn stats_to_js(s: Stats) -> JsStats {
@@ -360,5 +445,6 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     retries: s.retries as f64,
     events_lost: s.events_lost as f64,
     connected: s.connected,
+    breaker: breaker_name(s.breaker).into(),
   }
 }

@@ -22,6 +22,12 @@ pub enum Kind {
   Boolean,
   /// A non-empty string.
   Text,
+  /// A non-empty string that is never echoed back (in an error, a log line, anywhere).
+  Secret,
+  /// PEM text (a string or bytes); `secret` for a private key, never echoed.
+  Pem {
+    secret: bool,
+  },
   /// One of these strings.
   OneOf(&'static [&'static str]),
 }
@@ -47,6 +53,14 @@ fn int(name: &'static str, min: u64, max: u64, default: u64) -> OptionSpec {
     name,
     kind: Kind::Integer { min, max },
     default: Default::Integer(default),
+  }
+}
+
+fn pem(name: &'static str, secret: bool) -> OptionSpec {
+  OptionSpec {
+    name,
+    kind: Kind::Pem { secret },
+    default: Default::None,
   }
 }
 
@@ -134,6 +148,9 @@ pub fn specs() -> Vec<OptionSpec> {
     int("breaker.maxCooldownMs", 1, MAX_MS, ms(d.breaker.max_cooldown)),
     // `tls` itself is `true` or an object; these are its fields. `ca`, `cert`, `key` are PEM
     // strings or Buffers, checked by the JS side for type only (no default).
+    pem("tls.ca", false),
+    pem("tls.cert", false),
+    pem("tls.key", true),
     text("tls.servername", None),
     boolean("tls.rejectUnauthorized", TlsConfig::default().reject_unauthorized),
     one_of(
@@ -142,10 +159,18 @@ pub fn specs() -> Vec<OptionSpec> {
       tls_version_name(TlsConfig::default().min_version),
     ),
     text("security.clientHostname", None),
-    text("security.sharedKey", None),
+    OptionSpec {
+      name: "security.sharedKey",
+      kind: Kind::Secret,
+      default: Default::None,
+    },
     // Both default to empty in the core (`Security::default()`).
     text("security.username", None),
-    text("security.password", None),
+    OptionSpec {
+      name: "security.password",
+      kind: Kind::Secret,
+      default: Default::None,
+    },
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]

@@ -9,8 +9,9 @@
 //!
 //! Two budgets, both under that lock. The cap: footprints (entry bytes plus a 4-byte index slot)
 //! queued here or held by the writer never exceed `max_bytes`; this is what JS predicts, so it
-//! counts nothing else. Memory: no batch reserves ahead on its own; growth, spare capacity and the
-//! pool share `Limits::slack`, so 10,000 tags allocate no more than a few do.
+//! counts nothing else. Memory: no batch reserves ahead on its own; buffers grow by doubling, so
+//! what is allocated stays within twice the buffered footprint plus `Limits::slack` (shared with the
+//! pool), and 10,000 tags allocate no more than their records need.
 
 use crate::codec::entry::{entry_prefix_len, write_entry};
 use crate::codec::event_time::{EventTime, TimeFormat};
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 /// Distinct tags one client will track; more is almost always a tag built from unbounded data.
 pub const MAX_TAGS: usize = 65_536;
 const POOL_SIZE: usize = 16;
+/// What a fresh batch buffer reserves when the memory budget allows.
+const INITIAL_BATCH: usize = 64 << 10;
 
 /// A batch of entries for one tag.
 #[derive(Debug)]
@@ -228,10 +231,12 @@ impl Queue {
     let id = tag_id as usize;
     let mut wake = false;
     // What the open and sealed batches may have allocated once this record is in.
-    let limit = self.bytes + len + self.slack;
+    // Doubling growth keeps a buffer within twice its contents, so allowing that (plus the slack)
+    // never forces exact growth, which would copy a whole batch for every record; what is reserved
+    // beyond the records still cannot exceed the records themselves, whatever the number of tags.
+    let limit = 2 * (self.bytes + len) + self.slack;
     if self.open[id].chunk.is_none() {
-      // No reservation up front: a fresh buffer grows with its records, within the slack. A pooled
-      // one is all spare capacity, so it is taken only while the slack has room for it.
+      // A pooled buffer is all spare capacity, so it is taken only while the budget has room for it.
       let pooled = match self.pool.last() {
         Some(c) if self.alloc + c.capacity() <= limit => self.pool.pop(),
         _ => None,
@@ -242,13 +247,26 @@ impl Queue {
           self.alloc += c.capacity();
           c
         }
-        None => Chunk {
-          tag: self.tags[id].clone(),
-          tag_id,
-          entries: Vec::new(),
-          offsets: Vec::new(),
-          since: Instant::now(),
-        },
+        None => {
+          let mut c = Chunk {
+            tag: self.tags[id].clone(),
+            tag_id,
+            entries: Vec::new(),
+            offsets: Vec::new(),
+            since: Instant::now(),
+          };
+          // A fresh buffer starts at a working size while the budget has room for it (a writer
+          // that lags empties the pool; growing from nothing would take a dozen reallocations per
+          // batch), and from nothing once it has not (many tags share what is left).
+          // Only within the doubling allowance, not the slack: reservations then stay within what is
+          // buffered, whatever the batch size.
+          let initial = lim.batch_bytes.min(INITIAL_BATCH);
+          if self.alloc + initial + initial / 8 <= 2 * (self.bytes + len) {
+            reserve(&mut c.entries, initial, lim.batch_bytes, &mut self.alloc, limit);
+            reserve(&mut c.offsets, initial / 32, usize::MAX, &mut self.alloc, limit);
+          }
+          c
+        }
       };
       self.open_batch(tag_id, chunk);
       // The writer must start a flush timer for this batch.
@@ -330,7 +348,7 @@ impl Queue {
     // A sealed batch never grows again, so under pressure a large spare capacity goes back to the
     // slack, for the open batches. Not a small one: a batch sealed at `batch_bytes` has less than
     // one record spare, and shrinking a buffer the pool will reuse would only make it grow again.
-    if self.alloc > self.bytes + self.slack / 2
+    if self.alloc > 2 * self.bytes + self.slack / 2
       && 4 * (chunk.capacity() - chunk.footprint()) > chunk.capacity()
     {
       let before = chunk.capacity();
@@ -437,9 +455,9 @@ impl Queue {
     }
   }
 
-  /// Bytes allocated by the open, sealed and pooled batches (not those the writer holds). Open and
-  /// sealed ones stay within the buffered footprint plus `Limits::slack`, and with the pooled ones
-  /// within `max_bytes - held_bytes + slack`.
+  /// Bytes allocated by the open, sealed and pooled batches (not those the writer holds). Growth
+  /// keeps the open and sealed ones within twice the buffered footprint (plus `Limits::slack`) when
+  /// it happens, and batches leaving never push the total past twice `max_bytes` plus the slack.
   pub fn allocated_bytes(&self) -> usize {
     let pooled: usize = self.pool.iter().map(Chunk::capacity).sum();
     debug_assert_eq!(pooled, self.pooled);
@@ -611,9 +629,9 @@ mod tests {
         }
       }
       // allocated_bytes checks the running total against a full count in debug builds.
-      let bound = lim.max_bytes - q.held_bytes + lim.slack();
+      let bound = (lim.max_bytes - q.held_bytes).max(2 * q.bytes) + lim.slack();
       assert!(q.allocated_bytes() <= bound, "round {round}");
-      assert!(q.alloc <= q.bytes + lim.slack(), "round {round}");
+      assert!(q.alloc <= 2 * q.bytes + lim.slack(), "round {round}");
     }
   }
 }

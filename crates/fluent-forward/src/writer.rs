@@ -69,6 +69,8 @@ pub struct Writer {
   framer: Framer,
   rbuf: Vec<u8>,
   rlen: usize,
+  /// Bytes the server has sent on this connection (an ack, a TLS alert...).
+  heard: usize,
   backoff: Backoff,
   retry_at: Option<Instant>,
   ever_connected: bool,
@@ -156,6 +158,7 @@ impl Writer {
       health: 0,
       rbuf: vec![0; READ_BUF],
       rlen: 0,
+      heard: 0,
       retry_at: None,
       ever_connected: false,
       last_drop_report: None,
@@ -299,6 +302,7 @@ impl Writer {
         }
         self.retry_at = None;
         self.rlen = 0;
+        self.heard = 0;
         self.shared.connected.store(true, Relaxed);
         Counters::add(&self.shared.counters.connects, 1);
         if self.ever_connected {
@@ -575,6 +579,7 @@ impl Writer {
   }
 
   fn on_read(&mut self, n: usize, now: Instant) {
+    self.heard += n;
     // A TLS server answering our plaintext with an alert (or a handshake record): where an ack (or
     // nothing, without acks) was expected, these bytes are never msgpack we could accept.
     if self.rlen == 0 && !self.conn_is_tls() && looks_like_tls(&self.rbuf[..n]) {
@@ -686,7 +691,14 @@ impl Writer {
       let now = Instant::now();
       match r {
         Ok(0) => {
-          let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection");
+          // A TLS server that gets plaintext may close without an alert (Node's does), which looks
+          // exactly like this: a fresh connection closed after our request with not a byte back.
+          let what = if self.rlen == 0 && !self.conn_is_tls() && self.heard == 0 {
+            "server closed the connection without a word (if its input expects TLS, set tls)"
+          } else {
+            "server closed the connection"
+          };
+          let eof = io::Error::new(io::ErrorKind::UnexpectedEof, what);
           self.fail_connection(Error::Io(eof), now);
         }
         Ok(n) => self.on_read(n, now),

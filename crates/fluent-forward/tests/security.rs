@@ -995,8 +995,29 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
       .count()
   };
   assert!(log.wait_for(LONG, |es| open(es) >= 1), "{}", log.describe());
-  log.with(|es| assert_eq!(count_errors(es, "CONNECT"), 3, "{es:?}"));
-  assert_eq!(client.stats().breaker, BreakerState::Open);
+  assert!(
+    log.wait_for(LONG, |es| count_errors(es, "CONNECT") >= 3),
+    "{}",
+    log.describe()
+  );
+  // Counted up to the first probe: on a loaded machine the 400 ms cooldown may already have run
+  // out and a probe failed by the time this looks. (The error that opened it follows the event.)
+  log.with(|es| {
+    let first_probe = es
+      .iter()
+      .position(|e| {
+        matches!(
+          e,
+          Event::Breaker {
+            state: BreakerState::HalfOpen
+          }
+        )
+      })
+      .unwrap_or(es.len());
+    assert_eq!(count_errors(&es[..first_probe], "CONNECT"), 3, "{es:?}")
+  });
+  // Open, or already probing again on a loaded machine; never closed while the server is down.
+  assert_ne!(client.stats().breaker, BreakerState::Closed);
   // While open: records stay buffered and a flush still ends at its deadline.
   let start = Instant::now();
   let (delivered, ()) = flush_and_wait(&client, Duration::from_millis(150), || ());
@@ -1023,16 +1044,19 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
         _ => None,
       })
       .collect();
-    assert_eq!(
-      states,
-      vec![
-        BreakerState::Open,
-        BreakerState::HalfOpen,
-        BreakerState::Open,
-        BreakerState::HalfOpen,
-        BreakerState::Closed
-      ]
-    );
+    // Open, then probe and reopen at least once while the server is down (more often if the machine
+    // is slow to start it), then a probe that succeeds.
+    let n = states.len();
+    assert!(n >= 5 && n % 2 == 1, "{states:?}");
+    for (i, s) in states[..n - 1].iter().enumerate() {
+      let want = if i % 2 == 0 {
+        BreakerState::Open
+      } else {
+        BreakerState::HalfOpen
+      };
+      assert_eq!(*s, want, "{states:?}");
+    }
+    assert_eq!(states[n - 1], BreakerState::Closed, "{states:?}");
   });
   assert_eq!(srv.ns(), (0..20).collect::<Vec<_>>());
 }

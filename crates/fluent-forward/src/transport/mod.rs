@@ -285,6 +285,13 @@ pub fn check_pong(
 ) -> Result<(), Error> {
   if !pong.auth_result {
     let r = pong.reason.to_ascii_lowercase();
+    if r.contains("same hostname") {
+      // The server compared the names itself (fluentd and @fluent-org/logger both do).
+      return Err(Error::AuthServer(format!(
+        "the server refused our hostname as its own ({}): set security.clientHostname to a name other than the server's self_hostname",
+        pong.reason
+      )));
+    }
     let user = r.contains("user") || r.contains("password") || r.contains("authentication information");
     return Err(if user {
       Error::AuthUser(pong.reason.clone())
