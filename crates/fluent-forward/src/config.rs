@@ -1,8 +1,6 @@
 //! Client options with their defaults. The binding passes `Option`s; everything unset gets a default here.
 
 use crate::codec::event_time::TimeFormat;
-use crate::error::Error;
-use crate::options::check_int;
 use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,81 +188,5 @@ impl Default for Config {
       handshake_timeout: Duration::from_secs(10),
       breaker: Breaker::default(),
     }
-  }
-}
-
-impl Config {
-  /// Checks every value against the option table (`options::specs`), then the rules between options.
-  pub fn validate(&self) -> Result<(), Error> {
-    let bad = |m: &str| Err(Error::Config(m.into()));
-    match &self.target {
-      Target::Tcp { host, port } => {
-        if host.is_empty() {
-          return bad("host must not be empty");
-        }
-        check_int("port", *port as u64)?;
-      }
-      Target::Unix(path) if path.is_empty() => return bad("path must not be empty"),
-      Target::Unix(_) => {}
-    }
-    let ms = |d: Duration| d.as_millis() as u64;
-    for (name, value) in [
-      ("maxBufferBytes", self.max_buffer_bytes as u64),
-      ("batchBytes", self.batch_bytes as u64),
-      ("maxRecordBytes", self.max_record_bytes as u64),
-      ("maxInFlight", self.max_in_flight as u64),
-      ("maxBatchAttempts", self.max_batch_attempts as u64),
-      ("flushIntervalMs", ms(self.flush_interval)),
-      ("connectTimeoutMs", ms(self.connect_timeout)),
-      ("writeTimeoutMs", ms(self.write_timeout)),
-      ("ackTimeoutMs", ms(self.ack_timeout)),
-      ("reconnectInitialDelayMs", ms(self.reconnect_initial)),
-      ("reconnectMaxDelayMs", ms(self.reconnect_max)),
-      ("exitFlushTimeoutMs", ms(self.exit_flush_timeout)),
-      ("handshakeTimeoutMs", ms(self.handshake_timeout)),
-      ("breaker.failureThreshold", self.breaker.failure_threshold as u64),
-      ("breaker.cooldownMs", ms(self.breaker.cooldown)),
-      ("breaker.maxCooldownMs", ms(self.breaker.max_cooldown)),
-    ] {
-      check_int(name, value)?;
-    }
-    if let Some(level) = self.gzip {
-      check_int("compressionLevel", level as u64)?;
-    }
-    if self.max_buffer_bytes < self.max_record_bytes {
-      return bad("maxBufferBytes must be at least maxRecordBytes");
-    }
-    if self.gzip.is_some() && self.mode != Mode::PackedForward {
-      return bad("compression needs packedForward mode");
-    }
-    if self.reconnect_max < self.reconnect_initial {
-      return bad("reconnectMaxDelayMs must be at least reconnectInitialDelayMs");
-    }
-    if self.breaker.max_cooldown < self.breaker.cooldown {
-      return bad("breaker.maxCooldownMs must be at least breaker.cooldownMs");
-    }
-    if let Some(tls) = &self.tls {
-      if matches!(self.target, Target::Unix(_)) {
-        return bad("tls needs a host and port, not a unix socket path");
-      }
-      if tls.cert.is_some() && tls.key.is_none() {
-        return bad("tls.cert needs tls.key");
-      }
-      if tls.key.is_some() && tls.cert.is_none() {
-        return bad("tls.key needs tls.cert");
-      }
-      if tls.servername.as_deref() == Some("") {
-        return bad("tls.servername must not be empty");
-      }
-    }
-    if let Some(sec) = &self.security {
-      if sec.client_hostname.is_empty() {
-        return bad("security.clientHostname must not be empty");
-      }
-      if sec.shared_key.is_empty() {
-        return bad("security.sharedKey must not be empty");
-      }
-    }
-    Ok(())
   }
 }
