@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod event;
+mod framer;
 pub mod options;
 pub mod queue;
 mod retry;

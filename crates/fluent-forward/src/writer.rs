@@ -1,17 +1,16 @@
 //! The writer: one tokio task on its own thread that owns the connection. It takes sealed batches,
 //! frames them, writes them, matches acks, reconnects with backoff, and drains on close. All timing
 //! decisions (flush interval, ack timeout, reconnect delay, close deadline) meet in one `select!` in
-//! `wait`. The byte stream lives in `transport`, attempt counting and splitting in `retry`; this
-//! file is the loop and the settling of batches.
+//! `wait`. The byte stream lives in `transport`, request encoding in `framer`, attempt counting
+//! and splitting in `retry`, the breaker in `breaker`; this file is the loop and the settling of
+//! batches.
 
 use crate::backoff::Backoff;
 use crate::breaker::{Breaker, BreakerState};
 use crate::codec::ack::{parse_ack, AckParse, ChunkId};
-use crate::codec::gzip::GzipWriter;
-use crate::codec::{forward, message, packed_forward, RequestOptions};
-use crate::config::{Config, Mode};
 use crate::error::Error;
 use crate::event::Event;
+use crate::framer::Framer;
 use crate::queue::Chunk;
 use crate::retry::{self, Held, RateLimit, Source, Verdict};
 use crate::shared::{CloseReport, Shared};
@@ -38,13 +37,6 @@ struct InFlight {
   /// Ids still waiting for an ack (one per request: one per batch, or one per event in Message mode).
   outstanding: usize,
   deadline: Instant,
-}
-
-/// Request encoding and its reusable buffers.
-struct Framer {
-  wbuf: Vec<u8>,
-  zbuf: Vec<u8>,
-  gzip: Option<GzipWriter>,
 }
 
 pub struct Writer {
@@ -140,11 +132,7 @@ impl Writer {
   fn new(shared: Arc<Shared>) -> Self {
     let cfg = &shared.config;
     Self {
-      framer: Framer {
-        wbuf: Vec::new(),
-        zbuf: Vec::new(),
-        gzip: cfg.gzip.map(GzipWriter::new),
-      },
+      framer: Framer::new(cfg.gzip),
       backoff: Backoff::new(cfg.reconnect_initial, cfg.reconnect_max),
       shared: shared.clone(),
       conn: None,
@@ -809,80 +797,6 @@ fn reconnect_report(why: &Error, suppressed: u64) -> Error {
   }
 }
 
-impl Framer {
-  /// Encodes one batch as requests into `wbuf`, returning the ack ids it asked for.
-  fn frame(&mut self, cfg: &Config, chunk: &Chunk) -> Vec<ChunkId> {
-    let tag: &str = &chunk.tag;
-    let n = chunk.records();
-    self.wbuf.clear();
-    let mut ids = Vec::new();
-    let new_id = |ids: &mut Vec<ChunkId>| {
-      cfg.require_ack.then(|| {
-        ids.push(ChunkId::random());
-        *ids.last().expect("just pushed")
-      })
-    };
-    match cfg.mode {
-      Mode::Message => {
-        for i in 0..n {
-          let id = new_id(&mut ids);
-          message::write_request(
-            &mut self.wbuf,
-            tag,
-            chunk.entry(i),
-            id.as_ref().map(|c| c.as_str()),
-          );
-        }
-      }
-      Mode::Forward => {
-        let id = new_id(&mut ids);
-        let opts = RequestOptions {
-          size: Some(n),
-          chunk: id.as_ref().map(|c| c.as_str()),
-          gzip: false,
-        };
-        forward::write_request(&mut self.wbuf, tag, &chunk.entries, n, &opts);
-      }
-      Mode::PackedForward => {
-        let id = new_id(&mut ids);
-        let chunk_id = id.as_ref().map(|c| c.as_str());
-        match self.gzip.as_mut() {
-          Some(gz) => {
-            self.zbuf.clear();
-            gz.compress_into(&chunk.entries, &mut self.zbuf);
-            let opts = RequestOptions {
-              size: Some(n),
-              chunk: chunk_id,
-              gzip: true,
-            };
-            packed_forward::write_request(&mut self.wbuf, tag, &self.zbuf, &opts);
-          }
-          None => {
-            let opts = RequestOptions {
-              size: Some(n),
-              chunk: chunk_id,
-              gzip: false,
-            };
-            packed_forward::write_request(&mut self.wbuf, tag, &chunk.entries, &opts);
-          }
-        }
-      }
-    }
-    ids
-  }
-
-  /// Large buffers (one huge record) are not kept around.
-  fn trim(&mut self, batch_bytes: usize) {
-    let keep = 2 * batch_bytes + 1024;
-    if self.wbuf.capacity() > keep {
-      self.wbuf = Vec::new();
-    }
-    if self.zbuf.capacity() > keep {
-      self.zbuf = Vec::new();
-    }
-  }
-}
-
 /// Answers the flush waiters that are satisfied or past their deadline.
 fn settle_waiters(shared: &Shared, now: Instant) {
   if shared.control.lock().waiters.is_empty() {
@@ -954,7 +868,7 @@ mod tests {
   /// them.
   #[test]
   fn recover_requeues_the_batch_in_hand_and_the_unacked_ones() {
-    let shared = Arc::new(Shared::new(Config::default(), Arc::new(|_| true)));
+    let shared = Arc::new(Shared::new(crate::config::Config::default(), Arc::new(|_| true)));
     let mut w = Writer::new(shared.clone());
     w.pending.push_back(held(3));
     w.in_flight.push_back(InFlight {

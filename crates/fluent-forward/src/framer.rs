@@ -1,0 +1,99 @@
+//! Request encoding for the writer: one batch into Message, Forward or (Compressed)PackedForward
+//! requests, in buffers reused from batch to batch.
+
+use crate::codec::ack::ChunkId;
+use crate::codec::gzip::GzipWriter;
+use crate::codec::{forward, message, packed_forward, RequestOptions};
+use crate::config::{Config, Mode};
+use crate::queue::Chunk;
+
+/// Request encoding and its reusable buffers.
+pub struct Framer {
+  pub wbuf: Vec<u8>,
+  zbuf: Vec<u8>,
+  gzip: Option<GzipWriter>,
+}
+
+impl Framer {
+  /// Encodes one batch as requests into `wbuf`, returning the ack ids it asked for.
+  pub fn frame(&mut self, cfg: &Config, chunk: &Chunk) -> Vec<ChunkId> {
+    let tag: &str = &chunk.tag;
+    let n = chunk.records();
+    self.wbuf.clear();
+    let mut ids = Vec::new();
+    let new_id = |ids: &mut Vec<ChunkId>| {
+      cfg.require_ack.then(|| {
+        ids.push(ChunkId::random());
+        *ids.last().expect("just pushed")
+      })
+    };
+    match cfg.mode {
+      Mode::Message => {
+        for i in 0..n {
+          let id = new_id(&mut ids);
+          message::write_request(
+            &mut self.wbuf,
+            tag,
+            chunk.entry(i),
+            id.as_ref().map(|c| c.as_str()),
+          );
+        }
+      }
+      Mode::Forward => {
+        let id = new_id(&mut ids);
+        let opts = RequestOptions {
+          size: Some(n),
+          chunk: id.as_ref().map(|c| c.as_str()),
+          gzip: false,
+        };
+        forward::write_request(&mut self.wbuf, tag, &chunk.entries, n, &opts);
+      }
+      Mode::PackedForward => {
+        let id = new_id(&mut ids);
+        let chunk_id = id.as_ref().map(|c| c.as_str());
+        match self.gzip.as_mut() {
+          Some(gz) => {
+            self.zbuf.clear();
+            gz.compress_into(&chunk.entries, &mut self.zbuf);
+            let opts = RequestOptions {
+              size: Some(n),
+              chunk: chunk_id,
+              gzip: true,
+            };
+            packed_forward::write_request(&mut self.wbuf, tag, &self.zbuf, &opts);
+          }
+          None => {
+            let opts = RequestOptions {
+              size: Some(n),
+              chunk: chunk_id,
+              gzip: false,
+            };
+            packed_forward::write_request(&mut self.wbuf, tag, &chunk.entries, &opts);
+          }
+        }
+      }
+    }
+    ids
+  }
+
+  /// Large buffers (one huge record) are not kept around.
+  pub fn trim(&mut self, batch_bytes: usize) {
+    let keep = 2 * batch_bytes + 1024;
+    if self.wbuf.capacity() > keep {
+      self.wbuf = Vec::new();
+    }
+    if self.zbuf.capacity() > keep {
+      self.zbuf = Vec::new();
+    }
+  }
+}
+
+impl Framer {
+  pub fn new(gzip_level: Option<u32>) -> Self {
+    Self {
+      wbuf: Vec::new(),
+      zbuf: Vec::new(),
+      gzip: gzip_level.map(GzipWriter::new),
+    }
+  }
+}
