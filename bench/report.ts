@@ -406,7 +406,9 @@ export function svg(results: Results): string {
  */
 export function tlsMarkdown(results: Results): string {
   const m = results.meta
-  const cols = COLUMNS.filter((c) => c.phase === 'throughput')
+  const cols = COLUMNS
+  const rate = fmtRate(m.rate)
+  const title = (c: Column): string => (c.phase === 'paced' ? `${c.title} @${rate}/s` : c.title)
   const out: string[] = []
   out.push('# TLS 1.3: what it costs fluent-native, and against @fluent-org/logger')
   out.push('')
@@ -415,7 +417,8 @@ export function tlsMarkdown(results: Results): string {
       `${m.events.toLocaleString('en-US')} events per throughput run · fluent-sink with ${m.sinkThreads} thread(s): ` +
       'one plain listener and one TLS listener (rustls, test certificate for `localhost`), same machine. ' +
       'Clients verify the certificate against the test CA (`servername: localhost`, `minVersion: TLSv1.3`). ' +
-      'A run counts only if the sink counted every record.',
+      'A run counts only if the sink counted every record. Sink CPU and other load are those of the throughput run. ' +
+      `Paced columns: ${m.rate.toLocaleString('en-US')} events/s for ${m.pacedMs} ms; they count only where the target was sustained (≥ ${SUSTAINED * 100} %).`,
   )
   out.push('')
   for (const shape of [...new Set(results.rows.map((r) => r.shape))]) {
@@ -427,7 +430,7 @@ export function tlsMarkdown(results: Results): string {
       .filter((r): r is Row => !!r)
     out.push(`## ${shape} records`)
     out.push('')
-    out.push(`| client | ${cols.map((c) => c.title).join(' | ')} | Forward B/event (inside TLS) | sink CPU (cores) | other load (cores) |`)
+    out.push(`| client | ${cols.map(title).join(' | ')} | Forward B/event (inside TLS) | sink CPU (cores) | other load (cores) |`)
     out.push(`|---|${cols.map(() => '---:').join('|')}|---:|---:|---:|`)
     for (const r of shown) {
       const t = r.throughput
@@ -445,7 +448,7 @@ export function tlsMarkdown(results: Results): string {
       return x !== undefined && y !== undefined && y > 0 ? `${(x / y).toFixed(2)}×` : 'n/a'
     }
     const better = (a: Row, b: Row | undefined, c: Column): string => (b ? fmtRatio(ratio(a, [b], c)) : 'n/a')
-    out.push(`| ratio | ${cols.map((c) => c.title).join(' | ')} |`)
+    out.push(`| ratio | ${cols.map(title).join(' | ')} |`)
     out.push(`|---|${cols.map(() => '---:').join('|')}|`)
     out.push(`| fluent-native TLS ÷ fluent-native plain (the cost of TLS) | ${cols.map((c) => raw(nativeTls, plain, c)).join(' | ')} |`)
     out.push(
