@@ -14,6 +14,9 @@
  *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
  *   BENCH_PHASES=a,b      throughput and/or paced
  *   BENCH_SINK_THREADS=N  fluent-sink worker threads (default 1)
+ *
+ * TLS contenders (scenario `tls`) send to a second fluent-sink that listens with TLS (the test
+ * certificate in __test__/fixtures/tls); a run with them also writes results/tls.md.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
@@ -25,7 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { transform } from '@oxc-node/core'
 import { Packr } from 'msgpackr'
 
-import { failures, markdown, ratioTable, svg } from './report.ts'
+import { failures, markdown, ratioTable, svg, tlsMarkdown } from './report.ts'
 import type { PacedMetrics, Results, Row, ThroughputMetrics } from './report.ts'
 import { Sink } from './sink.ts'
 import type { SinkStats } from './sink.ts'
@@ -292,6 +295,10 @@ async function main(): Promise<void> {
   const built = build()
   if (built.staleJs) log('warning: index.ts is newer than index.js: run `npm run build` to measure the current code')
   const sink = await Sink.start(root, SINK_THREADS)
+  const fixtures = join(root, '__test__', 'fixtures', 'tls')
+  const tlsSink = contenders.some((c) => c.scenario === 'tls')
+    ? await Sink.start(root, SINK_THREADS, { cert: join(fixtures, 'server.pem'), key: join(fixtures, 'server.key') })
+    : undefined
   log(
     `fluent-sink on port ${sink.port}; ${shapes.length} shapes × ${contenders.length} contenders × ${phases.join('+')}; ` +
       `${EVENTS.toLocaleString('en-US')} events per throughput run${QUICK ? ' (quick)' : ''}`,
@@ -313,6 +320,7 @@ async function main(): Promise<void> {
           paced: null,
           notes: [],
         }
+        const target = info.scenario === 'tls' ? tlsSink! : sink
         for (const phase of phases) {
           if (phase === 'throughput' && info.kind === 'idle') continue
           step++
@@ -321,9 +329,9 @@ async function main(): Promise<void> {
             shape: shape as ShapeName,
             phase,
             host: '127.0.0.1',
-            port: sink.port,
+            port: target.port,
             benchDir,
-            sinkPid: sink.pid,
+            sinkPid: target.pid,
             events: EVENTS,
             chunk: CHUNK,
             rate: RATE,
@@ -331,9 +339,9 @@ async function main(): Promise<void> {
             measureMs: MEASURE_MS,
           }
           const limit = phase === 'throughput' ? 60_000 + EVENTS * 0.2 : 60_000 + WARMUP_MS + MEASURE_MS
-          const calm = await quiet(sink)
+          const calm = await quiet(target)
           if (calm.cores >= 0.2) row.notes.push(`${phase}: started while other processes used ${calm.cores.toFixed(2)} cores`)
-          const out = await runChild(sink, cfg, limit)
+          const out = await runChild(target, cfg, limit)
           const fc = out.result?.foreignCores
           if (fc > FOREIGN_NOTE) row.notes.push(`${phase}: other processes used ${fc.toFixed(2)} cores during the measurement`)
           const failure = checkDelivery(out)
@@ -363,6 +371,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await sink.stop()
+    await tlsSink?.stop()
   }
 
   const cpuList = cpus()
@@ -391,8 +400,12 @@ async function main(): Promise<void> {
   writeFileSync(join(resultsDir, `${base}.md`), md)
   writeFileSync(join(resultsDir, partial ? 'quick.svg' : 'chart.svg'), svg(results))
   if (!partial) updateReadme(results)
+  const hasTls = rows.some((r) => r.scenario === 'tls')
+  if (hasTls) writeFileSync(join(resultsDir, 'tls.md'), tlsMarkdown(results))
   process.stdout.write(md)
-  log(`\nwrote bench/results/${base}.json, ${base}.md, ${partial ? 'quick.svg' : 'chart.svg'} in ${results.meta.durationS.toFixed(0)} s`)
+  log(
+    `\nwrote bench/results/${base}.json, ${base}.md, ${partial ? 'quick.svg' : 'chart.svg'}${hasTls ? ', tls.md' : ''} in ${results.meta.durationS.toFixed(0)} s`,
+  )
 }
 
 /** Replaces the generated block of bench/README.md with this run's ratios. */

@@ -152,8 +152,8 @@ function whyNot(row: Row, pool: Row[], col: Column): string {
   return 'no JS client delivered every record'
 }
 
-const SCENARIOS: readonly Scenario[] = ['plain', 'ack', 'gzip']
-const SCENARIO_TITLE: Record<Scenario, string> = { plain: 'plain', ack: 'with acks', gzip: 'gzip' }
+const SCENARIOS: readonly Scenario[] = ['plain', 'ack', 'gzip', 'tls']
+const SCENARIO_TITLE: Record<Scenario, string> = { plain: 'plain', ack: 'with acks', gzip: 'gzip', tls: 'TLS 1.3' }
 
 function groups(results: Results): Array<{ shape: ShapeName; scenario: Scenario; rows: Row[] }> {
   const out: Array<{ shape: ShapeName; scenario: Scenario; rows: Row[] }> = []
@@ -398,4 +398,73 @@ export function svg(results: Results): string {
   })
   parts.push('</svg>')
   return parts.join('\n')
+}
+
+/**
+ * The TLS table (results/tls.md): fluent-native over TLS 1.3 against its own plain row (what TLS
+ * costs) and against @fluent-org/logger over TLS 1.3, per shape, from the same run.
+ */
+export function tlsMarkdown(results: Results): string {
+  const m = results.meta
+  const cols = COLUMNS
+  const rate = fmtRate(m.rate)
+  const title = (c: Column): string => (c.phase === 'paced' ? `${c.title} @${rate}/s` : c.title)
+  const out: string[] = []
+  out.push('# TLS 1.3: what it costs fluent-native, and against @fluent-org/logger')
+  out.push('')
+  out.push(
+    `${m.date} · Node ${m.node} · ${m.cpus} × ${m.cpuModel} · commit ${m.commit} · ` +
+      `${m.events.toLocaleString('en-US')} events per throughput run · fluent-sink with ${m.sinkThreads} thread(s): ` +
+      'one plain listener and one TLS listener (rustls, test certificate for `localhost`), same machine. ' +
+      'Clients verify the certificate against the test CA (`servername: localhost`, `minVersion: TLSv1.3`). ' +
+      'A run counts only if the sink counted every record. Sink CPU and other load are those of the throughput run. ' +
+      `Paced columns: ${m.rate.toLocaleString('en-US')} events/s for ${m.pacedMs} ms; they count only where the target was sustained (≥ ${SUSTAINED * 100} %).`,
+  )
+  out.push('')
+  for (const shape of [...new Set(results.rows.map((r) => r.shape))]) {
+    const rows = results.rows.filter((r) => r.shape === shape)
+    const nativeTls = rows.find((r) => r.id === 'native-tls')
+    if (!nativeTls) continue
+    const shown = ['native', 'native-tls', 'org-forward', 'org-tls']
+      .map((id) => rows.find((r) => r.id === id))
+      .filter((r): r is Row => !!r)
+    out.push(`## ${shape} records`)
+    out.push('')
+    out.push(`| client | ${cols.map(title).join(' | ')} | Forward B/event (inside TLS) | sink CPU (cores) | other load (cores) |`)
+    out.push(`|---|${cols.map(() => '---:').join('|')}|---:|---:|---:|`)
+    for (const r of shown) {
+      const t = r.throughput
+      const f = (v: number | undefined, d: number): string => (v !== undefined && Number.isFinite(v) ? v.toFixed(d) : '–')
+      out.push(
+        `| ${r.label} | ${cols.map((c) => cell(r, c)).join(' | ')} | ${f(t?.wireBytesPerEvent, 1)} | ${f(t?.sinkCores, 2)} | ${f(t?.foreignCores, 2)} |`,
+      )
+    }
+    out.push('')
+    const plain = rows.find((r) => r.id === 'native')
+    const org = rows.find((r) => r.id === 'org-tls')
+    const raw = (a: Row | undefined, b: Row | undefined, c: Column): string => {
+      const x = a && metric(a, c)
+      const y = b && metric(b, c)
+      return x !== undefined && y !== undefined && y > 0 ? `${(x / y).toFixed(2)}×` : 'n/a'
+    }
+    const better = (a: Row, b: Row | undefined, c: Column): string => (b ? fmtRatio(ratio(a, [b], c)) : 'n/a')
+    out.push(`| ratio | ${cols.map(title).join(' | ')} |`)
+    out.push(`|---|${cols.map(() => '---:').join('|')}|`)
+    out.push(`| fluent-native TLS ÷ fluent-native plain (the cost of TLS) | ${cols.map((c) => raw(nativeTls, plain, c)).join(' | ')} |`)
+    out.push(
+      `| fluent-native TLS vs @fluent-org/logger TLS (× better; > 1 means fluent-native wins) | ${cols.map((c) => better(nativeTls, org, c)).join(' | ')} |`,
+    )
+    out.push('')
+    const notes = shown.flatMap((r) => [
+      ...(r.throughput && !r.throughput.ok ? [`${r.label}: FAILED (${r.throughput.failure})`] : []),
+      ...r.notes.map((n) => `${r.label}: ${n}`),
+    ])
+    if (notes.length) {
+      out.push('Notes:')
+      out.push('')
+      for (const n of notes) out.push(`- ${n}`)
+      out.push('')
+    }
+  }
+  return out.join('\n')
 }

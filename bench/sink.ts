@@ -39,12 +39,15 @@ export class Sink {
     this.#waiters = waiters
   }
 
-  static async start(root: string, threads = 1): Promise<Sink> {
+  /** With `tls`, the sink's listener speaks TLS (PEM certificate chain and key files). */
+  static async start(root: string, threads = 1, tls?: { cert: string; key: string }): Promise<Sink> {
     const bin = sinkBinary(root)
     if (!existsSync(bin)) {
       throw new Error(`${bin} not found: build it with \`cargo build --release -p fluent-sink\` (npm run build:sink)`)
     }
-    const proc = spawn(bin, ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads)], {
+    const args = ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads)]
+    if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key)
+    const proc = spawn(bin, args, {
       stdio: ['pipe', 'pipe', 'inherit'],
     })
     const lines: string[] = []

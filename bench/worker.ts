@@ -72,7 +72,7 @@ export const MAKERS: Record<ShapeName, (i: number) => object> = {
 // ---------------------------------------------------------------------------------------------------
 // Contenders
 
-export type Scenario = 'plain' | 'ack' | 'gzip'
+export type Scenario = 'plain' | 'ack' | 'gzip' | 'tls'
 export type Kind = 'native' | 'js' | 'lean' | 'idle'
 
 export interface ContenderInfo {
@@ -100,6 +100,9 @@ export const CONTENDERS: readonly ContenderInfo[] = [
   { id: 'native-gzip', label: 'fluent-native gzip', short: 'fluent-native gzip', scenario: 'gzip', kind: 'native' },
   { id: 'org-gzip', label: '@fluent-org/logger CompressedPackedForward', short: '@fluent-org gzip', scenario: 'gzip', kind: 'js' },
   { id: 'fl-gzip', label: 'fluent-logger CompressedPackedForward', short: 'fluent-logger gzip', scenario: 'gzip', kind: 'js', full: true },
+  // TLS 1.3 to the sink's TLS listener (test-only certificates in __test__/fixtures/tls).
+  { id: 'native-tls', label: 'fluent-native TLS 1.3', short: 'fluent-native TLS', scenario: 'tls', kind: 'native' },
+  { id: 'org-tls', label: '@fluent-org/logger Forward, TLS 1.3', short: '@fluent-org TLS', scenario: 'tls', kind: 'js' },
 ]
 export const IDLE: ContenderInfo = { id: 'idle', label: 'idle loop (emit does nothing)', short: 'idle loop (ref.)', scenario: 'plain', kind: 'idle' }
 
@@ -121,6 +124,11 @@ interface Client {
 }
 
 const TAG = 'bench.app'
+
+/** Client side of the TLS scenario: trust the test CA, verify `localhost`, TLS 1.3 only. */
+function tlsOptions(benchDir: string): { ca: Buffer; servername: string; minVersion: 'TLSv1.3' } {
+  return { ca: readFileSync(join(benchDir, '..', '__test__', 'fixtures', 'tls', 'ca.pem')), servername: 'localhost', minVersion: 'TLSv1.3' }
+}
 
 /** Resolves package specifiers and the project's own files from bench/, wherever this code runs. */
 function importer(benchDir: string): (spec: string) => Promise<any> {
@@ -198,9 +206,15 @@ async function nativeClient(imp: ReturnType<typeof importer>, host: string, port
   }
 }
 
-async function orgClient(imp: ReturnType<typeof importer>, host: string, port: number, opts: object): Promise<Client> {
+async function orgClient(
+  imp: ReturnType<typeof importer>,
+  host: string,
+  port: number,
+  opts: object,
+  socket: object = {},
+): Promise<Client> {
   const { FluentClient } = await imp('@fluent-org/logger')
-  const client = new FluentClient(null, { socket: { host, port }, disableAutoconnect: true, ...opts })
+  const client = new FluentClient(null, { socket: { host, port, ...socket }, disableAutoconnect: true, ...opts })
   let errors = 0
   const errorCodes = new Set<string>()
   client.socketOn('error', (e: Error) => {
@@ -325,6 +339,10 @@ async function makeClient(id: string, benchDir: string, host: string, port: numb
       return nativeClient(imp, host, port, { requireAck: true })
     case 'native-gzip':
       return nativeClient(imp, host, port, { compress: 'gzip' })
+    case 'native-tls':
+      return nativeClient(imp, host, port, { tls: tlsOptions(benchDir) })
+    case 'org-tls':
+      return orgClient(imp, host, port, { eventMode: 'Forward' }, { tls: tlsOptions(benchDir) })
     case 'org-packed':
       return orgClient(imp, host, port, {})
     case 'org-forward':

@@ -6,8 +6,10 @@ use crate::server::Endpoint;
 
 pub const USAGE: &str =
   "usage: fluent-sink [--host 127.0.0.1] [--port 0] [--unix PATH] [--print] [--threads N]
+                   [--tls-cert PEM --tls-key PEM]
 
 Receives the Fluentd Forward protocol and decodes every event.
+With --tls-cert/--tls-key, connections are TLS (1.2 or 1.3), decoded the same way.
 Prints `LISTENING <port>` (or `LISTENING unix:<path>`) once ready.
 stdin commands: stats | reset | wait <N> <timeoutMs> | quit   (stdin EOF also exits)";
 
@@ -16,6 +18,8 @@ pub struct Config {
   pub endpoint: Endpoint,
   pub print: bool,
   pub threads: usize,
+  /// PEM certificate chain and private key: the listener speaks TLS.
+  pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
   let mut unix: Option<PathBuf> = None;
   let mut print = false;
   let mut threads: usize = 1;
+  let mut tls_cert: Option<PathBuf> = None;
+  let mut tls_key: Option<PathBuf> = None;
   let mut args = args.into_iter();
   while let Some(arg) = args.next() {
     // Both `--port 5` and `--port=5`.
@@ -59,11 +65,18 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
           return Err("--threads must be a positive integer".into());
         }
       }
+      "--tls-cert" => tls_cert = Some(PathBuf::from(val("--tls-cert")?)),
+      "--tls-key" => tls_key = Some(PathBuf::from(val("--tls-key")?)),
       "--print" if inline.is_none() => print = true,
       "-h" | "--help" => return Ok(Parsed::Help),
       _ => return Err(format!("unknown argument: {arg}")),
     }
   }
+  let tls = match (tls_cert, tls_key) {
+    (Some(c), Some(k)) => Some((c, k)),
+    (None, None) => None,
+    _ => return Err("--tls-cert and --tls-key go together".into()),
+  };
   let endpoint = match unix {
     Some(path) => Endpoint::Unix(path),
     None => Endpoint::Tcp { host, port },
@@ -72,6 +85,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
     endpoint,
     print,
     threads,
+    tls,
   }))
 }
 
@@ -93,7 +107,8 @@ mod tests {
           port: 0
         },
         print: false,
-        threads: 1
+        threads: 1,
+        tls: None
       }))
     );
     assert_eq!(
@@ -104,7 +119,8 @@ mod tests {
           port: 24224
         },
         print: true,
-        threads: 2
+        threads: 2,
+        tls: None
       }))
     );
     assert_eq!(
@@ -112,7 +128,20 @@ mod tests {
       Ok(Parsed::Run(Config {
         endpoint: Endpoint::Unix("/tmp/s.sock".into()),
         print: false,
-        threads: 1
+        threads: 1,
+        tls: None
+      }))
+    );
+    assert_eq!(
+      p(&["--tls-cert", "c.pem", "--tls-key=k.pem"]),
+      Ok(Parsed::Run(Config {
+        endpoint: Endpoint::Tcp {
+          host: "127.0.0.1".into(),
+          port: 0
+        },
+        print: false,
+        threads: 1,
+        tls: Some(("c.pem".into(), "k.pem".into()))
       }))
     );
     assert_eq!(p(&["--help"]), Ok(Parsed::Help));
@@ -125,5 +154,7 @@ mod tests {
     assert!(p(&["--threads", "0"]).is_err());
     assert!(p(&["--print=yes"]).is_err());
     assert!(p(&["extra"]).is_err());
+    assert!(p(&["--tls-cert", "c.pem"]).is_err());
+    assert!(p(&["--tls-key", "k.pem"]).is_err());
   }
 }

@@ -18,3 +18,4 @@ pub mod print;
 pub mod request;
 pub mod server;
 pub mod stats;
+pub mod tls;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fluent_sink::cli::{self, Parsed, USAGE};
 use fluent_sink::server::{self, Listener};
 use fluent_sink::stats::Stats;
-use fluent_sink::{control, output};
+use fluent_sink::{control, output, tls};
 
 fn main() -> ExitCode {
   let config = match cli::parse(std::env::args().skip(1)) {
@@ -31,6 +31,16 @@ fn main() -> ExitCode {
       eprintln!("fluent-sink: cannot start runtime: {e}");
       return ExitCode::FAILURE;
     }
+  };
+  let acceptor = match &config.tls {
+    None => None,
+    Some((cert, key)) => match tls::acceptor_from_files(cert, key) {
+      Ok(a) => Some(a),
+      Err(e) => {
+        eprintln!("fluent-sink: {e}");
+        return ExitCode::from(2);
+      }
+    },
   };
   let stats = Arc::new(Stats::default());
   runtime.block_on(async {
@@ -61,7 +71,7 @@ fn main() -> ExitCode {
       // the process alive.
       std::process::exit(0);
     });
-    server::serve(listener, stats, config.print).await;
+    server::serve_with(listener, stats, config.print, acceptor).await;
     ExitCode::SUCCESS
   })
 }

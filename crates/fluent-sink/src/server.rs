@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
+use tokio_rustls::TlsAcceptor;
 
 use crate::conn;
 use crate::print::JsonSink;
@@ -62,31 +63,52 @@ impl Listener {
   }
 }
 
-fn spawn_conn<T>(io: T, stats: &Arc<Stats>, print: bool)
+fn spawn_conn<T>(io: T, stats: &Arc<Stats>, print: bool, tls: Option<&TlsAcceptor>)
 where
   T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
   stats.connection();
   let stats = stats.clone();
+  let tls = tls.cloned();
   tokio::spawn(async move {
-    if print {
-      conn::run(io, &stats, JsonSink::default()).await
-    } else {
-      conn::run(io, &stats, ()).await
+    match tls {
+      None => handle(io, &stats, print).await,
+      Some(acceptor) => match acceptor.accept(io).await {
+        Ok(io) => handle(io, &stats, print).await,
+        // A failed handshake is a connection error, as undecodable input is.
+        Err(_) => stats.error(),
+      },
     }
   });
 }
 
+async fn handle<T>(io: T, stats: &Stats, print: bool)
+where
+  T: AsyncRead + AsyncWrite + Unpin,
+{
+  if print {
+    conn::run(io, stats, JsonSink::default()).await
+  } else {
+    conn::run(io, stats, ()).await
+  }
+}
+
 /// Accepts connections forever, each served by its own task.
 pub async fn serve(listener: Listener, stats: Arc<Stats>, print: bool) {
+  serve_with(listener, stats, print, None).await
+}
+
+/// As [`serve`]; with an acceptor, every connection is TLS and is decoded after the handshake.
+pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls: Option<TlsAcceptor>) {
+  let tls = tls.as_ref();
   loop {
     let accepted = match &listener {
       Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
         // Acks are small and awaited by the client; do not let Nagle hold them back.
         let _ = s.set_nodelay(true);
-        spawn_conn(s, &stats, print);
+        spawn_conn(s, &stats, print, tls);
       }),
-      Listener::Unix(l, _) => l.accept().await.map(|(s, _)| spawn_conn(s, &stats, print)),
+      Listener::Unix(l, _) => l.accept().await.map(|(s, _)| spawn_conn(s, &stats, print, tls)),
     };
     if accepted.is_err() {
       stats.error();
