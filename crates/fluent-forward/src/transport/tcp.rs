@@ -25,8 +25,8 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 #[cfg(target_os = "linux")]
 const NOTSENT_LOWAT: u32 = 64 << 10;
 
-/// `write_timeout` also bounds how long written data may stay unacknowledged by the peer's TCP
-/// (`TCP_USER_TIMEOUT`, Linux): a dead peer then fails the next write instead of after ~15 minutes of
+/// Written data may stay unacknowledged by the peer's TCP for `user_timeout(write_timeout)` at most
+/// (`TCP_USER_TIMEOUT`, Linux): a dead peer then fails the connection instead of after ~15 minutes of
 /// retransmissions.
 pub async fn connect(target: &Target, timeout: Duration, write_timeout: Duration) -> io::Result<Conn> {
   let attempt = async {
@@ -52,6 +52,14 @@ pub async fn connect(target: &Target, timeout: Duration, write_timeout: Duration
     .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
 }
 
+/// Three write timeouts, and at least 30 s: the kernel's rule is stricter than ours (it also counts
+/// a receive window that stays shut), so it only backs up the no-progress timeout, for a peer that
+/// vanished with data in flight, and never cuts a slow but live link first (a slow reader starved
+/// of CPU for a few seconds once lost its connection to a 10 s user timeout).
+pub fn user_timeout(write_timeout: Duration) -> Duration {
+  (3 * write_timeout).max(Duration::from_secs(30))
+}
+
 /// Keepalive, user timeout and unsent low-water mark through socket2: tokio has no setter for them.
 pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
   let sock = socket2::SockRef::from(stream);
@@ -61,7 +69,7 @@ pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) -> io::Result<()
   sock.set_tcp_keepalive(&ka)?;
   #[cfg(target_os = "linux")]
   {
-    sock.set_tcp_user_timeout(Some(write_timeout))?;
+    sock.set_tcp_user_timeout(Some(user_timeout(write_timeout)))?;
     sock.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
   }
   #[cfg(not(target_os = "linux"))]
@@ -93,7 +101,7 @@ mod tests {
       assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
       assert_eq!(
         sock.tcp_user_timeout().unwrap(),
-        Some(Duration::from_millis(7500))
+        Some(user_timeout(Duration::from_millis(7500)))
       );
     }
   }
