@@ -237,8 +237,14 @@ impl Queue {
     let limit = 2 * (self.bytes + len) + self.slack;
     if self.open[id].chunk.is_none() {
       // A pooled buffer is all spare capacity, so it is taken only while the budget has room for it.
+      // Counted with what it must still grow for this record: its capacity is split between entries
+      // and index, and a short entries part grows exactly, past `limit`.
+      let need = len - INDEX_BYTES;
+      let grows = |c: &Chunk| {
+        need.saturating_sub(c.entries.capacity()) + if c.offsets.capacity() == 0 { INDEX_BYTES } else { 0 }
+      };
       let pooled = match self.pool.last() {
-        Some(c) if self.alloc + c.capacity() <= limit => self.pool.pop(),
+        Some(c) if self.alloc + c.capacity() + grows(c) <= limit => self.pool.pop(),
         _ => None,
       };
       let chunk = match pooled {
