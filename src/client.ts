@@ -117,6 +117,11 @@ export class FluentClient extends EventEmitter {
     register(this, this.#exitHandle)
   }
 
+  /** The id of a tag from either cache, or a fresh one (for the methods that are not EventEmitter's). */
+  #idOf(tag: string): number {
+    return this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
+  }
+
   #tagId(tag: string, cache: Map<string, number>): number {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw new FluentError('ERR_FLUENT_INVALID_TAG', `tag must be a non-empty string, got ${tag === '' ? 'an empty string' : typeof tag}`)
@@ -221,7 +226,7 @@ export class FluentClient extends EventEmitter {
     if (!Array.isArray(records)) {
       throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'records must be an array')
     }
-    const id = this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
+    const id = this.#idOf(tag)
     const result: EmitManyResult = { accepted: 0, dropped: 0, errors: [] }
     splitTime(time)
     const sec = split.sec
@@ -248,7 +253,7 @@ export class FluentClient extends EventEmitter {
     if (!(bytes instanceof Uint8Array)) {
       throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'bytes must be a Buffer or Uint8Array')
     }
-    const id = this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
+    const id = this.#idOf(tag)
     splitTime(time)
     const sec = split.sec
     const nsec = split.nsec

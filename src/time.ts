@@ -11,12 +11,7 @@ export class EventTime {
   readonly nano: number
 
   constructor(epoch: number, nano: number) {
-    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
-      throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime seconds must be an integer in 0..2^32-1, got ${epoch}`)
-    }
-    if (!Number.isInteger(nano) || nano < 0 || nano > 999_999_999) {
-      throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime nanoseconds must be an integer in 0..999999999, got ${nano}`)
-    }
+    checkEventTime(epoch, nano)
     this.epoch = epoch
     this.nano = nano
   }
@@ -30,6 +25,16 @@ export class EventTime {
   static fromTimestamp(seconds: number): EventTime {
     splitSeconds(seconds)
     return new EventTime(split.sec, split.nsec)
+  }
+}
+
+/** The protocol's EventTime range: unsigned 32-bit seconds, nanoseconds below one second. */
+function checkEventTime(epoch: unknown, nano: unknown): void {
+  if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > 0xffffffff) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime seconds must be an integer in 0..2^32-1, got ${String(epoch)}`)
+  }
+  if (!Number.isInteger(nano) || (nano as number) < 0 || (nano as number) > 999_999_999) {
+    throw new FluentError('ERR_FLUENT_INVALID_TIME', `EventTime nanoseconds must be an integer in 0..999999999, got ${String(nano)}`)
   }
 }
 
@@ -82,9 +87,7 @@ export function splitTime(time: Time | undefined): void {
       // and checked again: an object made from EventTime.prototype skips the constructor.
       const sec = time.epoch
       const nsec = time.nano
-      if (!Number.isInteger(sec) || sec < 0 || sec > 0xffffffff || !Number.isInteger(nsec) || nsec < 0 || nsec > 999_999_999) {
-        throw new FluentError('ERR_FLUENT_INVALID_TIME', `not a valid EventTime: ${String(sec)} s ${String(nsec)} ns`)
-      }
+      checkEventTime(sec, nsec)
       split.sec = sec
       split.nsec = nsec
       return

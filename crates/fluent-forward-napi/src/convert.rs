@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// The `code` JS sees on errors thrown by the binding: `ERR_FLUENT_*`, from the core's stable codes.
 pub enum Code {
-  Core(&'static str),
+  Core(String),
   InvalidTime,
   /// napi's own failures (argument conversion): kept as napi reports them.
   Napi(Status),
@@ -34,30 +34,9 @@ impl From<Status> for Code {
   }
 }
 
-pub fn error_code(e: &fluent_forward::Error) -> &'static str {
-  use fluent_forward::Error as E;
-  match e {
-    E::Connect(_) => "ERR_FLUENT_CONNECT",
-    E::Timeout(_) => "ERR_FLUENT_TIMEOUT",
-    E::AckMismatch(_) => "ERR_FLUENT_ACK_MISMATCH",
-    E::QueueFull { .. } => "ERR_FLUENT_QUEUE_FULL",
-    E::Closed => "ERR_FLUENT_CLOSED",
-    E::Encode(_) => "ERR_FLUENT_ENCODE",
-    E::Io(_) => "ERR_FLUENT_IO",
-    E::Config(_) => "ERR_FLUENT_CONFIG",
-    E::RecordTooLarge { .. } => "ERR_FLUENT_RECORD_TOO_LARGE",
-    E::InvalidTag(_) => "ERR_FLUENT_INVALID_TAG",
-    E::Undelivered { .. } => "ERR_FLUENT_UNDELIVERED",
-    E::Rejected { .. } => "ERR_FLUENT_REJECTED",
-    E::AuthKey(_) => "ERR_FLUENT_AUTH_KEY",
-    E::AuthUser(_) => "ERR_FLUENT_AUTH_USER",
-    E::AuthServer(_) => "ERR_FLUENT_AUTH_SERVER",
-    E::TlsCert(_) => "ERR_FLUENT_TLS_CERT",
-    E::TlsHostname(_) => "ERR_FLUENT_TLS_HOSTNAME",
-    E::HandshakeTimeout => "ERR_FLUENT_HANDSHAKE_TIMEOUT",
-    E::TlsProtocol(_) => "ERR_FLUENT_TLS_PROTOCOL",
-    _ => "ERR_FLUENT_INTERNAL",
-  }
+/// `ERR_FLUENT_` + the core's stable code: the codes are defined once, in `fluent_forward::Error`.
+pub fn error_code(e: &fluent_forward::Error) -> String {
+  format!("ERR_FLUENT_{}", e.code())
 }
 
 pub fn to_napi(e: fluent_forward::Error) -> napi::Error<Code> {
@@ -330,7 +309,7 @@ pub fn breaker_name(state: BreakerState) -> &'static str {
 
 /// `Display` of every core error already carries its source, so the message is just that.
 fn error_fields(e: &fluent_forward::Error) -> (Option<String>, Option<String>) {
-  (Some(error_code(e).into()), Some(e.to_string()))
+  (Some(error_code(e)), Some(e.to_string()))
 }
 
 pub fn event_to_js(event: Event) -> JsEvent {
