@@ -30,6 +30,18 @@ export declare class NativeClient {
   /** Stops accepting, drains for at most `timeoutMs`, stops the writer; resolves with the report. */
   close(timeoutMs: number): Promise<JsCloseReport>
   stats(): JsStats
+  /** Per-batch `delivered` events on or off (on only while someone listens: each copies its batch). */
+  setDeliveryReports(on: boolean): void
+  /** `undelivered` events the writer has queued for JS so far (the close waits to have seen them). */
+  undeliveredEvents(): number
+  /** Once stopped, with a failure handler: the batches the writer still held, each returned once. */
+  takeLeftovers(): Array<JsBatch>
+  /**
+   * Buffers msgpack entries (`[time, record]` each) under tag id `tag`, keeping their times:
+   * what a failure handler or a delivery report carries. Throws ERR_FLUENT_ENCODE at the first
+   * invalid entry (those before it stay buffered).
+   */
+  pushEntries(tag: number, entries: Uint8Array): JsPushed
 }
 
 /**
@@ -52,6 +64,13 @@ export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
 /** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
 export declare const HANDOVER_BYTES: number
 
+/** A batch left with the writer when it stopped (see `Client::take_leftovers`). */
+export interface JsBatch {
+  tag: string
+  entries: Buffer
+  records: number
+}
+
 export interface JsCloseReport {
   sent: number
   dropped: number
@@ -59,16 +78,29 @@ export interface JsCloseReport {
   rejected: number
 }
 
-/** An event for the JS side: `kind` is `connect`, `disconnect`, `error` or `breaker`. */
+/**
+ * An event for the JS side: `kind` is `connect`, `disconnect`, `error`, `breaker`, `delivered` or
+ * `undelivered`; the fields that do not apply to a kind are unset.
+ */
 export interface JsEvent {
   kind: string
   code?: string
   message?: string
-  /** Records the error concerns (dropped or undelivered). */
+  /** Records the event concerns (dropped, undelivered, delivered). */
   records?: number
   tag?: string
   /** For `breaker`: `closed`, `open` or `halfOpen`. */
   state?: string
+  /** Index of the server in the fleet (connect, disconnect, breaker, delivered). */
+  server?: number
+  /** For `delivered` and `undelivered`: the msgpack entries, as on the wire. */
+  entries?: Buffer
+  /** For `undelivered`: `rejected`, `dropped` or `unavailable`. */
+  reason?: string
+  /** For `undelivered`: the failure handler may give the records back to be sent again. */
+  retriable?: boolean
+  /** For `delivered`: the server acknowledged the batch. */
+  acked?: boolean
 }
 
 /** One client's outcome at exit. */
@@ -100,6 +132,23 @@ export interface JsOptionSpec {
   secret: boolean
 }
 
+/** What `pushEntries` did: records accepted, and the bytes buffered afterwards. */
+export interface JsPushed {
+  accepted: number
+  queuedBytes: number
+}
+
+export interface JsServerStats {
+  address: string
+  healthy: boolean
+  connected: boolean
+  breaker: string
+  sent: number
+  batches: number
+  errors: number
+  inFlight: number
+}
+
 export interface JsStats {
   emitted: number
   sent: number
@@ -116,8 +165,12 @@ export interface JsStats {
   retries: number
   eventsLost: number
   connected: boolean
-  /** `closed`, `open` or `halfOpen`. */
+  /** `closed`, `open` or `halfOpen`: the first server's. */
   breaker: string
+  duplicates: number
+  handedOver: number
+  handlerOverflow: number
+  servers: Array<JsServerStats>
 }
 
 export interface NativeBreaker {
@@ -153,6 +206,15 @@ export interface NativeOptions {
   tls?: NativeTls
   security?: NativeSecurity
   breaker?: NativeBreaker
+  /** Several servers instead of host/port/path. */
+  servers?: Array<NativeServer>
+  /** `udp`, `tcp` or `none`; unset: TCP for several servers, none for one. */
+  heartbeat?: string
+  heartbeatIntervalMs?: number
+  dnsTtlMs?: number
+  /** A failure handler is set: keep undelivered records for it. */
+  keepUndelivered?: boolean
+  errorHandlerMaxBytes?: number
 }
 
 export interface NativeSecurity {
@@ -160,6 +222,22 @@ export interface NativeSecurity {
   sharedKey: string
   username?: string
   password?: string
+}
+
+/**
+ * One entry of `servers`. `tls`/`security` unset: the client-wide ones; `noTls`/`noSecurity`:
+ * none for this server even if the client sets them.
+ */
+export interface NativeServer {
+  host?: string
+  port?: number
+  path?: string
+  weight?: number
+  standby?: boolean
+  tls?: NativeTls
+  noTls?: boolean
+  security?: NativeSecurity
+  noSecurity?: boolean
 }
 
 /** `tls` as src/options.ts passes it: PEM as bytes, everything else checked already. */

@@ -9,6 +9,10 @@ export { EventTime } from './src/time.js'
 export type { Time } from './src/time.js'
 export { FluentError } from './src/errors.js'
 export type { FluentErrorCode } from './src/errors.js'
+export { fallbackToClient, fallbackToFile, fallbackToStream } from './src/fallbacks.js'
+export type { ErrorHandler } from './src/fallbacks.js'
+export { FailedBatch } from './src/batch.js'
+export type { BatchReason, BatchRecord, DeliveredBatch } from './src/batch.js'
 export type {
   BreakerEvent,
   BreakerOptions,
@@ -21,5 +25,7 @@ export type {
   Mode,
   OverflowPolicy,
   SecurityOptions,
+  ServerOptions,
+  ServerStats,
   TlsOptions,
 } from './src/types.js'

@@ -5,11 +5,15 @@
 import { EventEmitter } from 'node:events'
 import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
+import { Delivered, FailedBatch } from './batch.js'
+import type { BatchReason } from './batch.js'
 import { isRecord, takeOwnError } from './encoder.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
 import type { ExitHandle } from './exit.js'
+import type { ErrorHandler } from './fallbacks.js'
+import { HandlerRunner } from './handler.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
@@ -45,10 +49,15 @@ function encodeError(e: unknown): FluentError {
   })
 }
 
+/** How long `close()` waits for failure-handler batches still on their way from the writer. */
+const CATCH_UP_MS = 1000
+
 /**
- * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError), `'breaker'` ({ state, server }:
- * the circuit breaker opened, half-opened for a probe, or closed). Errors with no `'error'`
- * listener are counted in `stats().unhandledErrors`, never thrown.
+ * Events: `'connect'` (server), `'disconnect'` (err, server), `'error'` (FluentError), `'breaker'`
+ * ({ state, server }: a server's circuit breaker opened, half-opened for a probe, or closed), and
+ * `'delivered'` (a DeliveredBatch per batch, only computed while someone listens). `server` is
+ * `host:port` or the socket path. Errors with no `'error'` listener are counted in
+ * `stats().unhandledErrors`, never thrown.
  */
 export class FluentClient extends EventEmitter {
   readonly #native: NativeClient
@@ -69,8 +78,9 @@ export class FluentClient extends EventEmitter {
    */
   #estimate = 0
   readonly #exitMs: number
-  /** The server's address as events name it: `host:port` or the socket path. */
-  readonly #server: string
+  /** Each server's address as events name it: `host:port` or the socket path. */
+  readonly #servers: string[]
+  readonly #handlers: HandlerRunner | undefined
   readonly #exitHandle: ExitHandle
   #closing: Promise<CloseReport> | undefined
   /** The close promise settled: its report (and UNDELIVERED events) already told the user. */
@@ -88,7 +98,17 @@ export class FluentClient extends EventEmitter {
     this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
     this.#overhead = native.timeAsInteger ? ENTRY_OVERHEAD_INTEGER_TIME : ENTRY_OVERHEAD_EVENT_TIME
     this.#exitMs = native.exitFlushTimeoutMs ?? defaultOf('exitFlushTimeoutMs')
-    this.#server = native.path ?? `${native.host ?? '127.0.0.1'}:${native.port ?? defaultOf('port')}`
+    const address = (s: { host?: string; port?: number; path?: string }) =>
+      s.path ?? `${s.host ?? '127.0.0.1'}:${s.port ?? defaultOf('port')}`
+    this.#servers = (native.servers ?? [native]).map(address)
+    const handler = (options as { errorHandler?: ErrorHandler }).errorHandler
+    this.#handlers =
+      handler === undefined
+        ? undefined
+        : new HandlerRunner(handler, (options as { errorHandlerTimeoutMs?: number }).errorHandlerTimeoutMs ?? defaultOf('errorHandlerTimeoutMs'), {
+            report: (err) => this.#report(err),
+            requeue: (tag, bytes) => (this.#closing === undefined ? this.#pushEntries(tag, bytes) : 0),
+          })
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
     try {
@@ -115,6 +135,13 @@ export class FluentClient extends EventEmitter {
       end: (report) => this.#endExit(report),
     }
     register(this, this.#exitHandle)
+    // Delivery reports copy every batch: the native side makes them only while someone listens.
+    this.on('newListener', (name: string | symbol) => {
+      if (name === 'delivered') this.#native.setDeliveryReports(true)
+    })
+    this.on('removeListener', (name: string | symbol) => {
+      if (name === 'delivered' && this.listenerCount('delivered') === 0) this.#native.setDeliveryReports(false)
+    })
   }
 
   /** The id of a tag from either cache, or a fresh one (for the methods that are not EventEmitter's). */
@@ -270,12 +297,57 @@ export class FluentClient extends EventEmitter {
     return this.#answer(answer)
   }
 
+  /**
+   * Buffers msgpack entries (`[time, record]` each, as a failure handler's or a 'delivered'
+   * event's `batch.bytes` carry them) under `tag`, keeping each record's time: the bytes move as
+   * they are, validated, not re-encoded. Returns how many records were accepted (the others were
+   * refused by the overflow policy, as `emit` would be). Throws ERR_FLUENT_ENCODE at the first
+   * invalid entry; the entries before it stay buffered.
+   */
+  emitEntries(tag: string, bytes: Uint8Array): number {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new FluentError('ERR_FLUENT_INVALID_RECORD', 'bytes must be a Buffer or Uint8Array of msgpack entries')
+    }
+    this.#idOf(tag)
+    if (this.#closing !== undefined) {
+      this.#refuseClosed()
+      return 0
+    }
+    return this.#pushEntries(tag, bytes)
+  }
+
+  #pushEntries(tag: string, bytes: Uint8Array): number {
+    // Staged records were emitted first, so they go first.
+    handOver()
+    let pushed
+    try {
+      pushed = this.#native.pushEntries(this.#idOf(tag), bytes)
+    } catch (e) {
+      throw fromNative(e, 'ERR_FLUENT_ENCODE')
+    }
+    this.#estimate = pushed.queuedBytes
+    return pushed.accepted
+  }
+
+  #serverName(i: number | null | undefined): string {
+    return this.#servers[i ?? 0] ?? this.#servers[0]
+  }
+
   #dispatch(ev: JsEvent): void {
     try {
-      if (ev.kind === 'connect') super.emit('connect')
-      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#server })
-      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined)
-      else this.#report(toError(ev))
+      if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev.server))
+      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev.server) })
+      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev.server))
+      else if (ev.kind === 'delivered') {
+        if (this.listenerCount('delivered') === 0) return
+        const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev.server), ev.acked === true)
+        super.emit('delivered', batch)
+      } else if (ev.kind === 'undelivered') {
+        if (this.#handlers === undefined) return
+        this.#handlers.seen++
+        const batch = new FailedBatch(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, ev.reason as BatchReason, ev.retriable === true)
+        this.#handlers.run(toError(ev), batch)
+      } else this.#report(toError(ev))
     } catch (e) {
       // A throwing listener must not become an uncaught exception from native code.
       process.emitWarning(`fluent-native: an event listener threw: ${(e as Error)?.stack ?? String(e)}`)
@@ -331,29 +403,67 @@ export class FluentClient extends EventEmitter {
     }
     // Stays registered for exit: if the process exits before the drain ends, the exit waits for it.
     release(this.#sink)
-    this.#closing = this.#native.close(timeoutMs).then((r) => {
+    this.#closing = this.#native.close(timeoutMs).then(async (r) => {
+      const handled = await this.#settleHandlers('close')
       this.#closeSettled = true
-      return { ...r, dropped: r.dropped + this.#droppedAfterClose }
+      return { ...r, dropped: r.dropped + this.#droppedAfterClose, handled }
     })
     return this.#closing
+  }
+
+  /**
+   * Once the writer has stopped: waits for the failure-handler batches still on their way (the
+   * writer counts what it sent), gives the handler what was left at the deadline, and waits for it
+   * to finish. Returns the records the handler took over the client's life.
+   */
+  async #settleHandlers(reason: BatchReason): Promise<number> {
+    const h = this.#handlers
+    if (h === undefined) return 0
+    const until = Date.now() + CATCH_UP_MS
+    while (h.seen < this.#native.undeliveredEvents() && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    for (const b of this.#native.takeLeftovers()) {
+      const err = new FluentError('ERR_FLUENT_UNDELIVERED', `${b.records} record(s) not delivered before the close deadline`, {
+        records: b.records,
+        tag: b.tag,
+      })
+      h.run(err, new FailedBatch(b.tag, b.entries, b.records, reason, false))
+    }
+    await h.idle()
+    return h.handled
   }
 
   #beginExit(): void {
     release(this.#sink)
     this.#exited = true
-    this.#closing ??= Promise.resolve({ sent: 0, dropped: 0, pending: 0, rejected: 0 })
+    this.#closing ??= Promise.resolve({ sent: 0, dropped: 0, pending: 0, rejected: 0, handled: 0 })
   }
 
   #endExit(r: JsExitReport | undefined): number {
     if (r === undefined || this.#closeSettled || r.pending === 0) return 0
+    let pending = r.pending
+    if (this.#handlers !== undefined) {
+      // No later tick will come: the handler gets what is left now, and only a synchronous answer counts.
+      const before = this.#handlers.handled
+      for (const b of this.#native.takeLeftovers()) {
+        const err = new FluentError('ERR_FLUENT_UNDELIVERED', `${b.records} record(s) not delivered before the exit deadline`, {
+          records: b.records,
+          tag: b.tag,
+        })
+        this.#handlers.runSync(err, new FailedBatch(b.tag, b.entries, b.records, 'exit', false))
+      }
+      pending -= this.#handlers.handled - before
+      if (pending <= 0) return 0
+    }
     const err = new FluentError(
       'ERR_FLUENT_UNDELIVERED',
-      `${r.pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs})`,
-      { records: r.pending },
+      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs})`,
+      { records: pending },
     )
     if (this.listenerCount('error') === 0) {
       this.#unhandled++
-      return r.pending
+      return pending
     }
     this.#report(err)
     return 0
@@ -365,7 +475,9 @@ export class FluentClient extends EventEmitter {
     return {
       ...s,
       breaker: s.breaker as FluentStats['breaker'],
+      servers: s.servers.map((v) => ({ ...v, breaker: v.breaker as FluentStats['breaker'] })),
       dropped: s.dropped + this.#droppedAfterClose,
+      handled: this.#handlers?.handled ?? 0,
       unhandledErrors: this.#unhandled,
     }
   }

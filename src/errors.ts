@@ -15,6 +15,15 @@ export type FluentErrorCode =
   | 'ERR_FLUENT_UNDELIVERED'
   | 'ERR_FLUENT_REJECTED'
   | 'ERR_FLUENT_INTERNAL'
+  | 'ERR_FLUENT_AUTH_KEY'
+  | 'ERR_FLUENT_AUTH_USER'
+  | 'ERR_FLUENT_AUTH_SERVER'
+  | 'ERR_FLUENT_TLS_CERT'
+  | 'ERR_FLUENT_TLS_HOSTNAME'
+  | 'ERR_FLUENT_TLS_PROTOCOL'
+  | 'ERR_FLUENT_HANDSHAKE_TIMEOUT'
+  | 'ERR_FLUENT_UNAVAILABLE'
+  | 'ERR_FLUENT_HANDLER'
 
 /** A typed error: test `err.code`, which is stable, rather than the message. */
 export class FluentError extends Error {

@@ -122,7 +122,12 @@ export function checkCallOptions(method: string, options: unknown): Record<strin
 /** Methods whose option bags are in the table as `<method>.<key>`. */
 const CALLS = new Set(['flush', 'close'])
 /** Option objects (`tls`, `security`, `breaker`): their keys are in the table as `<group>.<key>`. */
-const GROUPS = new Set([...SPECS.keys()].filter((k) => k.includes('.')).map((k) => k.split('.')[0]).filter((g) => !CALLS.has(g)))
+const GROUPS = new Set(
+  [...SPECS.keys()]
+    .filter((k) => k.includes('.'))
+    .map((k) => k.split('.')[0])
+    .filter((g) => !CALLS.has(g) && g !== 'servers'),
+)
 
 /** Checks one option object against its `<group>.<key>` rows; returns it with checked values. */
 function checkGroup(group: string, value: unknown): Record<string, unknown> | undefined {
@@ -144,13 +149,80 @@ function checkGroup(group: string, value: unknown): Record<string, unknown> | un
   return out
 }
 
+/** Options that are not in the native table: they never cross into Rust as such. */
+const JS_ONLY = ['errorHandler', 'servers']
+const SERVER_KEYS = ['host', 'port', 'path', 'weight', 'standby', 'tls', 'security']
+
+/** The TLS and handshake checks shared by the client-wide settings and each server's. */
+function checkSecure(where: string, tls: Record<string, unknown> | undefined, security: Record<string, unknown> | undefined, unix: boolean): void {
+  if (tls !== undefined && unix) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${where}tls is set but path (a Unix socket) is used: TLS needs host and port`)
+  }
+  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${where}tls.cert and tls.key go together (mutual TLS): set both or neither`)
+  }
+  if (security !== undefined && security.sharedKey === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${where}security needs sharedKey (the key set in the server's <security> section)`)
+  }
+  if (security !== undefined && security.password !== undefined && security.username === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${where}security.password is set without security.username`)
+  }
+  if (tls?.rejectUnauthorized === false) warnUnverifiedOnce()
+}
+
+type NativeServer = NonNullable<NativeOptions['servers']>[number]
+
+/** One entry of `servers`: `{ host, port } | { path }`, `weight`, `standby`, its own `tls`/`security` (or `false`). */
+function checkServer(i: number, value: unknown): NativeServer {
+  const where = `servers[${i}].`
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `servers[${i}] must be an object ({ host, port } or { path }), got ${show(value)}`)
+  }
+  const o = value as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    if (!SERVER_KEYS.includes(key)) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${where}${key}" (did you mean "${nearest(key, SERVER_KEYS)}"?)`)
+    }
+  }
+  const at = (name: string, key: string) => {
+    try {
+      return checkValue(name, o[key])
+    } catch (e) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `${where}${(e as Error).message}`)
+    }
+  }
+  if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `${where}path (a Unix socket) and host/port are exclusive: set one or the other`)
+  }
+  if (o.path === undefined && o.host === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', `servers[${i}] needs host (and port) or path`)
+  }
+  const off = (key: 'tls' | 'security') => o[key] === false
+  const tls = off('tls') ? undefined : checkGroup('tls', o.tls)
+  const security = off('security') ? undefined : checkGroup('security', o.security)
+  const unix = o.path !== undefined
+  // A Unix server that inherits the client-wide tls is refused by the native check, with its index.
+  checkSecure(where, tls, security, unix)
+  return {
+    host: at('host', 'host') as string | undefined,
+    port: at('port', 'port') as number | undefined,
+    path: at('path', 'path') as string | undefined,
+    weight: at('servers.weight', 'weight') as number | undefined,
+    standby: at('servers.standby', 'standby') as boolean | undefined,
+    tls: tls as NativeServer['tls'],
+    noTls: off('tls') || undefined,
+    security: security === undefined ? undefined : ({ clientHostname: hostname(), ...security } as NativeServer['security']),
+    noSecurity: off('security') || undefined,
+  }
+}
+
 /** The client's options: a typo or a wrong type is ERR_FLUENT_CONFIG naming the key. */
 export function checkClientOptions(options: unknown): NativeOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new FluentError('ERR_FLUENT_CONFIG', `options must be an object, got ${show(options)}`)
   }
   const o = options as Record<string, unknown>
-  const names = [...[...SPECS.keys()].filter((k) => !k.includes('.')), ...GROUPS]
+  const names = [...[...SPECS.keys()].filter((k) => !k.includes('.')), ...GROUPS, ...JS_ONLY]
   for (const key of Object.keys(o)) {
     if (!names.includes(key)) {
       throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${key}" (did you mean "${nearest(key, names)}"?)`)
@@ -159,19 +231,23 @@ export function checkClientOptions(options: unknown): NativeOptions {
   const tls = checkGroup('tls', o.tls)
   const security = checkGroup('security', o.security)
   const breaker = checkGroup('breaker', o.breaker)
-  if (tls !== undefined && o.path !== undefined) {
-    throw new FluentError('ERR_FLUENT_CONFIG', 'tls is set but path (a Unix socket) is used: TLS needs host and port')
+  checkSecure('', tls, security, o.path !== undefined)
+  if (o.errorHandler !== undefined && typeof o.errorHandler !== 'function') {
+    throw new FluentError('ERR_FLUENT_CONFIG', `errorHandler must be a function (error, batch) => boolean | Promise<boolean>, got ${show(o.errorHandler)}`)
   }
-  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new FluentError('ERR_FLUENT_CONFIG', 'tls.cert and tls.key go together (mutual TLS): set both or neither')
+  let servers: NativeServer[] | undefined
+  if (o.servers !== undefined) {
+    if (!Array.isArray(o.servers) || o.servers.length === 0) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `servers must be a non-empty array of { host, port } or { path }, got ${show(o.servers)}`)
+    }
+    if (o.host !== undefined || o.port !== undefined || o.path !== undefined) {
+      throw new FluentError('ERR_FLUENT_CONFIG', 'servers replaces host, port and path: set one or the other')
+    }
+    servers = o.servers.map((s, i) => checkServer(i, s))
+    if (servers.every((s) => s.standby === true)) {
+      throw new FluentError('ERR_FLUENT_CONFIG', 'servers: at least one server must not be a standby')
+    }
   }
-  if (security !== undefined && security.sharedKey === undefined) {
-    throw new FluentError('ERR_FLUENT_CONFIG', 'security needs sharedKey (the key set in the server\'s <security> section)')
-  }
-  if (security !== undefined && security.password !== undefined && security.username === undefined) {
-    throw new FluentError('ERR_FLUENT_CONFIG', 'security.password is set without security.username')
-  }
-  if (tls?.rejectUnauthorized === false) warnUnverifiedOnce()
   const v = (name: string) => checkValue(name, o[name]) as never
   // `compress: false` is "off", like leaving it out.
   const compress = o.compress === false ? undefined : (v('compress') as string | undefined)
@@ -210,5 +286,11 @@ export function checkClientOptions(options: unknown): NativeOptions {
         ? undefined
         : ({ clientHostname: hostname(), ...security } as NativeOptions['security']),
     breaker: breaker as NativeOptions['breaker'],
+    servers,
+    heartbeat: v('heartbeat'),
+    heartbeatIntervalMs: v('heartbeatIntervalMs'),
+    dnsTtlMs: v('dnsTtlMs'),
+    keepUndelivered: o.errorHandler !== undefined ? true : undefined,
+    errorHandlerMaxBytes: v('errorHandlerMaxBytes'),
   }
 }

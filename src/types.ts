@@ -1,5 +1,6 @@
 /** The public option, report and stats shapes. Defaults and ranges live in the native option table. */
 import type { FluentError } from './errors.js'
+import type { ErrorHandler } from './fallbacks.js'
 
 export type Mode = 'message' | 'forward' | 'packedForward'
 export type OverflowPolicy = 'dropNewest' | 'dropOldest' | 'error'
@@ -61,8 +62,60 @@ export interface FluentClientOptions {
   security?: SecurityOptions
   /** Bounds TLS plus the handshake after a connect. Default 10000. */
   handshakeTimeoutMs?: number
-  /** When the client stops trying the server for a while. */
+  /** When the client stops trying a server for a while (each server has its own breaker). */
   breaker?: BreakerOptions
+  /**
+   * Several servers instead of `host`/`port`/`path`: batches are spread by weighted round robin
+   * over the healthy regular servers; standbys take traffic only while none is healthy; a batch
+   * that failed on one server is delivered by another.
+   */
+  servers?: ServerOptions[]
+  /** How servers not connected to are probed. Default: `'tcp'` with several servers, `'none'` with one. */
+  heartbeat?: 'udp' | 'tcp' | 'none'
+  /** Default 1000. */
+  heartbeatIntervalMs?: number
+  /** How long a resolved host name is reused; a failed connect resolves it again at once. Default 30000. */
+  dnsTtlMs?: number
+  /**
+   * Receives records that leave the pipeline undelivered (rejected, dropped by the overflow policy,
+   * left at the close or exit deadline, or offered while every server is unavailable), one batch per
+   * call. Return (or resolve) `true` when handled, `false` to keep them (retriable batches only).
+   */
+  errorHandler?: ErrorHandler
+  /** Cap on dropped-record bytes waiting for the failure handler; beyond it drops are only counted. Default 8 MiB. */
+  errorHandlerMaxBytes?: number
+  /** A handler that has not answered within this counts as `false` (ERR_FLUENT_HANDLER). Default 10000. */
+  errorHandlerTimeoutMs?: number
+}
+
+/** One server of `servers`. `tls`/`security` override the client-wide ones; `false` turns them off here. */
+export interface ServerOptions {
+  host?: string
+  port?: number
+  /** Unix socket path, instead of host and port. */
+  path?: string
+  /** Share of the batches among the healthy regular servers. Default 1. */
+  weight?: number
+  /** Only used while no regular server is healthy. Default `false`. */
+  standby?: boolean
+  tls?: true | TlsOptions | false
+  security?: SecurityOptions | false
+}
+
+export interface ServerStats {
+  /** `host:port` or the socket path. */
+  address: string
+  /** Usable: not failing (heartbeats, send results) and its breaker not open. */
+  healthy: boolean
+  connected: boolean
+  breaker: 'closed' | 'open' | 'halfOpen'
+  /** Records delivered to it (acknowledged, with `requireAck`). */
+  sent: number
+  batches: number
+  /** Failed connects and connections it ended or let time out. */
+  errors: number
+  /** Batches written to it awaiting their ack. */
+  inFlight: number
 }
 
 /** As Node's `tls` module names them. */
@@ -126,6 +179,12 @@ export interface CloseReport {
   pending: number
   /** Records the server rejected on every attempt (ERR_FLUENT_REJECTED). */
   rejected: number
+  /**
+   * Records the failure handler took (returned `true` for) over the client's life, including
+   * what was left at this close's deadline. They are also counted where they left the pipeline
+   * (`dropped`, `rejected`, `pending`).
+   */
+  handled: number
 }
 
 export interface FluentStats {
@@ -150,7 +209,17 @@ export interface FluentStats {
   /** Batches written again after a failure. */
   retries: number
   connected: boolean
+  /** The first server's breaker (each server's is in `servers`). */
   breaker: 'closed' | 'open' | 'halfOpen'
+  /** Records written again after a write whose ack never came: each may have arrived twice. */
+  duplicates: number
+  /** Records handed to the failure handler. */
+  handedOver: number
+  /** Records the failure handler took. */
+  handled: number
+  /** Dropped records the failure handler never saw (its backlog, errorHandlerMaxBytes, was full). */
+  handlerOverflow: number
+  servers: ServerStats[]
 }
 
 export interface EmitManyResult {

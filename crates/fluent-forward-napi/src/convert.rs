@@ -2,8 +2,8 @@
 
 use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{
-  BreakerState, CloseReport, Config, Event, Mode, Overflow, Secret, Security, Stats, Target, TimeFormat,
-  TlsConfig, TlsVersion,
+  BreakerState, CloseReport, Config, Event, Heartbeat, Mode, Overflow, Secret, Security, Server, Stats,
+  Target, TimeFormat, TlsConfig, TlsVersion,
 };
 use napi::bindgen_prelude::Buffer;
 use napi::bindgen_prelude::Status;
@@ -152,6 +152,30 @@ pub struct NativeOptions {
   pub tls: Option<NativeTls>,
   pub security: Option<NativeSecurity>,
   pub breaker: Option<NativeBreaker>,
+  /// Several servers instead of host/port/path.
+  pub servers: Option<Vec<NativeServer>>,
+  /// `udp`, `tcp` or `none`; unset: TCP for several servers, none for one.
+  pub heartbeat: Option<String>,
+  pub heartbeat_interval_ms: Option<u32>,
+  pub dns_ttl_ms: Option<u32>,
+  /// A failure handler is set: keep undelivered records for it.
+  pub keep_undelivered: Option<bool>,
+  pub error_handler_max_bytes: Option<f64>,
+}
+
+/// One entry of `servers`. `tls`/`security` unset: the client-wide ones; `noTls`/`noSecurity`:
+/// none for this server even if the client sets them.
+#[napi(object)]
+pub struct NativeServer {
+  pub host: Option<String>,
+  pub port: Option<u32>,
+  pub path: Option<String>,
+  pub weight: Option<u32>,
+  pub standby: Option<bool>,
+  pub tls: Option<NativeTls>,
+  pub no_tls: Option<bool>,
+  pub security: Option<NativeSecurity>,
+  pub no_security: Option<bool>,
 }
 
 /// `tls` as src/options.ts passes it: PEM as bytes, everything else checked already.
@@ -197,25 +221,59 @@ fn tls_from(t: NativeTls) -> TlsConfig {
   }
 }
 
+fn security_from(s: NativeSecurity) -> Security {
+  Security {
+    client_hostname: s.client_hostname,
+    shared_key: Secret::new(s.shared_key),
+    username: s.username.unwrap_or_default(),
+    password: Secret::new(s.password.unwrap_or_default()),
+  }
+}
+
+/// A TCP target from optional host and port (the defaults where unset), or a Unix path.
+fn target_from(
+  host: Option<String>,
+  port: Option<u32>,
+  path: Option<String>,
+) -> Result<Target, fluent_forward::Error> {
+  if let Some(path) = path {
+    return Ok(Target::Unix(path));
+  }
+  let Target::Tcp {
+    host: dhost,
+    port: dport,
+  } = Config::default().target
+  else {
+    unreachable!("the default target is TCP")
+  };
+  let port = port.unwrap_or(dport as u32);
+  options::check_int("port", port as u64)?;
+  Ok(Target::Tcp {
+    host: host.unwrap_or(dhost),
+    port: port as u16,
+  })
+}
+
+/// A byte count passed as a JS number: an integer within the option's range.
+fn bytes_option(name: &str, v: f64) -> Result<usize, fluent_forward::Error> {
+  if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+    return Err(fluent_forward::Error::Config(format!(
+      "{name} must be an integer"
+    )));
+  }
+  options::check_int(name, v as u64)?;
+  Ok(v as usize)
+}
+
 fn ms(v: u32) -> Duration {
   Duration::from_millis(v as u64)
 }
 
 pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
-  let mut c = Config::default();
-  if let Some(path) = o.path {
-    c.target = Target::Unix(path);
-  } else {
-    let Target::Tcp { host, port } = &c.target else {
-      unreachable!("the default target is TCP")
-    };
-    let port = o.port.unwrap_or(*port as u32);
-    options::check_int("port", port as u64)?;
-    c.target = Target::Tcp {
-      host: o.host.unwrap_or_else(|| host.clone()),
-      port: port as u16,
-    };
-  }
+  let mut c = Config {
+    target: target_from(o.host, o.port, o.path)?,
+    ..Config::default()
+  };
   if let Some(m) = o.mode {
     c.mode = match m {
       WireMode::Message => Mode::Message,
@@ -229,14 +287,12 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   c.gzip = o.gzip_level;
   c.require_ack = o.require_ack.unwrap_or(false);
   if let Some(v) = o.max_buffer_bytes {
-    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
-      return Err(fluent_forward::Error::Config(
-        "maxBufferBytes must be an integer".into(),
-      ));
-    }
-    options::check_int("maxBufferBytes", v as u64)?;
-    c.max_buffer_bytes = v as usize;
+    c.max_buffer_bytes = bytes_option("maxBufferBytes", v)?;
   }
+  if let Some(v) = o.error_handler_max_bytes {
+    c.undelivered_max_bytes = bytes_option("errorHandlerMaxBytes", v)?;
+  }
+  c.keep_undelivered = o.keep_undelivered.unwrap_or(false);
   if let Some(p) = o.overflow {
     c.overflow = match p {
       OverflowPolicy::DropNewest => Overflow::DropNewest,
@@ -265,13 +321,44 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   set_ms(&mut c.reconnect_max, o.reconnect_max_delay_ms);
   set_ms(&mut c.exit_flush_timeout, o.exit_flush_timeout_ms);
   set_ms(&mut c.handshake_timeout, o.handshake_timeout_ms);
+  set_ms(&mut c.heartbeat_interval, o.heartbeat_interval_ms);
+  set_ms(&mut c.dns_ttl, o.dns_ttl_ms);
+  c.heartbeat = match o.heartbeat.as_deref() {
+    Some("udp") => Some(Heartbeat::Udp),
+    Some("tcp") => Some(Heartbeat::Tcp),
+    Some("none") => Some(Heartbeat::None),
+    Some(other) => {
+      return Err(fluent_forward::Error::Config(format!(
+        "unknown heartbeat {other}"
+      )))
+    }
+    None => None,
+  };
   c.tls = o.tls.map(tls_from);
-  c.security = o.security.map(|s| Security {
-    client_hostname: s.client_hostname,
-    shared_key: Secret::new(s.shared_key),
-    username: s.username.unwrap_or_default(),
-    password: Secret::new(s.password.unwrap_or_default()),
-  });
+  c.security = o.security.map(security_from);
+  for s in o.servers.unwrap_or_default() {
+    let tls = match (s.no_tls, s.tls) {
+      (Some(true), _) => None,
+      (_, Some(t)) => Some(tls_from(t)),
+      _ => c.tls.clone(),
+    };
+    let security = match (s.no_security, s.security) {
+      (Some(true), _) => None,
+      (_, Some(sec)) => Some(security_from(sec)),
+      _ => c.security.clone(),
+    };
+    c.servers.push(Server {
+      target: target_from(s.host, s.port, s.path)?,
+      weight: s.weight.unwrap_or(1),
+      standby: s.standby.unwrap_or(false),
+      tls,
+      security,
+    });
+  }
+  if let Some(first) = c.servers.first() {
+    // The first server stands for the fleet where one address is wanted (`stats().breaker`).
+    c.target = first.target.clone();
+  }
   if let Some(b) = o.breaker {
     if let Some(v) = b.failure_threshold {
       c.breaker.failure_threshold = v;
@@ -286,17 +373,29 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   Ok(c)
 }
 
-/// An event for the JS side: `kind` is `connect`, `disconnect`, `error` or `breaker`.
+/// An event for the JS side: `kind` is `connect`, `disconnect`, `error`, `breaker`, `delivered` or
+/// `undelivered`; the fields that do not apply to a kind are unset.
 #[napi(object)]
+#[derive(Default)]
 pub struct JsEvent {
   pub kind: String,
   pub code: Option<String>,
   pub message: Option<String>,
-  /// Records the error concerns (dropped or undelivered).
+  /// Records the event concerns (dropped, undelivered, delivered).
   pub records: Option<f64>,
   pub tag: Option<String>,
   /// For `breaker`: `closed`, `open` or `halfOpen`.
   pub state: Option<String>,
+  /// Index of the server in the fleet (connect, disconnect, breaker, delivered).
+  pub server: Option<u32>,
+  /// For `delivered` and `undelivered`: the msgpack entries, as on the wire.
+  pub entries: Option<Buffer>,
+  /// For `undelivered`: `rejected`, `dropped` or `unavailable`.
+  pub reason: Option<String>,
+  /// For `undelivered`: the failure handler may give the records back to be sent again.
+  pub retriable: Option<bool>,
+  /// For `delivered`: the server acknowledged the batch.
+  pub acked: Option<bool>,
 }
 
 pub fn breaker_name(state: BreakerState) -> &'static str {
@@ -307,52 +406,94 @@ pub fn breaker_name(state: BreakerState) -> &'static str {
   }
 }
 
-/// `Display` of every core error already carries its source, so the message is just that.
-fn error_fields(e: &fluent_forward::Error) -> (Option<String>, Option<String>) {
-  (Some(error_code(e)), Some(e.to_string()))
+impl JsEvent {
+  fn of(kind: &str) -> Self {
+    Self {
+      kind: kind.into(),
+      ..std::default::Default::default()
+    }
+  }
+
+  /// `Display` of every core error already carries its source, so the message is just that.
+  fn with_error(mut self, e: &fluent_forward::Error) -> Self {
+    self.code = Some(error_code(e));
+    self.message = Some(e.to_string());
+    self
+  }
 }
 
 pub fn event_to_js(event: Event) -> JsEvent {
   match event {
-    Event::Connected => JsEvent {
-      kind: "connect".into(),
-      code: None,
-      message: None,
-      records: None,
-      tag: None,
-      state: None,
+    Event::Connected { server } => JsEvent {
+      server: Some(server as u32),
+      ..JsEvent::of("connect")
     },
-    Event::Disconnected(err) => {
-      let (code, message) = err.as_ref().map(error_fields).unwrap_or((None, None));
-      JsEvent {
-        kind: "disconnect".into(),
-        code,
-        message,
-        records: None,
-        tag: None,
-        state: None,
+    Event::Disconnected { server, error } => {
+      let ev = JsEvent {
+        server: Some(server as u32),
+        ..JsEvent::of("disconnect")
+      };
+      match &error {
+        Some(e) => ev.with_error(e),
+        None => ev,
       }
     }
-    Event::Error { error, records, tag } => {
-      let (code, message) = error_fields(&error);
-      JsEvent {
-        kind: "error".into(),
-        code,
-        message,
-        records: Some(records as f64),
-        tag: tag.map(|t| t.to_string()),
-        state: None,
-      }
+    Event::Error { error, records, tag } => JsEvent {
+      records: Some(records as f64),
+      tag: tag.map(|t| t.to_string()),
+      ..JsEvent::of("error")
     }
-    Event::Breaker { state } => JsEvent {
-      kind: "breaker".into(),
-      code: None,
-      message: None,
-      records: None,
-      tag: None,
+    .with_error(&error),
+    Event::Breaker { state, server } => JsEvent {
       state: Some(breaker_name(state).into()),
+      server: Some(server as u32),
+      ..JsEvent::of("breaker")
     },
+    Event::Delivered {
+      tag,
+      entries,
+      records,
+      server,
+      acked,
+    } => JsEvent {
+      tag: Some(tag.to_string()),
+      entries: Some(entries.into()),
+      records: Some(records as f64),
+      server: Some(server as u32),
+      acked: Some(acked),
+      ..JsEvent::of("delivered")
+    },
+    Event::Undelivered {
+      error,
+      reason,
+      tag,
+      entries,
+      records,
+    } => JsEvent {
+      tag: Some(tag.to_string()),
+      entries: Some(entries.into()),
+      records: Some(records as f64),
+      reason: Some(reason.name().into()),
+      retriable: Some(reason.retriable()),
+      ..JsEvent::of("undelivered")
+    }
+    .with_error(&error),
   }
+}
+
+/// A batch left with the writer when it stopped (see `Client::take_leftovers`).
+#[napi(object)]
+pub struct JsBatch {
+  pub tag: String,
+  pub entries: Buffer,
+  pub records: f64,
+}
+
+/// What `pushEntries` did: records accepted, and the bytes buffered afterwards.
+#[napi(object)]
+pub struct JsPushed {
+  pub accepted: f64,
+  pub queued_bytes: f64,
 }
 
 #[napi(object)]
@@ -403,8 +544,24 @@ pub struct JsStats {
   pub retries: f64,
   pub events_lost: f64,
   pub connected: bool,
-  /// `closed`, `open` or `halfOpen`.
+  /// `closed`, `open` or `halfOpen`: the first server's.
   pub breaker: String,
+  pub duplicates: f64,
+  pub handed_over: f64,
+  pub handler_overflow: f64,
+  pub servers: Vec<JsServerStats>,
+}
+
+#[napi(object)]
+pub struct JsServerStats {
+  pub address: String,
+  pub healthy: bool,
+  pub connected: bool,
+  pub breaker: String,
+  pub sent: f64,
+  pub batches: f64,
+  pub errors: f64,
+  pub in_flight: f64,
 }
 
 pub fn stats_to_js(s: Stats) -> JsStats {
@@ -425,5 +582,22 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     events_lost: s.events_lost as f64,
     connected: s.connected,
     breaker: breaker_name(s.breaker).into(),
+    duplicates: s.duplicates as f64,
+    handed_over: s.handed_over as f64,
+    handler_overflow: s.handler_overflow as f64,
+    servers: s
+      .servers
+      .into_iter()
+      .map(|v| JsServerStats {
+        address: v.address,
+        healthy: v.healthy,
+        connected: v.connected,
+        breaker: breaker_name(v.breaker).into(),
+        sent: v.sent as f64,
+        batches: v.batches as f64,
+        errors: v.errors as f64,
+        in_flight: v.in_flight as f64,
+      })
+      .collect(),
   }
 }

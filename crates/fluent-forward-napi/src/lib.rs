@@ -7,8 +7,8 @@ mod convert;
 mod registry;
 
 use convert::{
-  close_report, config_from, event_to_js, stats_to_js, Code, JsCloseReport, JsEvent, JsExitReport, JsStats,
-  NativeOptions,
+  close_report, config_from, event_to_js, stats_to_js, Code, JsBatch, JsCloseReport, JsEvent, JsExitReport,
+  JsPushed, JsStats, NativeOptions,
 };
 use fluent_forward::staging::Anchor;
 use fluent_forward::{Admission, Client, EventTime, FlushOutcome};
@@ -184,5 +184,44 @@ impl NativeClient {
   #[napi(catch_unwind)]
   pub fn stats(&self) -> JsStats {
     stats_to_js(self.client.stats())
+  }
+
+  /// Per-batch `delivered` events on or off (on only while someone listens: each copies its batch).
+  #[napi(catch_unwind)]
+  pub fn set_delivery_reports(&self, on: bool) {
+    self.client.set_delivery_reports(on);
+  }
+
+  /// `undelivered` events the writer has queued for JS so far (the close waits to have seen them).
+  #[napi(catch_unwind)]
+  pub fn undelivered_events(&self) -> f64 {
+    self.client.undelivered_events() as f64
+  }
+
+  /// Once stopped, with a failure handler: the batches the writer still held, each returned once.
+  #[napi(catch_unwind)]
+  pub fn take_leftovers(&self) -> Vec<JsBatch> {
+    self
+      .client
+      .take_leftovers()
+      .into_iter()
+      .map(|(tag, entries, records)| JsBatch {
+        tag: tag.to_string(),
+        entries: entries.into(),
+        records: records as f64,
+      })
+      .collect()
+  }
+
+  /// Buffers msgpack entries (`[time, record]` each) under tag id `tag`, keeping their times:
+  /// what a failure handler or a delivery report carries. Throws ERR_FLUENT_ENCODE at the first
+  /// invalid entry (those before it stay buffered).
+  #[napi(catch_unwind)]
+  pub fn push_entries(&self, tag: u32, entries: &[u8]) -> Result<JsPushed, Code> {
+    let accepted = self.client.push_entries(tag, entries).map_err(convert::to_napi)?;
+    Ok(JsPushed {
+      accepted: accepted as f64,
+      queued_bytes: self.client.stats().queued_bytes as f64,
+    })
   }
 }

@@ -1,4 +1,4 @@
-//! Circuit breaker for the one server: the state machine only, with time passed in, so it is
+//! Circuit breaker for one server: the state machine only, with time passed in, so it is
 //! tested without sockets. The writer asks `allow` before connecting and reports each connection's
 //! outcome.
 //!
@@ -7,6 +7,10 @@
 //! - Open: nothing is tried until `cooldown` has passed (doubling per consecutive opening, capped
 //!   at `max_cooldown`); then one probe is allowed (half-open).
 //! - HalfOpen: a probe that connects and handshakes closes it; a probe that fails reopens it.
+//!
+//! A heartbeat that reaches the server ends the cooldown early (`on_heartbeat`), unless the
+//! opening was for an error that does not fix itself (authentication, certificates): the server
+//! being up says nothing about those.
 //!
 //! The failure count and the doubling reset when the server takes a batch (`on_settled`), not on a
 //! bare connect: a server that accepts and then drops every connection must still open it.
@@ -43,6 +47,8 @@ pub struct Breaker {
   /// Consecutive openings without a settled batch in between: the cooldown's doubling.
   openings: u32,
   open_until: Option<Instant>,
+  /// The last opening was for a permanent error.
+  permanent: bool,
 }
 
 impl Breaker {
@@ -53,6 +59,7 @@ impl Breaker {
       failures: 0,
       openings: 0,
       open_until: None,
+      permanent: false,
     }
   }
 
@@ -111,9 +118,21 @@ impl Breaker {
       .saturating_mul(1u32 << self.openings.min(20))
       .min(self.cfg.max_cooldown);
     self.openings = self.openings.saturating_add(1);
+    self.permanent = permanent;
     self.state = BreakerState::Open;
     self.open_until = Some(now + cooldown);
     Some(BreakerState::Open)
+  }
+
+  /// A heartbeat reached the server: an opening for a transient failure ends now (one probe may
+  /// go). Returns the new state when it changed.
+  pub fn on_heartbeat(&mut self) -> Option<BreakerState> {
+    if self.state != BreakerState::Open || self.permanent {
+      return None;
+    }
+    self.state = BreakerState::HalfOpen;
+    self.open_until = None;
+    Some(BreakerState::HalfOpen)
   }
 
   /// The cooldown the next opening would get (for tests and reports).
@@ -200,6 +219,22 @@ mod tests {
     }
     b.on_connected();
     assert_eq!(b.on_failure(t0, false), Some(BreakerState::Open));
+  }
+
+  #[test]
+  fn a_heartbeat_ends_a_transient_opening_only() {
+    let t0 = Instant::now();
+    let mut b = Breaker::new(cfg());
+    b.on_failure(t0, true);
+    assert_eq!(b.on_heartbeat(), None, "an auth failure waits its cooldown");
+    b.allow(t0 + Duration::from_secs(10));
+    for _ in 0..3 {
+      b.on_failure(t0, false);
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(b.on_heartbeat(), Some(BreakerState::HalfOpen));
+    assert_eq!(b.allow(t0), (true, None));
+    assert_eq!(b.on_heartbeat(), None);
   }
 
   #[test]

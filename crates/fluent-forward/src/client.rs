@@ -8,7 +8,7 @@ use crate::event::{Event, EventSink};
 use crate::queue::{Pushed, MAX_TAGS};
 use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
 use crate::staging::{self, Anchor, Staged};
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, ServerStats, Stats};
 use crate::writer::run_thread;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -53,8 +53,12 @@ impl Client {
   /// Validates the config and starts the writer thread. Nothing connects until there is data to send.
   pub fn start(config: Config, sink: EventSink) -> Result<Self, Error> {
     config.validate()?;
-    let opener = crate::transport::Opener::new(&config)?;
-    let shared = Arc::new(Shared::with_opener(config, sink, opener));
+    let openers = config
+      .fleet()
+      .iter()
+      .map(crate::transport::Opener::new)
+      .collect::<Result<Vec<_>, _>>()?;
+    let shared = Arc::new(Shared::with_openers(config, sink, openers));
     let for_thread = shared.clone();
     let thread = std::thread::Builder::new()
       .name("fluent-forward-writer".into())
@@ -339,7 +343,79 @@ impl Client {
       events_lost: Counters::get(&c.events_lost),
       connected: self.shared.connected.load(Relaxed),
       breaker: crate::breaker::BreakerState::from_u8(self.shared.breaker.load(Relaxed)),
+      duplicates: Counters::get(&c.duplicates),
+      handed_over: Counters::get(&c.handed_over),
+      handler_overflow: self
+        .shared
+        .queue
+        .lock()
+        .undelivered
+        .as_ref()
+        .map_or(0, |u| u.overflow),
+      servers: self
+        .shared
+        .servers
+        .iter()
+        .map(|s| {
+          let breaker = crate::breaker::BreakerState::from_u8(s.breaker.load(Relaxed));
+          ServerStats {
+            address: s.address.clone(),
+            healthy: s.healthy.load(Relaxed) && breaker != crate::breaker::BreakerState::Open,
+            connected: s.connected.load(Relaxed),
+            breaker,
+            sent: Counters::get(&s.sent),
+            batches: Counters::get(&s.batches),
+            errors: Counters::get(&s.errors),
+            in_flight: s.in_flight.load(Relaxed) as u64,
+          }
+        })
+        .collect(),
     }
+  }
+
+  /// Turns delivery reports (`Event::Delivered` per settled batch) on or off: they copy each
+  /// batch, so they cost only while someone listens.
+  pub fn set_delivery_reports(&self, on: bool) {
+    self.shared.delivery_reports.store(on, Relaxed);
+  }
+
+  /// `Event::Undelivered` events the sink has taken so far.
+  pub fn undelivered_events(&self) -> u64 {
+    Counters::get(&self.shared.undelivered_events)
+  }
+
+  /// With `keep_undelivered`, once the writer has stopped: the batches it still held, as
+  /// `(tag, entries, records)`, for the failure handler. Each is returned once.
+  pub fn take_leftovers(&self) -> Vec<(Arc<str>, Vec<u8>, u64)> {
+    std::mem::take(&mut self.shared.control.lock().leftovers)
+      .into_iter()
+      .map(|c| {
+        let n = c.records() as u64;
+        (c.tag, c.entries, n)
+      })
+      .collect()
+  }
+
+  /// Buffers msgpack entries (`[time, record]` each, as on the wire: what a failure handler or a
+  /// delivery report carries) under `tag`, keeping their times. Each entry is validated. Returns
+  /// how many were accepted; an invalid entry stops the call with an error, and the entries
+  /// before it stay buffered.
+  pub fn push_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
+    let mut at = 0;
+    let mut accepted = 0;
+    while at < entries.len() {
+      let (time, record, used) = crate::codec::entry::read_entry(&entries[at..])
+        .map_err(|e| Error::Encode(format!("entry at byte {at}: {e}")))?;
+      let n = record_len(record).map_err(|e| Error::Encode(format!("entry at byte {at}: {e}")))?;
+      if n != record.len() {
+        return Err(Error::Encode(format!("entry at byte {at}: trailing bytes")));
+      }
+      if self.push(tag, Some(time), record)? {
+        accepted += 1;
+      }
+      at += used;
+    }
+    Ok(accepted)
   }
 }
 

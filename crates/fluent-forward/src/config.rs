@@ -123,9 +123,59 @@ impl Default for Breaker {
   }
 }
 
+/// How the writer learns that a server it is not connected to is up (PROTOCOL.md section 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Heartbeat {
+  /// A UDP datagram `0x00` to the server's port; fluentd answers it.
+  Udp,
+  /// A TCP connect (closed at once, no data): works with every server, Fluent Bit included.
+  #[default]
+  Tcp,
+  /// No probes: health follows send results and the reconnect backoff only.
+  None,
+}
+
+/// One server of the fleet, with its settings resolved (the client-wide `tls` and `security` apply
+/// unless the server set its own).
+#[derive(Clone, Debug)]
+pub struct Server {
+  pub target: Target,
+  /// Share of the batches among the healthy regular servers (weighted round robin).
+  pub weight: u32,
+  /// Takes traffic only while no regular server is healthy.
+  pub standby: bool,
+  pub tls: Option<TlsConfig>,
+  pub security: Option<Security>,
+}
+
+impl Target {
+  /// `host:port` or the socket path, as events and stats name the server.
+  pub fn address(&self) -> String {
+    match self {
+      Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+      Target::Tcp { host, port } => format!("{host}:{port}"),
+      Target::Unix(path) => path.clone(),
+    }
+  }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
+  /// The server when `servers` is empty (with the client-wide `tls` and `security`).
   pub target: Target,
+  /// Several servers (failover, load spreading); empty: `target` alone.
+  pub servers: Vec<Server>,
+  /// `None`: TCP heartbeats for a fleet, none for a single server (its reconnect backoff is enough).
+  pub heartbeat: Option<Heartbeat>,
+  pub heartbeat_interval: Duration,
+  /// How long a resolved host name is reused; a failed connect resolves again at once.
+  pub dns_ttl: Duration,
+  /// Keep what leaves the pipeline undelivered (dropped, rejected, left at close) for the embedding's
+  /// failure handler, as bytes, instead of only counting it.
+  pub keep_undelivered: bool,
+  /// Cap on undelivered record bytes waiting to reach the failure handler; beyond it records are
+  /// only counted (`Stats::handler_overflow`).
+  pub undelivered_max_bytes: usize,
   pub mode: Mode,
   pub time_format: TimeFormat,
   pub gzip: Option<u32>,
@@ -166,6 +216,12 @@ impl Default for Config {
         host: "127.0.0.1".into(),
         port: 24224,
       },
+      servers: Vec::new(),
+      heartbeat: None,
+      heartbeat_interval: Duration::from_secs(1),
+      dns_ttl: Duration::from_secs(30),
+      keep_undelivered: false,
+      undelivered_max_bytes: 8 << 20,
       mode: Mode::default(),
       time_format: TimeFormat::default(),
       gzip: None,
@@ -188,5 +244,30 @@ impl Default for Config {
       handshake_timeout: Duration::from_secs(10),
       breaker: Breaker::default(),
     }
+  }
+}
+
+impl Config {
+  /// The heartbeat in effect (see `heartbeat`).
+  pub fn heartbeat_mode(&self) -> Heartbeat {
+    match self.heartbeat {
+      Some(h) => h,
+      None if self.servers.len() > 1 => Heartbeat::Tcp,
+      None => Heartbeat::None,
+    }
+  }
+
+  /// The servers the writer talks to: `servers`, or `target` alone with the client-wide settings.
+  pub fn fleet(&self) -> Vec<Server> {
+    if !self.servers.is_empty() {
+      return self.servers.clone();
+    }
+    vec![Server {
+      target: self.target.clone(),
+      weight: 1,
+      standby: false,
+      tls: self.tls.clone(),
+      security: self.security.clone(),
+    }]
   }
 }

@@ -46,6 +46,8 @@ pub enum Error {
   HandshakeTimeout,
   /// One side speaks TLS and the other does not, or no common TLS version.
   TlsProtocol(String),
+  /// Every server's circuit breaker is open: nothing can be sent until one recovers.
+  Unavailable { servers: usize },
 }
 
 impl Error {
@@ -72,6 +74,7 @@ impl Error {
       Error::TlsHostname(_) => "TLS_HOSTNAME",
       Error::HandshakeTimeout => "HANDSHAKE_TIMEOUT",
       Error::TlsProtocol(_) => "TLS_PROTOCOL",
+      Error::Unavailable { .. } => "UNAVAILABLE",
     }
   }
 
@@ -129,6 +132,14 @@ impl fmt::Display for Error {
         "the tls or forward handshake did not finish in handshakeTimeoutMs: is the server's input configured for security (and tls)?"
       ),
       Error::TlsProtocol(what) => write!(f, "{what}"),
+      Error::Unavailable { servers: 1 } => write!(
+        f,
+        "the server is unavailable (its circuit breaker is open): records stay buffered until it recovers"
+      ),
+      Error::Unavailable { servers } => write!(
+        f,
+        "all {servers} servers are unavailable (every circuit breaker is open): records stay buffered until one recovers"
+      ),
     }
   }
 }

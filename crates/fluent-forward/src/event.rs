@@ -4,19 +4,71 @@ pub use crate::breaker::BreakerState;
 use crate::error::Error;
 use std::sync::Arc;
 
+/// Why records left the pipeline undelivered (see `Event::Undelivered`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+  /// The server refused them on every attempt (`Error::Rejected`).
+  Rejected,
+  /// The overflow policy discarded or refused them.
+  Dropped,
+  /// Every server's breaker is open: what was buffered is offered (once per opening).
+  Unavailable,
+}
+
+impl Reason {
+  pub fn name(self) -> &'static str {
+    match self {
+      Reason::Rejected => "rejected",
+      Reason::Dropped => "dropped",
+      Reason::Unavailable => "unavailable",
+    }
+  }
+
+  /// May the failure handler give the records back to be sent again? Dropped ones: no, the buffer
+  /// had no room for them.
+  pub fn retriable(self) -> bool {
+    !matches!(self, Reason::Dropped)
+  }
+}
+
 #[derive(Debug)]
 pub enum Event {
-  Connected,
-  Disconnected(Option<Error>),
+  /// Server `server` (index into the fleet) connected.
+  Connected {
+    server: usize,
+  },
+  Disconnected {
+    server: usize,
+    error: Option<Error>,
+  },
   /// Something went wrong; `records` counts the records it concerns (0 when none were lost).
   Error {
     error: Error,
     records: u64,
     tag: Option<Arc<str>>,
   },
-  /// The circuit breaker changed state (see `breaker.rs`).
+  /// A server's circuit breaker changed state (see `breaker.rs`).
   Breaker {
     state: BreakerState,
+    server: usize,
+  },
+  /// A batch was delivered (acknowledged, with acks); only while delivery reports are on.
+  Delivered {
+    tag: Arc<str>,
+    /// The entries as they went on the wire.
+    entries: Vec<u8>,
+    records: u64,
+    server: usize,
+    acked: bool,
+  },
+  /// Records left the pipeline without being delivered; only with `Config::keep_undelivered`. The
+  /// records are no longer counted against the cap: the embedding owns them now.
+  Undelivered {
+    error: Error,
+    reason: Reason,
+    tag: Arc<str>,
+    entries: Vec<u8>,
+    records: u64,
   },
 }
 

@@ -11,7 +11,10 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod event;
+mod fleet;
 mod framer;
+mod heartbeat;
+mod link;
 pub mod options;
 pub mod queue;
 mod retry;
@@ -19,16 +22,19 @@ mod shared;
 pub mod staging;
 pub mod stats;
 mod transport;
+mod undelivered;
 pub mod vet;
 mod writer;
 
 pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
-pub use config::{Breaker, Config, Mode, Overflow, Secret, Security, Target, TlsConfig, TlsVersion};
+pub use config::{
+  Breaker, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, Target, TlsConfig, TlsVersion,
+};
 pub use error::Error;
-pub use event::{Event, EventSink};
+pub use event::{Event, EventSink, Reason};
 pub use shared::{CloseReport, FlushOutcome};
-pub use stats::Stats;
+pub use stats::{ServerStats, Stats};
 /// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
 pub use transport::handshake;

@@ -2,7 +2,7 @@
 //! reads this table through the binding to check option bags (unknown keys, types, ranges) and never
 //! retypes a default or a bound; `Config::validate` checks the same table again on the Rust side.
 
-use crate::config::{Config, Mode, Overflow, Target, TlsConfig, TlsVersion};
+use crate::config::{Config, Heartbeat, Mode, Overflow, Target, TlsConfig, TlsVersion};
 use crate::error::Error;
 use std::time::Duration;
 
@@ -71,6 +71,21 @@ fn ms(d: Duration) -> u64 {
 pub const MODES: &[&str] = &["message", "forward", "packedForward"];
 pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
 pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
+pub const HEARTBEATS: &[&str] = &["udp", "tcp", "none"];
+/// Largest server weight: a share, not a count.
+pub const MAX_WEIGHT: u64 = 1000;
+/// At most this many servers in `servers`.
+pub const MAX_SERVERS: usize = 64;
+/// How long the JS side lets a failure handler run before counting it as failed (`ERR_FLUENT_HANDLER`).
+pub const ERROR_HANDLER_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn heartbeat_name(h: Heartbeat) -> &'static str {
+  match h {
+    Heartbeat::Udp => "udp",
+    Heartbeat::Tcp => "tcp",
+    Heartbeat::None => "none",
+  }
+}
 
 pub fn tls_version_name(v: TlsVersion) -> &'static str {
   match v {
@@ -171,6 +186,25 @@ pub fn specs() -> Vec<OptionSpec> {
       kind: Kind::Secret,
       default: Default::None,
     },
+    // `heartbeat` has no fixed default: TCP for several servers, none for one.
+    OptionSpec {
+      name: "heartbeat",
+      kind: Kind::OneOf(HEARTBEATS),
+      default: Default::None,
+    },
+    int("heartbeatIntervalMs", 10, MAX_MS, ms(d.heartbeat_interval)),
+    int("dnsTtlMs", 0, MAX_MS, ms(d.dns_ttl)),
+    int(
+      "errorHandlerMaxBytes",
+      0,
+      MAX_BUFFER,
+      d.undelivered_max_bytes as u64,
+    ),
+    int("errorHandlerTimeoutMs", 1, MAX_MS, ms(ERROR_HANDLER_TIMEOUT)),
+    // Each entry of `servers`: `{ host, port }` or `{ path }` (checked against the top-level rows),
+    // plus these, and its own `tls` / `security` (or `false` to turn the client-wide ones off).
+    int("servers.weight", 1, MAX_WEIGHT, 1),
+    boolean("servers.standby", false),
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]
@@ -242,6 +276,9 @@ impl Config {
       ("breaker.failureThreshold", self.breaker.failure_threshold as u64),
       ("breaker.cooldownMs", ms(self.breaker.cooldown)),
       ("breaker.maxCooldownMs", ms(self.breaker.max_cooldown)),
+      ("heartbeatIntervalMs", ms(self.heartbeat_interval)),
+      ("dnsTtlMs", ms(self.dns_ttl)),
+      ("errorHandlerMaxBytes", self.undelivered_max_bytes as u64),
     ] {
       check_int(name, value)?;
     }
@@ -260,8 +297,26 @@ impl Config {
     if self.breaker.max_cooldown < self.breaker.cooldown {
       return bad("breaker.maxCooldownMs must be at least breaker.cooldownMs");
     }
+    if self.servers.len() > MAX_SERVERS {
+      return Err(Error::Config(format!("at most {MAX_SERVERS} servers")));
+    }
+    for (i, s) in self.servers.iter().enumerate() {
+      let at = |m: &str| Err(Error::Config(format!("servers[{i}]: {m}")));
+      match &s.target {
+        Target::Tcp { host, .. } if host.is_empty() => return at("host must not be empty"),
+        Target::Unix(path) if path.is_empty() => return at("path must not be empty"),
+        Target::Unix(_) if s.tls.is_some() => return at("tls needs a host and port, not a unix socket path"),
+        _ => {}
+      }
+      if s.weight == 0 || s.weight as u64 > MAX_WEIGHT {
+        return at(&format!("weight must be an integer in 1..{MAX_WEIGHT}"));
+      }
+    }
+    if !self.servers.is_empty() && self.servers.iter().all(|s| s.standby) {
+      return bad("servers: at least one server must not be a standby");
+    }
     if let Some(tls) = &self.tls {
-      if matches!(self.target, Target::Unix(_)) {
+      if matches!(self.target, Target::Unix(_)) && self.servers.is_empty() {
         return bad("tls needs a host and port, not a unix socket path");
       }
       if tls.cert.is_some() && tls.key.is_none() {

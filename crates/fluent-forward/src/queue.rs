@@ -16,6 +16,7 @@
 use crate::codec::entry::{entry_prefix_len, write_entry};
 use crate::codec::event_time::{EventTime, TimeFormat};
 use crate::config::Overflow;
+use crate::undelivered::Undelivered;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,6 +125,8 @@ pub struct Queue {
   /// Dropped records not yet reported through the error sink.
   pub unreported_drops: u64,
   pub closed: bool,
+  /// Set when the embedding has a failure handler: dropped records are kept for it (bounded).
+  pub undelivered: Option<Undelivered>,
 }
 
 pub struct Limits {
@@ -179,6 +182,7 @@ impl Queue {
       discarded: 0,
       unreported_drops: 0,
       closed: false,
+      undelivered: None,
     }
   }
 
@@ -214,16 +218,16 @@ impl Queue {
           self.refused += 1;
           return Pushed::Full;
         }
-        Overflow::DropNewest => return self.drop_new(),
+        Overflow::DropNewest => return self.drop_new(tag_id, time, record, lim),
         Overflow::DropOldest => {
           // What the writer holds cannot be discarded from here: if that alone leaves no room,
           // discarding the queue would lose older records and still refuse this one.
           if self.held_bytes + len > lim.max_bytes {
-            return self.drop_new();
+            return self.drop_new(tag_id, time, record, lim);
           }
           while self.bytes + self.held_bytes + len > lim.max_bytes && self.drop_oldest_batch() {}
           if self.bytes + self.held_bytes + len > lim.max_bytes {
-            return self.drop_new();
+            return self.drop_new(tag_id, time, record, lim);
           }
         }
       }
@@ -297,9 +301,12 @@ impl Queue {
     Pushed::Accepted { wake }
   }
 
-  fn drop_new(&mut self) -> Pushed {
+  fn drop_new(&mut self, tag_id: u32, time: EventTime, record: &[u8], lim: &Limits) -> Pushed {
     self.refused += 1;
     self.unreported_drops += 1;
+    if let Some(u) = self.undelivered.as_mut() {
+      u.keep_record(&self.tags[tag_id as usize], tag_id, time, lim.time_format, record);
+    }
     Pushed::Dropped
   }
 
@@ -318,7 +325,13 @@ impl Queue {
     self.records -= n;
     self.discarded += n as u64;
     self.unreported_drops += n as u64;
-    self.recycle(chunk, usize::MAX);
+    let chunk = match self.undelivered.as_mut() {
+      Some(u) => u.keep_chunk(chunk),
+      None => Some(chunk),
+    };
+    if let Some(chunk) = chunk {
+      self.recycle(chunk, usize::MAX);
+    }
     true
   }
 

@@ -23,6 +23,8 @@ pub struct Held {
   pub failed_at: u64,
   /// Failed (for any reason, attributed or not) since it was last written: the next write is a retry.
   pub retry: bool,
+  /// Was written and its ack never came: the server may have it, so the next write may duplicate it.
+  pub unacked: bool,
 }
 
 impl Held {
@@ -32,6 +34,7 @@ impl Held {
       attempts: 0,
       failed_at: 0,
       retry: false,
+      unacked: false,
     }
   }
 
@@ -80,11 +83,13 @@ pub fn on_failure(mut h: Held, max: u32, health: u64) -> Verdict {
   if h.chunk.records() > 1 {
     let (a, b) = split(h.chunk);
     // One more failure splits (or rejects) again, so isolation costs one failure per halving.
+    let unacked = h.unacked;
     let half = |chunk| Held {
       chunk,
       attempts: max - 1,
       failed_at: health,
       retry: true,
+      unacked,
     };
     return Verdict::Split(half(a), half(b));
   }

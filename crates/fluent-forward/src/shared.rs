@@ -2,9 +2,11 @@
 
 use crate::config::Config;
 use crate::event::{Event, EventSink};
+use crate::queue::Chunk;
 use crate::queue::{Limits, Queue};
 use crate::stats::Counters;
 use crate::transport::Opener;
+use crate::undelivered::Undelivered;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize};
 use std::time::Instant;
@@ -68,6 +70,24 @@ pub struct Control {
   pub close_done: Vec<CloseDone>,
   /// Filled in when the writer has stopped.
   pub report: Option<CloseReport>,
+  /// With `keep_undelivered`: what the writer still held when it stopped, for the failure handler
+  /// (taken by `Client::take_leftovers`).
+  pub leftovers: Vec<Chunk>,
+}
+
+/// One server's live figures, written by the writer and read by `stats()`.
+pub struct ServerShared {
+  pub address: String,
+  pub healthy: AtomicBool,
+  pub connected: AtomicBool,
+  /// `BreakerState::as_u8`.
+  pub breaker: AtomicU8,
+  /// Records delivered to this server (acknowledged, with acks).
+  pub sent: AtomicU64,
+  pub batches: AtomicU64,
+  /// Failed connects and connections the server ended or let time out.
+  pub errors: AtomicU64,
+  pub in_flight: AtomicUsize,
 }
 
 pub struct Shared {
@@ -78,10 +98,16 @@ pub struct Shared {
   pub counters: Counters,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
-  /// `BreakerState::as_u8` of the writer's breaker.
+  /// `BreakerState::as_u8` of the first server's breaker.
   pub breaker: AtomicU8,
-  /// TLS client config, built once per client.
-  pub opener: Opener,
+  /// One per server of `Config::fleet`, in its order: TLS config and handshake settings.
+  pub openers: Vec<Opener>,
+  pub servers: Vec<ServerShared>,
+  /// Emit `Event::Delivered` per settled batch (someone listens for deliveries).
+  pub delivery_reports: AtomicBool,
+  /// `Event::Undelivered` events the sink took: the embedding waits until it has seen this many
+  /// before it reports a close, so that no handler call is still on its way.
+  pub undelivered_events: AtomicU64,
   /// `lost()` when the last flush was called: where the next flush's window starts.
   pub flush_mark: AtomicU64,
   pub control: Mutex<Control>,
@@ -93,17 +119,36 @@ pub struct Shared {
 impl Shared {
   #[cfg(test)]
   pub fn new(config: Config, sink: EventSink) -> Self {
-    Self::with_opener(config, sink, Opener::default())
+    let openers = vec![Opener::default(); config.fleet().len()];
+    Self::with_openers(config, sink, openers)
   }
 
-  pub fn with_opener(config: Config, sink: EventSink, opener: Opener) -> Self {
+  pub fn with_openers(config: Config, sink: EventSink, openers: Vec<Opener>) -> Self {
     let limits = Limits {
       max_bytes: config.max_buffer_bytes,
       batch_bytes: config.batch_bytes,
       overflow: config.overflow,
       time_format: config.time_format,
     };
-    let queue = Mutex::new(Queue::new(&limits));
+    let mut queue = Queue::new(&limits);
+    if config.keep_undelivered {
+      queue.undelivered = Some(Undelivered::new(config.undelivered_max_bytes));
+    }
+    let queue = Mutex::new(queue);
+    let servers = config
+      .fleet()
+      .iter()
+      .map(|s| ServerShared {
+        address: s.target.address(),
+        healthy: AtomicBool::new(true),
+        connected: AtomicBool::new(false),
+        breaker: AtomicU8::new(0),
+        sent: AtomicU64::new(0),
+        batches: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+      })
+      .collect();
     Self {
       config,
       limits,
@@ -114,7 +159,10 @@ impl Shared {
       flush_mark: AtomicU64::new(0),
       connected: AtomicBool::new(false),
       breaker: AtomicU8::new(0),
-      opener,
+      openers,
+      servers,
+      delivery_reports: AtomicBool::new(false),
+      undelivered_events: AtomicU64::new(0),
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
       sink,
@@ -126,10 +174,13 @@ impl Shared {
     if matches!(event, Event::Error { .. }) {
       Counters::add(&self.counters.errors, 1);
     }
+    let undelivered = matches!(event, Event::Undelivered { .. });
     let sink = &self.sink;
     let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
     if !matches!(delivered, Ok(true)) {
       Counters::add(&self.counters.events_lost, 1);
+    } else if undelivered {
+      Counters::add(&self.undelivered_events, 1);
     }
   }
 

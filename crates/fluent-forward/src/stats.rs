@@ -16,6 +16,27 @@ pub struct Counters {
   pub errors: AtomicU64,
   pub retries: AtomicU64,
   pub events_lost: AtomicU64,
+  /// Records written again after a write whose ack never came (each may arrive twice).
+  pub duplicates: AtomicU64,
+  /// Records handed to the failure handler (`Event::Undelivered`, leftovers at close).
+  pub handed_over: AtomicU64,
+}
+
+/// One server's figures in `Stats::servers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+  /// `host:port` or the socket path.
+  pub address: String,
+  /// Usable for traffic: not failing (heartbeats and send results) and its breaker not open.
+  pub healthy: bool,
+  pub connected: bool,
+  pub breaker: BreakerState,
+  /// Records delivered to it (acknowledged, with acks).
+  pub sent: u64,
+  pub batches: u64,
+  pub errors: u64,
+  /// Batches written to it and waiting for their ack.
+  pub in_flight: u64,
 }
 
 /// A point-in-time view for `stats()`.
@@ -43,8 +64,15 @@ pub struct Stats {
   /// Events the sink could not take (or that panicked in it).
   pub events_lost: u64,
   pub connected: bool,
-  /// The circuit breaker's state.
+  /// The first server's circuit breaker state (each server's is in `servers`).
   pub breaker: BreakerState,
+  /// Records written again after a write whose ack never came: each may have arrived twice.
+  pub duplicates: u64,
+  /// Records handed to the failure handler.
+  pub handed_over: u64,
+  /// Dropped records the failure handler never saw: its backlog (`undelivered_max_bytes`) was full.
+  pub handler_overflow: u64,
+  pub servers: Vec<ServerStats>,
 }
 
 impl Counters {

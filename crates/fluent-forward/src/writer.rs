@@ -1,86 +1,76 @@
-//! The writer: one tokio task on its own thread that owns the connection. It takes sealed batches,
-//! frames them, writes them, matches acks, reconnects with backoff, and drains on close. All timing
-//! decisions (flush interval, ack timeout, reconnect delay, close deadline) meet in one `select!` in
-//! `wait`. The byte stream lives in `transport`, request encoding in `framer`, attempt counting
-//! and splitting in `retry`, the breaker in `breaker`; this file is the loop and the settling of
-//! batches.
+//! The writer: one tokio task on its own thread that owns the connections to the fleet. It takes
+//! sealed batches, picks a server for each (`fleet`), frames and writes them, matches acks,
+//! reconnects with backoff, probes servers it is not connected to (`heartbeat`), and drains on
+//! close. All timing decisions (flush interval, ack timeouts, reconnect delays, heartbeats, close
+//! deadline) meet in one `select!` in `wait`. Per-server state lives in `link`, the byte stream in
+//! `transport`, request encoding in `framer`, attempt counting and splitting in `retry`; this file
+//! is the loop and the settling of batches.
+//!
+//! Connects and heartbeats run as tasks of their own on the writer's runtime, so a server that
+//! does not answer never holds up the others. Writes are awaited in the loop, one at a time: a
+//! server that stops reading holds the writer for at most `write_timeout` before it is failed.
 
-use crate::backoff::Backoff;
-use crate::breaker::{Breaker, BreakerState};
-use crate::codec::ack::{parse_ack, AckParse, ChunkId};
+use crate::breaker::BreakerState;
+use crate::config::Heartbeat;
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, Reason};
+use crate::fleet::{eligible, Picker};
 use crate::framer::Framer;
+use crate::link::{Heard, Link};
 use crate::queue::Chunk;
-use crate::retry::{self, Held, RateLimit, Source, Verdict};
+use crate::retry::{self, Held, Source, Verdict};
 use crate::shared::{CloseReport, Shared};
 use crate::stats::Counters;
-use crate::transport::{classify_io, looks_like_tls, open, tls, Conn, WriteError};
-use std::collections::{HashMap, VecDeque};
+use crate::transport::{classify_io, open, Opened, Resolver, WriteError};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
 
 /// Drops are reported in bulk, at most this often, so an outage cannot flood the error handler.
 const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
-/// Reconnects the server caused are reported at most this often (the rest are counted into the next).
-const RECONNECT_REPORT_EVERY: Duration = Duration::from_secs(1);
-const READ_BUF: usize = 64 << 10;
 /// Panics caught before the writer gives up and drains what it can.
 const MAX_PANICS: u32 = 100;
 
-struct InFlight {
-  held: Held,
-  /// Position in write order; `ack_ids` points here, and `in_flight` stays sorted by it.
-  seq: u64,
-  /// Ids still waiting for an ack (one per request: one per batch, or one per event in Message mode).
-  outstanding: usize,
-  deadline: Instant,
-}
+type Connecting = JoinSet<(usize, Resolver, Result<Opened, Error>)>;
+type Beating = JoinSet<(usize, Resolver, bool)>;
 
 pub struct Writer {
   shared: Arc<Shared>,
-  conn: Option<Conn>,
-  /// Batches taken from the queue and requeued after a failure, in their original order.
+  links: Vec<Link>,
+  picker: Picker,
+  heartbeat: Heartbeat,
+  /// Batches taken from the queue and requeued after a failure, in their original order. Any
+  /// server may take them: a batch that failed on one is delivered by another.
   pending: VecDeque<Held>,
   /// Batches that failed twice or more: they take turns with new batches (`retry::choose`).
   parked: VecDeque<Held>,
   parked_turn: bool,
-  /// The batch being framed and written. A field, not a local, so that a panic caught in
-  /// `run_thread` can requeue it instead of losing it with its held bytes.
-  writing: Option<Held>,
-  in_flight: VecDeque<InFlight>,
-  /// Every outstanding ack id, to the `seq` of its batch: one lookup per ack, where scanning would
-  /// cost 26k comparisons per ack for a 512 KiB Message-mode batch.
-  ack_ids: HashMap<[u8; 24], u64>,
-  next_seq: u64,
-  /// Batches the server has taken (acked, or written without acks): the proof of health that
+  /// The batch being framed and written, and its server. A field, not a local, so that a panic
+  /// caught in `run_thread` can requeue it instead of losing it with its held bytes.
+  writing: Option<(usize, Held)>,
+  /// Batches some server has taken (acked, or written without acks): the proof of health that
   /// rejecting a record needs (`retry::on_failure`).
   health: u64,
   framer: Framer,
-  rbuf: Vec<u8>,
-  rlen: usize,
-  /// Bytes the server has sent on this connection (an ack, a TLS alert...).
-  heard: usize,
-  backoff: Backoff,
-  retry_at: Option<Instant>,
-  ever_connected: bool,
+  connects: Connecting,
+  beats: Beating,
   last_drop_report: Option<Instant>,
-  reconnect_reports: RateLimit,
+  /// Every breaker is open and the failure handler has been offered the buffer for this opening.
+  told_unavailable: bool,
   finished: bool,
-  breaker: Breaker,
-  /// The server's HELO `keepalive`: when false, one request per connection.
-  keepalive: bool,
-  /// Requests written on the current connection.
-  conn_requests: u64,
-  /// Batches settled on the current connection: a drop before the first counts for the breaker.
-  conn_settled: u64,
 }
+
+type Joined<T> = Option<Result<(tokio::task::Id, T), tokio::task::JoinError>>;
 
 enum Woke {
   Signal,
-  Read(io::Result<usize>),
+  Read(usize, io::Result<usize>),
+  Connected(Joined<(usize, Resolver, Result<Opened, Error>)>),
+  Beat(Joined<(usize, Resolver, bool)>),
 }
 
 /// Body of the writer thread.
@@ -101,7 +91,8 @@ pub fn run_thread(shared: Arc<Shared>) {
       return;
     }
   };
-  let mut writer = Writer::new(shared.clone());
+  // JoinSets spawn onto the runtime: the writer is made inside it.
+  let mut writer = rt.block_on(async { Writer::new(shared.clone()) });
   let mut panics = 0;
   while !writer.finished {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(writer.run())));
@@ -131,31 +122,23 @@ pub fn run_thread(shared: Arc<Shared>) {
 impl Writer {
   fn new(shared: Arc<Shared>) -> Self {
     let cfg = &shared.config;
+    let links: Vec<Link> = cfg.fleet().into_iter().map(|s| Link::new(s, cfg)).collect();
     Self {
       framer: Framer::new(cfg.gzip),
-      backoff: Backoff::new(cfg.reconnect_initial, cfg.reconnect_max),
+      picker: Picker::new(links.len()),
+      heartbeat: cfg.heartbeat_mode(),
+      links,
       shared: shared.clone(),
-      conn: None,
       pending: VecDeque::new(),
       parked: VecDeque::new(),
       parked_turn: false,
       writing: None,
-      in_flight: VecDeque::new(),
-      ack_ids: HashMap::new(),
-      next_seq: 0,
       health: 0,
-      rbuf: vec![0; READ_BUF],
-      rlen: 0,
-      heard: 0,
-      retry_at: None,
-      ever_connected: false,
+      connects: JoinSet::new(),
+      beats: JoinSet::new(),
       last_drop_report: None,
-      reconnect_reports: RateLimit::new(RECONNECT_REPORT_EVERY),
+      told_unavailable: false,
       finished: false,
-      breaker: Breaker::new(cfg.breaker.clone()),
-      keepalive: true,
-      conn_requests: 0,
-      conn_settled: 0,
     }
   }
 
@@ -168,7 +151,7 @@ impl Writer {
   async fn step(&mut self) {
     let now = Instant::now();
     let closing = self.shared.control.lock().close_deadline;
-    let (has_sealed, drops) = {
+    let (has_sealed, drops, kept) = {
       let mut q = self.shared.queue.lock();
       // Closing: everything goes out now, whatever its age.
       let age = if closing.is_some() {
@@ -178,27 +161,35 @@ impl Writer {
       };
       q.seal_older_than(now, age);
       let due = self.last_drop_report.is_none_or(|t| now >= t + DROP_REPORT_EVERY);
-      let drops = if due && q.unreported_drops > 0 {
-        std::mem::take(&mut q.unreported_drops)
+      let (drops, kept) = if due && q.unreported_drops > 0 {
+        let kept = q.undelivered.as_mut().map(|u| u.take()).unwrap_or_default();
+        (std::mem::take(&mut q.unreported_drops), kept)
       } else {
-        0
+        (0, Vec::new())
       };
-      (q.has_sealed(), drops)
+      (q.has_sealed(), drops, kept)
     };
     if drops > 0 {
       self.last_drop_report = Some(now);
-      let error = Error::QueueFull { dropped: drops };
       self.shared.emit(Event::Error {
-        error,
+        error: Error::QueueFull { dropped: drops },
         records: drops,
         tag: None,
       });
+      for c in kept {
+        let n = c.records() as u64;
+        self.hand_over(c, Reason::Dropped, Error::QueueFull { dropped: n });
+      }
     }
     // Acks that arrived while a write was blocked count before any deadline is judged.
-    self.read_ready(now);
-    if let Some(front) = self.in_flight.front() {
-      if now >= front.deadline {
-        self.fail_connection(Error::Timeout("ack"), now);
+    for i in 0..self.links.len() {
+      self.read_ready(i, now);
+      let late = self.links[i].in_flight.front().is_some_and(|f| now >= f.deadline);
+      if late {
+        self.fail_link(i, Error::Timeout("ack"), now);
+      }
+      if self.links[i].should_retire() && self.writing.is_none() {
+        self.links[i].drop_connection(&self.shared.servers[i]);
       }
     }
     self.settle_waiters(now);
@@ -208,13 +199,16 @@ impl Writer {
         return;
       }
     }
+    self.start_beats(now);
     let next = self.next_source(has_sealed);
-    if next.is_some() && self.window_open(next) {
-      if self.conn.is_some() {
-        return self.send_one(has_sealed).await;
+    if next.is_some() {
+      let candidates = self.candidates(now);
+      self.offer_if_unavailable(&candidates, closing.is_some());
+      if let Some(i) = self.pick_ready(&candidates, next) {
+        return self.send_one(i, has_sealed).await;
       }
-      if self.retry_at.is_none_or(|t| now >= t) {
-        return self.connect(now, closing).await;
+      for &i in &candidates {
+        self.start_connect(i, now, closing);
       }
     }
     self.wait(now, closing, next.is_some()).await;
@@ -224,7 +218,7 @@ impl Writer {
     self.pending.is_empty()
       && self.parked.is_empty()
       && self.writing.is_none()
-      && self.in_flight.is_empty()
+      && self.links.iter().all(|l| l.in_flight.is_empty())
       && self.shared.queue.lock().records == 0
   }
 
@@ -237,75 +231,123 @@ impl Writer {
     )
   }
 
-  /// With acks: at most `max_in_flight` batches, and a suspect only ever alone on the connection,
-  /// so that a disconnect or an ack timeout is attributed to the right batch.
-  fn window_open(&self, next: Option<Source>) -> bool {
-    let cfg = &self.shared.config;
-    if self.conn.is_some() && !self.keepalive && self.conn_requests > 0 {
-      // The server closes after one request: the next one waits for a fresh connection.
-      return false;
-    }
-    if !cfg.require_ack || self.in_flight.is_empty() {
-      return true;
-    }
-    let next_suspect = match next {
+  fn next_is_suspect(&self, next: Option<Source>) -> bool {
+    match next {
       Some(Source::Pending) => self.pending.front().is_some_and(Held::is_suspect),
       Some(Source::Parked) => self.parked.front().is_some_and(Held::is_suspect),
       _ => false,
-    };
-    let suspect_in_flight = self.in_flight.iter().any(|f| f.held.is_suspect());
-    self.in_flight.len() < cfg.max_in_flight && !suspect_in_flight && !next_suspect
+    }
+  }
+
+  /// The servers that may take traffic now: available regular servers, else available standbys.
+  fn candidates(&mut self, now: Instant) -> Vec<usize> {
+    let beats = self.heartbeat != Heartbeat::None;
+    let mut available = Vec::with_capacity(self.links.len());
+    for i in 0..self.links.len() {
+      let (ok, change) = self.links[i].available(now, beats);
+      if let Some(state) = change {
+        self.breaker_changed(i, state);
+      }
+      available.push(ok);
+    }
+    let standby: Vec<bool> = self.links.iter().map(|l| l.server.standby).collect();
+    eligible(&available, &standby)
+  }
+
+  /// The server for the next batch: weighted round robin over the candidates that can write now.
+  fn pick_ready(&mut self, candidates: &[usize], next: Option<Source>) -> Option<usize> {
+    let suspect = self.next_is_suspect(next);
+    let cfg = &self.shared.config;
+    let ready: Vec<(usize, u32)> = candidates
+      .iter()
+      .filter(|&&i| self.links[i].window_open(cfg, suspect))
+      .map(|&i| (i, self.links[i].server.weight))
+      .collect();
+    self.picker.pick(&ready)
   }
 
   fn remaining(deadline: Option<Instant>, now: Instant, limit: Duration) -> Duration {
     deadline.map_or(limit, |d| d.saturating_duration_since(now).min(limit))
   }
 
-  async fn connect(&mut self, now: Instant, closing: Option<Instant>) {
-    let (allowed, change) = self.breaker.allow(now);
-    if let Some(state) = change {
-      self.breaker_changed(state);
-    }
-    if !allowed {
-      self.retry_at = self.breaker.open_until();
+  /// Starts a connect to server `i` in the background, unless one is under way or it is connected.
+  fn start_connect(&mut self, i: usize, now: Instant, closing: Option<Instant>) {
+    let link = &mut self.links[i];
+    if link.conn.is_some() || link.connecting || link.retry_at.is_some_and(|t| now < t) {
       return;
     }
-    let cfg = &self.shared.config;
+    let Some(mut resolver) = link.resolver.take() else {
+      return;
+    };
+    link.connecting = true;
+    let shared = self.shared.clone();
+    let target = link.server.target.clone();
+    let cfg = &shared.config;
     let timeout = Self::remaining(closing, now, cfg.connect_timeout);
     let hs_timeout = Self::remaining(closing, now, cfg.handshake_timeout);
-    let attempt = tokio::select! {
-      // Biased: when the close deadline cut the timeouts short, it is the close, not a timeout.
-      biased;
-      _ = watch_deadlines(&self.shared) => return,
-      r = open(cfg, &self.shared.opener, timeout, hs_timeout) => r,
+    link.connect_task = Some(
+      self
+        .connects
+        .spawn(async move {
+          let r = open(
+            &shared.config,
+            &target,
+            &shared.openers[i],
+            &mut resolver,
+            timeout,
+            hs_timeout,
+          )
+          .await;
+          (i, resolver, r)
+        })
+        .id(),
+    );
+  }
+
+  /// A connect or heartbeat task panicked (a bug, caught by tokio): its server gets a fresh
+  /// resolver and may be tried again; a connect counts as failed.
+  fn lost_task(&mut self, id: tokio::task::Id, connect: bool) {
+    let ttl = self.shared.config.dns_ttl;
+    let Some(i) = self.links.iter().position(|l| {
+      if connect {
+        l.connect_task == Some(id)
+      } else {
+        l.beat_task == Some(id)
+      }
+    }) else {
+      return;
     };
-    match attempt {
+    if connect {
+      let error = Error::Internal("a connect task panicked".into());
+      self.on_connect(i, Resolver::new(ttl), Err(error));
+    } else {
+      self.links[i].beat_resolver = Some(Resolver::new(ttl));
+    }
+  }
+
+  fn on_connect(&mut self, i: usize, resolver: Resolver, result: Result<Opened, Error>) {
+    let now = Instant::now();
+    let link = &mut self.links[i];
+    link.connecting = false;
+    link.connect_task = None;
+    link.resolver = Some(resolver);
+    match result {
       Ok(opened) => {
-        self.conn = Some(opened.conn);
-        self.keepalive = opened.keepalive;
-        self.conn_requests = 0;
-        self.conn_settled = 0;
-        if let Some(state) = self.breaker.on_connected() {
-          self.breaker_changed(state);
+        let change = link.connected(opened.conn, opened.keepalive, &self.shared.servers[i]);
+        if let Some(state) = change {
+          self.breaker_changed(i, state);
         }
-        self.retry_at = None;
-        self.rlen = 0;
-        self.heard = 0;
         self.shared.connected.store(true, Relaxed);
         Counters::add(&self.shared.counters.connects, 1);
-        if self.ever_connected {
+        let link = &mut self.links[i];
+        if link.ever_connected {
           Counters::add(&self.shared.counters.reconnects, 1);
         }
-        self.ever_connected = true;
-        self.shared.emit(Event::Connected);
+        link.ever_connected = true;
+        self.shared.emit(Event::Connected { server: i });
       }
       Err(error) => {
-        let now = Instant::now();
-        self.retry_at = Some(now + self.backoff.next_delay());
-        if let Some(state) = self.breaker.on_failure(now, error.is_permanent()) {
-          self.breaker_changed(state);
-          self.retry_at = self.breaker.open_until();
-        }
+        self.link_down(i, now, error.is_permanent(), true);
         // Reported on every attempt while closed (backoff-paced), once per opening otherwise:
         // an open breaker makes no attempts.
         self.shared.emit(Event::Error {
@@ -317,26 +359,133 @@ impl Writer {
     }
   }
 
-  fn breaker_changed(&self, state: BreakerState) {
-    self.shared.breaker.store(state.as_u8(), Relaxed);
-    self.shared.emit(Event::Breaker { state });
+  /// Server `i` failed (a connect, a connection, a heartbeat): it waits out its backoff (or the
+  /// breaker's cooldown) and, with heartbeats, a successful beat. Returns whether the breaker opened.
+  fn link_down(&mut self, i: usize, now: Instant, permanent: bool, counts: bool) -> bool {
+    let figures = &self.shared.servers[i];
+    Counters::add(&figures.errors, 1);
+    figures.healthy.store(false, Relaxed);
+    let link = &mut self.links[i];
+    link.healthy = false;
+    link.retry_at = Some(now + link.backoff.next_delay());
+    if !counts {
+      return false;
+    }
+    let Some(state) = link.breaker.on_failure(now, permanent) else {
+      return false;
+    };
+    link.retry_at = link.breaker.open_until();
+    self.breaker_changed(i, state);
+    state == BreakerState::Open
   }
 
-  /// A `keepalive: false` server closes after one request: once it is settled, the connection is
-  /// let go (quietly, it did its job) and the next request opens and handshakes a new one.
-  fn maybe_retire(&mut self) {
-    if self.conn.is_some()
-      && !self.keepalive
-      && self.conn_requests > 0
-      && self.in_flight.is_empty()
-      && self.writing.is_none()
-    {
-      self.drop_connection();
+  fn breaker_changed(&mut self, i: usize, state: BreakerState) {
+    self.shared.servers[i].breaker.store(state.as_u8(), Relaxed);
+    if i == 0 {
+      self.shared.breaker.store(state.as_u8(), Relaxed);
+    }
+    if state != BreakerState::Open {
+      self.told_unavailable = false;
+    }
+    self.shared.emit(Event::Breaker { state, server: i });
+  }
+
+  /// Heartbeats for the servers not connected (a connection is its own proof), every interval.
+  fn start_beats(&mut self, now: Instant) {
+    if self.heartbeat == Heartbeat::None {
+      return;
+    }
+    let every = self.shared.config.heartbeat_interval;
+    for (i, link) in self.links.iter_mut().enumerate() {
+      if link.conn.is_some() || link.connecting || now < link.next_beat {
+        continue;
+      }
+      let Some(mut resolver) = link.beat_resolver.take() else {
+        continue;
+      };
+      link.next_beat = now + every;
+      let (kind, target) = (self.heartbeat, link.server.target.clone());
+      let timeout = every.min(self.shared.config.connect_timeout);
+      let task = self.beats.spawn(async move {
+        let ok = crate::heartbeat::probe(kind, &target, &mut resolver, timeout).await;
+        (i, resolver, ok)
+      });
+      link.beat_task = Some(task.id());
     }
   }
 
-  fn conn_is_tls(&self) -> bool {
-    self.conn.as_ref().is_some_and(Conn::is_tls)
+  fn on_beat(&mut self, i: usize, resolver: Resolver, ok: bool) {
+    let now = Instant::now();
+    self.links[i].beat_resolver = Some(resolver);
+    self.links[i].beat_task = None;
+    if self.links[i].conn.is_some() {
+      return;
+    }
+    if ok {
+      let link = &mut self.links[i];
+      link.healthy = true;
+      link.retry_at = None;
+      link.backoff.reset();
+      self.shared.servers[i].healthy.store(true, Relaxed);
+      if let Some(state) = self.links[i].breaker.on_heartbeat() {
+        self.breaker_changed(i, state);
+      }
+    } else if self.links[i].healthy || self.links[i].breaker.state() != BreakerState::Open {
+      // A miss counts like a failed connect; while open nothing changes until one answers.
+      self.link_down(i, now, false, true);
+    }
+  }
+
+  /// While every server's breaker is open, what is buffered is offered to the failure handler,
+  /// once per opening (it may take it, or give it back to wait).
+  fn offer_if_unavailable(&mut self, candidates: &[usize], closing: bool) {
+    if !candidates.is_empty() || closing || self.told_unavailable {
+      return;
+    }
+    let all_open = self.links.iter().all(|l| l.breaker.state() == BreakerState::Open);
+    if !all_open {
+      return;
+    }
+    self.told_unavailable = true;
+    let servers = self.links.len();
+    self.shared.emit(Event::Error {
+      error: Error::Unavailable { servers },
+      records: 0,
+      tag: None,
+    });
+    if !self.shared.config.keep_undelivered {
+      return;
+    }
+    let mut offered: Vec<Chunk> = self.pending.drain(..).map(|h| h.chunk).collect();
+    offered.extend(self.parked.drain(..).map(|h| h.chunk));
+    {
+      let mut q = self.shared.queue.lock();
+      q.seal_older_than(Instant::now(), Duration::ZERO);
+      while let Some(c) = q.take() {
+        offered.push(c);
+      }
+    }
+    for c in offered {
+      self.release(&c);
+      self.hand_over(c, Reason::Unavailable, Error::Unavailable { servers });
+    }
+  }
+
+  /// Gives records that leave the pipeline undelivered to the failure handler (with
+  /// `keep_undelivered`); they no longer count against the cap (the caller released them).
+  fn hand_over(&self, chunk: Chunk, reason: Reason, error: Error) {
+    if !self.shared.config.keep_undelivered || chunk.records() == 0 {
+      return;
+    }
+    let records = chunk.records() as u64;
+    Counters::add(&self.shared.counters.handed_over, records);
+    self.shared.emit(Event::Undelivered {
+      error,
+      reason,
+      tag: chunk.tag.clone(),
+      entries: chunk.entries,
+      records,
+    });
   }
 
   /// Taking a batch from the queue counts it as held there, under the queue lock (`Queue::take`), so
@@ -362,64 +511,71 @@ impl Writer {
     }
   }
 
-  async fn send_one(&mut self, has_sealed: bool) {
+  async fn send_one(&mut self, i: usize, has_sealed: bool) {
     let Some(mut held) = self.next_chunk(has_sealed) else {
       return;
     };
     if std::mem::take(&mut held.retry) {
       Counters::add(&self.shared.counters.retries, 1);
     }
-    let held = self.writing.insert(held);
+    if std::mem::take(&mut held.unacked) {
+      Counters::add(&self.shared.counters.duplicates, held.chunk.records() as u64);
+    }
+    let (_, held) = self.writing.insert((i, held));
     let ids = self.framer.frame(&self.shared.config, &held.chunk);
     let idle = self.shared.config.write_timeout;
-    let conn = self.conn.as_mut().expect("send_one needs a connection");
+    let conn = self.links[i].conn.as_mut().expect("send_one needs a connection");
     let mut written = 0;
     let result = tokio::select! {
       r = conn.write_with_progress(&self.framer.wbuf, idle, &mut written) => r,
       _ = watch_deadlines(&self.shared) => {
         // Close deadline: the request may be half written, so the connection cannot be reused.
         // Our own deadline, not the server's doing: no attempt is counted.
-        let mut held = self.writing.take().expect("set above");
+        let (_, mut held) = self.writing.take().expect("set above");
         held.retry = true;
         self.pending.push_front(held);
-        self.drop_connection();
+        self.links[i].drop_connection(&self.shared.servers[i]);
+        self.update_connected();
         return;
       }
     };
     match result {
       Ok(()) => {
-        let held = self.writing.take().expect("set above");
-        self.conn_requests += 1;
+        let (_, held) = self.writing.take().expect("set above");
+        let link = &mut self.links[i];
+        link.conn_requests += 1;
         Counters::add(&self.shared.counters.bytes_sent, self.framer.wbuf.len() as u64);
         Counters::add(&self.shared.counters.batches_sent, 1);
+        Counters::add(&self.shared.servers[i].batches, 1);
         if self.shared.config.require_ack {
-          let seq = self.next_seq;
-          self.next_seq += 1;
-          for id in &ids {
-            self.ack_ids.insert(key(id), seq);
-          }
-          let deadline = Instant::now() + self.shared.config.ack_timeout;
-          self.in_flight.push_back(InFlight {
-            held,
-            seq,
-            outstanding: ids.len(),
-            deadline,
-          });
-          self.shared.in_flight.store(self.in_flight.len(), Relaxed);
+          link.wrote(held, &ids, self.shared.config.ack_timeout);
+          self.update_in_flight(i);
         } else {
           // Without acks a batch the kernel took is sent: the client cannot know whether the
           // server rejected it, so only failed writes count as attempts.
-          self.settle_sent(held);
-          self.maybe_retire();
+          self.settle_sent(i, held);
         }
       }
       Err(WriteError::Io(e)) => {
-        let why = classify_io(e, self.conn_is_tls());
-        self.fail_connection(why, Instant::now())
+        let why = classify_io(e, self.links[i].is_tls());
+        self.fail_link(i, why, Instant::now())
       }
-      Err(WriteError::Stalled) => self.fail_connection(Error::Timeout("write"), Instant::now()),
+      Err(WriteError::Stalled) => self.fail_link(i, Error::Timeout("write"), Instant::now()),
     }
     self.framer.trim(self.shared.config.batch_bytes);
+  }
+
+  fn update_in_flight(&self, i: usize) {
+    self.shared.servers[i]
+      .in_flight
+      .store(self.links[i].in_flight.len(), Relaxed);
+    let total = self.links.iter().map(|l| l.in_flight.len()).sum();
+    self.shared.in_flight.store(total, Relaxed);
+  }
+
+  fn update_connected(&self) {
+    let any = self.links.iter().any(|l| l.conn.is_some());
+    self.shared.connected.store(any, Relaxed);
   }
 
   /// Drops the entries of a freshly taken batch that are not valid records (see `vet`): counted as
@@ -445,14 +601,26 @@ impl Writer {
     self.shared.queue.lock().release(chunk);
   }
 
-  fn settle_sent(&mut self, held: Held) {
+  fn settle_sent(&mut self, i: usize, held: Held) {
     let chunk = held.chunk;
-    Counters::add(&self.shared.counters.sent, chunk.records() as u64);
+    let n = chunk.records() as u64;
+    Counters::add(&self.shared.counters.sent, n);
+    Counters::add(&self.shared.servers[i].sent, n);
     self.health += 1;
-    self.conn_settled += 1;
-    self.breaker.on_settled();
+    let link = &mut self.links[i];
+    link.conn_settled += 1;
+    link.breaker.on_settled();
+    link.backoff.reset();
     self.release(&chunk);
-    self.backoff.reset();
+    if self.shared.delivery_reports.load(Relaxed) {
+      self.shared.emit(Event::Delivered {
+        tag: chunk.tag.clone(),
+        entries: chunk.entries.clone(),
+        records: n,
+        server: i,
+        acked: self.shared.config.require_ack,
+      });
+    }
     self.recycle(chunk);
   }
 
@@ -461,43 +629,56 @@ impl Writer {
     self.shared.queue.lock().recycle(chunk, keep);
   }
 
-  fn drop_connection(&mut self) {
-    self.conn = None;
-    self.rlen = 0;
-    self.shared.connected.store(false, Relaxed);
-  }
-
-  /// Takes every unacked batch and the one being written back, in write order, for a resend on a
-  /// fresh connection (their ack ids die with this one).
-  fn take_unsettled(&mut self) -> Vec<Held> {
-    self.ack_ids.clear();
-    self.shared.in_flight.store(0, Relaxed);
-    let mut all: Vec<Held> = self.in_flight.drain(..).map(|f| f.held).collect();
-    all.extend(self.writing.take());
-    for h in &mut all {
+  /// Every unacked batch of server `i`, and the one being written to it, in write order.
+  fn take_unsettled(&mut self, i: usize) -> Vec<Held> {
+    let mut all = self.links[i].take_unsettled();
+    if self.writing.as_ref().is_some_and(|(w, _)| *w == i) {
+      let (_, mut h) = self.writing.take().expect("checked");
       h.retry = true;
+      all.push(h);
     }
+    self.update_in_flight(i);
     all
   }
 
-  /// After a caught panic: the connection may be mid-request, so only a fresh one is safe; what it
+  /// After a caught panic: a connection may be mid-request, so only fresh ones are safe; what they
   /// carried goes back to the front at once rather than waiting for an ack timeout. Nothing is
   /// counted against a batch: the panic was ours.
   fn recover(&mut self) {
-    self.drop_connection();
-    for h in self.take_unsettled().into_iter().rev() {
+    let mut back = Vec::new();
+    for i in 0..self.links.len() {
+      self.links[i].drop_connection(&self.shared.servers[i]);
+      back.extend(self.take_unsettled(i));
+    }
+    if let Some((_, mut h)) = self.writing.take() {
+      h.retry = true;
+      back.push(h);
+    }
+    for h in back.into_iter().rev() {
       self.pending.push_front(h);
     }
+    // Tasks that were under way took their resolvers with them.
+    self.connects.abort_all();
+    self.beats.abort_all();
+    let ttl = self.shared.config.dns_ttl;
+    for link in &mut self.links {
+      link.connecting = false;
+      link.resolver.get_or_insert_with(|| Resolver::new(ttl));
+      link.beat_resolver.get_or_insert_with(|| Resolver::new(ttl));
+    }
+    self.update_connected();
   }
 
-  /// The server ended the connection (EOF, reset, garbage, an ack for an unknown id) or let a write
+  /// Server `i` ended the connection (EOF, reset, garbage, an ack for an unknown id) or let a write
   /// or an ack time out. The failure counts against the oldest request it had not settled (the
   /// earliest unacked batch, else the batch being written): the server handles a connection's
-  /// requests in order, so that is the one it choked on. The rest go back in order, uncounted.
-  fn fail_connection(&mut self, why: Error, now: Instant) {
-    let counts = self.conn_settled == 0 || why.is_permanent();
-    self.drop_connection();
-    let mut all = self.take_unsettled().into_iter();
+  /// requests in order, so that is the one it choked on. The rest go back in order, uncounted, for
+  /// whichever server takes them next.
+  fn fail_link(&mut self, i: usize, why: Error, now: Instant) {
+    let counts = self.links[i].conn_settled == 0 || why.is_permanent();
+    self.links[i].drop_connection(&self.shared.servers[i]);
+    self.update_connected();
+    let mut all = self.take_unsettled(i).into_iter();
     let blamed = all.next();
     for h in all.rev() {
       self.pending.push_front(h);
@@ -518,16 +699,8 @@ impl Writer {
         Verdict::Reject(h) => self.reject(h),
       }
     }
-    self.retry_at = Some(now + self.backoff.next_delay());
-    let mut opened = false;
-    if counts {
-      if let Some(state) = self.breaker.on_failure(now, why.is_permanent()) {
-        self.breaker_changed(state);
-        self.retry_at = self.breaker.open_until();
-        opened = state == BreakerState::Open;
-      }
-    }
-    let report = self.reconnect_reports.admit(now);
+    let opened = self.link_down(i, now, why.is_permanent(), counts);
+    let report = self.links[i].reconnect_reports.admit(now);
     // The error that opens the breaker is always reported (once: nothing is tried while open).
     if let Some(suppressed) = report.or(opened.then_some(0)) {
       self.shared.emit(Event::Error {
@@ -536,7 +709,10 @@ impl Writer {
         tag: None,
       });
     }
-    self.shared.emit(Event::Disconnected(Some(why)));
+    self.shared.emit(Event::Disconnected {
+      server: i,
+      error: Some(why),
+    });
   }
 
   fn reject(&mut self, held: Held) {
@@ -545,78 +721,47 @@ impl Writer {
     Counters::add(&self.shared.counters.rejected, n);
     self.release(&chunk);
     let tag = chunk.tag.clone();
-    self.recycle(chunk);
     self.shared.emit(Event::Error {
       error: Error::Rejected { records: n },
       records: n,
       tag: Some(tag),
     });
-  }
-
-  /// Consumes whatever the server already sent, without waiting.
-  fn read_ready(&mut self, now: Instant) {
-    while let Some(conn) = self.conn.as_mut() {
-      let rlen = self.rlen;
-      let is_tls = conn.is_tls();
-      match conn.try_read(&mut self.rbuf[rlen..]) {
-        Ok(0) => return,
-        Ok(n) => self.on_read(n, now),
-        Err(e) => return self.fail_connection(classify_io(e, is_tls), now),
-      }
+    if self.shared.config.keep_undelivered {
+      self.hand_over(chunk, Reason::Rejected, Error::Rejected { records: n });
+    } else {
+      self.recycle(chunk);
     }
   }
 
-  fn on_read(&mut self, n: usize, now: Instant) {
-    self.heard += n;
-    // A TLS server answering our plaintext with an alert (or a handshake record): where an ack (or
-    // nothing, without acks) was expected, these bytes are never msgpack we could accept.
-    if self.rlen == 0 && !self.conn_is_tls() && looks_like_tls(&self.rbuf[..n]) {
-      return self.fail_connection(Error::TlsProtocol(tls::SPEAKS_TLS.into()), now);
-    }
-    if !self.shared.config.require_ack {
-      // Nothing is expected without acks; whatever a server says is ignored.
-      return;
-    }
-    self.rlen += n;
+  /// Consumes whatever server `i` already sent, without waiting.
+  fn read_ready(&mut self, i: usize, now: Instant) {
     loop {
-      match parse_ack(&self.rbuf[..self.rlen]) {
-        AckParse::Ack(id, used) => {
-          let seq = <&[u8; 24]>::try_from(id)
-            .ok()
-            .and_then(|id| self.ack_ids.remove(id));
-          let Some(seq) = seq else {
-            let what = format!(
-              "ack for unknown chunk {}",
-              String::from_utf8_lossy(&self.rbuf[..used.min(64)])
-            );
-            return self.fail_connection(Error::AckMismatch(what), now);
-          };
-          self.rbuf.copy_within(used..self.rlen, 0);
-          self.rlen -= used;
-          self.acked(seq);
-        }
-        AckParse::Incomplete if self.rlen < self.rbuf.len() => return,
-        AckParse::Incomplete => {
-          return self.fail_connection(Error::AckMismatch("oversized response".into()), now)
-        }
-        AckParse::Garbage(what) => return self.fail_connection(Error::AckMismatch(what.into()), now),
+      let link = &mut self.links[i];
+      let Some(conn) = link.conn.as_mut() else {
+        return;
+      };
+      let is_tls = conn.is_tls();
+      let rlen = link.rlen;
+      match conn.try_read(&mut link.rbuf[rlen..]) {
+        Ok(0) => return,
+        Ok(n) => self.on_read(i, n, now),
+        Err(e) => return self.fail_link(i, classify_io(e, is_tls), now),
       }
     }
   }
 
-  /// One ack id of batch `seq` came back; the batch settles with its last one.
-  fn acked(&mut self, seq: u64) {
-    let Ok(i) = self.in_flight.binary_search_by_key(&seq, |f| f.seq) else {
-      debug_assert!(false, "ack_ids points at a batch not in flight");
-      return;
-    };
-    let f = &mut self.in_flight[i];
-    f.outstanding -= 1;
-    if f.outstanding == 0 {
-      let done = self.in_flight.remove(i).expect("index in range");
-      self.shared.in_flight.store(self.in_flight.len(), Relaxed);
-      self.settle_sent(done.held);
-      self.maybe_retire();
+  fn on_read(&mut self, i: usize, n: usize, now: Instant) {
+    match self.links[i].on_read(n, self.shared.config.require_ack) {
+      Heard::Fault(e) => self.fail_link(i, e, now),
+      Heard::Settled(done) => {
+        if done.is_empty() {
+          return;
+        }
+        self.update_in_flight(i);
+        for h in done {
+          self.settle_sent(i, h);
+        }
+      }
     }
   }
 
@@ -638,10 +783,16 @@ impl Writer {
         consider(self.last_drop_report.map(|t| t + DROP_REPORT_EVERY));
       }
     }
-    if has_work && self.conn.is_none() {
-      consider(self.retry_at);
+    for link in &self.links {
+      if has_work && link.conn.is_none() && !link.connecting {
+        consider(link.retry_at);
+        consider(link.breaker.open_until());
+      }
+      if self.heartbeat != Heartbeat::None && link.conn.is_none() && !link.connecting {
+        consider(Some(link.next_beat));
+      }
+      consider(link.in_flight.front().map(|f| f.deadline));
     }
-    consider(self.in_flight.front().map(|f| f.deadline));
     consider(
       self
         .shared
@@ -661,52 +812,80 @@ impl Writer {
         None => std::future::pending().await,
       }
     };
-    let rlen = self.rlen;
-    let is_tls = self.conn_is_tls();
-    let rbuf = &mut self.rbuf;
-    let read = async {
-      match self.conn.as_mut() {
-        Some(conn) => conn.read(&mut rbuf[rlen..]).await,
-        None => std::future::pending().await,
+    let links = &mut self.links;
+    // Every connection at once: an ack, or a server closing, on any of them wakes the writer.
+    let read = std::future::poll_fn(|cx| {
+      for (i, link) in links.iter_mut().enumerate() {
+        let rlen = link.rlen;
+        if let Some(conn) = link.conn.as_mut() {
+          if let Poll::Ready(r) = conn.poll_read(cx, &mut link.rbuf[rlen..]) {
+            return Poll::Ready((i, r));
+          }
+        }
       }
-    };
+      Poll::Pending
+    });
+    let connects = &mut self.connects;
+    let beats = &mut self.beats;
     let woke = tokio::select! {
       _ = shared.wake.notified() => Woke::Signal,
       _ = sleep => Woke::Signal,
-      r = read => Woke::Read(r),
+      (i, r) = read => Woke::Read(i, r),
+      r = connects.join_next_with_id(), if !connects.is_empty() => Woke::Connected(r),
+      r = beats.join_next_with_id(), if !beats.is_empty() => Woke::Beat(r),
     };
-    if let Woke::Read(r) = woke {
-      let now = Instant::now();
-      match r {
-        Ok(0) => {
-          // A TLS server that gets plaintext may close without an alert (Node's does), which looks
-          // exactly like this: a fresh connection closed after our request with not a byte back.
-          let what = if self.rlen == 0 && !self.conn_is_tls() && self.heard == 0 {
-            "server closed the connection without a word (if its input expects TLS, set tls)"
-          } else {
-            "server closed the connection"
-          };
-          let eof = io::Error::new(io::ErrorKind::UnexpectedEof, what);
-          self.fail_connection(Error::Io(eof), now);
+    match woke {
+      Woke::Signal => {}
+      Woke::Connected(Some(Ok((_, (i, resolver, r))))) => self.on_connect(i, resolver, r),
+      Woke::Beat(Some(Ok((_, (i, resolver, ok))))) => self.on_beat(i, resolver, ok),
+      Woke::Connected(Some(Err(e))) => self.lost_task(e.id(), true),
+      Woke::Beat(Some(Err(e))) => self.lost_task(e.id(), false),
+      Woke::Connected(None) | Woke::Beat(None) => {}
+      Woke::Read(i, r) => {
+        let now = Instant::now();
+        let is_tls = self.links[i].is_tls();
+        match r {
+          Ok(0) => {
+            // A TLS server that gets plaintext may close without an alert (Node's does), which
+            // looks exactly like this: a fresh connection closed after our request with not a
+            // byte back.
+            let link = &self.links[i];
+            let what = if link.rlen == 0 && !is_tls && link.heard == 0 {
+              "server closed the connection without a word (if its input expects TLS, set tls)"
+            } else {
+              "server closed the connection"
+            };
+            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, what);
+            self.fail_link(i, Error::Io(eof), now);
+          }
+          Ok(n) => self.on_read(i, n, now),
+          Err(e) => self.fail_link(i, classify_io(e, is_tls), now),
         }
-        Ok(n) => self.on_read(n, now),
-        Err(e) => self.fail_connection(classify_io(e, is_tls), now),
       }
     }
   }
 
   /// Stops: whatever is still buffered is discarded and reported, and every waiter is answered.
   async fn finish(&mut self) {
-    if let Some(mut conn) = self.conn.take() {
-      // Everything was written already; this only sends FIN, so keep it short.
-      let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
+    for link in &mut self.links {
+      if let Some(mut conn) = link.conn.take() {
+        // Everything was written already; this only sends FIN, so keep it short.
+        let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
+      }
     }
     self.finish_now();
   }
 
   fn finish_now(&mut self) {
-    self.drop_connection();
-    let mut leftover: Vec<Chunk> = self.take_unsettled().into_iter().map(|h| h.chunk).collect();
+    self.connects.abort_all();
+    self.beats.abort_all();
+    let mut leftover: Vec<Chunk> = Vec::new();
+    for i in 0..self.links.len() {
+      self.links[i].drop_connection(&self.shared.servers[i]);
+      leftover.extend(self.take_unsettled(i).into_iter().map(|h| h.chunk));
+    }
+    self.update_connected();
+    leftover.extend(self.writing.take().map(|(_, h)| h.chunk));
     leftover.extend(self.pending.drain(..).map(|h| h.chunk));
     leftover.extend(self.parked.drain(..).map(|h| h.chunk));
     for c in &leftover {
@@ -738,14 +917,21 @@ impl Writer {
       rejected: Counters::get(&self.shared.counters.rejected),
     };
     Counters::add(&self.shared.counters.dropped, pending);
+    if self.shared.config.keep_undelivered {
+      Counters::add(&self.shared.counters.handed_over, pending);
+    }
     self.finished = true;
     // Final from here on: nothing is sent or lost any more.
     let lost = self.shared.lost();
     let settled = Counters::get(&self.shared.counters.sent) + lost;
     // One lock for both: `Client::flush` checks `report` and adds its waiter under this lock, so a
-    // waiter is either drained here or sees the report and answers itself. Never neither.
+    // waiter is either drained here or sees the report and answers itself. Never neither. The
+    // leftovers are in place before the report, so whoever sees the report can take them.
     let (waiters, callbacks) = {
       let mut c = self.shared.control.lock();
+      if self.shared.config.keep_undelivered {
+        c.leftovers = leftover.into_iter().filter(|c| c.records() > 0).collect();
+      }
       c.report = Some(report);
       if c.close_deadline.is_none() {
         c.close_deadline = Some(Instant::now());
@@ -761,12 +947,6 @@ impl Writer {
       cb(report);
     }
   }
-}
-
-fn key(id: &ChunkId) -> [u8; 24] {
-  let mut k = [0u8; 24];
-  k.copy_from_slice(id.as_bytes());
-  k
 }
 
 /// The error event for a reconnect the server caused: its cause, plus how many reconnects the rate
@@ -818,8 +998,8 @@ fn settle_waiters(shared: &Shared, now: Instant) {
   }
 }
 
-/// Runs beside a connect or a write that may block: answers flush deadlines as they pass, and returns
-/// once the close deadline has passed, so that neither waits for a socket timeout.
+/// Runs beside a write that may block: answers flush deadlines as they pass, and returns once the
+/// close deadline has passed, so that no write waits for a socket timeout.
 async fn watch_deadlines(shared: &Shared) {
   loop {
     let now = Instant::now();
@@ -852,6 +1032,7 @@ async fn watch_deadlines(shared: &Shared) {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::link::InFlight;
 
   fn held(n: u8) -> Held {
     Held::new(Chunk {
@@ -866,19 +1047,19 @@ mod tests {
   /// What `run_thread` does after a caught panic: the batch in hand and the unacked ones go back to
   /// the front, in write order, at once (not after an ack timeout), and nothing is counted against
   /// them.
-  #[test]
-  fn recover_requeues_the_batch_in_hand_and_the_unacked_ones() {
+  #[tokio::test]
+  async fn recover_requeues_the_batch_in_hand_and_the_unacked_ones() {
     let shared = Arc::new(Shared::new(crate::config::Config::default(), Arc::new(|_| true)));
     let mut w = Writer::new(shared.clone());
     w.pending.push_back(held(3));
-    w.in_flight.push_back(InFlight {
+    w.links[0].in_flight.push_back(InFlight {
       held: held(1),
       seq: 0,
       outstanding: 1,
       deadline: Instant::now() + Duration::from_secs(3600),
     });
-    w.ack_ids.insert([b'A'; 24], 0);
-    w.writing = Some(held(2));
+    w.links[0].ack_ids.insert([b'A'; 24], 0);
+    w.writing = Some((0, held(2)));
     w.recover();
     let order: Vec<(u8, bool, u32)> = w
       .pending
@@ -886,6 +1067,6 @@ mod tests {
       .map(|h| (h.chunk.entries[0], h.retry, h.attempts))
       .collect();
     assert_eq!(order, vec![(1, true, 0), (2, true, 0), (3, false, 0)]);
-    assert!(w.writing.is_none() && w.in_flight.is_empty() && w.ack_ids.is_empty());
+    assert!(w.writing.is_none() && w.links[0].in_flight.is_empty() && w.links[0].ack_ids.is_empty());
   }
 }

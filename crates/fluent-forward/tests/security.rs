@@ -638,7 +638,8 @@ fn wrong_key_is_auth_key_nothing_sent_and_the_breaker_opens() {
     assert!(es.iter().any(|e| matches!(
       e,
       Event::Breaker {
-        state: BreakerState::Open
+        state: BreakerState::Open,
+        ..
       }
     )));
   });
@@ -815,7 +816,8 @@ fn tls_untrusted_is_tls_cert_and_opens_the_breaker() {
     assert!(es.iter().any(|e| matches!(
       e,
       Event::Breaker {
-        state: BreakerState::Open
+        state: BreakerState::Open,
+        ..
       }
     )))
   });
@@ -988,7 +990,8 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
         matches!(
           e,
           Event::Breaker {
-            state: BreakerState::Open
+            state: BreakerState::Open,
+            ..
           }
         )
       })
@@ -1009,7 +1012,8 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
         matches!(
           e,
           Event::Breaker {
-            state: BreakerState::HalfOpen
+            state: BreakerState::HalfOpen,
+            ..
           }
         )
       })
@@ -1031,7 +1035,8 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
   assert!(log.wait_for(LONG, |es| es.iter().any(|e| matches!(
     e,
     Event::Breaker {
-      state: BreakerState::Closed
+      state: BreakerState::Closed,
+      ..
     }
   ))));
   assert_eq!(client.stats().breaker, BreakerState::Closed);
@@ -1040,7 +1045,7 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
     let states: Vec<BreakerState> = es
       .iter()
       .filter_map(|e| match e {
-        Event::Breaker { state } => Some(*state),
+        Event::Breaker { state, .. } => Some(*state),
         _ => None,
       })
       .collect();

@@ -148,7 +148,7 @@ fn deliver_all(mode: Mode, gzip: bool, ack: bool) {
   });
   log.with(|es| {
     assert!(
-      matches!(es.first(), Some(Event::Connected)),
+      matches!(es.first(), Some(Event::Connected { .. })),
       "first event: {es:?}"
     );
     assert!(
@@ -295,7 +295,7 @@ fn server_restart_in_ack_mode_resends_unacked() {
   log.with(|es| {
     let io = es
       .iter()
-      .filter(|e| matches!(e, Event::Disconnected(Some(err)) if err.code() == "IO"))
+      .filter(|e| matches!(e, Event::Disconnected { error: Some(err), .. } if err.code() == "IO"))
       .count();
     assert!(
       io >= 1,
@@ -318,7 +318,10 @@ fn wrong_ack_id_disconnects_and_resends() {
       "expected an ACK_MISMATCH disconnect: {es:?}"
     );
     let mismatch = es.iter().find_map(|e| match e {
-      Event::Disconnected(Some(err @ fluent_forward::Error::AckMismatch(_))) => Some(err.to_string()),
+      Event::Disconnected {
+        error: Some(err @ fluent_forward::Error::AckMismatch(_)),
+        ..
+      } => Some(err.to_string()),
       _ => None,
     });
     assert!(
@@ -338,7 +341,10 @@ fn garbage_from_server_disconnects_and_resends() {
     assert!(
       es.iter().any(|e| matches!(
         e,
-        Event::Disconnected(Some(fluent_forward::Error::AckMismatch(_)))
+        Event::Disconnected {
+          error: Some(fluent_forward::Error::AckMismatch(_)),
+          ..
+        }
       )),
       "garbage should be reported as an unexpected response: {es:?}"
     );
@@ -362,7 +368,15 @@ fn ack_timeout_reconnects_and_resends() {
   log.with(|es| {
     let timeouts = es
       .iter()
-      .filter(|e| matches!(e, Event::Disconnected(Some(fluent_forward::Error::Timeout(_)))))
+      .filter(|e| {
+        matches!(
+          e,
+          Event::Disconnected {
+            error: Some(fluent_forward::Error::Timeout(_)),
+            ..
+          }
+        )
+      })
       .count();
     assert!(timeouts >= 1, "expected an ack timeout disconnect: {es:?}");
   });
@@ -396,8 +410,13 @@ fn stalled_server_times_out_writes_and_close_reports_pending() {
   assert!(timed_out, "expected a write timeout; events: {}", log.describe());
   log.with(|es| {
     assert!(
-      es.iter()
-        .any(|e| matches!(e, Event::Disconnected(Some(fluent_forward::Error::Timeout(_))))),
+      es.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+          error: Some(fluent_forward::Error::Timeout(_)),
+          ..
+        }
+      )),
       "a write timeout must drop the connection: {es:?}"
     );
   });
@@ -495,7 +514,7 @@ fn no_server_reports_connect_errors_and_undelivered() {
       undelivered.iter().all(|u| u.1.as_deref() == Some("nobody")),
       "{es:?}"
     );
-    assert!(!es.iter().any(|e| matches!(e, Event::Connected)));
+    assert!(!es.iter().any(|e| matches!(e, Event::Connected { .. })));
   });
   // After close, pushes are refused and counted.
   assert!(!client.push(tag, None, &record(0, 0)).unwrap());
@@ -886,7 +905,7 @@ fn stall_writer(client: &Client, log: &EventLog, mb: u64) {
     assert!(client.push(tag, None, &record(i, 1000)).unwrap(), "push {i}");
   }
   assert!(
-    log.wait_for(LONG, |es| es.iter().any(|e| matches!(e, Event::Connected))),
+    log.wait_for(LONG, |es| es.iter().any(|e| matches!(e, Event::Connected { .. }))),
     "{}",
     log.describe()
   );

@@ -3,12 +3,14 @@
 //! handshake, each bounded by its timeout and failing with a typed error.
 
 pub mod handshake;
+pub mod resolve;
 pub mod tcp;
 pub mod tls;
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Security, Server, Target};
 use crate::error::Error;
 use handshake::Parsed;
+pub use resolve::Resolver;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -84,6 +86,18 @@ impl Conn {
     }
   }
 
+  /// Poll form of `read`, so that one future can watch every server's connection at once.
+  pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    let mut rb = ReadBuf::new(buf);
+    let r = match self {
+      Conn::Tcp(s) => Pin::new(s).poll_read(cx, &mut rb),
+      #[cfg(unix)]
+      Conn::Unix(s) => Pin::new(s).poll_read(cx, &mut rb),
+      Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, &mut rb),
+    };
+    r.map_ok(|()| rb.filled().len())
+  }
+
   /// Reads what has already arrived without waiting: `Ok(0)` means nothing yet, not end of stream;
   /// the end of stream shows up as an error here and as `Ok(0)` in `read`.
   pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -149,15 +163,16 @@ pub fn classify_io(e: io::Error, conn_is_tls: bool) -> Error {
   }
 }
 
-/// Built once per client: the TLS client config, if any.
+/// Built once per server: its TLS client config and handshake settings, if any.
 #[derive(Clone, Default)]
 pub struct Opener {
   tls: Option<tls::Tls>,
+  security: Option<Security>,
 }
 
 impl Opener {
-  pub fn new(config: &Config) -> Result<Self, Error> {
-    let tls = match (&config.tls, &config.target) {
+  pub fn new(server: &Server) -> Result<Self, Error> {
+    let tls = match (&server.tls, &server.target) {
       (Some(t), Target::Tcp { host, .. }) => Some(tls::Tls::new(t, host)?),
       (Some(_), Target::Unix(_)) => {
         return Err(Error::Config(
@@ -166,7 +181,10 @@ impl Opener {
       }
       (None, _) => None,
     };
-    Ok(Self { tls })
+    Ok(Self {
+      tls,
+      security: server.security.clone(),
+    })
   }
 }
 
@@ -177,15 +195,17 @@ pub struct Opened {
   pub keepalive: bool,
 }
 
-/// Connect (bounded by `connect_timeout`), then TLS and the forward handshake (bounded together by
-/// `handshake_timeout`).
+/// Connect (bounded by `connect_timeout`, name resolution included), then TLS and the forward
+/// handshake (bounded together by `handshake_timeout`).
 pub async fn open(
   config: &Config,
+  target: &Target,
   opener: &Opener,
+  resolver: &mut Resolver,
   connect_timeout: Duration,
   handshake_timeout: Duration,
 ) -> Result<Opened, Error> {
-  let conn = tcp::connect(&config.target, connect_timeout, config.write_timeout)
+  let conn = connect_resolved(target, resolver, connect_timeout, config.write_timeout)
     .await
     .map_err(Error::Connect)?;
   let phase = async {
@@ -193,7 +213,7 @@ pub async fn open(
       (Conn::Tcp(tcp), Some(t)) => Conn::Tls(Box::new(t.connect(tcp).await?)),
       (conn, _) => conn,
     };
-    let keepalive = match &config.security {
+    let keepalive = match &opener.security {
       Some(sec) => forward_handshake(&mut conn, sec, config.write_timeout).await?,
       None => true,
     };
@@ -203,6 +223,30 @@ pub async fn open(
     Ok(r) => r,
     Err(_) => Err(Error::HandshakeTimeout),
   }
+}
+
+/// A TCP (or Unix) connection to `target`, through the resolver's cached addresses; a failure
+/// forgets them, so the next attempt resolves again (a Kubernetes service whose pods moved).
+pub async fn connect_resolved(
+  target: &Target,
+  resolver: &mut Resolver,
+  timeout: Duration,
+  write_timeout: Duration,
+) -> io::Result<Conn> {
+  let attempt = async {
+    let addrs = match target {
+      Target::Tcp { host, port } => resolver.addrs(host, *port).await?,
+      Target::Unix(_) => Vec::new(),
+    };
+    tcp::connect(target, &addrs, write_timeout).await
+  };
+  let r = tokio::time::timeout(timeout, attempt)
+    .await
+    .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")));
+  if r.is_err() {
+    resolver.forget();
+  }
+  r
 }
 
 const MAX_HANDSHAKE_MESSAGE: usize = 16 << 10;

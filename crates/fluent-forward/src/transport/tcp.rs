@@ -4,6 +4,7 @@
 use super::Conn;
 use crate::config::Target;
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
 #[cfg(unix)]
@@ -27,29 +28,33 @@ const NOTSENT_LOWAT: u32 = 64 << 10;
 
 /// Written data may stay unacknowledged by the peer's TCP for `user_timeout(write_timeout)` at most
 /// (`TCP_USER_TIMEOUT`, Linux): a dead peer then fails the connection instead of after ~15 minutes of
-/// retransmissions.
-pub async fn connect(target: &Target, timeout: Duration, write_timeout: Duration) -> io::Result<Conn> {
-  let attempt = async {
-    match target {
-      Target::Tcp { host, port } => {
-        let stream = TcpStream::connect((host.as_str(), *port)).await?;
-        // Batches are written whole; Nagle would only delay the last segment of each.
-        stream.set_nodelay(true)?;
-        tune(&stream, write_timeout)?;
-        Ok(Conn::Tcp(stream))
+/// retransmissions. TCP targets connect to `addrs` (resolved by the caller), first that answers;
+/// the caller bounds the whole attempt with the connect timeout.
+pub async fn connect(target: &Target, addrs: &[SocketAddr], write_timeout: Duration) -> io::Result<Conn> {
+  match target {
+    Target::Tcp { .. } => {
+      let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name resolved to no address");
+      for addr in addrs {
+        match TcpStream::connect(addr).await {
+          Ok(stream) => {
+            // Batches are written whole; Nagle would only delay the last segment of each.
+            stream.set_nodelay(true)?;
+            tune(&stream, write_timeout)?;
+            return Ok(Conn::Tcp(stream));
+          }
+          Err(e) => last = e,
+        }
       }
-      #[cfg(unix)]
-      Target::Unix(path) => Ok(Conn::Unix(UnixStream::connect(path).await?)),
-      #[cfg(not(unix))]
-      Target::Unix(_) => Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "unix sockets need a unix platform",
-      )),
+      Err(last)
     }
-  };
-  tokio::time::timeout(timeout, attempt)
-    .await
-    .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
+    #[cfg(unix)]
+    Target::Unix(path) => Ok(Conn::Unix(UnixStream::connect(path).await?)),
+    #[cfg(not(unix))]
+    Target::Unix(_) => Err(io::Error::new(
+      io::ErrorKind::Unsupported,
+      "unix sockets need a unix platform",
+    )),
+  }
 }
 
 /// Three write timeouts, and at least 30 s: the kernel's rule is stricter than ours (it also counts
@@ -90,7 +95,8 @@ mod tests {
       host: "127.0.0.1".into(),
       port,
     };
-    let conn = connect(&target, Duration::from_secs(5), Duration::from_millis(7500))
+    let addrs = [([127, 0, 0, 1], port).into()];
+    let conn = connect(&target, &addrs, Duration::from_millis(7500))
       .await
       .unwrap();
     let Conn::Tcp(s) = &conn else { panic!("tcp") };

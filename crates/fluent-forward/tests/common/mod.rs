@@ -160,7 +160,9 @@ impl EventLog {
 pub fn event_error(e: &Event) -> Option<&fluent_forward::Error> {
   match e {
     Event::Error { error, .. } => Some(error),
-    Event::Disconnected(Some(error)) => Some(error),
+    Event::Disconnected {
+      error: Some(error), ..
+    } => Some(error),
     _ => None,
   }
 }
@@ -173,7 +175,7 @@ pub fn count_errors(es: &[Event], code: &str) -> usize {
 
 pub fn count_disconnects(es: &[Event], code: &str) -> usize {
   es.iter()
-    .filter(|e| matches!(e, Event::Disconnected(Some(error)) if error.code() == code))
+    .filter(|e| matches!(e, Event::Disconnected { error: Some(error), .. } if error.code() == code))
     .count()
 }
 

@@ -1,0 +1,255 @@
+//! One server of the fleet as the writer sees it: its connection (or the connect under way), the
+//! batches written to it and waiting for their ack, its read buffer, reconnect backoff, circuit
+//! breaker and health. Everything here concerns one server; choosing between servers and settling
+//! batches is the writer's.
+
+use crate::backoff::Backoff;
+use crate::breaker::{Breaker, BreakerState};
+use crate::codec::ack::{parse_ack, AckParse, ChunkId};
+use crate::config::{Config, Server};
+use crate::error::Error;
+use crate::retry::{Held, RateLimit};
+use crate::shared::ServerShared;
+use crate::transport::{looks_like_tls, tls, Conn, Resolver};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+const READ_BUF: usize = 64 << 10;
+/// Reconnects the server caused are reported at most this often (the rest are counted into the next).
+const RECONNECT_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+pub struct InFlight {
+  pub held: Held,
+  /// Position in write order; `ack_ids` points here, and `in_flight` stays sorted by it.
+  pub seq: u64,
+  /// Ids still waiting for an ack (one per request: one per batch, or one per event in Message mode).
+  pub outstanding: usize,
+  pub deadline: Instant,
+}
+
+pub struct Link {
+  pub server: Server,
+  pub conn: Option<Conn>,
+  /// A connect task is under way (it has the resolver).
+  pub connecting: bool,
+  pub connect_task: Option<tokio::task::Id>,
+  pub beat_task: Option<tokio::task::Id>,
+  /// `None` while lent to a connect task.
+  pub resolver: Option<Resolver>,
+  /// The heartbeat's own resolver; `None` while a probe is out.
+  pub beat_resolver: Option<Resolver>,
+  pub next_beat: Instant,
+  pub in_flight: VecDeque<InFlight>,
+  /// Every outstanding ack id, to the `seq` of its batch: one lookup per ack, where scanning would
+  /// cost 26k comparisons per ack for a 512 KiB Message-mode batch.
+  pub ack_ids: HashMap<[u8; 24], u64>,
+  pub next_seq: u64,
+  pub rbuf: Vec<u8>,
+  pub rlen: usize,
+  /// Bytes the server has sent on this connection (an ack, a TLS alert...).
+  pub heard: usize,
+  pub backoff: Backoff,
+  /// No connect before this (the reconnect backoff, or the breaker's cooldown).
+  pub retry_at: Option<Instant>,
+  pub breaker: Breaker,
+  /// Last known up: a connect or heartbeat succeeded since the last failure.
+  pub healthy: bool,
+  /// The server's HELO `keepalive`: when false, one request per connection.
+  pub keepalive: bool,
+  /// Requests written on the current connection.
+  pub conn_requests: u64,
+  /// Batches settled on the current connection: a drop before the first counts for the breaker.
+  pub conn_settled: u64,
+  pub ever_connected: bool,
+  pub reconnect_reports: RateLimit,
+}
+
+/// What a read from the server amounted to.
+pub enum Heard {
+  /// Batches whose last ack arrived, in ack order.
+  Settled(Vec<Held>),
+  /// The server said something that ends the connection.
+  Fault(Error),
+}
+
+impl Link {
+  pub fn new(server: Server, config: &Config) -> Self {
+    Self {
+      server,
+      conn: None,
+      connecting: false,
+      connect_task: None,
+      beat_task: None,
+      resolver: Some(Resolver::new(config.dns_ttl)),
+      beat_resolver: Some(Resolver::new(config.dns_ttl)),
+      next_beat: Instant::now(),
+      in_flight: VecDeque::new(),
+      ack_ids: HashMap::new(),
+      next_seq: 0,
+      rbuf: vec![0; READ_BUF],
+      rlen: 0,
+      heard: 0,
+      backoff: Backoff::new(config.reconnect_initial, config.reconnect_max),
+      retry_at: None,
+      breaker: Breaker::new(config.breaker.clone()),
+      healthy: true,
+      keepalive: true,
+      conn_requests: 0,
+      conn_settled: 0,
+      ever_connected: false,
+      reconnect_reports: RateLimit::new(RECONNECT_REPORT_EVERY),
+    }
+  }
+
+  pub fn is_tls(&self) -> bool {
+    self.conn.as_ref().is_some_and(Conn::is_tls)
+  }
+
+  /// May this server take a batch at all now (connected, connecting, or free to connect)? With
+  /// heartbeats, a server that failed waits for one to succeed; without, for its backoff.
+  /// Moves an open breaker whose cooldown is over to half-open (returned, to be reported).
+  pub fn available(&mut self, now: Instant, beats: bool) -> (bool, Option<BreakerState>) {
+    let (allowed, change) = self.breaker.allow(now);
+    if !allowed {
+      return (false, change);
+    }
+    if self.conn.is_some() || self.connecting {
+      return (true, change);
+    }
+    let due = self.retry_at.is_none_or(|t| now >= t);
+    (due && (self.healthy || !beats), change)
+  }
+
+  /// Can a batch be written on the connection now? With acks: at most `max_in_flight` batches,
+  /// and a suspect only ever alone on the connection, so that a disconnect or an ack timeout is
+  /// attributed to the right batch.
+  pub fn window_open(&self, config: &Config, next_suspect: bool) -> bool {
+    if self.conn.is_none() {
+      return false;
+    }
+    if !self.keepalive && self.conn_requests > 0 {
+      // The server closes after one request: the next one waits for a fresh connection.
+      return false;
+    }
+    if !config.require_ack || self.in_flight.is_empty() {
+      return true;
+    }
+    let suspect_in_flight = self.in_flight.iter().any(|f| f.held.is_suspect());
+    self.in_flight.len() < config.max_in_flight && !suspect_in_flight && !next_suspect
+  }
+
+  /// A fresh connection is in place.
+  pub fn connected(&mut self, conn: Conn, keepalive: bool, figures: &ServerShared) -> Option<BreakerState> {
+    self.conn = Some(conn);
+    self.keepalive = keepalive;
+    self.conn_requests = 0;
+    self.conn_settled = 0;
+    self.retry_at = None;
+    self.rlen = 0;
+    self.heard = 0;
+    self.healthy = true;
+    figures.connected.store(true, Relaxed);
+    figures.healthy.store(true, Relaxed);
+    self.breaker.on_connected()
+  }
+
+  pub fn drop_connection(&mut self, figures: &ServerShared) {
+    self.conn = None;
+    self.rlen = 0;
+    figures.connected.store(false, Relaxed);
+  }
+
+  /// Records that batch `seq` was written with these ack ids.
+  pub fn wrote(&mut self, held: Held, ids: &[ChunkId], ack_timeout: Duration) {
+    let seq = self.next_seq;
+    self.next_seq += 1;
+    for id in ids {
+      let mut k = [0u8; 24];
+      k.copy_from_slice(id.as_bytes());
+      self.ack_ids.insert(k, seq);
+    }
+    self.in_flight.push_back(InFlight {
+      held,
+      seq,
+      outstanding: ids.len(),
+      deadline: Instant::now() + ack_timeout,
+    });
+  }
+
+  /// Takes every unacked batch back, in write order, for a resend elsewhere (their ack ids die
+  /// with this connection). They were written, so the server may have them: `unacked`.
+  pub fn take_unsettled(&mut self) -> Vec<Held> {
+    self.ack_ids.clear();
+    self
+      .in_flight
+      .drain(..)
+      .map(|f| {
+        let mut h = f.held;
+        h.retry = true;
+        h.unacked = true;
+        h
+      })
+      .collect()
+  }
+
+  /// `n` new bytes are in `rbuf[rlen..]`: acks are matched to their batches.
+  pub fn on_read(&mut self, n: usize, require_ack: bool) -> Heard {
+    self.heard += n;
+    // A TLS server answering our plaintext with an alert (or a handshake record): where an ack (or
+    // nothing, without acks) was expected, these bytes are never msgpack we could accept.
+    if self.rlen == 0 && !self.is_tls() && looks_like_tls(&self.rbuf[self.rlen..self.rlen + n]) {
+      return Heard::Fault(Error::TlsProtocol(tls::SPEAKS_TLS.into()));
+    }
+    if !require_ack {
+      // Nothing is expected without acks; whatever a server says is ignored.
+      return Heard::Settled(Vec::new());
+    }
+    self.rlen += n;
+    let mut done = Vec::new();
+    loop {
+      match parse_ack(&self.rbuf[..self.rlen]) {
+        AckParse::Ack(id, used) => {
+          let seq = <&[u8; 24]>::try_from(id)
+            .ok()
+            .and_then(|id| self.ack_ids.remove(id));
+          let Some(seq) = seq else {
+            let what = format!(
+              "ack for unknown chunk {}",
+              String::from_utf8_lossy(&self.rbuf[..used.min(64)])
+            );
+            return Heard::Fault(Error::AckMismatch(what));
+          };
+          self.rbuf.copy_within(used..self.rlen, 0);
+          self.rlen -= used;
+          if let Some(h) = self.acked(seq) {
+            done.push(h);
+          }
+        }
+        AckParse::Incomplete if self.rlen < self.rbuf.len() => return Heard::Settled(done),
+        AckParse::Incomplete => return Heard::Fault(Error::AckMismatch("oversized response".into())),
+        AckParse::Garbage(what) => return Heard::Fault(Error::AckMismatch(what.into())),
+      }
+    }
+  }
+
+  /// One ack id of batch `seq` came back; the batch settles with its last one.
+  fn acked(&mut self, seq: u64) -> Option<Held> {
+    let Ok(i) = self.in_flight.binary_search_by_key(&seq, |f| f.seq) else {
+      debug_assert!(false, "ack_ids points at a batch not in flight");
+      return None;
+    };
+    let f = &mut self.in_flight[i];
+    f.outstanding -= 1;
+    if f.outstanding > 0 {
+      return None;
+    }
+    self.in_flight.remove(i).map(|f| f.held)
+  }
+
+  /// A `keepalive: false` server closes after one request: once it is settled, the connection is
+  /// let go (quietly, it did its job) and the next request opens and handshakes a new one.
+  pub fn should_retire(&self) -> bool {
+    self.conn.is_some() && !self.keepalive && self.conn_requests > 0 && self.in_flight.is_empty()
+  }
+}
