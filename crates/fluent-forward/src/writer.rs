@@ -149,6 +149,7 @@ impl Writer {
   }
 
   async fn step(&mut self) {
+    self.collect_tasks().await;
     let now = Instant::now();
     let closing = self.shared.control.lock().close_deadline;
     let (has_sealed, drops, kept) = {
@@ -212,6 +213,38 @@ impl Writer {
       }
     }
     self.wait(now, closing, next.is_some()).await;
+  }
+
+  /// Lets the connect and heartbeat tasks run, and takes in those that finished: while batches keep
+  /// the loop busy it would otherwise never yield, and a server that connected later would get
+  /// nothing until the queue ran dry.
+  async fn collect_tasks(&mut self) {
+    if self.connects.is_empty() && self.beats.is_empty() {
+      return;
+    }
+    tokio::task::yield_now().await;
+    while let Some(r) = self.connects.try_join_next_with_id() {
+      self.on_joined_connect(Some(r));
+    }
+    while let Some(r) = self.beats.try_join_next_with_id() {
+      self.on_joined_beat(Some(r));
+    }
+  }
+
+  fn on_joined_connect(&mut self, r: Joined<(usize, Resolver, Result<Opened, Error>)>) {
+    match r {
+      Some(Ok((_, (i, resolver, r)))) => self.on_connect(i, resolver, r),
+      Some(Err(e)) => self.lost_task(e.id(), true),
+      None => {}
+    }
+  }
+
+  fn on_joined_beat(&mut self, r: Joined<(usize, Resolver, bool)>) {
+    match r {
+      Some(Ok((_, (i, resolver, ok)))) => self.on_beat(i, resolver, ok),
+      Some(Err(e)) => self.lost_task(e.id(), false),
+      None => {}
+    }
   }
 
   fn all_settled(&self) -> bool {
@@ -836,11 +869,8 @@ impl Writer {
     };
     match woke {
       Woke::Signal => {}
-      Woke::Connected(Some(Ok((_, (i, resolver, r))))) => self.on_connect(i, resolver, r),
-      Woke::Beat(Some(Ok((_, (i, resolver, ok))))) => self.on_beat(i, resolver, ok),
-      Woke::Connected(Some(Err(e))) => self.lost_task(e.id(), true),
-      Woke::Beat(Some(Err(e))) => self.lost_task(e.id(), false),
-      Woke::Connected(None) | Woke::Beat(None) => {}
+      Woke::Connected(r) => self.on_joined_connect(r),
+      Woke::Beat(r) => self.on_joined_beat(r),
       Woke::Read(i, r) => {
         let now = Instant::now();
         let is_tls = self.links[i].is_tls();
