@@ -188,7 +188,8 @@ function checkServer(i: number, value: unknown): NativeServer {
     try {
       return checkValue(name, o[key])
     } catch (e) {
-      throw new FluentError('ERR_FLUENT_CONFIG', `${where}${(e as Error).message}`)
+      // The table names the row (`servers.weight`, `host`); the user wrote `servers[i].weight`.
+      throw new FluentError('ERR_FLUENT_CONFIG', `${where}${key}${(e as Error).message.slice(name.length)}`)
     }
   }
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
