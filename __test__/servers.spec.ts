@@ -184,6 +184,7 @@ test('servers options are checked: shape, exclusivity, weights, standbys, unknow
   bad({ tls: true, servers: [{ host: 'a' }, { path: '/x' }] }, /servers\[1\]: tls needs a host and port/)
   bad({ heartbeat: 'icmp' }, /heartbeat must be one of "udp", "tcp", "none"/)
   bad({ errorHandler: 'file' }, /errorHandler must be a function/)
+  bad({ errorHandlerTimeoutMs: 0 }, /errorHandlerTimeoutMs must be an integer in 1\.\.86400000/)
 })
 
 test('a dead server in the fleet is skipped and its breaker opens on missed heartbeats', async (t) => {

@@ -105,10 +105,15 @@ export class FluentClient extends EventEmitter {
     this.#handlers =
       handler === undefined
         ? undefined
-        : new HandlerRunner(handler, (options as { errorHandlerTimeoutMs?: number }).errorHandlerTimeoutMs ?? defaultOf('errorHandlerTimeoutMs'), {
-            report: (err) => this.#report(err),
-            requeue: (tag, bytes) => (this.#closing === undefined ? this.#pushEntries(tag, bytes) : 0),
-          })
+        : new HandlerRunner(
+            handler,
+            (options as { errorHandlerTimeoutMs?: number }).errorHandlerTimeoutMs ?? defaultOf('errorHandlerTimeoutMs'),
+            native.errorHandlerMaxBytes ?? defaultOf('errorHandlerMaxBytes'),
+            {
+              report: (err) => this.#report(err),
+              requeue: (tag, bytes) => (this.#closing === undefined ? this.#pushEntries(tag, bytes) : 0),
+            },
+          )
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
     try {
@@ -478,6 +483,7 @@ export class FluentClient extends EventEmitter {
       servers: s.servers.map((v) => ({ ...v, breaker: v.breaker as FluentStats['breaker'] })),
       dropped: s.dropped + this.#droppedAfterClose,
       handled: this.#handlers?.handled ?? 0,
+      handlerOverflow: s.handlerOverflow + (this.#handlers?.overflow ?? 0),
       unhandledErrors: this.#unhandled,
     }
   }

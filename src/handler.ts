@@ -21,22 +21,42 @@ export interface HandlerHost {
 export class HandlerRunner {
   readonly #handler: ErrorHandler
   readonly #timeoutMs: number
+  readonly #maxBytes: number
   readonly #host: HandlerHost
   #chain: Promise<void> = Promise.resolve()
+  /** Bytes of batches queued for the handler and not yet through it. */
+  #queuedBytes = 0
+  /** Dropped records the handler never saw: its queue was over `errorHandlerMaxBytes`. */
+  overflow = 0
   /** Records the handler took (returned `true` for). */
   handled = 0
   /** `undelivered` events received from the native side. */
   seen = 0
 
-  constructor(handler: ErrorHandler, timeoutMs: number, host: HandlerHost) {
+  constructor(handler: ErrorHandler, timeoutMs: number, maxBytes: number, host: HandlerHost) {
     this.#handler = handler
     this.#timeoutMs = timeoutMs
+    this.#maxBytes = maxBytes
     this.#host = host
   }
 
-  /** Queues one batch for the handler. */
+  /**
+   * Queues one batch for the handler. A handler slower than an outage's drops must not make memory
+   * grow: past `errorHandlerMaxBytes` of queued batches, dropped records are only counted, and a
+   * retriable batch is buffered again at once (as if the handler had said `false`). What is left at
+   * a close is finite (the buffer's cap) and always queued.
+   */
   run(error: FluentError, batch: FailedBatch): void {
-    this.#chain = this.#chain.then(() => this.#one(error, batch))
+    const size = batch.bytes.length
+    if (batch.reason !== 'close' && this.#queuedBytes > 0 && this.#queuedBytes + size > this.#maxBytes) {
+      if (batch.retriable) this.#host.requeue(batch.tag, batch.bytes)
+      else this.overflow += batch.count
+      return
+    }
+    this.#queuedBytes += size
+    this.#chain = this.#chain.then(() => this.#one(error, batch)).finally(() => {
+      this.#queuedBytes -= size
+    })
   }
 
   /** Resolves once every queued batch has been through the handler. */

@@ -233,6 +233,8 @@ export function checkClientOptions(options: unknown): NativeOptions {
   const security = checkGroup('security', o.security)
   const breaker = checkGroup('breaker', o.breaker)
   checkSecure('', tls, security, o.path !== undefined)
+  // JS-side only (the handler runs here), but checked against the same table.
+  checkValue('errorHandlerTimeoutMs', o.errorHandlerTimeoutMs)
   if (o.errorHandler !== undefined && typeof o.errorHandler !== 'function') {
     throw new FluentError('ERR_FLUENT_CONFIG', `errorHandler must be a function (error, batch) => boolean | Promise<boolean>, got ${show(o.errorHandler)}`)
   }
