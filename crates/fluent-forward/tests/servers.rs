@@ -42,12 +42,24 @@ fn ns(s: &Server) -> BTreeSet<u64> {
 fn weights_three_to_one_split_the_batches_three_to_one() {
   let (a, b) = (Server::start(), Server::start());
   let log = EventLog::new();
-  let client = Client::start(fleet(vec![server(&a, 3, false), server(&b, 1, false)]), log.sink()).unwrap();
+  let client = Client::start(
+    fleet(vec![server(&a, 3, false), server(&b, 1, false)]),
+    log.sink(),
+  )
+  .unwrap();
   push(&client, 0, 4000);
-  assert!(wait_until(LONG, || a.count() + b.count() == 4000), "{}", log.describe());
+  assert!(
+    wait_until(LONG, || a.count() + b.count() == 4000),
+    "{}",
+    log.describe()
+  );
   let (ra, rb) = (a.with(|s| s.requests.len()), b.with(|s| s.requests.len()));
   let share = ra as f64 / (ra + rb) as f64;
-  assert!((share - 0.75).abs() <= 0.075, "server a got {ra} of {} batches", ra + rb);
+  assert!(
+    (share - 0.75).abs() <= 0.075,
+    "server a got {ra} of {} batches",
+    ra + rb
+  );
   let stats = client.stats();
   assert_eq!(stats.servers.len(), 2);
   assert_eq!(stats.servers[0].batches as usize, ra);
@@ -68,7 +80,11 @@ fn a_standby_waits_while_a_regular_server_is_up_and_takes_over_when_none_is() {
   let client = Client::start(cfg, log.sink()).unwrap();
   push(&client, 0, 500);
   assert!(wait_until(LONG, || regular.count() == 500));
-  assert_eq!(standby.count(), 0, "the standby got traffic while the regular server was up");
+  assert_eq!(
+    standby.count(),
+    0,
+    "the standby got traffic while the regular server was up"
+  );
   drop(regular);
   push(&client, 500, 1500);
   assert!(
@@ -93,7 +109,12 @@ fn with_acks_batches_a_server_drops_are_delivered_by_another() {
   };
   let client = Client::start(cfg, log.sink()).unwrap();
   push(&client, 0, 2000);
-  assert!(wait_until(LONG, || ns(&b).len() == 2000), "b has {}: {}", ns(&b).len(), log.describe());
+  assert!(
+    wait_until(LONG, || ns(&b).len() == 2000),
+    "b has {}: {}",
+    ns(&b).len(),
+    log.describe()
+  );
   let report = close_and_wait(&client, Duration::from_secs(5));
   assert_eq!((report.sent, report.pending, report.rejected), (2000, 0, 0));
   assert!(a.connections() > 0, "a was never tried");
@@ -118,9 +139,14 @@ fn a_dead_server_is_skipped_without_holding_up_the_live_one() {
   push(&client, 0, 1000);
   assert!(wait_until(LONG, || live.count() == 1000), "{}", log.describe());
   // Heartbeats keep failing: the dead server's breaker opens (5 misses), the live one stays closed.
-  assert!(wait_until(LONG, || client.stats().servers[0].breaker == fluent_forward::BreakerState::Open));
+  assert!(wait_until(LONG, || client.stats().servers[0].breaker
+    == fluent_forward::BreakerState::Open));
   let stats = client.stats();
-  assert!(!stats.servers[0].healthy && stats.servers[1].healthy, "{:?}", stats.servers);
+  assert!(
+    !stats.servers[0].healthy && stats.servers[1].healthy,
+    "{:?}",
+    stats.servers
+  );
   assert!(log.with(|es| es.iter().any(|e| matches!(e, Event::Breaker { server: 0, .. }))));
 }
 
@@ -166,7 +192,10 @@ fn dropped_records_reach_the_failure_handler_as_entries() {
   let left = client.take_leftovers();
   assert_eq!(left.iter().map(|(_, _, n)| n).sum::<u64>(), report.pending);
   assert!(report.pending > 0);
-  assert!(client.take_leftovers().is_empty(), "each leftover is returned once");
+  assert!(
+    client.take_leftovers().is_empty(),
+    "each leftover is returned once"
+  );
 }
 
 #[test]

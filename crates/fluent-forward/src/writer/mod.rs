@@ -3,14 +3,15 @@
 //! reconnects with backoff, probes servers it is not connected to (`heartbeat`), and drains on
 //! close. All timing decisions (flush interval, ack timeouts, reconnect delays, heartbeats, close
 //! deadline) meet in one `select!` in `wait`. Per-server state lives in `link`, the byte stream in
-//! `transport`, request encoding in `framer`, attempt counting and splitting in `retry`; this file
-//! is the loop and the settling of batches.
+//! `transport`, request encoding in `framer`, attempt counting and splitting in `retry`. This file
+//! is the loop and the settling of batches; `tasks` starts and takes in connects and heartbeats,
+//! `undelivered` is where records leave without being delivered (rejected, offered to the failure
+//! handler, left at the close).
 //!
 //! Connects and heartbeats run as tasks of their own on the writer's runtime, so a server that
 //! does not answer never holds up the others. Writes are awaited in the loop, one at a time: a
 //! server that stops reading holds the writer for at most `write_timeout` before it is failed.
 
-use crate::breaker::BreakerState;
 use crate::config::Heartbeat;
 use crate::error::Error;
 use crate::event::{Event, Reason};
@@ -19,9 +20,9 @@ use crate::framer::Framer;
 use crate::link::{Heard, Link};
 use crate::queue::Chunk;
 use crate::retry::{self, Held, Source, Verdict};
-use crate::shared::{CloseReport, Shared};
+use crate::shared::Shared;
 use crate::stats::Counters;
-use crate::transport::{classify_io, open, Opened, Resolver, WriteError};
+use crate::transport::{classify_io, Opened, Resolver, WriteError};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -29,6 +30,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+
+mod tasks;
+mod undelivered;
 
 /// Drops are reported in bulk, at most this often, so an outage cannot flood the error handler.
 const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -215,38 +219,6 @@ impl Writer {
     self.wait(now, closing, next.is_some()).await;
   }
 
-  /// Lets the connect and heartbeat tasks run, and takes in those that finished: while batches keep
-  /// the loop busy it would otherwise never yield, and a server that connected later would get
-  /// nothing until the queue ran dry.
-  async fn collect_tasks(&mut self) {
-    if self.connects.is_empty() && self.beats.is_empty() {
-      return;
-    }
-    tokio::task::yield_now().await;
-    while let Some(r) = self.connects.try_join_next_with_id() {
-      self.on_joined_connect(Some(r));
-    }
-    while let Some(r) = self.beats.try_join_next_with_id() {
-      self.on_joined_beat(Some(r));
-    }
-  }
-
-  fn on_joined_connect(&mut self, r: Joined<(usize, Resolver, Result<Opened, Error>)>) {
-    match r {
-      Some(Ok((_, (i, resolver, r)))) => self.on_connect(i, resolver, r),
-      Some(Err(e)) => self.lost_task(e.id(), true),
-      None => {}
-    }
-  }
-
-  fn on_joined_beat(&mut self, r: Joined<(usize, Resolver, bool)>) {
-    match r {
-      Some(Ok((_, (i, resolver, ok)))) => self.on_beat(i, resolver, ok),
-      Some(Err(e)) => self.lost_task(e.id(), false),
-      None => {}
-    }
-  }
-
   fn all_settled(&self) -> bool {
     self.pending.is_empty()
       && self.parked.is_empty()
@@ -297,228 +269,6 @@ impl Writer {
       .map(|&i| (i, self.links[i].server.weight))
       .collect();
     self.picker.pick(&ready)
-  }
-
-  fn remaining(deadline: Option<Instant>, now: Instant, limit: Duration) -> Duration {
-    deadline.map_or(limit, |d| d.saturating_duration_since(now).min(limit))
-  }
-
-  /// Starts a connect to server `i` in the background, unless one is under way or it is connected.
-  fn start_connect(&mut self, i: usize, now: Instant, closing: Option<Instant>) {
-    let link = &mut self.links[i];
-    if link.conn.is_some() || link.connecting || link.retry_at.is_some_and(|t| now < t) {
-      return;
-    }
-    let Some(mut resolver) = link.resolver.take() else {
-      return;
-    };
-    link.connecting = true;
-    let shared = self.shared.clone();
-    let target = link.server.target.clone();
-    let cfg = &shared.config;
-    let timeout = Self::remaining(closing, now, cfg.connect_timeout);
-    let hs_timeout = Self::remaining(closing, now, cfg.handshake_timeout);
-    link.connect_task = Some(
-      self
-        .connects
-        .spawn(async move {
-          let r = open(
-            &shared.config,
-            &target,
-            &shared.openers[i],
-            &mut resolver,
-            timeout,
-            hs_timeout,
-          )
-          .await;
-          (i, resolver, r)
-        })
-        .id(),
-    );
-  }
-
-  /// A connect or heartbeat task panicked (a bug, caught by tokio): its server gets a fresh
-  /// resolver and may be tried again; a connect counts as failed.
-  fn lost_task(&mut self, id: tokio::task::Id, connect: bool) {
-    let ttl = self.shared.config.dns_ttl;
-    let Some(i) = self.links.iter().position(|l| {
-      if connect {
-        l.connect_task == Some(id)
-      } else {
-        l.beat_task == Some(id)
-      }
-    }) else {
-      return;
-    };
-    if connect {
-      let error = Error::Internal("a connect task panicked".into());
-      self.on_connect(i, Resolver::new(ttl), Err(error));
-    } else {
-      self.links[i].beat_resolver = Some(Resolver::new(ttl));
-    }
-  }
-
-  fn on_connect(&mut self, i: usize, resolver: Resolver, result: Result<Opened, Error>) {
-    let now = Instant::now();
-    let link = &mut self.links[i];
-    link.connecting = false;
-    link.connect_task = None;
-    link.resolver = Some(resolver);
-    match result {
-      Ok(opened) => {
-        let change = link.connected(opened.conn, opened.keepalive, &self.shared.servers[i]);
-        if let Some(state) = change {
-          self.breaker_changed(i, state);
-        }
-        self.shared.connected.store(true, Relaxed);
-        Counters::add(&self.shared.counters.connects, 1);
-        let link = &mut self.links[i];
-        if link.ever_connected {
-          Counters::add(&self.shared.counters.reconnects, 1);
-        }
-        link.ever_connected = true;
-        self.shared.emit(Event::Connected { server: i });
-      }
-      Err(error) => {
-        self.link_down(i, now, error.is_permanent(), true);
-        // Reported on every attempt while closed (backoff-paced), once per opening otherwise:
-        // an open breaker makes no attempts.
-        self.shared.emit(Event::Error {
-          error,
-          records: 0,
-          tag: None,
-        });
-      }
-    }
-  }
-
-  /// Server `i` failed (a connect, a connection, a heartbeat): it waits out its backoff (or the
-  /// breaker's cooldown) and, with heartbeats, a successful beat. Returns whether the breaker opened.
-  fn link_down(&mut self, i: usize, now: Instant, permanent: bool, counts: bool) -> bool {
-    let figures = &self.shared.servers[i];
-    Counters::add(&figures.errors, 1);
-    figures.healthy.store(false, Relaxed);
-    let link = &mut self.links[i];
-    link.healthy = false;
-    link.retry_at = Some(now + link.backoff.next_delay());
-    if !counts {
-      return false;
-    }
-    let Some(state) = link.breaker.on_failure(now, permanent) else {
-      return false;
-    };
-    link.retry_at = link.breaker.open_until();
-    self.breaker_changed(i, state);
-    state == BreakerState::Open
-  }
-
-  fn breaker_changed(&mut self, i: usize, state: BreakerState) {
-    self.shared.servers[i].breaker.store(state.as_u8(), Relaxed);
-    if i == 0 {
-      self.shared.breaker.store(state.as_u8(), Relaxed);
-    }
-    if state != BreakerState::Open {
-      self.told_unavailable = false;
-    }
-    self.shared.emit(Event::Breaker { state, server: i });
-  }
-
-  /// Heartbeats for the servers not connected (a connection is its own proof), every interval.
-  fn start_beats(&mut self, now: Instant) {
-    if self.heartbeat == Heartbeat::None {
-      return;
-    }
-    let every = self.shared.config.heartbeat_interval;
-    for (i, link) in self.links.iter_mut().enumerate() {
-      if link.conn.is_some() || link.connecting || now < link.next_beat {
-        continue;
-      }
-      let Some(mut resolver) = link.beat_resolver.take() else {
-        continue;
-      };
-      link.next_beat = now + every;
-      let (kind, target) = (self.heartbeat, link.server.target.clone());
-      let timeout = every.min(self.shared.config.connect_timeout);
-      let task = self.beats.spawn(async move {
-        let ok = crate::heartbeat::probe(kind, &target, &mut resolver, timeout).await;
-        (i, resolver, ok)
-      });
-      link.beat_task = Some(task.id());
-    }
-  }
-
-  fn on_beat(&mut self, i: usize, resolver: Resolver, ok: bool) {
-    let now = Instant::now();
-    self.links[i].beat_resolver = Some(resolver);
-    self.links[i].beat_task = None;
-    if self.links[i].conn.is_some() {
-      return;
-    }
-    if ok {
-      let link = &mut self.links[i];
-      link.healthy = true;
-      link.retry_at = None;
-      link.backoff.reset();
-      self.shared.servers[i].healthy.store(true, Relaxed);
-      if let Some(state) = self.links[i].breaker.on_heartbeat() {
-        self.breaker_changed(i, state);
-      }
-    } else if self.links[i].healthy || self.links[i].breaker.state() != BreakerState::Open {
-      // A miss counts like a failed connect; while open nothing changes until one answers.
-      self.link_down(i, now, false, true);
-    }
-  }
-
-  /// While every server's breaker is open, what is buffered is offered to the failure handler,
-  /// once per opening (it may take it, or give it back to wait).
-  fn offer_if_unavailable(&mut self, candidates: &[usize], closing: bool) {
-    if !candidates.is_empty() || closing || self.told_unavailable {
-      return;
-    }
-    let all_open = self.links.iter().all(|l| l.breaker.state() == BreakerState::Open);
-    if !all_open {
-      return;
-    }
-    self.told_unavailable = true;
-    let servers = self.links.len();
-    self.shared.emit(Event::Error {
-      error: Error::Unavailable { servers },
-      records: 0,
-      tag: None,
-    });
-    if !self.shared.config.keep_undelivered {
-      return;
-    }
-    let mut offered: Vec<Chunk> = self.pending.drain(..).map(|h| h.chunk).collect();
-    offered.extend(self.parked.drain(..).map(|h| h.chunk));
-    {
-      let mut q = self.shared.queue.lock();
-      q.seal_older_than(Instant::now(), Duration::ZERO);
-      while let Some(c) = q.take() {
-        offered.push(c);
-      }
-    }
-    for c in offered {
-      self.release(&c);
-      self.hand_over(c, Reason::Unavailable, Error::Unavailable { servers });
-    }
-  }
-
-  /// Gives records that leave the pipeline undelivered to the failure handler (with
-  /// `keep_undelivered`); they no longer count against the cap (the caller released them).
-  fn hand_over(&self, chunk: Chunk, reason: Reason, error: Error) {
-    if !self.shared.config.keep_undelivered || chunk.records() == 0 {
-      return;
-    }
-    let records = chunk.records() as u64;
-    Counters::add(&self.shared.counters.handed_over, records);
-    self.shared.emit(Event::Undelivered {
-      error,
-      reason,
-      tag: chunk.tag.clone(),
-      entries: chunk.entries,
-      records,
-    });
   }
 
   /// Taking a batch from the queue counts it as held there, under the queue lock (`Queue::take`), so
@@ -748,24 +498,6 @@ impl Writer {
     });
   }
 
-  fn reject(&mut self, held: Held) {
-    let chunk = held.chunk;
-    let n = chunk.records() as u64;
-    Counters::add(&self.shared.counters.rejected, n);
-    self.release(&chunk);
-    let tag = chunk.tag.clone();
-    self.shared.emit(Event::Error {
-      error: Error::Rejected { records: n },
-      records: n,
-      tag: Some(tag),
-    });
-    if self.shared.config.keep_undelivered {
-      self.hand_over(chunk, Reason::Rejected, Error::Rejected { records: n });
-    } else {
-      self.recycle(chunk);
-    }
-  }
-
   /// Consumes whatever server `i` already sent, without waiting.
   fn read_ready(&mut self, i: usize, now: Instant) {
     loop {
@@ -818,8 +550,10 @@ impl Writer {
     }
     for link in &self.links {
       if has_work && link.conn.is_none() && !link.connecting {
-        consider(link.retry_at);
-        consider(link.breaker.open_until());
+        // Only times still ahead: a server whose backoff is over but that waits for a heartbeat
+        // (see `Link::available`) must not wake the writer in a loop; the heartbeat's timer will.
+        consider(link.retry_at.filter(|t| *t > now));
+        consider(link.breaker.open_until().filter(|t| *t > now));
       }
       if self.heartbeat != Heartbeat::None && link.conn.is_none() && !link.connecting {
         consider(Some(link.next_beat));
@@ -892,89 +626,6 @@ impl Writer {
           Err(e) => self.fail_link(i, classify_io(e, is_tls), now),
         }
       }
-    }
-  }
-
-  /// Stops: whatever is still buffered is discarded and reported, and every waiter is answered.
-  async fn finish(&mut self) {
-    for link in &mut self.links {
-      if let Some(mut conn) = link.conn.take() {
-        // Everything was written already; this only sends FIN, so keep it short.
-        let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
-      }
-    }
-    self.finish_now();
-  }
-
-  fn finish_now(&mut self) {
-    self.connects.abort_all();
-    self.beats.abort_all();
-    let mut leftover: Vec<Chunk> = Vec::new();
-    for i in 0..self.links.len() {
-      self.links[i].drop_connection(&self.shared.servers[i]);
-      leftover.extend(self.take_unsettled(i).into_iter().map(|h| h.chunk));
-    }
-    self.update_connected();
-    leftover.extend(self.writing.take().map(|(_, h)| h.chunk));
-    leftover.extend(self.pending.drain(..).map(|h| h.chunk));
-    leftover.extend(self.parked.drain(..).map(|h| h.chunk));
-    for c in &leftover {
-      self.release(c);
-    }
-    let (refused, discarded) = {
-      let mut q = self.shared.queue.lock();
-      q.closed = true;
-      leftover.extend(q.take_all());
-      (q.refused, q.discarded)
-    };
-    let pending: u64 = leftover.iter().map(|c| c.records() as u64).sum();
-    for c in &leftover {
-      if c.records() > 0 {
-        let error = Error::Undelivered {
-          records: c.records() as u64,
-        };
-        self.shared.emit(Event::Error {
-          error,
-          records: c.records() as u64,
-          tag: Some(c.tag.clone()),
-        });
-      }
-    }
-    let report = CloseReport {
-      sent: Counters::get(&self.shared.counters.sent),
-      dropped: refused + discarded + Counters::get(&self.shared.counters.dropped),
-      pending,
-      rejected: Counters::get(&self.shared.counters.rejected),
-    };
-    Counters::add(&self.shared.counters.dropped, pending);
-    if self.shared.config.keep_undelivered {
-      Counters::add(&self.shared.counters.handed_over, pending);
-    }
-    self.finished = true;
-    // Final from here on: nothing is sent or lost any more.
-    let lost = self.shared.lost();
-    let settled = Counters::get(&self.shared.counters.sent) + lost;
-    // One lock for both: `Client::flush` checks `report` and adds its waiter under this lock, so a
-    // waiter is either drained here or sees the report and answers itself. Never neither. The
-    // leftovers are in place before the report, so whoever sees the report can take them.
-    let (waiters, callbacks) = {
-      let mut c = self.shared.control.lock();
-      if self.shared.config.keep_undelivered {
-        c.leftovers = leftover.into_iter().filter(|c| c.records() > 0).collect();
-      }
-      c.report = Some(report);
-      if c.close_deadline.is_none() {
-        c.close_deadline = Some(Instant::now());
-      }
-      (std::mem::take(&mut c.waiters), std::mem::take(&mut c.close_done))
-    };
-    for w in waiters {
-      let outcome = w.outcome(settled, lost);
-      (w.done)(outcome);
-    }
-    self.shared.stopped.notify_all();
-    for cb in callbacks {
-      cb(report);
     }
   }
 }

@@ -1,0 +1,167 @@
+//! Where records leave the writer without being delivered: rejected, offered to the failure handler
+//! while every server is unavailable, or left when the writer stops (at the close or exit deadline).
+
+use super::Writer;
+use crate::breaker::BreakerState;
+use crate::error::Error;
+use crate::event::{Event, Reason};
+use crate::queue::Chunk;
+use crate::retry::Held;
+use crate::shared::CloseReport;
+use crate::stats::Counters;
+use std::time::{Duration, Instant};
+
+impl Writer {
+  /// While every server's breaker is open, what is buffered is offered to the failure handler,
+  /// once per opening (it may take it, or give it back to wait).
+  pub(super) fn offer_if_unavailable(&mut self, candidates: &[usize], closing: bool) {
+    if !candidates.is_empty() || closing || self.told_unavailable {
+      return;
+    }
+    let all_open = self.links.iter().all(|l| l.breaker.state() == BreakerState::Open);
+    if !all_open {
+      return;
+    }
+    self.told_unavailable = true;
+    let servers = self.links.len();
+    self.shared.emit(Event::Error {
+      error: Error::Unavailable { servers },
+      records: 0,
+      tag: None,
+    });
+    if !self.shared.config.keep_undelivered {
+      return;
+    }
+    let mut offered: Vec<Chunk> = self.pending.drain(..).map(|h| h.chunk).collect();
+    offered.extend(self.parked.drain(..).map(|h| h.chunk));
+    {
+      let mut q = self.shared.queue.lock();
+      q.seal_older_than(Instant::now(), Duration::ZERO);
+      while let Some(c) = q.take() {
+        offered.push(c);
+      }
+    }
+    for c in offered {
+      self.release(&c);
+      self.hand_over(c, Reason::Unavailable, Error::Unavailable { servers });
+    }
+  }
+
+  /// Gives records that leave the pipeline undelivered to the failure handler (with
+  /// `keep_undelivered`); they no longer count against the cap (the caller released them).
+  pub(super) fn hand_over(&self, chunk: Chunk, reason: Reason, error: Error) {
+    if !self.shared.config.keep_undelivered || chunk.records() == 0 {
+      return;
+    }
+    let records = chunk.records() as u64;
+    Counters::add(&self.shared.counters.handed_over, records);
+    self.shared.emit(Event::Undelivered {
+      error,
+      reason,
+      tag: chunk.tag.clone(),
+      entries: chunk.entries,
+      records,
+    });
+  }
+
+  pub(super) fn reject(&mut self, held: Held) {
+    let chunk = held.chunk;
+    let n = chunk.records() as u64;
+    Counters::add(&self.shared.counters.rejected, n);
+    self.release(&chunk);
+    let tag = chunk.tag.clone();
+    self.shared.emit(Event::Error {
+      error: Error::Rejected { records: n },
+      records: n,
+      tag: Some(tag),
+    });
+    if self.shared.config.keep_undelivered {
+      self.hand_over(chunk, Reason::Rejected, Error::Rejected { records: n });
+    } else {
+      self.recycle(chunk);
+    }
+  }
+
+  /// Stops: whatever is still buffered is discarded and reported, and every waiter is answered.
+  pub(super) async fn finish(&mut self) {
+    for link in &mut self.links {
+      if let Some(mut conn) = link.conn.take() {
+        // Everything was written already; this only sends FIN, so keep it short.
+        let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
+      }
+    }
+    self.finish_now();
+  }
+
+  pub(super) fn finish_now(&mut self) {
+    self.connects.abort_all();
+    self.beats.abort_all();
+    let mut leftover: Vec<Chunk> = Vec::new();
+    for i in 0..self.links.len() {
+      self.links[i].drop_connection(&self.shared.servers[i]);
+      leftover.extend(self.take_unsettled(i).into_iter().map(|h| h.chunk));
+    }
+    self.update_connected();
+    leftover.extend(self.writing.take().map(|(_, h)| h.chunk));
+    leftover.extend(self.pending.drain(..).map(|h| h.chunk));
+    leftover.extend(self.parked.drain(..).map(|h| h.chunk));
+    for c in &leftover {
+      self.release(c);
+    }
+    let (refused, discarded) = {
+      let mut q = self.shared.queue.lock();
+      q.closed = true;
+      leftover.extend(q.take_all());
+      (q.refused, q.discarded)
+    };
+    let pending: u64 = leftover.iter().map(|c| c.records() as u64).sum();
+    for c in &leftover {
+      if c.records() > 0 {
+        let error = Error::Undelivered {
+          records: c.records() as u64,
+        };
+        self.shared.emit(Event::Error {
+          error,
+          records: c.records() as u64,
+          tag: Some(c.tag.clone()),
+        });
+      }
+    }
+    let report = CloseReport {
+      sent: Counters::get(&self.shared.counters.sent),
+      dropped: refused + discarded + Counters::get(&self.shared.counters.dropped),
+      pending,
+      rejected: Counters::get(&self.shared.counters.rejected),
+    };
+    Counters::add(&self.shared.counters.dropped, pending);
+    if self.shared.config.keep_undelivered {
+      Counters::add(&self.shared.counters.handed_over, pending);
+    }
+    self.finished = true;
+    // Final from here on: nothing is sent or lost any more.
+    let lost = self.shared.lost();
+    let settled = Counters::get(&self.shared.counters.sent) + lost;
+    // One lock for both: `Client::flush` checks `report` and adds its waiter under this lock, so a
+    // waiter is either drained here or sees the report and answers itself. Never neither. The
+    // leftovers are in place before the report, so whoever sees the report can take them.
+    let (waiters, callbacks) = {
+      let mut c = self.shared.control.lock();
+      if self.shared.config.keep_undelivered {
+        c.leftovers = leftover.into_iter().filter(|c| c.records() > 0).collect();
+      }
+      c.report = Some(report);
+      if c.close_deadline.is_none() {
+        c.close_deadline = Some(Instant::now());
+      }
+      (std::mem::take(&mut c.waiters), std::mem::take(&mut c.close_done))
+    };
+    for w in waiters {
+      let outcome = w.outcome(settled, lost);
+      (w.done)(outcome);
+    }
+    self.shared.stopped.notify_all();
+    for cb in callbacks {
+      cb(report);
+    }
+  }
+}
