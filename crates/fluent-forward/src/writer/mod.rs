@@ -209,11 +209,14 @@ impl Writer {
     if next.is_some() {
       let candidates = self.candidates(now);
       self.offer_if_unavailable(&candidates, closing.is_some());
-      if let Some(i) = self.pick_ready(&candidates, next) {
-        return self.send_one(i, has_sealed).await;
-      }
+      // Every candidate not connected gets its connect now, not only when no other can write: a
+      // server that comes back while another takes every batch must still be connected to, or
+      // it would never get traffic again.
       for &i in &candidates {
         self.start_connect(i, now, closing);
+      }
+      if let Some(i) = self.pick_ready(&candidates, next) {
+        return self.send_one(i, has_sealed).await;
       }
     }
     self.wait(now, closing, next.is_some()).await;
@@ -575,7 +578,9 @@ impl Writer {
     let sleep = async {
       match deadline {
         Some(d) if d > now => tokio::time::sleep_until(d.into()).await,
-        Some(_) => {}
+        // Due now: still yield once, so that the runtime polls its sockets. A loop that never
+        // yields starves the I/O driver: acks, connects and heartbeats would never complete.
+        Some(_) => tokio::task::yield_now().await,
         None => std::future::pending().await,
       }
     };
