@@ -3,7 +3,7 @@
 import test from 'ava'
 import { Unpackr } from 'msgpackr'
 import { FluentClient, FluentError } from '../index.js'
-import { encodeEntries, encodeRecord, NO_ENTRIES, scratch, spliced } from '../src/encoder.js'
+import { encodeEntries, encodeSpliced, encodeString, NO_ENTRIES, scratch, spliced } from '../src/encoder.js'
 import { Receiver, quick } from './helpers.ts'
 
 type Rec = Record<string, unknown>
@@ -51,8 +51,16 @@ test('no key appears twice in the bytes: level and message win over bound and ca
     { message: 'm', fields: { a: 9 }, want: { lvl: 'info', text: 'm', b: 2, a: 9 } },
   ]
   for (const c of cases) {
-    Object.assign(spliced, { levelKey: 'lvl', level: 'info', messageKey: 'text', message: c.message, bound, fields: c.fields })
-    const end = encodeRecord(spliced, 0, 1 << 20)
+    Object.assign(spliced, {
+      levelKey: 'lvl',
+      levelEntry: Buffer.concat([encodeString('lvl'), encodeString('info')]),
+      messageKey: 'text',
+      messageKeyBytes: encodeString('text'),
+      message: c.message,
+      bound,
+      fields: c.fields,
+    })
+    const end = encodeSpliced(0, 1 << 20)
     const bytes = Buffer.from(scratch().subarray(0, end))
     const head = bytes[0]
     const count = head >= 0x80 && head <= 0x8f ? head & 0x0f : head === 0xde ? bytes.readUInt16BE(1) : -1
@@ -102,10 +110,13 @@ test('a disabled level returns false before touching its arguments; level is set
     }, { code: 'ERR_FLUENT_CONFIG' })
     t.is(log.level, 'silent')
     t.true(child.fatal('child still on'))
-  }, 2)
+    const { warn } = child
+    t.true(warn('unbound call'), 'level methods are bound')
+  }, 3)
   t.deepEqual(records, [
     { level: 'debug', msg: 'now on' },
     { level: 'fatal', msg: 'child still on', c: 1 },
+    { level: 'warn', msg: 'unbound call', c: 1 },
   ])
 })
 

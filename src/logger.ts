@@ -8,7 +8,7 @@
  * a call's field replaces a bound one of the same key (set to undefined, it removes it), and the
  * level and message replace both. The record time is the call's, as `emit` stamps it.
  */
-import { encodeEntries, NO_ENTRIES, spliced } from './encoder.js'
+import { encodeEntries, encodeString, NO_ENTRIES, spliced } from './encoder.js'
 import type { Entries } from './encoder.js'
 import { FluentError } from './errors.js'
 
@@ -40,6 +40,23 @@ export interface LoggerCore {
   readonly maxRecordBytes: number
   readonly levelKey: string
   readonly messageKey: string
+}
+
+/** What the core's keys and level names encode to, made once per `client.logger()`. */
+interface Encoded {
+  readonly levelEntries: Readonly<Record<LogLevel, Uint8Array>>
+  readonly messageKeyBytes: Uint8Array
+}
+
+type Core = LoggerCore & Encoded
+
+function encodeCore(core: LoggerCore): Core {
+  const levelEntries = {} as Record<LogLevel, Uint8Array>
+  for (const name of Object.keys(SEVERITY) as LogLevel[]) {
+    const bytes = Buffer.concat([encodeString(core.levelKey), encodeString(name)])
+    levelEntries[name] = bytes
+  }
+  return { ...core, levelEntries, messageKeyBytes: encodeString(core.messageKey) }
 }
 
 function severityOf(level: unknown, what: string): number {
@@ -91,22 +108,60 @@ export function checkLoggerOptions(options: unknown): { level: LogLevel; levelKe
 /** The root logger of `client.logger()`: options checked, `fields` encoded once. */
 export function rootLogger(core: LoggerCore, level: LogLevel, fields: unknown): Logger {
   const bound = fields === undefined ? NO_ENTRIES : bind(checkFields(fields, 'logger() fields'), NO_ENTRIES, core.maxRecordBytes)
-  return new Logger(core, level, bound)
+  return new Logger(encodeCore(core), level, bound)
 }
 
+/**
+ * A level method: returns whether the record was accepted into the buffer (false when the level is
+ * disabled or the record refused). Methods are bound: `const { info } = logger` works.
+ */
+export type LogMethod = (msg?: unknown, fields?: object) => boolean
+
+/** What a disabled level's method is: it returns before anything else, as pino's do. */
+const disabled: LogMethod = () => false
+
 export class Logger {
-  readonly #core: LoggerCore
+  // The level methods are own properties, set by the level: a disabled one is `disabled` itself, so
+  // a call below the level costs a call to an empty function and never reads its arguments.
+  trace: LogMethod = disabled
+  debug: LogMethod = disabled
+  info: LogMethod = disabled
+  warn: LogMethod = disabled
+  error: LogMethod = disabled
+  fatal: LogMethod = disabled
+  readonly #core: Core
   readonly #bound: Entries
-  /** The least severity written; a call below it returns at once. */
+  /** The least severity written. */
   #min: number
   #level: LogLevel
+  readonly #enabled: Readonly<Record<Exclude<LogLevel, 'silent'>, LogMethod>>
 
   /** @internal Use `client.logger()` or `logger.child()`. */
-  constructor(core: LoggerCore, level: LogLevel, bound: Entries) {
+  constructor(core: Core, level: LogLevel, bound: Entries) {
     this.#core = core
     this.#min = severityOf(level, 'level')
     this.#level = level
     this.#bound = bound
+    this.#enabled = {
+      trace: (msg, fields) => this.#write('trace', msg, fields),
+      debug: (msg, fields) => this.#write('debug', msg, fields),
+      info: (msg, fields) => this.#write('info', msg, fields),
+      warn: (msg, fields) => this.#write('warn', msg, fields),
+      error: (msg, fields) => this.#write('error', msg, fields),
+      fatal: (msg, fields) => this.#write('fatal', msg, fields),
+    }
+    this.#apply()
+  }
+
+  #apply(): void {
+    const min = this.#min
+    const on = this.#enabled
+    this.trace = min <= 10 ? on.trace : disabled
+    this.debug = min <= 20 ? on.debug : disabled
+    this.info = min <= 30 ? on.info : disabled
+    this.warn = min <= 40 ? on.warn : disabled
+    this.error = min <= 50 ? on.error : disabled
+    this.fatal = min <= 60 ? on.fatal : disabled
   }
 
   get level(): LogLevel {
@@ -117,6 +172,7 @@ export class Logger {
   set level(level: LogLevel) {
     this.#min = severityOf(level, 'level')
     this.#level = level
+    this.#apply()
   }
 
   isLevelEnabled(level: LogLevel): boolean {
@@ -131,39 +187,6 @@ export class Logger {
   child(fields: object): Logger {
     const bound = bind(checkFields(fields, 'child() fields'), this.#bound, this.#core.maxRecordBytes)
     return new Logger(this.#core, this.#level, bound)
-  }
-
-  // Each level method checks its severity first and touches nothing else when it is disabled.
-  // They return whether the record was accepted into the buffer (false when disabled or refused).
-
-  trace(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 10) return false
-    return this.#write('trace', msg, fields)
-  }
-
-  debug(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 20) return false
-    return this.#write('debug', msg, fields)
-  }
-
-  info(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 30) return false
-    return this.#write('info', msg, fields)
-  }
-
-  warn(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 40) return false
-    return this.#write('warn', msg, fields)
-  }
-
-  error(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 50) return false
-    return this.#write('error', msg, fields)
-  }
-
-  fatal(msg?: unknown, fields?: object): boolean {
-    if (this.#min > 60) return false
-    return this.#write('fatal', msg, fields)
   }
 
   /**
@@ -186,8 +209,9 @@ export class Logger {
       return false
     }
     spliced.levelKey = core.levelKey
-    spliced.level = level
+    spliced.levelEntry = core.levelEntries[level]
     spliced.messageKey = core.messageKey
+    spliced.messageKeyBytes = core.messageKeyBytes
     spliced.message = message
     spliced.bound = this.#bound
     spliced.fields = extra

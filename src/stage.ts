@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
-import { encodeRecord, enterSide, leaveSide, primary, scratch, resetSides } from './encoder.js'
+import { encodeRecord, encodeSpliced, enterSide, leaveSide, primary, scratch, resetSides, spliced } from './encoder.js'
 
 /** Where a stage's block goes: one per client, private to it. */
 export interface StageSink {
@@ -111,7 +111,7 @@ export function encode(tagId: number, record: unknown, sec: number, nsec: number
   depth++
   let end: number
   try {
-    end = encodeRecord(record, at + STAGING_HEADER, maxBytes)
+    end = record === spliced ? encodeSpliced(at + STAGING_HEADER, maxBytes) : encodeRecord(record, at + STAGING_HEADER, maxBytes)
   } finally {
     depth--
   }
@@ -150,7 +150,7 @@ export function stageNested(
   enterSide() // throws (saving nothing) past the nesting limit
   depth++
   try {
-    const end = encodeRecord(record, STAGING_HEADER, maxBytes)
+    const end = record === spliced ? encodeSpliced(STAGING_HEADER, maxBytes) : encodeRecord(record, STAGING_HEADER, maxBytes)
     const length = end - STAGING_HEADER
     const side = scratch()
     writeHeader(side, 0, tagId, length, sec, nsec)
