@@ -56,6 +56,21 @@ export function scratch(): Buffer {
   return buf
 }
 
+/**
+ * Makes `b` (with `view`, a DataView of it) the buffer outermost records are encoded into: each
+ * client stages into a buffer of its own (stage.ts). Only between records (nothing nested).
+ */
+export function usePrimary(b: Buffer, view: DataView): void {
+  if (saved.length !== 0) fail('ERR_FLUENT_INTERNAL', 'stage buffer switched inside a record')
+  buf = b as FastBuffer
+  dv = view
+}
+
+/** The DataView of the primary buffer (kept by the stage with the buffer it belongs to). */
+export function primaryView(): DataView {
+  return saved.length > 0 ? saved[0].dv : dv
+}
+
 /** The stage's buffer: the outermost record's, even while a nested record is being encoded. */
 export function primary(): Buffer {
   return saved.length > 0 ? saved[0].buf : buf
