@@ -14,7 +14,8 @@
  *     pino's own encoder and write, nothing buffered for later);
  *   - a disabled level (`child.debug` at level info) for fluent-native and pino, and an empty
  *     function called with the same arguments;
- *   - building the per-call fields alone and the whole record alone, to subtract.
+ *   - building the per-call fields alone and the whole record alone, to subtract;
+ *   - the same for the small record through a logger with no bound fields (`small:` rows; no target).
  * Every task runs once per round (ROUNDS rounds, interleaved); each figure is the median over the
  * rounds of main-thread CPU ns per call (`/proc/self/task/<pid>/schedstat`, wall time where it is
  * missing). "Net" subtracts what building that call's objects costs. Writes results/logger.{json,md}.
@@ -22,7 +23,7 @@
  * Environment: LOGGER_ROUNDS (default 7), LOGGER_TASK_MS (default 250: each task's loop is sized in the
  * warm-up round to run about that long, since schedstat advances in scheduler ticks).
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { writeFileSync, mkdirSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +31,7 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 
 import { FluentClient } from '../index.js'
+import { median, runTasks } from './cputasks.ts'
 import { Sink } from './sink.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -57,6 +59,10 @@ const BOUND = {
   tags: ['orders', 'payments', 'eu', 'canary'],
 }
 const MSG = 'request completed'
+/** The small record of bench/worker.ts through a logger with no bound fields. */
+const SMALL_MSG = 'hello world'
+const smallFields = (i: number) => ({ n: i, user: 'u123', ok: true })
+const smallWhole = (i: number) => ({ level: 'info', msg: SMALL_MSG, n: i, user: 'u123', ok: true })
 const perCall = (i: number) => ({ n: i, status: 200, latencyMs: 12.75, bytes: 18234, cached: false })
 /** The whole record, built fresh as an application without a logger would. */
 const whole = (i: number) => ({
@@ -84,20 +90,6 @@ const whole = (i: number) => ({
   cached: false,
 })
 
-function threadCpuNs(): number {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
-  } catch {
-    return Number(process.hrtime.bigint())
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
 // The empty function is kept out of reach of constant folding by being chosen at run time.
 const empties = [(_m: unknown, _f: unknown): boolean => false, (_m: unknown, _f: unknown): boolean => true]
 const empty = empties[Number(process.argv.length > 1000)]
@@ -109,9 +101,11 @@ async function main(): Promise<void> {
   const client = new FluentClient({ host: '127.0.0.1', port: sink.port, maxBufferBytes: 1 << 30 })
   const errors: string[] = []
   client.on('error', (e: Error & { code?: string }) => errors.push(`${e.code}: ${e.message}`))
-  const child = client.logger({ tag: 'bench.logger', level: 'info' }).child(BOUND)
+  const rootLogger = client.logger({ tag: 'bench.logger', level: 'info' })
+  const child = rootLogger.child(BOUND)
   const dest = pino.destination({ dest: '/dev/null', sync: true })
-  const pinoChild = pino({ level: 'info', base: null }, dest).child(BOUND)
+  const pinoRoot = pino({ level: 'info', base: null }, dest)
+  const pinoChild = pinoRoot.child(BOUND)
   let accepted = 0
   let refused = 0
   let keep = 0
@@ -144,6 +138,24 @@ async function main(): Promise<void> {
     'pino child.info(fields, msg) to /dev/null': (calls) => {
       for (let i = 0; i < calls; i++) pinoChild.info(perCall(seq++), MSG)
     },
+    'small: build the fields': (calls) => {
+      for (let i = 0; i < calls; i++) ring[i & 255] = smallFields(seq++)
+    },
+    'small: build the whole record': (calls) => {
+      for (let i = 0; i < calls; i++) ring[i & 255] = smallWhole(seq++)
+    },
+    'small: JSON.stringify(whole record)': (calls) => {
+      for (let i = 0; i < calls; i++) keep += JSON.stringify(smallWhole(seq++)).length
+    },
+    'small: fluent-native logger.info(msg, fields)': (calls) => {
+      for (let i = 0; i < calls; i++) {
+        if (rootLogger.info(SMALL_MSG, smallFields(seq++))) accepted++
+        else refused++
+      }
+    },
+    'small: pino logger.info(fields, msg) to /dev/null': (calls) => {
+      for (let i = 0; i < calls; i++) pinoRoot.info(smallFields(seq++), SMALL_MSG)
+    },
     'fluent-native child.debug (disabled)': (calls) => {
       for (let i = 0; i < calls; i++) if (child.debug(MSG, FIXED)) keep++
     },
@@ -154,35 +166,13 @@ async function main(): Promise<void> {
       for (let i = 0; i < calls; i++) if (empty(MSG, FIXED)) keep++
     },
   }
-  const samples = new Map<string, number[]>(Object.keys(tasks).map((k) => [k, []]))
-  const calls = new Map<string, number>()
-  // Warm-up, not counted: every function is optimised, and each loop sized, before anything is measured.
-  for (const [name, run] of Object.entries(tasks)) {
-    let n = 1000
-    for (;;) {
-      const t0 = process.hrtime.bigint()
-      run(n)
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6
-      await client.flush({ timeoutMs: 30_000 })
-      if (ms >= TASK_MS / 4 || n >= 1e9) {
-        calls.set(name, Math.min(1e9, Math.ceil((n * TASK_MS) / Math.max(ms, 0.001))))
-        break
-      }
-      n *= 8
-    }
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, run] of Object.entries(tasks)) {
-      const n = calls.get(name)!
-      const t0 = threadCpuNs()
-      run(n)
-      const ns = (threadCpuNs() - t0) / n
-      samples.get(name)!.push(ns)
-      // Let the stage hand over and the writer catch up, so no task meets a full buffer.
-      await client.flush({ timeoutMs: 30_000 })
-    }
-    console.error(`round ${round + 1}/${ROUNDS} done`)
-  }
+  // Between tasks the stage hands over and the writer catches up, so no task meets a full buffer.
+  const { samples, calls, otherLoad } = await runTasks(tasks, {
+    rounds: ROUNDS,
+    taskMs: TASK_MS,
+    between: () => client.flush({ timeoutMs: 30_000 }),
+    log: (line) => console.error(line),
+  })
   const report = await client.close({ timeoutMs: 60_000 })
   const delivered = await sink.wait(accepted, 30_000)
   await sink.stop()
@@ -198,6 +188,9 @@ async function main(): Promise<void> {
     'fluent-native child.info(msg, fields)': m('fluent-native child.info(msg, fields)') - buildCall,
     'fluent-native emit(tag, whole record)': m('fluent-native emit(tag, whole record)') - buildWhole,
     'pino child.info(fields, msg) to /dev/null': m('pino child.info(fields, msg) to /dev/null') - buildCall,
+    'small: JSON.stringify(whole record)': m('small: JSON.stringify(whole record)') - m('small: build the whole record'),
+    'small: fluent-native logger.info(msg, fields)': m('small: fluent-native logger.info(msg, fields)') - m('small: build the fields'),
+    'small: pino logger.info(fields, msg) to /dev/null': m('small: pino logger.info(fields, msg) to /dev/null') - m('small: build the fields'),
   }
   const json = net['JSON.stringify(whole record)']
   const info = net['fluent-native child.info(msg, fields)']
@@ -209,11 +202,14 @@ async function main(): Promise<void> {
     infoOverPino: info / pinoInfo,
     disabledOverEmpty: disabled / emptyCall,
     emitOverJson: net['fluent-native emit(tag, whole record)'] / json,
+    smallInfoOverJson: net['small: fluent-native logger.info(msg, fields)'] / net['small: JSON.stringify(whole record)'],
+    smallInfoOverPino: net['small: fluent-native logger.info(msg, fields)'] / net['small: pino logger.info(fields, msg) to /dev/null'],
   }
   const rows = Object.keys(tasks).map((name) => {
     const r = samples.get(name)!
     const n = net[name]
-    return `| ${name} | ${m(name).toFixed(2)} | ${n === undefined ? '' : n.toFixed(0)} | ${n === undefined ? '' : `${(n / json).toFixed(2)}×`} | ${r.map((x) => x.toFixed(x < 10 ? 2 : 0)).join(', ')} | ${calls.get(name)!.toLocaleString('en-US')} |`
+    const j = name.startsWith('small: ') ? net['small: JSON.stringify(whole record)'] : json
+    return `| ${name} | ${m(name).toFixed(2)} | ${n === undefined ? '' : n.toFixed(0)} | ${n === undefined ? '' : `${(n / j).toFixed(2)}×`} | ${r.map((x) => x.toFixed(x < 10 ? 2 : 0)).join(', ')} | ${calls.get(name)!.toLocaleString('en-US')} |`
   })
   const md = [
     '# Logger: main-thread CPU per call',
@@ -222,7 +218,7 @@ async function main(): Promise<void> {
       `${ROUNDS} rounds (after a warm-up that sizes each task to run about ${TASK_MS} ms) per task, interleaved; medians over the rounds ` +
       'of main-thread CPU ns per call. Record: 15 fields bound to a child + 5 per call + level and message (22 keys). ' +
       '"Net" subtracts building the objects that call builds (the per-call fields, or the whole record). Command: ' +
-      '`node --import @oxc-node/core/register bench/logger.ts`.',
+      `\`node --import @oxc-node/core/register bench/logger.ts\`. Other processes' load before each round (cores): ${otherLoad.map((x) => x.toFixed(2)).join(', ')}.`,
     '',
     '| task | CPU ns/call | net ns/call | net vs JSON.stringify | rounds (ns/call) | calls per round |',
     '|---|---:|---:|---:|---|---:|',
@@ -231,7 +227,8 @@ async function main(): Promise<void> {
     `Targets (issue 11): child.info / JSON.stringify = **${targets.infoOverJson.toFixed(2)}** (target ≤ 0.25); ` +
       `child.info / pino child.info = **${targets.infoOverPino.toFixed(2)}** (target ≤ 1); ` +
       `disabled level / empty function = **${targets.disabledOverEmpty.toFixed(2)}** (target ≤ 2); ` +
-      `generic emit of the whole record / JSON.stringify = ${targets.emitOverJson.toFixed(2)}.`,
+      `generic emit of the whole record / JSON.stringify = ${targets.emitOverJson.toFixed(2)}. ` +
+      `Small record (no bound fields; not a target): logger.info / JSON.stringify = ${targets.smallInfoOverJson.toFixed(2)}, / pino = ${targets.smallInfoOverPino.toFixed(2)}.`,
     '',
     `Delivery check: ${accepted.toLocaleString('en-US')} records accepted, ${refused} refused, the sink counted ` +
       `${delivered.events.toLocaleString('en-US')}; close() reported ${JSON.stringify(report)}; client errors: ${errors.length ? errors.join('; ') : 'none'}. ` +
@@ -239,7 +236,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n')
   mkdirSync(join(benchDir, 'results'), { recursive: true })
-  const out = { calls: Object.fromEntries(calls), samples: Object.fromEntries(samples), net, targets, accepted, refused, delivered, report, errors, ok, keep: keep > 0 }
+  const out = { otherLoad, calls: Object.fromEntries(calls), samples: Object.fromEntries(samples), net, targets, accepted, refused, delivered, report, errors, ok, keep: keep > 0 }
   writeFileSync(join(benchDir, 'results', 'logger.json'), `${JSON.stringify(out, null, 2)}\n`)
   writeFileSync(join(benchDir, 'results', 'logger.md'), md)
   process.stdout.write(`\n${md}`)

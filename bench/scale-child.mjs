@@ -78,6 +78,7 @@ const procNs = procCpuNs() - p0
 clearInterval(sampler)
 peakRss = Math.max(peakRss, rssNow())
 const sum = (k) => reports.reduce((a, r) => a + r[k], 0)
+const batches = clients.reduce((a, c) => a + c.stats().batchesSent, 0)
 process.stdout.write(
   `@@SCALE ${JSON.stringify({
     ...cfg,
@@ -94,6 +95,7 @@ process.stdout.write(
     sent: sum('sent'),
     dropped: sum('dropped'),
     pending: sum('pending'),
+    batchesSent: batches,
     errors: [...errors],
   })}\n`,
 )
