@@ -596,10 +596,23 @@ export interface Entries {
   readonly starts: readonly number[]
   /** Entry index by key. */
   readonly index: ReadonlyMap<string, number>
+  /** `sieve[sieveSlot(key)]` is 1 for every key in `index`: a 0 answers "not bound" without a lookup. */
+  readonly sieve: Uint8Array
   readonly count: number
 }
 
-export const NO_ENTRIES: Entries = { bytes: Buffer.alloc(0), starts: [0], index: new Map(), count: 0 }
+export const NO_ENTRIES: Entries = { bytes: Buffer.alloc(0), starts: [0], index: new Map(), sieve: new Uint8Array(256), count: 0 }
+
+/** A cheap hash of a key (length, first and last character) for `Entries.sieve`. */
+function sieveSlot(key: string): number {
+  const n = key.length
+  return n === 0 ? 0 : (n * 31 + key.charCodeAt(0) * 7 + key.charCodeAt(n - 1)) & 255
+}
+
+/** The bound entry index of `key`, or undefined (most keys are answered by the sieve alone). */
+function boundIndex(bound: Entries, key: string): number | undefined {
+  return bound.sieve[sieveSlot(key)] === 0 ? undefined : bound.index.get(key)
+}
 
 /**
  * Encodes the own enumerable fields of `fields` (the rules of any record's fields) as entries,
@@ -645,7 +658,9 @@ export function encodeEntries(fields: object, base: Entries, maxBytes: number): 
       if (last.get(key) === i) add(key, Buffer.from(buf.subarray(from, to)))
     })
     starts.push(at)
-    return { bytes: Buffer.concat(parts, at), starts, index, count: index.size }
+    const sieve = new Uint8Array(256)
+    for (const key of index.keys()) sieve[sieveSlot(key)] = 1
+    return { bytes: Buffer.concat(parts, at), starts, index, sieve, count: index.size }
   } finally {
     leaveSide()
   }
@@ -720,14 +735,13 @@ export function encodeSpliced(start: number, maxBytes: number): number {
   // Bound entries replaced by this call's fields (or by the level and message) are left out.
   let skip: Set<number> | undefined
   if (bound.count > 0) {
-    const index = bound.index
-    let i = index.get(levelKey)
+    let i = boundIndex(bound, levelKey)
     if (i !== undefined) (skip ??= new Set()).add(i)
-    if (hasMessage && (i = index.get(messageKey)) !== undefined) (skip ??= new Set()).add(i)
+    if (hasMessage && (i = boundIndex(bound, messageKey)) !== undefined) (skip ??= new Set()).add(i)
     if (fields !== undefined) {
       for (const key in fields) {
         if (!plain && !hasOwn.call(fields, key)) continue
-        if ((i = index.get(key)) !== undefined) (skip ??= new Set()).add(i)
+        if ((i = boundIndex(bound, key)) !== undefined) (skip ??= new Set()).add(i)
       }
     }
     if (skip === undefined) {
