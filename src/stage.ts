@@ -49,6 +49,10 @@ export interface OwnStage {
   used: number
   /** In `waiting` (parked with frames since the last handover). */
   listed: boolean
+  /** The frame-header views last made for this client's buffer (see `views`), kept across switches. */
+  viewOf: Buffer | undefined
+  u32: Uint32Array<ArrayBufferLike>
+  f64: Float64Array<ArrayBufferLike>
 }
 /** Clients whose stages were parked with frames since the last handover (the owner may be among them). */
 const waiting: StageSink[] = []
@@ -59,7 +63,15 @@ const KEEP_STAGE = 4 * STAGE_SIZE
 function newStage(): OwnStage {
   // allocUnsafeSlow: an ArrayBuffer of its own at offset 0, so the typed-array views are aligned.
   const buf = Buffer.allocUnsafeSlow(STAGE_SIZE)
-  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length), used: 0, listed: false }
+  return {
+    buf,
+    view: new DataView(buf.buffer, buf.byteOffset, buf.length),
+    used: 0,
+    listed: false,
+    viewOf: undefined,
+    u32: new Uint32Array(0),
+    f64: new Float64Array(0),
+  }
 }
 
 /** Is a record being encoded right now (so a new one must go through `stageNested`)? */
@@ -139,6 +151,9 @@ export function claim(next: StageSink): void {
     st.buf = primary()
     st.view = primaryView()
     st.used = used
+    st.viewOf = viewOf
+    st.u32 = u32
+    st.f64 = f64
     if (used > 0 && !st.listed) {
       st.listed = true
       waiting.push(owner)
@@ -147,6 +162,9 @@ export function claim(next: StageSink): void {
   }
   const mine = (next.stage ??= newStage())
   usePrimary(mine.buf, mine.view)
+  viewOf = mine.viewOf
+  u32 = mine.u32
+  f64 = mine.f64
   used = mine.used
   base = 0
   owner = next
