@@ -12,7 +12,8 @@
  *    the idle loop, small and medium records: delivered events/s, main-thread CPU, event-loop delay
  *    at 200k events/s (results/quick.*).
  * Writes results/perf.md and results/headline.svg from the files those runs wrote.
- * PERF_STEPS=crossing,logger,scale,bench picks steps (the summary reads whatever results exist).
+ * PERF_STEPS=crossing,logger,scale,bench picks steps (the summary reads whatever results exist);
+ * PERF_STEPS=none rewrites only the summary and chart from the last run's results.
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -21,8 +22,13 @@ import { fileURLToPath } from 'node:url'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const results = join(benchDir, 'results')
-const steps = (process.env.PERF_STEPS ?? 'crossing,logger,scale,bench').split(',')
-const started = new Date().toISOString()
+// PERF_STEPS=none only rewrites the summary and chart from the results of the last run.
+const stepsEnv = process.env.PERF_STEPS ?? 'crossing,logger,scale,bench'
+const steps = stepsEnv === 'none' ? [] : stepsEnv.split(',')
+const runFile = join(results, 'perf.json')
+const run: { started: string; steps: string[] } =
+  steps.length > 0 ? { started: new Date().toISOString(), steps } : JSON.parse(readFileSync(runFile, 'utf8'))
+const started = run.started
 
 const commands: Record<string, { file: string; env?: Record<string, string> }> = {
   crossing: { file: 'crossing.ts' },
@@ -42,6 +48,7 @@ for (const step of steps) {
   if (r.status !== 0) console.error(`** ${step} exited ${r.status}: its figures are not to be used`)
 }
 
+if (steps.length > 0) writeFileSync(runFile, `${JSON.stringify(run)}\n`)
 const json = (name: string): any => JSON.parse(readFileSync(join(results, name), 'utf8'))
 const crossing = json('crossing.json')
 const logger = json('logger.json')
@@ -100,7 +107,7 @@ function panel(x0: number, title: string, bars: Bar[], fmt: (v: number) => strin
     y += 16
     bars.forEach((b, i) => {
       const v = b[shape]
-      const len = Math.max(1, ((w - 150) * v) / max)
+      const len = Math.max(1, ((w - 220) * v) / max)
       out += `<rect x="${x0 + labelW}" y="${y}" width="${len.toFixed(1)}" height="${barH}" fill="${COLORS[i]}"/>`
       out += `<text x="${x0 + labelW + len + 4}" y="${y + 12}" font-size="11">${fmt(v)} · ${b.label}</text>`
       y += barH + gap
@@ -127,7 +134,7 @@ const p99 = (shape: string, id: string): number => row(shape, id).paced?.loopP99
 const md = [
   '# Issue 11 measurements, one run',
   '',
-  `Started ${started}; \`node --import @oxc-node/core/register bench/perf.ts\` ran, one after another: ${steps.map((s) => `bench/${commands[s].file}`).join(', ')}. ` +
+  `Started ${started}; \`node --import @oxc-node/core/register bench/perf.ts\` ran, one after another: ${run.steps.map((s) => `bench/${commands[s].file}`).join(', ')}. ` +
     'Per-step details: [crossing.md](crossing.md), [logger.md](logger.md), [scale.md](scale.md), [quick.md](quick.md).',
   '',
   '![headline](headline.svg)',
