@@ -7,6 +7,7 @@
 export { FluentClient } from './src/client.js';
 export { EventTime } from './src/time.js';
 export type { Time } from './src/time.js';
+export type { Logger, LoggerOptions, LogLevel } from './src/logger.js';
 export { FluentError } from './src/errors.js';
 export type { FluentErrorCode } from './src/errors.js';
 export { fallbackToClient, fallbackToFile, fallbackToStream } from './src/fallbacks.js';

@@ -1,15 +1,18 @@
 /**
- * Crossing comparison (tinybench): what one record costs to turn into bytes on the JS thread.
+ * Crossing comparison: what one record costs to turn into bytes on the JS thread.
  *
  *   node --import @oxc-node/core/register bench/crossing.ts
  *
  * Per record shape: fluent-native's encoder (`encodeRecord` into its scratch buffer), JSON.stringify,
- * msgpackr.pack, and the whole `FluentClient.emit` (encode + one native call) against a live
- * fluent-sink. Each task iteration handles a batch of distinct records, so the timer's own cost is
- * spread over the batch; results are per record. The emit task is checked like the main bench: the
- * sink must count every record emit() accepted. Writes results/crossing.{json,md}.
+ * msgpackr.pack, and the whole `FluentClient.emit` (encode + stage + handover) against a live
+ * fluent-sink. Each task builds a fresh record per call (as an application builds one per log call);
+ * a "build only" task measures what building the record costs, and the net figures subtract it.
+ * Main-thread CPU time per call, tasks interleaved in CROSSING_ROUNDS rounds, medians over the rounds
+ * (bench/cputasks.ts). The emit task is checked like the main bench: the sink must count every
+ * record emit() accepted. Writes results/crossing.{json,md}.
  *
- * Environment: CROSSING_TIME=ms per task (default 1000), BENCH_SHAPES=small,medium,large.
+ * Environment: CROSSING_TIME=ms per task and round (default 250), CROSSING_ROUNDS (default 7),
+ * BENCH_SHAPES=small,medium,large.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -17,17 +20,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { pack } from 'msgpackr'
-import { Bench } from 'tinybench'
 
 import { encodeRecord, scratch } from '../src/encoder.js'
 import { FluentClient } from '../index.js'
+import { median, runTasks } from './cputasks.ts'
 import { Sink } from './sink.ts'
 import { MAKERS, SHAPES } from './worker.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
-const BATCH = 100
-const TIME = Number(process.env.CROSSING_TIME ?? 1000)
+const TIME = Number(process.env.CROSSING_TIME ?? 250)
+const ROUNDS = Number(process.env.CROSSING_ROUNDS ?? 7)
 const shapeFilter = process.env.BENCH_SHAPES?.split(',')
 const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
 const MAX = 4 << 20
@@ -35,53 +38,59 @@ const MAX = 4 << 20
 interface Line {
   shape: string
   task: string
+  /** Median over the rounds of main-thread CPU ns per record, building the record included. */
   nsPerRecord: number
-  p99NsPerRecord: number
-  rme: number
-  batches: number
+  /** The same less the median "build only" cost of that shape. */
+  netNsPerRecord: number
+  /** Each round's ns per record, in round order. */
+  rounds: number[]
+  calls: number
 }
 
-async function main(): Promise<void> {
-  // Results go somewhere, so nothing is optimised away.
-  let keep = 0
-  // Two benches: the encoder tasks call encodeRecord directly, and encodeRecord writes into the same
-  // module-wide scratch buffer on which FluentClient stages records until the next handover, so they
-  // must not run while a client has records staged (see the README).
-  const encode = new Bench({ name: `encoding, batches of ${BATCH}`, time: TIME })
-  for (const shape of shapes) {
-    const records = Array.from({ length: BATCH }, (_, i) => MAKERS[shape](i))
-    encode
-      .add(`${shape}: fluent-native encodeRecord`, () => {
-        for (let i = 0; i < BATCH; i++) keep += encodeRecord(records[i], 0, MAX)
-      })
-      .add(`${shape}: JSON.stringify`, () => {
-        for (let i = 0; i < BATCH; i++) keep += JSON.stringify(records[i]).length
-      })
-      .add(`${shape}: msgpackr.pack`, () => {
-        for (let i = 0; i < BATCH; i++) keep += pack(records[i]).length
-      })
-  }
-  await encode.run()
-  console.table(encode.table())
+const BUILD = 'build only'
 
+async function main(): Promise<void> {
+  // Results go somewhere, so nothing is optimised away; built records go into a ring for the same reason.
+  let keep = 0
+  let seq = 0
+  const ring: object[] = new Array(256)
   const sink = await Sink.start(root, 1)
-  const client = new FluentClient({ host: '127.0.0.1', port: sink.port })
+  // A buffer large enough for a whole task's records: a refused record costs less than a sent one.
+  const client = new FluentClient({ host: '127.0.0.1', port: sink.port, maxBufferBytes: 1 << 30 })
   const clientErrors: string[] = []
   client.on('error', (e: Error & { code?: string; records?: number }) => clientErrors.push(`${e.code}: ${e.message} (records: ${e.records})`))
   let accepted = 0
   let refused = 0
-  const emit = new Bench({ name: `FluentClient.emit, batches of ${BATCH}`, time: TIME })
+  // encodeRecord writes into the stage's buffer at offset 0: it runs only after a flush has handed
+  // every staged record over (each task is followed by one), never while the client has some staged.
+  const tasks: Record<string, (calls: number) => void> = {}
   for (const shape of shapes) {
-    const records = Array.from({ length: BATCH }, (_, i) => MAKERS[shape](i))
-    emit.add(`${shape}: FluentClient.emit (encode + stage + handover)`, () => {
-      for (let i = 0; i < BATCH; i++) {
-        if (client.emit('bench.crossing', records[i])) accepted++
+    const make = MAKERS[shape]
+    tasks[`${shape}: ${BUILD}`] = (n) => {
+      for (let i = 0; i < n; i++) ring[i & 255] = make(seq++)
+    }
+    tasks[`${shape}: fluent-native encodeRecord`] = (n) => {
+      for (let i = 0; i < n; i++) keep += encodeRecord(make(seq++), 0, MAX)
+    }
+    tasks[`${shape}: JSON.stringify`] = (n) => {
+      for (let i = 0; i < n; i++) keep += JSON.stringify(make(seq++)).length
+    }
+    tasks[`${shape}: msgpackr.pack`] = (n) => {
+      for (let i = 0; i < n; i++) keep += pack(make(seq++)).length
+    }
+    tasks[`${shape}: FluentClient.emit (encode + stage + handover)`] = (n) => {
+      for (let i = 0; i < n; i++) {
+        if (client.emit('bench.crossing', make(seq++))) accepted++
         else refused++
       }
-    })
+    }
   }
-  await emit.run()
-  console.table(emit.table())
+  const { samples, calls, otherLoad } = await runTasks(tasks, {
+    rounds: ROUNDS,
+    taskMs: TIME,
+    between: () => client.flush({ timeoutMs: 30_000 }),
+    log: (line) => console.error(line),
+  })
 
   const before = client.stats()
   const report = await client.close({ timeoutMs: 60_000 })
@@ -89,38 +98,33 @@ async function main(): Promise<void> {
   const delivered = await sink.wait(accepted, 30_000)
   await sink.stop()
   const ok = delivered.events === accepted && report.pending === 0
-  if (scratch().length === 0) keep++
+  if (scratch().length === 0 || ring.length === 0) keep++
 
   const lines: Line[] = []
-  for (const task of [...encode.tasks, ...emit.tasks]) {
-    const r = task.result
-    if (r.state !== 'completed') {
-      console.error(`${task.name}: ${r.state}${r.state === 'errored' ? ` ${r.error}` : ''}`)
-      continue
-    }
-    const [shape, name] = task.name.split(': ')
-    lines.push({
-      shape,
-      task: name,
-      nsPerRecord: (r.latency.mean * 1e6) / BATCH,
-      p99NsPerRecord: (r.latency.p99 * 1e6) / BATCH,
-      rme: r.latency.rme,
-      batches: r.latency.samplesCount,
-    })
+  for (const [name, rounds] of samples) {
+    const [shape, task] = name.split(': ')
+    const build = samples.get(`${shape}: ${BUILD}`)
+    const ns = median(rounds)
+    lines.push({ shape, task, nsPerRecord: ns, netNsPerRecord: ns - (build ? median(build) : 0), rounds, calls: calls.get(name)! })
   }
+  const ordered = [...lines].sort((a, b) => shapes.indexOf(a.shape as never) - shapes.indexOf(b.shape as never))
   const md = [
     '# Crossing: per-record cost on the JS thread',
     '',
     `${new Date().toISOString()} · Node ${process.versions.node} · ${cpus().length} × ${cpus()[0]?.model.trim()} · ` +
-      `tinybench, ${TIME} ms per task, batches of ${BATCH} distinct records (mean and p99 of a batch, divided by ${BATCH}). ` +
+      `main-thread CPU time (schedstat), ${ROUNDS} rounds of every task interleaved, each task's loop sized to about ${TIME} ms, records built fresh per call. ` +
+      `Other processes' load before each round (cores): ${otherLoad.map((x) => x.toFixed(2)).join(', ')}. ` +
+      'Figures are medians over the rounds; "net" subtracts the median cost of building the record ' +
+      '(the "build only" row), and the ratio compares net costs. ' +
       'emit includes staging and the handover to native code; its records are sent to a live fluent-sink and checked below.',
     '',
-    '| shape | task | ns/record (mean) | ns/record (p99 batch) | ± % | batches | vs JSON.stringify |',
-    '|---|---|---:|---:|---:|---:|---:|',
-    ...[...lines].sort((a, b) => shapes.indexOf(a.shape as never) - shapes.indexOf(b.shape as never)).map((l) => {
+    '| shape | task | ns/record, built fresh | net ns/record | net vs JSON.stringify | rounds (ns/record) | calls per round |',
+    '|---|---|---:|---:|---:|---|---:|',
+    ...ordered.map((l) => {
       const json = lines.find((x) => x.shape === l.shape && x.task === 'JSON.stringify')
-      const rel = json ? `${(l.nsPerRecord / json.nsPerRecord).toFixed(2)}×` : ''
-      return `| ${l.shape} | ${l.task} | ${l.nsPerRecord.toFixed(0)} | ${l.p99NsPerRecord.toFixed(0)} | ${l.rme.toFixed(1)} | ${l.batches} | ${rel} |`
+      const rel = json && l.task !== BUILD ? `${(l.netNsPerRecord / json.netNsPerRecord).toFixed(2)}×` : ''
+      const net = l.task === BUILD ? '' : l.netNsPerRecord.toFixed(0)
+      return `| ${l.shape} | ${l.task} | ${l.nsPerRecord.toFixed(0)} | ${net} | ${rel} | ${l.rounds.map((x) => x.toFixed(0)).join(', ')} | ${l.calls.toLocaleString('en-US')} |`
     }),
     '',
     `emit check: ${accepted.toLocaleString('en-US')} records accepted, ${refused.toLocaleString('en-US')} refused (buffer full), ` +
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n')
   mkdirSync(join(benchDir, 'results'), { recursive: true })
-  writeFileSync(join(benchDir, 'results', 'crossing.json'), `${JSON.stringify({ lines, accepted, refused, delivered, report, before, after, clientErrors, ok, keep: keep > 0 }, null, 2)}\n`)
+  writeFileSync(join(benchDir, 'results', 'crossing.json'), `${JSON.stringify({ otherLoad, lines, accepted, refused, delivered, report, before, after, clientErrors, ok, keep: keep > 0 }, null, 2)}\n`)
   writeFileSync(join(benchDir, 'results', 'crossing.md'), md)
   process.stdout.write(`\n${md}`)
   if (!ok) process.exitCode = 1

@@ -3,17 +3,19 @@
  * leaves batching, framing, gzip, acks, retries and reconnects to the native writer thread.
  */
 import { EventEmitter } from 'node:events'
-import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
+import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged, STAGING_NOW } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
-import { isRecord, takeOwnError } from './encoder.js'
+import { isRecord, spliced, takeOwnError } from './encoder.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
 import type { ExitHandle } from './exit.js'
 import type { ErrorHandler } from './fallbacks.js'
 import { HandlerRunner } from './handler.js'
+import { checkLoggerOptions, rootLogger } from './logger.js'
+import type { Logger, LoggerOptions } from './logger.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
@@ -227,6 +229,23 @@ export class FluentClient extends EventEmitter {
       return true
     }
     return this.#answer(commit(length, true))
+  }
+
+  /**
+   * A leveled logger writing to this client under `options.tag` (src/logger.ts): bound `fields` are
+   * encoded once, a disabled level costs a comparison. Throws FluentError for bad options or fields.
+   */
+  logger(options: LoggerOptions): Logger {
+    const { level, levelKey, messageKey } = checkLoggerOptions(options)
+    const id = this.#idOf(options.tag)
+    const core = {
+      stage: () => this.#stage(id, spliced, 0, STAGING_NOW),
+      report: (err: FluentError) => process.nextTick(() => this.#report(err)),
+      maxRecordBytes: this.#maxRecord,
+      levelKey,
+      messageKey,
+    }
+    return rootLogger(core, level, options.fields)
   }
 
   /** Turns a native push answer (see `pushStaged`) into emit's result. */

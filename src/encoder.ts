@@ -28,6 +28,8 @@ type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number
 
 // allocUnsafeSlow: an ArrayBuffer of its own at offset 0, so the stage's typed-array views are aligned.
 let buf = Buffer.allocUnsafeSlow(INITIAL_SIZE) as FastBuffer
+/** A view of `buf` for word-sized stores (four ASCII characters in one store). */
+let dv = new DataView(buf.buffer, buf.byteOffset, buf.length)
 let pos = 0
 let recordStart = 0
 let limit = 4 * 1024 * 1024
@@ -39,6 +41,7 @@ const objectProto = Object.prototype
 
 interface Saved {
   buf: FastBuffer
+  dv: DataView
   pos: number
   recordStart: number
   limit: number
@@ -46,10 +49,26 @@ interface Saved {
 /** Outer records' states while a nested one is encoded; `sides[i]` is the buffer of depth i + 1. */
 const saved: Saved[] = []
 const sides: Array<FastBuffer | undefined> = []
+const sideViews: Array<DataView | undefined> = []
 
 /** The buffer the last `encodeRecord` wrote into (it may have been replaced by a larger one). */
 export function scratch(): Buffer {
   return buf
+}
+
+/**
+ * Makes `b` (with `view`, a DataView of it) the buffer outermost records are encoded into: each
+ * client stages into a buffer of its own (stage.ts). Only between records (nothing nested).
+ */
+export function usePrimary(b: Buffer, view: DataView): void {
+  if (saved.length !== 0) fail('ERR_FLUENT_INTERNAL', 'stage buffer switched inside a record')
+  buf = b as FastBuffer
+  dv = view
+}
+
+/** The DataView of the primary buffer (kept by the stage with the buffer it belongs to). */
+export function primaryView(): DataView {
+  return saved.length > 0 ? saved[0].dv : dv
 }
 
 /** The stage's buffer: the outermost record's, even while a nested record is being encoded. */
@@ -71,22 +90,33 @@ export function enterSide(): void {
   if (depth >= MAX_NESTED) {
     fail('ERR_FLUENT_ENCODE', `records logged from inside records nest deeper than ${MAX_NESTED} (a getter that logs its own object?)`)
   }
-  const side = sides[depth] || (Buffer.allocUnsafeSlow(SIDE_SIZE) as FastBuffer)
+  let side = sides[depth]
+  let view = sideViews[depth]
+  if (side === undefined || view === undefined) {
+    side = Buffer.allocUnsafeSlow(SIDE_SIZE) as FastBuffer
+    view = new DataView(side.buffer, side.byteOffset, side.length)
+  }
   sides[depth] = side
-  saved.push({ buf, pos, recordStart, limit })
+  sideViews[depth] = view
+  saved.push({ buf, dv, pos, recordStart, limit })
   buf = side
+  dv = view
 }
 
 /** Back to the outer record, exactly where it was. Allocates nothing, so it cannot fail. */
 export function leaveSide(): void {
   const side = buf
+  const view = dv
   const s = saved.pop() as Saved
   buf = s.buf
+  dv = s.dv
   pos = s.pos
   recordStart = s.recordStart
   limit = s.limit
   // A side buffer that grew is kept for the next nested record at this depth, unless it is large.
-  sides[saved.length] = side.length <= KEEP_SIDE ? side : undefined
+  const keep = side.length <= KEEP_SIDE
+  sides[saved.length] = keep ? side : undefined
+  sideViews[saved.length] = keep ? view : undefined
 }
 
 /**
@@ -98,6 +128,7 @@ export function resetSides(): void {
   const s = saved[0]
   saved.length = 0
   buf = s.buf
+  dv = s.dv
 }
 
 /** The last error this encoder raised, to tell it apart from what user code (a getter) threw. */
@@ -193,12 +224,12 @@ function ensure(n: number): void {
   const next = Buffer.allocUnsafeSlow((Math.max(need, buf.length * 2) + 7) & ~7) as FastBuffer
   buf.copy(next, 0, 0, pos)
   buf = next
+  dv = new DataView(next.buffer, next.byteOffset, next.length)
 }
 
 function writeObject(obj: Record<string, unknown>, depth: number): void {
   if (depth > MAX_DEPTH) tooDeep()
-  ensure(1)
-  const head = pos++
+  const head = startMap(depth)
   let count = 0
   // for...in also yields inherited enumerable keys, which JSON leaves out; plain objects (the hot
   // case) inherit none unless Object.prototype was polluted, so only other shapes pay for the check.
@@ -212,13 +243,12 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
     writeValue(value, depth + 1)
     count++
   }
-  finishMap(head, count)
+  finishMap(head, count, depth)
 }
 
 function writeMap(map: Map<unknown, unknown>, depth: number): void {
   if (depth > MAX_DEPTH) tooDeep()
-  ensure(1)
-  const head = pos++
+  const head = startMap(depth)
   let count = 0
   for (const [key, value] of map) {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
@@ -226,20 +256,37 @@ function writeMap(map: Map<unknown, unknown>, depth: number): void {
     writeValue(value, depth + 1)
     count++
   }
-  finishMap(head, count)
+  finishMap(head, count, depth)
 }
 
-/** One byte was reserved for a fixmap header; larger maps shift their body to fit a longer header. */
-function finishMap(head: number, count: number): void {
-  if (count < 16) {
-    buf[head] = 0x80 | count
-    return
+/**
+ * Whether the last map written at each depth needed a 16-bit count: a map's header is reserved before
+ * its entries are counted, and guessing its size from the previous map at the same depth (records
+ * of one kind repeat) saves moving the body when the guess is right.
+ */
+const wideAt = new Uint8Array(MAX_DEPTH + 2)
+
+/** Reserves a map header (1 or 3 bytes, as guessed) and returns where it starts. */
+function startMap(depth: number): number {
+  const head = pos
+  const wide = wideAt[depth]
+  ensure(3)
+  pos += wide === 1 ? 3 : 1
+  return head
+}
+
+/** Writes the map header `startMap` reserved, moving the body if the guessed size was wrong. */
+function finishMap(head: number, count: number, depth: number): void {
+  const reserved = wideAt[depth] === 1 ? 3 : 1
+  const size = count < 16 ? 1 : count < 0x10000 ? 3 : 5
+  wideAt[depth] = size === 3 ? 1 : 0
+  if (size !== reserved) {
+    if (size > reserved) ensure(size - reserved)
+    buf.copyWithin(head + size, head + reserved, pos)
+    pos += size - reserved
   }
-  const extra = count < 0x10000 ? 2 : 4
-  ensure(extra)
-  buf.copyWithin(head + 1 + extra, head + 1, pos)
-  pos += extra
-  if (extra === 2) {
+  if (size === 1) buf[head] = 0x80 | count
+  else if (size === 3) {
     buf[head] = 0xde
     put16(count, head + 1)
   } else {
@@ -370,8 +417,7 @@ function writeError(e: Error, depth: number, hops: number): void {
   } else if (cause !== undefined) {
     fields.cause = cause
   }
-  ensure(1)
-  const head = pos++
+  const head = startMap(depth)
   let count = 0
   for (const key in fields) {
     const value = fields[key]
@@ -381,26 +427,49 @@ function writeError(e: Error, depth: number, hops: number): void {
     else writeValue(value, depth + 1)
     count++
   }
-  finishMap(head, count)
+  finishMap(head, count, depth)
 }
 
 function writeString(s: string): void {
   const n = s.length
-  if (n < 32) {
-    // Fast path for short ASCII, the common key and value: one pass, no native call.
-    ensure(n + 1)
+  if (n < 256) {
+    // Fast path for ASCII up to 255 characters (keys, most values): no native call, and four
+    // characters per store. Room for 3 bytes past the end lets the last store be a whole word.
+    ensure(n + 5)
+    const b = buf
+    const v = dv
     const head = pos
-    let p = head + 1
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i)
-      if (c >= 0x80) {
-        p = -1
+    let p = n < 32 ? head + 1 : head + 2
+    let i = 0
+    let ascii = true
+    for (; i + 4 <= n; i += 4) {
+      const c0 = s.charCodeAt(i)
+      const c1 = s.charCodeAt(i + 1)
+      const c2 = s.charCodeAt(i + 2)
+      const c3 = s.charCodeAt(i + 3)
+      if ((c0 | c1 | c2 | c3) >= 0x80) {
+        ascii = false
         break
       }
-      buf[p++] = c
+      v.setUint32(p, (c0 << 24) | (c1 << 16) | (c2 << 8) | c3)
+      p += 4
     }
-    if (p >= 0) {
-      buf[head] = 0xa0 | n
+    if (ascii) {
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) {
+          ascii = false
+          break
+        }
+        b[p++] = c
+      }
+    }
+    if (ascii) {
+      if (n < 32) b[head] = 0xa0 | n
+      else {
+        b[head] = 0xd9
+        b[head + 1] = n
+      }
       pos = p
       return
     }
@@ -514,4 +583,197 @@ function writeBigInt(v: bigint): void {
     buf.writeBigInt64BE(v, pos + 1)
   }
   pos += 9
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Spliced records (the leveled logger's): fields encoded once, copied into every record.
+
+/** Own enumerable fields, each encoded once as a msgpack key and value, ready to be copied. */
+export interface Entries {
+  /** The entries back to back, without a map header. */
+  readonly bytes: Buffer
+  /** Where entry i starts in `bytes`; `starts[count]` is the end. */
+  readonly starts: readonly number[]
+  /** Entry index by key. */
+  readonly index: ReadonlyMap<string, number>
+  /** `sieve[sieveSlot(key)]` is 1 for every key in `index`: a 0 answers "not bound" without a lookup. */
+  readonly sieve: Uint8Array
+  readonly count: number
+}
+
+export const NO_ENTRIES: Entries = { bytes: Buffer.alloc(0), starts: [0], index: new Map(), sieve: new Uint8Array(256), count: 0 }
+
+/** A cheap hash of a key (length, first and last character) for `Entries.sieve`. */
+function sieveSlot(key: string): number {
+  const n = key.length
+  return n === 0 ? 0 : (n * 31 + key.charCodeAt(0) * 7 + key.charCodeAt(n - 1)) & 255
+}
+
+/** The bound entry index of `key`, or undefined (most keys are answered by the sieve alone). */
+function boundIndex(bound: Entries, key: string): number | undefined {
+  return bound.sieve[sieveSlot(key)] === 0 ? undefined : bound.index.get(key)
+}
+
+/**
+ * Encodes the own enumerable fields of `fields` (the rules of any record's fields) as entries,
+ * after `base`'s, a key in `fields` replacing the same key of `base`. Encoded in a side buffer, so
+ * records staged but not yet handed over are untouched. Throws as encodeRecord does.
+ */
+export function encodeEntries(fields: object, base: Entries, maxBytes: number): Entries {
+  enterSide()
+  try {
+    pos = 0
+    recordStart = 0
+    limit = maxBytes
+    const own: Array<[string, number, number]> = []
+    const proto = Object.getPrototypeOf(fields)
+    const plain = proto === objectProto || proto === null
+    for (const key in fields) {
+      if (!plain && !hasOwn.call(fields, key)) continue
+      const value = (fields as Record<string, unknown>)[key]
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
+      const from = pos
+      writeString(key)
+      writeValue(value, 1)
+      if (pos > maxBytes) tooLarge(pos)
+      own.push([key, from, pos])
+    }
+    const replaced = new Set(own.map((e) => e[0]))
+    const parts: Buffer[] = []
+    const starts: number[] = []
+    const index = new Map<string, number>()
+    let at = 0
+    const add = (key: string, bytes: Buffer): void => {
+      index.set(key, starts.length)
+      starts.push(at)
+      parts.push(bytes)
+      at += bytes.length
+    }
+    for (const [key, i] of base.index) {
+      if (!replaced.has(key)) add(key, base.bytes.subarray(base.starts[i], base.starts[i + 1]))
+    }
+    // A key seen twice (a Proxy can report one twice): the last value wins, as in an object literal.
+    const last = new Map(own.map((e, i) => [e[0], i]))
+    own.forEach(([key, from, to], i) => {
+      if (last.get(key) === i) add(key, Buffer.from(buf.subarray(from, to)))
+    })
+    starts.push(at)
+    const sieve = new Uint8Array(256)
+    for (const key of index.keys()) sieve[sieveSlot(key)] = 1
+    return { bytes: Buffer.concat(parts, at), starts, index, sieve, count: index.size }
+  } finally {
+    leaveSide()
+  }
+}
+
+/**
+ * The record the logger stages: `encodeSpliced` writes `{ [levelKey]: level,
+ * [messageKey]: message, ...bound, ...fields }` with no key twice: a field passed with the call
+ * replaces a bound one, and the level and message (when given) replace both. One object serves every
+ * call: `writeSpliced` copies it into locals before any user code runs, so a getter that logs cannot
+ * change the record in progress.
+ */
+export const spliced = {
+  levelKey: 'level',
+  /** The level entry (`levelKey` and the level's name), encoded once per logger and level. */
+  levelEntry: Buffer.alloc(0) as Uint8Array,
+  messageKey: 'msg',
+  /** `messageKey` encoded as a msgpack string, once per logger. */
+  messageKeyBytes: Buffer.alloc(0) as Uint8Array,
+  /** undefined: no message key is written (a field of that name may give one). */
+  message: undefined as unknown,
+  bound: NO_ENTRIES,
+  fields: undefined as object | undefined,
+}
+
+/** Copies a few pre-encoded bytes (a loop beats a native copy at this size). */
+function writeBytes(bytes: Uint8Array): void {
+  const n = bytes.length
+  ensure(n)
+  const b = buf
+  let p = pos
+  for (let i = 0; i < n; i++) b[p++] = bytes[i]
+  pos = p
+}
+
+/** `s` as a msgpack string, encoded in a side buffer (staged records are untouched). */
+export function encodeString(s: string): Buffer {
+  enterSide()
+  try {
+    pos = 0
+    recordStart = 0
+    limit = 1 << 20
+    writeString(s)
+    return Buffer.from(buf.subarray(0, pos))
+  } finally {
+    leaveSide()
+  }
+}
+
+/** `encodeRecord` for the `spliced` record: a separate entry, so that neither path's inlining crowds the other's. */
+export function encodeSpliced(start: number, maxBytes: number): number {
+  pos = start
+  recordStart = start
+  limit = maxBytes
+  const { levelKey, levelEntry, messageKey, messageKeyBytes, message, bound, fields } = spliced
+  spliced.fields = undefined
+  spliced.message = undefined
+  const hasMessage = message !== undefined
+  const head = startMap(0)
+  writeBytes(levelEntry)
+  let count = 1
+  if (hasMessage) {
+    writeBytes(messageKeyBytes)
+    writeValue(message, 1)
+    count++
+  }
+  let plain = true
+  if (fields !== undefined) {
+    const proto = Object.getPrototypeOf(fields)
+    plain = proto === objectProto || proto === null
+  }
+  // Bound entries replaced by this call's fields (or by the level and message) are left out.
+  let skip: Set<number> | undefined
+  if (bound.count > 0) {
+    let i = boundIndex(bound, levelKey)
+    if (i !== undefined) (skip ??= new Set()).add(i)
+    if (hasMessage && (i = boundIndex(bound, messageKey)) !== undefined) (skip ??= new Set()).add(i)
+    if (fields !== undefined) {
+      for (const key in fields) {
+        if (!plain && !hasOwn.call(fields, key)) continue
+        if ((i = boundIndex(bound, key)) !== undefined) (skip ??= new Set()).add(i)
+      }
+    }
+    if (skip === undefined) {
+      const n = bound.bytes.length
+      ensure(n)
+      buf.set(bound.bytes, pos)
+      pos += n
+      count += bound.count
+    } else {
+      for (let e = 0; e < bound.count; e++) {
+        if (skip.has(e)) continue
+        const from = bound.starts[e]
+        const n = bound.starts[e + 1] - from
+        ensure(n)
+        bound.bytes.copy(buf, pos, from, from + n)
+        pos += n
+        count++
+      }
+    }
+  }
+  if (fields !== undefined) {
+    for (const key in fields) {
+      if (!plain && !hasOwn.call(fields, key)) continue
+      if (key === levelKey || (hasMessage && key === messageKey)) continue
+      const value = (fields as Record<string, unknown>)[key]
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
+      writeString(key)
+      writeValue(value, 1)
+      count++
+    }
+  }
+  finishMap(head, count, 0)
+  if (pos - start > maxBytes) tooLarge(pos - start)
+  return pos
 }

@@ -5,8 +5,12 @@
  * reaches HANDOVER_BYTES, at the end of the current microtask checkpoint, or when the client
  * flushes, closes, reads stats, emits raw bytes, or the process exits.
  *
- * One module-wide buffer serves every client: JS is single-threaded, and a client that finds another
- * client's records staged hands those over first.
+ * Each client stages into a buffer of its own, and the encoder writes into the current owner's. A
+ * client that finds another one owning the stage parks that one's buffer, records and all, and
+ * takes its own: no handover (a native call) per switch, so records emitted to many clients in turn
+ * cost what records to one client cost (bench/scale.ts). Parked records are handed over at the end
+ * of the microtask checkpoint, and by any handover (flush, stats, emitRaw, close, a nested record),
+ * which hands over every client's.
  *
  * Re-entrancy rule: while a record is being encoded (`depth > 0`), user code may run (getters,
  * `toJSON`, Proxy traps) and call back into any client. Such a nested record is encoded into a side
@@ -16,12 +20,14 @@
  */
 import { performance } from 'node:perf_hooks'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
-import { encodeRecord, enterSide, leaveSide, primary, scratch, resetSides } from './encoder.js'
+import { encodeRecord, encodeSpliced, enterSide, leaveSide, primary, primaryView, scratch, resetSides, spliced, usePrimary } from './encoder.js'
 
 /** Where a stage's block goes: one per client, private to it. */
 export interface StageSink {
   /** Pushes `length` bytes of frames; returns the native answer (see `pushStaged` in the binding). */
   push(block: Buffer, length: number, monoNow: number): number
+  /** The client's own stage buffer, made by the stage on the client's first record. */
+  stage?: OwnStage
 }
 
 let owner: StageSink | undefined
@@ -36,6 +42,38 @@ let viewOf: Buffer | undefined
 let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
 let f64: Float64Array<ArrayBufferLike> = new Float64Array(0)
 
+/** A client's own stage buffer; while another client owns the stage, `used` bytes of frames wait in it. */
+export interface OwnStage {
+  buf: Buffer
+  view: DataView
+  used: number
+  /** In `waiting` (parked with frames since the last handover). */
+  listed: boolean
+  /** The frame-header views last made for this client's buffer (see `views`), kept across switches. */
+  viewOf: Buffer | undefined
+  u32: Uint32Array<ArrayBufferLike>
+  f64: Float64Array<ArrayBufferLike>
+}
+/** Clients whose stages were parked with frames since the last handover (the owner may be among them). */
+const waiting: StageSink[] = []
+const STAGE_SIZE = 64 * 1024
+/** A client's buffer that grew past this (for a large record) is replaced once its frames are handed over. */
+const KEEP_STAGE = 4 * STAGE_SIZE
+
+function newStage(): OwnStage {
+  // allocUnsafeSlow: an ArrayBuffer of its own at offset 0, so the typed-array views are aligned.
+  const buf = Buffer.allocUnsafeSlow(STAGE_SIZE)
+  return {
+    buf,
+    view: new DataView(buf.buffer, buf.byteOffset, buf.length),
+    used: 0,
+    listed: false,
+    viewOf: undefined,
+    u32: new Uint32Array(0),
+    f64: new Float64Array(0),
+  }
+}
+
 /** Is a record being encoded right now (so a new one must go through `stageNested`)? */
 export function nested(): boolean {
   return depth > 0
@@ -48,8 +86,30 @@ function views(b: Buffer): void {
   f64 = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3)
 }
 
-/** Hands whatever is committed to its owner; returns the native answer, or -1 if there was nothing. */
+/** Hands a parked client's frames over; a buffer that grew large is replaced by a small one. */
+function handOverParked(sink: StageSink, st: OwnStage): void {
+  const n = Math.min(st.used, st.buf.length)
+  st.used = 0
+  sink.push(st.buf, n, performance.now())
+  if (st.buf.length > KEEP_STAGE) Object.assign(st, newStage())
+}
+
+/**
+ * Hands over whatever is committed, every client's: the parked stages' first, then the owner's.
+ * Returns the owner's native answer, or -1 if it had nothing.
+ */
 export function handOver(): number {
+  if (waiting.length > 0) {
+    for (let i = 0; i < waiting.length; i++) {
+      const sink = waiting[i]
+      const st = sink.stage
+      if (st === undefined) continue
+      st.listed = false
+      // The owner's frames are the stage's own (below); it was parked once and came back.
+      if (sink !== owner && st.used > 0) handOverParked(sink, st)
+    }
+    waiting.length = 0
+  }
   let answer = -1
   if (used > base && owner !== undefined) {
     const b = primary()
@@ -72,20 +132,53 @@ function onCheckpoint(): void {
   handOver()
 }
 
-/** Makes `next` the owner of the stage, handing over another client's records first. */
-export function claim(next: StageSink): void {
-  if (owner !== next) {
-    handOver()
-    owner = next
+function schedule(): void {
+  if (!scheduled) {
+    scheduled = true
+    queueMicrotask(onCheckpoint)
   }
 }
 
-/** Drops ownership (the client closed) after handing its records over. */
+/**
+ * Makes `next` the owner of the stage (only between records: the client calls it when nothing is
+ * nested). The previous owner's buffer is parked with its frames, to be handed over later. Nothing
+ * is allocated here but a client's first buffer.
+ */
+export function claim(next: StageSink): void {
+  if (owner === next) return
+  if (owner !== undefined) {
+    const st = (owner.stage ??= newStage())
+    st.buf = primary()
+    st.view = primaryView()
+    st.used = used
+    st.viewOf = viewOf
+    st.u32 = u32
+    st.f64 = f64
+    if (used > 0 && !st.listed) {
+      st.listed = true
+      waiting.push(owner)
+      schedule()
+    }
+  }
+  const mine = (next.stage ??= newStage())
+  usePrimary(mine.buf, mine.view)
+  viewOf = mine.viewOf
+  u32 = mine.u32
+  f64 = mine.f64
+  used = mine.used
+  base = 0
+  owner = next
+}
+
+/** Drops ownership (the client closed) after handing its records over; its buffer goes. */
 export function release(sink: StageSink): void {
+  const st = sink.stage
+  if (st !== undefined && sink !== owner && st.used > 0) handOverParked(sink, st)
   if (owner === sink) {
     handOver()
     owner = undefined
   }
+  sink.stage = undefined
 }
 
 /** Writes a frame header for a record of `length` bytes whose header starts at `at` in `b`. */
@@ -111,7 +204,7 @@ export function encode(tagId: number, record: unknown, sec: number, nsec: number
   depth++
   let end: number
   try {
-    end = encodeRecord(record, at + STAGING_HEADER, maxBytes)
+    end = record === spliced ? encodeSpliced(at + STAGING_HEADER, maxBytes) : encodeRecord(record, at + STAGING_HEADER, maxBytes)
   } finally {
     depth--
   }
@@ -127,10 +220,7 @@ export function encode(tagId: number, record: unknown, sec: number, nsec: number
 export function commit(length: number, now: boolean): number {
   used = (used + STAGING_HEADER + length + 7) & ~7
   if (now || used >= HANDOVER_BYTES) return handOver()
-  if (!scheduled) {
-    scheduled = true
-    queueMicrotask(onCheckpoint)
-  }
+  schedule()
   return -1
 }
 
@@ -150,7 +240,7 @@ export function stageNested(
   enterSide() // throws (saving nothing) past the nesting limit
   depth++
   try {
-    const end = encodeRecord(record, STAGING_HEADER, maxBytes)
+    const end = record === spliced ? encodeSpliced(STAGING_HEADER, maxBytes) : encodeRecord(record, STAGING_HEADER, maxBytes)
     const length = end - STAGING_HEADER
     const side = scratch()
     writeHeader(side, 0, tagId, length, sec, nsec)
