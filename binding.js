@@ -836,13 +836,17 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeNdjson = nativeBinding.NativeNdjson
 module.exports.closeAllSync = nativeBinding.closeAllSync
 module.exports.ENTRY_OVERHEAD_EVENT_TIME = nativeBinding.ENTRY_OVERHEAD_EVENT_TIME
 module.exports.ENTRY_OVERHEAD_INTEGER_TIME = nativeBinding.ENTRY_OVERHEAD_INTEGER_TIME
 module.exports.HANDOVER_BYTES = nativeBinding.HANDOVER_BYTES
+module.exports.NDJSON_HELD = nativeBinding.NDJSON_HELD
+module.exports.NDJSON_REFUSED = nativeBinding.NDJSON_REFUSED
 module.exports.optionSpecs = nativeBinding.optionSpecs
 module.exports.OverflowPolicy = nativeBinding.OverflowPolicy
 module.exports.pushStaged = nativeBinding.pushStaged
+module.exports.queuedBytes = nativeBinding.queuedBytes
 module.exports.STAGING_HEADER = nativeBinding.STAGING_HEADER
 module.exports.STAGING_NOW = nativeBinding.STAGING_NOW
 module.exports.WireMode = nativeBinding.WireMode

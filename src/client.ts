@@ -14,6 +14,11 @@ import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
 import { describeError, split, splitTime } from './time.js'
+import { DrainWatch } from './drain.js'
+import { LIMITS, NATIVE_ID, WATCH_DRAIN } from './internal.js'
+import type { Limits } from './internal.js'
+import { FluentWritable } from './writable.js'
+import type { WritableOptions } from './writable.js'
 import type { Time } from './time.js'
 import type {
   CloseOptions,
@@ -25,7 +30,7 @@ import type {
   OverflowPolicy,
 } from './types.js'
 
-const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'newListener', 'removeListener'])
+const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
 const MAX_TAG_CACHE = 65_536
 
 function toError(ev: JsEvent): FluentError {
@@ -47,7 +52,8 @@ function encodeError(e: unknown): FluentError {
 
 /**
  * Events: `'connect'`, `'disconnect'` (err), `'error'` (FluentError), `'breaker'` ({ state, server }:
- * the circuit breaker opened, half-opened for a probe, or closed). Errors with no `'error'`
+ * the circuit breaker opened, half-opened for a probe, or closed), `'drain'` (after records were
+ * refused for lack of room, the buffer is back at half its cap or below). Errors with no `'error'`
  * listener are counted in `stats().unhandledErrors`, never thrown.
  */
 export class FluentClient extends EventEmitter {
@@ -79,6 +85,8 @@ export class FluentClient extends EventEmitter {
   #unhandled = 0
   #closedReported = false
   #droppedAfterClose = 0
+  /** Looks for room after a refusal (src/drain.ts); made on first use. */
+  #drain: DrainWatch | undefined
 
   constructor(options: FluentClientOptions = {}) {
     super()
@@ -200,6 +208,7 @@ export class FluentClient extends EventEmitter {
   /** Turns a native push answer (see `pushStaged`) into emit's result. */
   #answer(answer: number): boolean {
     if (answer >= 0 && answer % 2 === 1) return true
+    if (answer >= 0 && this.#closing === undefined) this[WATCH_DRAIN](false)
     if (answer >= 0 && this.#policy === 'error' && this.#closing === undefined) {
       throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
     }
@@ -357,6 +366,31 @@ export class FluentClient extends EventEmitter {
     }
     this.#report(err)
     return 0
+  }
+
+  /**
+   * A Writable that logs under `tag`: records in object mode, NDJSON text (transcoded in Rust)
+   * otherwise. It never drops: `write()` returns false while the buffer is full, `'drain'` follows
+   * when there is room, and `end()` finishes once what was written is delivered (see src/writable.ts).
+   */
+  toWritable(tag: string, options: WritableOptions = {}): FluentWritable {
+    return new FluentWritable(this, tag, options)
+  }
+
+  /** @internal */
+  get [NATIVE_ID](): number {
+    return this.#native.id
+  }
+
+  /** @internal */
+  get [LIMITS](): Limits {
+    return { maxBufferBytes: this.#cap, maxRecordBytes: this.#maxRecord, overhead: this.#overhead }
+  }
+
+  /** @internal Looks for room until `'drain'`; `hold` keeps the process alive meanwhile. */
+  [WATCH_DRAIN](hold: boolean): void {
+    this.#drain ??= new DrainWatch(this.#native.id, this.#cap, () => super.emit('drain'))
+    this.#drain.arm(hold)
   }
 
   stats(): FluentStats {

@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod ndjson;
 mod registry;
 
 use convert::{

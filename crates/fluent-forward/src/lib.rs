@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 mod framer;
+pub mod ndjson;
 pub mod options;
 pub mod queue;
 mod retry;
