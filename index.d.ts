@@ -8,5 +8,7 @@ export { FluentClient } from './src/client.js';
 export { EventTime } from './src/time.js';
 export type { Time } from './src/time.js';
 export { FluentError } from './src/errors.js';
+export type { FluentWritable, WritableOptions } from './src/writable.js';
+export type { LineOptions } from './src/ndjson.js';
 export type { FluentErrorCode } from './src/errors.js';
 export type { BreakerEvent, BreakerOptions, CloseOptions, CloseReport, EmitManyResult, FlushOptions, FluentClientOptions, FluentStats, Mode, OverflowPolicy, SecurityOptions, TlsOptions, } from './src/types.js';
