@@ -71,6 +71,12 @@ export declare const ENTRY_OVERHEAD_EVENT_TIME: number
 
 export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
 
+/**
+ * Leaves client `id` (of this thread) out of the main thread's exit drain; see
+ * `registry::exclude_from_process_exit`. For the pino transport's client.
+ */
+export declare function excludeFromProcessExit(id: number): void
+
 /** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
 export declare const HANDOVER_BYTES: number
 

@@ -840,6 +840,7 @@ module.exports.NativeNdjson = nativeBinding.NativeNdjson
 module.exports.closeAllSync = nativeBinding.closeAllSync
 module.exports.ENTRY_OVERHEAD_EVENT_TIME = nativeBinding.ENTRY_OVERHEAD_EVENT_TIME
 module.exports.ENTRY_OVERHEAD_INTEGER_TIME = nativeBinding.ENTRY_OVERHEAD_INTEGER_TIME
+module.exports.excludeFromProcessExit = nativeBinding.excludeFromProcessExit
 module.exports.HANDOVER_BYTES = nativeBinding.HANDOVER_BYTES
 module.exports.NDJSON_HELD = nativeBinding.NDJSON_HELD
 module.exports.NDJSON_REFUSED = nativeBinding.NDJSON_REFUSED

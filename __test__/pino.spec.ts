@@ -243,22 +243,29 @@ function runScript(source: string, timeoutMs = 30_000): Promise<Run> {
   })
 }
 
-test('process.exit() right after logging 10,000 lines delivers them (pino autoEnd, within its 10 s)', async (t) => {
-  const server = await Receiver.start()
-  const run = await runScript(`
-    const pino = require(${JSON.stringify(pinoPath)})
-    const transport = pino.transport({ target: ${JSON.stringify(pinoTarget)}, options: { port: ${server.port}, tag: 'exit' } })
-    const logger = pino(transport)
-    transport.once('ready', () => {
-      for (let i = 0; i < 10000; i++) logger.info({ i }, 'bye')
-      process.exit(0)
-    })
-  `)
-  t.is(run.status, 0, run.stderr)
-  t.true(await server.waitFor(10_000, 10_000))
-  t.is(new Set(server.entries.map((e) => e.record.i)).size, 10_000)
-  await server.close()
-})
+const indexPath = fileURLToPath(new URL('../index.js', import.meta.url))
+
+for (const mainLoadsIt of [false, true]) {
+  test(`process.exit() right after logging 10,000 lines delivers them (pino autoEnd)${mainLoadsIt ? ', with fluent-native loaded in the main thread too' : ''}`, async (t) => {
+    const server = await Receiver.start()
+    // With the main thread's exit drain installed too, it must not close the Worker's client
+    // before pino's autoEnd made the Worker take in the rest of its buffer.
+    const run = await runScript(`
+      ${mainLoadsIt ? `require(${JSON.stringify(indexPath)})` : ''}
+      const pino = require(${JSON.stringify(pinoPath)})
+      const transport = pino.transport({ target: ${JSON.stringify(pinoTarget)}, options: { port: ${server.port}, tag: 'exit' } })
+      const logger = pino(transport)
+      transport.once('ready', () => {
+        for (let i = 0; i < 10000; i++) logger.info({ i }, 'bye')
+        process.exit(0)
+      })
+    `)
+    t.is(run.status, 0, run.stderr)
+    t.true(await server.waitFor(10_000, 10_000))
+    t.is(new Set(server.entries.map((e) => e.record.i)).size, 10_000)
+    await server.close()
+  })
+}
 
 test('a pino.transport worker that ends never crashes the process (napi-rs#3443), even with its server gone', async (t) => {
   const run = await runScript(`

@@ -12,9 +12,11 @@
 import { EventEmitter } from 'node:events'
 import { Writable } from 'node:stream'
 import { parentPort, workerData } from 'node:worker_threads'
+import { excludeFromProcessExit } from '../binding.js'
 import type { NativeNdjson } from '../binding.js'
 import { FluentClient } from './client.js'
 import type { FluentError } from './errors.js'
+import { NATIVE_ID } from './internal.js'
 import { openNdjson, splitLineOptions } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
 import type { FluentClientOptions } from './types.js'
@@ -212,6 +214,10 @@ export default async function pinoTransport(options: PinoFluentOptions = {}): Pr
   const { $context: _context, pinoWillSendConfig: _willSend, ...ours } = options as Record<string, unknown>
   const config = await pinoConfig()
   const stream = new TransportStream(open(ours, config?.levels?.labels, config?.messageKey))
+  // pino's autoEnd ends this stream at exit, after this Worker took in what is left of pino's
+  // buffer; the main thread's own exit drain (if it loaded fluent-native) must not close the
+  // client before that.
+  excludeFromProcessExit(stream.client[NATIVE_ID])
   warnFromWorker(stream.client)
   return stream
 }

@@ -190,3 +190,12 @@ pub fn queued_bytes(id: u32) -> f64 {
     _ => -1.0,
   }
 }
+
+/// Leaves client `id` (of this thread) out of the main thread's exit drain; see
+/// `registry::exclude_from_process_exit`. For the pino transport's client.
+#[napi(catch_unwind)]
+pub fn exclude_from_process_exit(id: u32) {
+  if let Some(client) = registry::get(id) {
+    registry::exclude_from_process_exit(&client);
+  }
+}
