@@ -129,6 +129,17 @@ test('destination(): in-thread, ISO and unix times, keepTime, numbers kept as le
   await server.close()
 })
 
+test('pino(destination(options)): the one-argument form pino documents', async (t) => {
+  const server = await Receiver.start()
+  const dest = destination({ port: server.port, tag: 'one', flushIntervalMs: 5, requireAck: true })
+  pino(dest).info({ n: 1 }, 'one argument')
+  await dest.flush()
+  t.like(server.entries[0]?.record, { n: 1, msg: 'one argument', level: 'info' })
+  t.is(server.entries[0]?.tag, 'one')
+  await ended(dest)
+  await server.close()
+})
+
 test('chunks cut anywhere (mid-line, mid-UTF-8 character) give the same records', async (t) => {
   const server = await Receiver.start()
   const dest = destination({ port: server.port, tag: 'cut', flushIntervalMs: 5, requireAck: true })

@@ -71,6 +71,8 @@ function closed(client: FluentClient, timeoutMs: number): Promise<void> {
  */
 export class PinoDestination extends EventEmitter {
   readonly client: FluentClient
+  /** What pino looks for to tell a stream from an options object in `pino(stream)`. */
+  writable = true
   readonly #lines: NativeNdjson
   readonly #endTimeoutMs: number
   #ending: Promise<void> | undefined
@@ -108,6 +110,7 @@ export class PinoDestination extends EventEmitter {
   /** Stops, drains (at most `exitFlushTimeoutMs`, default 8 s), then emits `'close'`. */
   end(cb?: () => void): this {
     if (this.#ending === undefined) {
+      this.writable = false
       this.#lines.end()
       this.#ending = closed(this.client, this.#endTimeoutMs).then(() => {
         this.emit('finish')
