@@ -69,12 +69,13 @@ interface Contender {
 }
 
 const CONTENDERS: Contender[] = [
-  { id: 'pino-devnull', label: 'pino → /dev/null (sonic-boom; the floor)', logger: 'pino', receiver: 'none' },
+  { id: 'pino-devnull', label: "pino → /dev/null (pino.destination: sonic-boom's defaults, a write per line; the floor)", logger: 'pino', receiver: 'none' },
+  { id: 'pino-devnull-buffered', label: 'pino → /dev/null (sonic-boom, minLength 4096, async: a write per 4 KiB)', logger: 'pino', receiver: 'none' },
   { id: 'pino-destination', label: 'pino(fluent-native/pino destination())', logger: 'pino', receiver: 'sink' },
   { id: 'pino-transport', label: "pino.transport('fluent-native/pino')", logger: 'pino', receiver: 'sink' },
   { id: 'pino-socket', label: 'pino.transport(pino-socket), raw TCP lines', logger: 'pino', receiver: 'lines' },
   { id: 'pino-ffn', label: 'pino-abstract-transport + @fluent-org/logger (as @lukadriel/pino-fluent)', logger: 'pino', receiver: 'sink' },
-  { id: 'pino-fluentd', label: 'pino to stdout | pino-fluentd (fluent-logger)', logger: 'pino', receiver: 'sink' },
+  { id: 'pino-fluentd', label: 'pino to stdout, piped to the pino-fluentd CLI (fluent-logger)', logger: 'pino', receiver: 'sink' },
   { id: 'winston-devnull', label: 'winston → Stream(/dev/null) (the floor)', logger: 'winston', receiver: 'none' },
   { id: 'winston-native', label: 'winston + fluent-native/winston', logger: 'winston', receiver: 'sink' },
   { id: 'winston-fluent-logger', label: "winston + fluent-logger's winstonTransport", logger: 'winston', receiver: 'sink' },
@@ -116,6 +117,7 @@ async function child(id: string, shape: Shape, lines: number, port: number, line
   if (id.startsWith('pino')) {
     let stream: unknown
     if (id === 'pino-devnull') stream = pino.destination('/dev/null')
+    else if (id === 'pino-devnull-buffered') stream = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false })
     else if (id === 'pino-destination') stream = require('../src/pino.js').destination({ port, tag: 'bench' })
     else if (id === 'pino-fluentd') stream = pino.destination(1)
     else {
@@ -277,14 +279,15 @@ async function driver(): Promise<void> {
   for (const logger of ['pino', 'winston'] as const) {
     for (const shape of SHAPES) {
       const floor = get(shape, `${logger}-devnull`)
+      const buffered = logger === 'pino' ? get(shape, 'pino-devnull-buffered') : undefined
       const best = logger === 'pino' ? get(shape, 'pino-ffn') : get(shape, 'winston-fluent-logger')
       md.push(`## ${logger}, ${shape} records`, '')
-      md.push(`| route | delivered | main ns/line | main vs floor | total ns/line | total vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | main vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | lines/s |`)
-      md.push('|---|---:|---:|---:|---:|---:|---:|---:|')
+      md.push(`| route | delivered | main ns/line | main vs floor |${buffered ? ' main vs buffered floor |' : ''} total ns/line | total vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | main vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | lines/s |`)
+      md.push(`|---|---:|---:|---:|${buffered ? '---:|' : ''}---:|---:|---:|---:|`)
       for (const { c, run } of rows.filter((r) => r.shape === shape && r.c.logger === logger)) {
         const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`)
         md.push(
-          `| ${c.label} | ${run.delivered === run.lines ? 'all' : `${run.delivered}/${run.lines}`} | ${run.mainNsPerLine.toFixed(0)} | ${ratio(run.mainNsPerLine, floor?.mainNsPerLine)} | ${c.receiver === 'none' ? '-' : run.totalNsPerLine.toFixed(0)} | ${c.receiver === 'none' ? '-' : ratio(run.totalNsPerLine, best?.totalNsPerLine)} | ${ratio(run.mainNsPerLine, best?.mainNsPerLine)} | ${run.linesPerSec === null ? '-' : Math.round(run.linesPerSec).toLocaleString('en')} |`,
+          `| ${c.label} | ${run.delivered === run.lines ? 'all' : `${run.delivered}/${run.lines}`} | ${run.mainNsPerLine.toFixed(0)} | ${ratio(run.mainNsPerLine, floor?.mainNsPerLine)} |${buffered ? ` ${ratio(run.mainNsPerLine, buffered.mainNsPerLine)} |` : ''} ${c.receiver === 'none' ? '-' : run.totalNsPerLine.toFixed(0)} | ${c.receiver === 'none' ? '-' : ratio(run.totalNsPerLine, best?.totalNsPerLine)} | ${ratio(run.mainNsPerLine, best?.mainNsPerLine)} | ${run.linesPerSec === null ? '-' : Math.round(run.linesPerSec).toLocaleString('en')} |`,
         )
       }
       md.push('')

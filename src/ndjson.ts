@@ -60,7 +60,7 @@ function key(name: string, v: unknown, fallback: string | undefined): string | u
 
 /**
  * Splits an option bag into the line options and the client's options (everything else, checked
- * by the client). `defaultTag` is the tag when none is given.
+ * by the client).
  */
 export function splitLineOptions(options: unknown): { line: LineOptions; client: Record<string, unknown> } {
   if (options === undefined || options === null) options = {}
@@ -74,7 +74,10 @@ export function splitLineOptions(options: unknown): { line: LineOptions; client:
   return { line: line as LineOptions, client }
 }
 
-/** A transcoder for `client`, with pino's conventions as defaults where `pinoDefaults`. */
+/**
+ * A transcoder for `client`. `defaults`: the tag when none is given, whether level names are on
+ * when not said, and whether it waits for room (streams) or applies the overflow policy (pino).
+ */
 export function openNdjson(
   client: FluentClient,
   o: LineOptions,

@@ -59,7 +59,7 @@ function open(options: unknown, levelsFromPino?: Record<string, string>, message
   }
 }
 
-/** Reports the undelivered part of a close, if any, through the client's usual `'error'` path. */
+/** Closes the client; what it could not deliver it reports itself (ERR_FLUENT_UNDELIVERED). */
 function closed(client: FluentClient, timeoutMs: number): Promise<void> {
   return client.close({ timeoutMs }).then(() => undefined)
 }
@@ -86,12 +86,14 @@ export class PinoDestination extends EventEmitter {
     process.nextTick(() => this.emit('ready'))
   }
 
-  /** One or more NDJSON lines (pino writes one line per call). Always true: pino ignores it anyway. */
+  /**
+   * One or more NDJSON lines (pino writes one line per call). True until `end()`; lines written
+   * after it are refused by the closed client and counted as dropped.
+   */
   write(chunk: string | Uint8Array): boolean {
-    if (this.#ending !== undefined) return false
     if (typeof chunk === 'string') this.#lines.writeText(chunk)
     else this.#lines.writeBytes(chunk)
-    return true
+    return this.#ending === undefined
   }
 
   /** Calls back (and resolves) once every line written before is delivered; `cb(err)` if not. */

@@ -18,7 +18,8 @@ import { openNdjson } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
 import { handOver } from './stage.js'
 
-export interface WritableOptions extends LineOptions {
+/** The line options (text mode), except `tag`: the stream's tag is `toWritable`'s first argument. */
+export interface WritableOptions extends Omit<LineOptions, 'tag'> {
   /** Records (objects) instead of NDJSON text. Default `false`. */
   objectMode?: boolean
   /** The stream's own buffer before `write()` returns false (Node's default otherwise). */
@@ -39,13 +40,14 @@ export class FluentWritable extends Writable {
   #room = 0
 
   constructor(client: FluentClient, tag: string, options: WritableOptions = {}) {
-    const { objectMode = false, highWaterMark, ...line } = options
+    const { objectMode = false, highWaterMark, ...line } = options as WritableOptions & { tag?: unknown }
     super({ objectMode, decodeStrings: false, ...(highWaterMark === undefined ? {} : { highWaterMark }) })
     if (typeof tag !== 'string' || tag === '') {
       throw new FluentError('ERR_FLUENT_INVALID_TAG', 'toWritable needs a tag (a non-empty string)')
     }
     this.#client = client
     this.#tag = tag
+    if (line.tag !== undefined) throw new FluentError('ERR_FLUENT_CONFIG', "toWritable(tag, options): the tag is the first argument, not an option")
     if (objectMode) {
       if (Object.keys(line).length > 0) {
         throw new FluentError('ERR_FLUENT_CONFIG', `${Object.keys(line).join(', ')}: line options apply to text mode only`)

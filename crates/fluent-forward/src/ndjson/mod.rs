@@ -14,7 +14,7 @@ mod time;
 pub mod transcode;
 
 use crate::codec::event_time::EventTime;
-use crate::codec::primitives::write_str;
+use crate::codec::primitives::{write_map_header, write_str};
 use std::collections::HashMap;
 use transcode::{Fields, Role, Scalar, Special};
 
@@ -85,6 +85,8 @@ pub struct Transcoder {
   /// Inside a line that outgrew `max_line_bytes`: drop bytes up to its newline.
   skipping: bool,
   out: Vec<u8>,
+  /// `out` with the time field removed and the level named, when there is something to edit.
+  edited: Vec<u8>,
   specials: Vec<Special>,
   tags: HashMap<Box<str>, u32>,
 }
@@ -110,6 +112,7 @@ impl Transcoder {
       pending: Vec::new(),
       skipping: false,
       out: Vec::with_capacity(1024),
+      edited: Vec::with_capacity(1024),
       specials: Vec::with_capacity(3),
       tags: HashMap::new(),
     }
@@ -277,22 +280,30 @@ impl Transcoder {
         Role::Plain => {}
       }
     }
-    // Edits from the back, so earlier positions stay valid.
-    let mut edits: Vec<(usize, usize, Option<usize>)> = Vec::with_capacity(2);
-    edits.extend(removed.map(|(a, b)| (a, b, None)));
-    edits.extend(level.map(|(a, b, i)| (a, b, Some(i))));
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    for (a, b, name) in edits {
-      let mut with = Vec::new();
-      if let Some(i) = name {
-        write_str(&mut with, &self.opts.level_names[i].1);
+    if removed.is_none() && level.is_none() {
+      return sink.offer(tag, time, &self.out);
+    }
+    // The record again, without the time field and with the level's name: segments of `out`
+    // copied around the edits (at most two, in order) into `edited`, under a recounted header.
+    let mut edits = [removed.map(|(a, b)| (a, b, None)), level.map(|(a, b, i)| (a, b, Some(i)))];
+    if let [Some(x), Some(y)] = &edits {
+      if x.0 > y.0 {
+        edits.swap(0, 1);
       }
-      self.out.splice(a..b, with);
     }
-    if removed.is_some() {
-      decrement_map_len(&mut self.out);
+    let (count, header) = map_header(&self.out);
+    self.edited.clear();
+    write_map_header(&mut self.edited, count - removed.is_some() as usize);
+    let mut pos = header;
+    for (a, b, name) in edits.into_iter().flatten() {
+      self.edited.extend_from_slice(&self.out[pos..a]);
+      if let Some(i) = name {
+        write_str(&mut self.edited, &self.opts.level_names[i].1);
+      }
+      pos = b;
     }
-    sink.offer(tag, time, &self.out)
+    self.edited.extend_from_slice(&self.out[pos..]);
+    sink.offer(tag, time, &self.edited)
   }
 
   /// A line that is not JSON, as `{ <messageKey>: <line> }` (invalid UTF-8 replaced).
@@ -321,26 +332,12 @@ fn tag_of(tags: &mut HashMap<Box<str>, u32>, fallback: u32, sink: &mut dyn Sink,
   }
 }
 
-/// One field fewer in the top-level map at the start of `out` (its header is the shortest form,
-/// and one fewer may fit a shorter one).
-fn decrement_map_len(out: &mut Vec<u8>) {
+/// The element count and header length of the map the transcoder wrote at the start of `out`.
+fn map_header(out: &[u8]) -> (usize, usize) {
   match out[0] {
-    0x81..=0x8f => out[0] -= 1,
-    0xde => {
-      let n = u16::from_be_bytes([out[1], out[2]]) - 1;
-      if n < 16 {
-        out.splice(0..3, [0x80 | n as u8]);
-      } else {
-        out[1..3].copy_from_slice(&n.to_be_bytes());
-      }
-    }
-    0xdf => {
-      let n = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) - 1;
-      let mut h = Vec::with_capacity(5);
-      crate::codec::primitives::write_map_header(&mut h, n as usize);
-      out.splice(0..5, h);
-    }
-    _ => unreachable!("a map with a removed field has at least one"),
+    b @ 0x80..=0x8f => ((b & 0x0f) as usize, 1),
+    0xde => (u16::from_be_bytes([out[1], out[2]]) as usize, 3),
+    _ => (u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize, 5),
   }
 }
 
