@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { once } from 'node:events'
 
 import { Sink } from './sink.ts'
 
@@ -70,6 +71,7 @@ interface Contender {
 
 const CONTENDERS: Contender[] = [
   { id: 'pino-devnull', label: "pino → /dev/null (pino.destination: sonic-boom's defaults, a write per line; the floor)", logger: 'pino', receiver: 'none' },
+  { id: 'pino-noop', label: "pino → a stream whose write() does nothing (pino's own cost alone)", logger: 'pino', receiver: 'none' },
   { id: 'pino-devnull-buffered', label: 'pino → /dev/null (sonic-boom, minLength 4096, async: a write per 4 KiB)', logger: 'pino', receiver: 'none' },
   { id: 'pino-destination', label: 'pino(fluent-native/pino destination())', logger: 'pino', receiver: 'sink' },
   { id: 'pino-transport', label: "pino.transport('fluent-native/pino')", logger: 'pino', receiver: 'sink' },
@@ -112,11 +114,11 @@ function pidCpuUs(pid: number): number {
 async function child(id: string, shape: Shape, lines: number, port: number, linePort: number): Promise<void> {
   const pino = require('pino')
   const winston = require('winston')
-  const { once } = await import('node:events')
   let log: (i: number) => void
   if (id.startsWith('pino')) {
     let stream: unknown
     if (id === 'pino-devnull') stream = pino.destination('/dev/null')
+    else if (id === 'pino-noop') stream = { write: (_line: string) => true }
     else if (id === 'pino-devnull-buffered') stream = pino.destination({ dest: '/dev/null', minLength: 4096, sync: false })
     else if (id === 'pino-destination') stream = require('../src/pino.js').destination({ port, tag: 'bench' })
     else if (id === 'pino-fluentd') stream = pino.destination(1)
@@ -129,7 +131,7 @@ async function child(id: string, shape: Shape, lines: number, port: number, line
       stream = pino.transport(targets[id])
       await once(stream as NodeJS.EventEmitter, 'ready')
     }
-    const logger = pino(stream)
+    const logger = pino({}, stream)
     log = (i) => {
       const [obj, msg] = logArgs(shape, i)
       logger.info(obj, msg)
@@ -280,14 +282,15 @@ async function driver(): Promise<void> {
     for (const shape of SHAPES) {
       const floor = get(shape, `${logger}-devnull`)
       const buffered = logger === 'pino' ? get(shape, 'pino-devnull-buffered') : undefined
+      const noop = logger === 'pino' ? get(shape, 'pino-noop') : undefined
       const best = logger === 'pino' ? get(shape, 'pino-ffn') : get(shape, 'winston-fluent-logger')
       md.push(`## ${logger}, ${shape} records`, '')
-      md.push(`| route | delivered | main ns/line | main vs floor |${buffered ? ' main vs buffered floor |' : ''} total ns/line | total vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | main vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | lines/s |`)
-      md.push(`|---|---:|---:|---:|${buffered ? '---:|' : ''}---:|---:|---:|---:|`)
+      md.push(`| route | delivered | main ns/line | main vs floor |${buffered ? ' main vs buffered floor | main over pino alone (ns) |' : ''} total ns/line | total vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | main vs ${logger === 'pino' ? 'pino-ffn' : 'fluent-logger'} | lines/s |`)
+      md.push(`|---|---:|---:|---:|${buffered ? '---:|---:|' : ''}---:|---:|---:|---:|`)
       for (const { c, run } of rows.filter((r) => r.shape === shape && r.c.logger === logger)) {
         const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`)
         md.push(
-          `| ${c.label} | ${run.delivered === run.lines ? 'all' : `${run.delivered}/${run.lines}`} | ${run.mainNsPerLine.toFixed(0)} | ${ratio(run.mainNsPerLine, floor?.mainNsPerLine)} |${buffered ? ` ${ratio(run.mainNsPerLine, buffered.mainNsPerLine)} |` : ''} ${c.receiver === 'none' ? '-' : run.totalNsPerLine.toFixed(0)} | ${c.receiver === 'none' ? '-' : ratio(run.totalNsPerLine, best?.totalNsPerLine)} | ${ratio(run.mainNsPerLine, best?.mainNsPerLine)} | ${run.linesPerSec === null ? '-' : Math.round(run.linesPerSec).toLocaleString('en')} |`,
+          `| ${c.label} | ${run.delivered === run.lines ? 'all' : `${run.delivered}/${run.lines}`} | ${run.mainNsPerLine.toFixed(0)} | ${ratio(run.mainNsPerLine, floor?.mainNsPerLine)} |${buffered ? ` ${ratio(run.mainNsPerLine, buffered.mainNsPerLine)} | ${noop ? (run.mainNsPerLine - noop.mainNsPerLine).toFixed(0) : '-'} |` : ''} ${c.receiver === 'none' ? '-' : run.totalNsPerLine.toFixed(0)} | ${c.receiver === 'none' ? '-' : ratio(run.totalNsPerLine, best?.totalNsPerLine)} | ${ratio(run.mainNsPerLine, best?.mainNsPerLine)} | ${run.linesPerSec === null ? '-' : Math.round(run.linesPerSec).toLocaleString('en')} |`,
         )
       }
       md.push('')

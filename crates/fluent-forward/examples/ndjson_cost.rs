@@ -32,7 +32,10 @@ fn lines(medium: bool, n: usize) -> Vec<u8> {
         i % 1000, i % 7, 40000 + i % 20000, i % 300
       ).as_bytes());
     } else {
-      out.extend_from_slice(format!(r#"{{"level":30,"time":{t},"pid":4242,"hostname":"api-7d9f","i":{i},"msg":"hello world"}}"#).as_bytes());
+      out.extend_from_slice(
+        format!(r#"{{"level":30,"time":{t},"pid":4242,"hostname":"api-7d9f","i":{i},"msg":"hello world"}}"#)
+          .as_bytes(),
+      );
     }
     out.push(b'\n');
   }

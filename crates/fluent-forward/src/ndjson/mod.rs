@@ -285,7 +285,10 @@ impl Transcoder {
     }
     // The record again, without the time field and with the level's name: segments of `out`
     // copied around the edits (at most two, in order) into `edited`, under a recounted header.
-    let mut edits = [removed.map(|(a, b)| (a, b, None)), level.map(|(a, b, i)| (a, b, Some(i)))];
+    let mut edits = [
+      removed.map(|(a, b)| (a, b, None)),
+      level.map(|(a, b, i)| (a, b, Some(i))),
+    ];
     if let [Some(x), Some(y)] = &edits {
       if x.0 > y.0 {
         edits.swap(0, 1);

@@ -18,7 +18,8 @@ pub fn event_time(value: Scalar, line_out: &[u8]) -> Option<EventTime> {
     Scalar::U64(v) if (v as f64) < MILLIS_FROM => EventTime::new(u32::try_from(v).ok()?, 0),
     Scalar::U64(ms) => EventTime::new(u32::try_from(ms / 1000).ok()?, (ms % 1000) as u32 * 1_000_000),
     Scalar::I64(_) => None,
-    Scalar::F64(v) if !(v >= 0.0) => None,
+    // NaN as well as negatives: neither is a time.
+    Scalar::F64(v) if v.is_nan() || v < 0.0 => None,
     Scalar::F64(v) if v < MILLIS_FROM => from_seconds(v),
     Scalar::F64(ms) => from_seconds(ms / 1000.0),
     Scalar::Str(a, b) => from_iso(std::str::from_utf8(&line_out[a..b]).ok()?),
