@@ -15,8 +15,7 @@ import { claim, commit, encode, handOver, nested, release, stageNested } from '.
 import type { StageSink } from './stage.js'
 import { describeError, split, splitTime } from './time.js'
 import { DrainWatch } from './drain.js'
-import { LIMITS, NATIVE_ID, WATCH_DRAIN } from './internal.js'
-import type { Limits } from './internal.js'
+import { setInternals } from './internal.js'
 import { FluentWritable } from './writable.js'
 import type { WritableOptions } from './writable.js'
 import type { Time } from './time.js'
@@ -123,6 +122,11 @@ export class FluentClient extends EventEmitter {
       end: (report) => this.#endExit(report),
     }
     register(this, this.#exitHandle)
+    setInternals(this, {
+      id,
+      limits: { maxBufferBytes: this.#cap, maxRecordBytes: this.#maxRecord, overhead: this.#overhead },
+      watchDrain: (hold) => this.#watchDrain(hold),
+    })
   }
 
   /** The id of a tag from either cache, or a fresh one (for the methods that are not EventEmitter's). */
@@ -208,7 +212,7 @@ export class FluentClient extends EventEmitter {
   /** Turns a native push answer (see `pushStaged`) into emit's result. */
   #answer(answer: number): boolean {
     if (answer >= 0 && answer % 2 === 1) return true
-    if (answer >= 0 && this.#closing === undefined) this[WATCH_DRAIN](false)
+    if (answer >= 0 && this.#closing === undefined) this.#watchDrain(false)
     if (answer >= 0 && this.#policy === 'error' && this.#closing === undefined) {
       throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
     }
@@ -377,18 +381,8 @@ export class FluentClient extends EventEmitter {
     return new FluentWritable(this, tag, options)
   }
 
-  /** @internal */
-  get [NATIVE_ID](): number {
-    return this.#native.id
-  }
-
-  /** @internal */
-  get [LIMITS](): Limits {
-    return { maxBufferBytes: this.#cap, maxRecordBytes: this.#maxRecord, overhead: this.#overhead }
-  }
-
-  /** @internal Looks for room until `'drain'`; `hold` keeps the process alive meanwhile. */
-  [WATCH_DRAIN](hold: boolean): void {
+  /** Looks for room until `'drain'`; `hold` keeps the process alive meanwhile. */
+  #watchDrain(hold: boolean): void {
     this.#drain ??= new DrainWatch(this.#native.id, this.#cap, () => super.emit('drain'))
     this.#drain.arm(hold)
   }

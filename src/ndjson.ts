@@ -5,7 +5,7 @@
 import { NativeNdjson } from '../binding.js'
 import type { FluentClient } from './client.js'
 import { FluentError, fromNative } from './errors.js'
-import { LIMITS, NATIVE_ID } from './internal.js'
+import { internalsOf } from './internal.js'
 
 export interface LineOptions {
   /** Tag of every line, or of the lines whose `tagKey` field is missing or not a usable tag. */
@@ -100,9 +100,9 @@ export function openNdjson(
     levels.push(n)
     levelNames.push(name)
   }
-  const limits = client[LIMITS]
+  const { id, limits } = internalsOf(client)
   try {
-    return new NativeNdjson(client[NATIVE_ID], {
+    return new NativeNdjson(id, {
       tag,
       tagKey: key('tagKey', o.tagKey, undefined),
       timeKey: key('timeKey', o.timeKey, 'time'),

@@ -16,7 +16,7 @@ import { excludeFromProcessExit } from '../binding.js'
 import type { NativeNdjson } from '../binding.js'
 import { FluentClient } from './client.js'
 import type { FluentError } from './errors.js'
-import { NATIVE_ID } from './internal.js'
+import { internalsOf } from './internal.js'
 import { openNdjson, splitLineOptions } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
 import type { FluentClientOptions } from './types.js'
@@ -222,7 +222,7 @@ export default async function pinoTransport(options: PinoFluentOptions = {}): Pr
   // pino's autoEnd ends this stream at exit, after this Worker took in what is left of pino's
   // buffer; the main thread's own exit drain (if it loaded fluent-native) must not close the
   // client before that.
-  excludeFromProcessExit(stream.client[NATIVE_ID])
+  excludeFromProcessExit(internalsOf(stream.client).id)
   warnFromWorker(stream.client)
   return stream
 }

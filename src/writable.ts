@@ -13,7 +13,7 @@ import { NDJSON_HELD, NDJSON_REFUSED, queuedBytes } from '../binding.js'
 import type { NativeNdjson } from '../binding.js'
 import type { FluentClient } from './client.js'
 import { FluentError } from './errors.js'
-import { LIMITS, NATIVE_ID, WATCH_DRAIN } from './internal.js'
+import { internalsOf } from './internal.js'
 import { openNdjson } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
 import { handOver } from './stage.js'
@@ -87,17 +87,18 @@ export class FluentWritable extends Writable {
 
   #whenRoom(then: () => void): void {
     this.#client.once('drain', then)
-    this.#client[WATCH_DRAIN](true)
+    internalsOf(this.#client).watchDrain(true)
   }
 
   /** Object mode: one record, once there is surely room for it (so it cannot be dropped). */
   #record(record: unknown, done: Done): void {
-    const { maxBufferBytes, maxRecordBytes, overhead } = this.#client[LIMITS]
+    const { id, limits } = internalsOf(this.#client)
+    const { maxBufferBytes, maxRecordBytes, overhead } = limits
     // The record's size is known only once encoded: room for the largest record is what is sure.
     const need = Math.min(maxRecordBytes + overhead, maxBufferBytes)
     if (this.#room < need) {
       handOver()
-      const queued = queuedBytes(this.#client[NATIVE_ID])
+      const queued = queuedBytes(id)
       if (queued < 0) return done(closedError())
       this.#room = maxBufferBytes - queued
       if (this.#room < need) return this.#whenRoom(() => this.#record(record, done))

@@ -3,6 +3,10 @@
 //! `serde_json::Value` alone, without writing any msgpack.
 //!
 //!   cargo run --release -p fluent-forward --example ndjson_cost
+//!   cargo run --release -p fluent-forward --example ndjson_cost --features bench-json
+//!
+//! The second also drives the same msgpack-writing visitors from sonic-rs's and simd-json's serde
+//! deserializers instead of serde_json's, which is how the JSON parser was chosen.
 //!
 //! Lines as pino writes them: small (`{level,time,pid,hostname,i,msg}`) and medium (a request log).
 
@@ -78,6 +82,8 @@ fn main() {
       best_v = best_v.min(start.elapsed().as_nanos() as f64 / n as f64);
       assert!(fields > 0);
     }
+    #[cfg(feature = "bench-json")]
+    others(&text, n);
     println!(
       "{} lines ({} B of JSON, {} B of msgpack each): transcoder {:.0} ns/line; serde_json::Value parse alone {:.0} ns/line",
       if medium { "medium" } else { "small" },
@@ -87,4 +93,62 @@ fn main() {
       best_v
     );
   }
+}
+
+#[cfg(feature = "bench-json")]
+struct Pino;
+
+#[cfg(feature = "bench-json")]
+impl fluent_forward::ndjson::transcode::Fields for Pino {
+  fn role(&self, key: &str) -> fluent_forward::ndjson::transcode::Role {
+    use fluent_forward::ndjson::transcode::Role;
+    match key {
+      "time" => Role::Time,
+      "level" => Role::Level,
+      _ => Role::Plain,
+    }
+  }
+}
+
+/// The visitors alone (no line splitting, no edits, no sink) under each parser, per line.
+#[cfg(feature = "bench-json")]
+fn others(text: &[u8], n: usize) {
+  use fluent_forward::ndjson::transcode::{object, object_from};
+  let lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
+  let mut out = Vec::with_capacity(4096);
+  let mut specials = Vec::new();
+  let mut best = [f64::MAX; 3];
+  for _ in 0..5 {
+    let start = Instant::now();
+    for l in &lines {
+      out.clear();
+      specials.clear();
+      object(l, &Pino, &mut out, &mut specials).expect("valid");
+    }
+    best[0] = best[0].min(start.elapsed().as_nanos() as f64 / n as f64);
+    let start = Instant::now();
+    for l in &lines {
+      out.clear();
+      specials.clear();
+      let mut de = sonic_rs::Deserializer::from_slice(l);
+      object_from(&mut de, &Pino, &mut out, &mut specials).expect("valid");
+    }
+    best[1] = best[1].min(start.elapsed().as_nanos() as f64 / n as f64);
+    // simd-json parses in place: each line is copied first, as a real use would have to.
+    let mut scratch = Vec::new();
+    let start = Instant::now();
+    for l in &lines {
+      out.clear();
+      specials.clear();
+      scratch.clear();
+      scratch.extend_from_slice(l);
+      let mut de = simd_json::Deserializer::from_slice(&mut scratch).expect("valid");
+      object_from(&mut de, &Pino, &mut out, &mut specials).expect("valid");
+    }
+    best[2] = best[2].min(start.elapsed().as_nanos() as f64 / n as f64);
+  }
+  println!(
+    "  visitors writing msgpack, per line: serde_json {:.0} ns, sonic-rs {:.0} ns, simd-json {:.0} ns",
+    best[0], best[1], best[2]
+  );
 }

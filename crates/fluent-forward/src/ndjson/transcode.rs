@@ -75,6 +75,22 @@ pub fn object(
   })
 }
 
+/// `object` with any serde deserializer standing on one JSON value (for comparing JSON parsers,
+/// `examples/ndjson_cost.rs`). On `Err`, `out` may hold a partial map: the caller truncates.
+pub fn object_from<'de, D: Deserializer<'de>>(
+  de: D,
+  fields: &dyn Fields,
+  out: &mut Vec<u8>,
+  specials: &mut Vec<Special>,
+) -> Result<(), D::Error> {
+  Top {
+    out,
+    fields,
+    specials,
+  }
+  .deserialize(de)
+}
+
 /// Writes `header` for `count` elements into the space reserved at `at`, moving the elements back
 /// over what the shorter header leaves unused.
 fn close_container(out: &mut Vec<u8>, at: usize, count: usize, kind: Container) {
