@@ -114,7 +114,11 @@ impl fluent_forward::ndjson::transcode::Fields for Pino {
 #[cfg(feature = "bench-json")]
 fn others(text: &[u8], n: usize) {
   use fluent_forward::ndjson::transcode::{object, object_from};
-  let lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
+  let lines: Vec<Vec<u8>> = text
+    .split(|b| *b == b'\n')
+    .filter(|l| !l.is_empty())
+    .map(<[u8]>::to_vec)
+    .collect();
   let mut out = Vec::with_capacity(4096);
   let mut specials = Vec::new();
   let mut best = [f64::MAX; 3];

@@ -241,7 +241,17 @@ impl Transcoder {
   fn line(&mut self, sink: &mut dyn Sink, line: &[u8], fed: &mut Fed) -> Offer {
     self.out.clear();
     self.specials.clear();
-    if let Err(why) = transcode::object(line, &self.opts, &mut self.out, &mut self.specials) {
+    let mut parsed = transcode::object(line, &self.opts, &mut self.out, &mut self.specials);
+    if parsed.is_err() {
+      // JSON.stringify writes a lone surrogate as an escape (`"\ud800"`), which serde_json refuses;
+      // such a line keeps its fields with U+FFFD in its place, as the JS encoder does.
+      if let Some(fixed) = replace_lone_surrogates(line) {
+        if transcode::object(&fixed, &self.opts, &mut self.out, &mut self.specials).is_ok() {
+          parsed = Ok(());
+        }
+      }
+    }
+    if let Err(why) = parsed {
       // Counted once per line, even if it is offered again after a block: the first answer counts.
       let offer = self.raw(sink, line);
       if offer != Offer::NoRoom {
@@ -333,6 +343,43 @@ fn tag_of(tags: &mut HashMap<Box<str>, u32>, fallback: u32, sink: &mut dyn Sink,
     }
     None => fallback,
   }
+}
+
+/// `line` with every `\uXXXX` escape of a lone UTF-16 surrogate turned into `\ufffd` (the same
+/// length), or `None` if it has none.
+fn replace_lone_surrogates(line: &[u8]) -> Option<Vec<u8>> {
+  fn hex4(b: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(b.get(..4)?).ok()?;
+    u32::from_str_radix(s, 16).ok()
+  }
+  let mut out: Option<Vec<u8>> = None;
+  let mut i = 0;
+  while i + 1 < line.len() {
+    if line[i] != b'\\' {
+      i += 1;
+      continue;
+    }
+    if line[i + 1] != b'u' {
+      i += 2;
+      continue;
+    }
+    let Some(unit) = hex4(&line[i + 2..]) else {
+      i += 2;
+      continue;
+    };
+    let paired = (0xd800..0xdc00).contains(&unit)
+      && line.get(i + 6..i + 8) == Some(b"\\u")
+      && hex4(&line[i + 8..]).is_some_and(|low| (0xdc00..0xe000).contains(&low));
+    if paired {
+      i += 12;
+    } else if (0xd800..0xe000).contains(&unit) {
+      out.get_or_insert_with(|| line.to_vec())[i + 2..i + 6].copy_from_slice(b"fffd");
+      i += 6;
+    } else {
+      i += 6;
+    }
+  }
+  out
 }
 
 /// The element count and header length of the map the transcoder wrote at the start of `out`.

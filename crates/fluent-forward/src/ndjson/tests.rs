@@ -209,3 +209,22 @@ fn end_delivers_a_last_line_without_newline() {
   assert_eq!(fed.accepted, 1);
   assert_eq!(sink.got.len(), 2);
 }
+
+#[test]
+fn lone_surrogate_escapes_become_replacement_characters() {
+  let mut t = Transcoder::new(opts());
+  let mut sink = VecSink::default();
+  // What JSON.stringify writes for '\ud800 x', 'y \udfff', a proper pair, and an escaped backslash.
+  let fed = t.feed(
+    &mut sink,
+    br#"{"a":"\ud800 x","b":"y \udfff","c":"\ud83d\ude00","d":"\\ud800","n":1}"#,
+  );
+  let fed2 = t.feed(&mut sink, b"\n");
+  assert_eq!(fed.invalid + fed2.invalid, 0);
+  let m = map(&sink.got[0].2);
+  assert_eq!(m[0].1, Value::from("\u{fffd} x"));
+  assert_eq!(m[1].1, Value::from("y \u{fffd}"));
+  assert_eq!(m[2].1, Value::from("\u{1f600}"));
+  assert_eq!(m[3].1, Value::from("\\ud800"));
+  assert_eq!(m[4].1, Value::from(1));
+}
