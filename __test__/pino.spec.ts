@@ -105,6 +105,31 @@ test('pino.transport: custom levels come from pino itself (PINO_CONFIG), and an 
   await server.close()
 })
 
+test('pino.transport({ targets }): one of several targets, levels from pino still named', async (t) => {
+  const server = await Receiver.start()
+  const transport = pino.transport({
+    targets: [
+      { target: pinoTarget, options: { port: server.port, tag: 'multi', flushIntervalMs: 5, requireAck: true }, level: 'info' },
+      { target: 'pino/file', options: { destination: '/dev/null' }, level: 'info' },
+    ],
+  })
+  const logger = pino({ customLevels: { audit: 35 } }, transport)
+  ;(logger as unknown as { audit: (m: string) => void }).audit('a')
+  logger.debug('filtered out by the target level')
+  logger.error('b')
+  // With targets, pino's own multistream is the worker's destination: its flush does not reach ours.
+  t.true(await server.waitFor(2, 10_000))
+  t.deepEqual(
+    server.entries.map((e) => [e.tag, e.record.level, e.record.msg]),
+    [
+      ['multi', 'audit', 'a'],
+      ['multi', 'error', 'b'],
+    ],
+  )
+  await ended(transport)
+  await server.close()
+})
+
 test('destination(): in-thread, ISO and unix times, keepTime, numbers kept as levels with levelNames: false', async (t) => {
   const server = await Receiver.start()
   const iso = destination({ port: server.port, tag: 'iso', flushIntervalMs: 5, requireAck: true })
