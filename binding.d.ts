@@ -44,6 +44,28 @@ export declare class NativeClient {
   pushEntries(tag: number, entries: Uint8Array): JsPushed
 }
 
+/** Internal: used by src/ndjson.ts. */
+export declare class NativeNdjson {
+  /**
+   * For the client with this id (`NativeClient.id`, of this thread). Throws ERR_FLUENT_INVALID_TAG
+   * for a bad fallback tag, ERR_FLUENT_CONFIG for a client that is gone.
+   */
+  constructor(clientId: number, options: NdjsonOptions)
+  /**
+   * Transcodes the complete lines of `chunk`. Answers `HELD` (bit 0) when a stream waiting for
+   * room holds lines back (call `resume` once there is room) and `REFUSED` (bit 1) when the
+   * overflow policy or a closed client refused some; `0`: all are in the buffer.
+   */
+  writeBytes(chunk: Uint8Array): number
+  /** `write_bytes` for a string (thread-stream and pino hand over strings). */
+  writeText(chunk: string): number
+  /** Offers the held-back lines again; answers as `write_bytes`. */
+  resume(): number
+  /** The input is complete: a last line without a newline becomes a record too. */
+  end(): number
+  counts(): NdjsonCounts
+}
+
 /**
  * At exit: closes every client of this JS thread at once, each with its own
  * `exitFlushTimeoutMs`, and waits for all of them against one deadline. `allThreads` (the main
@@ -60,6 +82,12 @@ export declare function closeAllSync(allThreads: boolean): Array<JsExitReport>
 export declare const ENTRY_OVERHEAD_EVENT_TIME: number
 
 export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
+
+/**
+ * Leaves client `id` (of this thread) out of the main thread's exit drain; see
+ * `registry::exclude_from_process_exit`. For the pino transport's client.
+ */
+export declare function excludeFromProcessExit(id: number): void
 
 /** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
 export declare const HANDOVER_BYTES: number
@@ -251,6 +279,38 @@ export interface NativeTls {
   minVersion?: string
 }
 
+/** In a `NativeNdjson` answer: lines are held back until there is room. */
+export declare const NDJSON_HELD: number
+
+/** In a `NativeNdjson` answer: the overflow policy or a closed client refused lines. */
+export declare const NDJSON_REFUSED: number
+
+/** Lines seen by one stream, by what became of them. */
+export interface NdjsonCounts {
+  accepted: number
+  refused: number
+  invalid: number
+  tooLarge: number
+  /** Bytes held: a partial last line, or what waits for room. */
+  pendingBytes: number
+}
+
+export interface NdjsonOptions {
+  /** The fallback tag (and the tag of every line without `tagKey`). */
+  tag: string
+  tagKey?: string
+  timeKey?: string
+  keepTime: boolean
+  levelKey?: string
+  /** Numeric levels and their names, pairwise. */
+  levels: Array<number>
+  levelNames: Array<string>
+  messageKey: string
+  maxLineBytes: number
+  /** Streams: keep lines until there is room instead of applying the overflow policy. */
+  waitForRoom: boolean
+}
+
 /** Every option with its type, range and default: the one source of truth for both sides. */
 export declare function optionSpecs(): Array<JsOptionSpec>
 
@@ -265,6 +325,12 @@ export declare const enum OverflowPolicy {
  * `performance.now()` at the handover. See `push_answer` for the result.
  */
 export declare function pushStaged(id: number, buf: Uint8Array, len: number, monoNow: number): number
+
+/**
+ * Bytes buffered by client `id` (as the cap counts them), or `-1` if it is gone or stopped: what
+ * the `'drain'` watch (src/drain.ts) looks at.
+ */
+export declare function queuedBytes(id: number): number
 
 /** Size of a staged frame's header (see `fluent_forward::staging`). */
 export declare const STAGING_HEADER: number

@@ -9,6 +9,8 @@ export { EventTime } from './src/time.js';
 export type { Time } from './src/time.js';
 export type { Logger, LoggerOptions, LogLevel } from './src/logger.js';
 export { FluentError } from './src/errors.js';
+export type { FluentWritable, WritableOptions } from './src/writable.js';
+export type { LineOptions } from './src/ndjson.js';
 export type { FluentErrorCode } from './src/errors.js';
 export { fallbackToClient, fallbackToFile, fallbackToStream } from './src/fallbacks.js';
 export type { ErrorHandler } from './src/fallbacks.js';

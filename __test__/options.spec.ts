@@ -97,7 +97,7 @@ test('the public surface has no internals', (t) => {
   const log = new FluentClient({ port: 1, exitFlushTimeoutMs: 0 })
   log.on('error', () => {})
   const own = Object.getOwnPropertyNames(FluentClient.prototype).sort()
-  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitEntries', 'emitMany', 'emitRaw', 'flush', 'logger', 'stats'])
+  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitEntries', 'emitMany', 'emitRaw', 'flush', 'logger', 'stats', 'toWritable'])
   t.deepEqual(Object.getOwnPropertySymbols(FluentClient.prototype), [])
   const dts = readFileSync(fileURLToPath(new URL('../index.d.ts', import.meta.url)), 'utf8')
   const client = readFileSync(fileURLToPath(new URL('../src/client.d.ts', import.meta.url)), 'utf8')

@@ -20,6 +20,10 @@ import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
 import { describeError, split, splitTime } from './time.js'
+import { DrainWatch } from './drain.js'
+import { setInternals } from './internal.js'
+import { FluentWritable } from './writable.js'
+import type { WritableOptions } from './writable.js'
 import type { Time } from './time.js'
 import type {
   CloseOptions,
@@ -31,7 +35,7 @@ import type {
   OverflowPolicy,
 } from './types.js'
 
-const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'newListener', 'removeListener'])
+const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
 const MAX_TAG_CACHE = 65_536
 
 function toError(ev: JsEvent): FluentError {
@@ -56,9 +60,10 @@ const CATCH_UP_MS = 1000
 
 /**
  * Events: `'connect'` (server), `'disconnect'` (err, server), `'error'` (FluentError), `'breaker'`
- * ({ state, server }: a server's circuit breaker opened, half-opened for a probe, or closed), and
- * `'delivered'` (a DeliveredBatch per batch, only computed while someone listens). `server` is
- * `host:port` or the socket path. Errors with no `'error'` listener are counted in
+ * ({ state, server }: a server's circuit breaker opened, half-opened for a probe, or closed),
+ * `'delivered'` (a DeliveredBatch per batch, only computed while someone listens) and `'drain'`
+ * (after records were refused for lack of room, the buffer is back at half its cap or below).
+ * `server` is `host:port` or the socket path. Errors with no `'error'` listener are counted in
  * `stats().unhandledErrors`, never thrown.
  */
 export class FluentClient extends EventEmitter {
@@ -91,6 +96,8 @@ export class FluentClient extends EventEmitter {
   #unhandled = 0
   #closedReported = false
   #droppedAfterClose = 0
+  /** Looks for room after a refusal (src/drain.ts); made on first use. */
+  #drain: DrainWatch | undefined
 
   constructor(options: FluentClientOptions = {}) {
     super()
@@ -148,6 +155,11 @@ export class FluentClient extends EventEmitter {
     })
     this.on('removeListener', (name: string | symbol) => {
       if (name === 'delivered' && this.listenerCount('delivered') === 0) this.#native.setDeliveryReports(false)
+    })
+    setInternals(this, {
+      id,
+      limits: { maxBufferBytes: this.#cap, maxRecordBytes: this.#maxRecord, overhead: this.#overhead },
+      watchDrain: (hold) => this.#watchDrain(hold),
     })
   }
 
@@ -251,6 +263,7 @@ export class FluentClient extends EventEmitter {
   /** Turns a native push answer (see `pushStaged`) into emit's result. */
   #answer(answer: number): boolean {
     if (answer >= 0 && answer % 2 === 1) return true
+    if (answer >= 0 && this.#closing === undefined) this.#watchDrain(false)
     if (answer >= 0 && this.#policy === 'error' && this.#closing === undefined) {
       throw new FluentError('ERR_FLUENT_QUEUE_FULL', 'buffer full (overflow policy "error"): record refused', { records: 1 })
     }
@@ -491,6 +504,21 @@ export class FluentClient extends EventEmitter {
     }
     this.#report(err)
     return 0
+  }
+
+  /**
+   * A Writable that logs under `tag`: records in object mode, NDJSON text (transcoded in Rust)
+   * otherwise. It never drops: `write()` returns false while the buffer is full, `'drain'` follows
+   * when there is room, and `end()` finishes once what was written is delivered (see src/writable.ts).
+   */
+  toWritable(tag: string, options: WritableOptions = {}): FluentWritable {
+    return new FluentWritable(this, tag, options)
+  }
+
+  /** Looks for room until `'drain'`; `hold` keeps the process alive meanwhile. */
+  #watchDrain(hold: boolean): void {
+    this.#drain ??= new DrainWatch(this.#native.id, this.#cap, () => super.emit('drain'))
+    this.#drain.arm(hold)
   }
 
   stats(): FluentStats {

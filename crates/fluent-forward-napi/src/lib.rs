@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod ndjson;
 mod registry;
 
 use convert::{
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use convert::{option_specs, JsOptionSpec};
+pub use ndjson::{exclude_from_process_exit, queued_bytes};
 
 /// Weak (never keeps the process alive), not callee-handled, at most 1024 queued events: a slow
 /// JS thread costs events (counted), never a blocked writer. Creating it also pins the addon image

@@ -172,3 +172,12 @@ pub fn install_cleanup_hook(env: &Env) {
     }
   });
 }
+
+/// Leaves `client` out of the other threads' exit drain (`close_all(true)`): for a client whose own
+/// thread is told to end at exit and still has input to take in first (pino's transport: pino's
+/// `autoEnd` makes the Worker read what is left of its buffer, then end). Closing it from the main
+/// thread's drain, which may run first, would refuse those lines. Its own thread's exit, and the env
+/// cleanup hook, still drain it within its `exitFlushTimeoutMs`.
+pub fn exclude_from_process_exit(client: &Arc<Client>) {
+  lock(&ALL).retain(|(w, _)| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(client)));
+}

@@ -448,3 +448,67 @@ impl Drop for Client {
     self.close(DROP_DRAIN, None);
   }
 }
+
+/// Records transcoded from NDJSON (see `ndjson`): the client as their sink.
+pub struct NdjsonSink<'a> {
+  pub client: &'a Client,
+  /// Wait for room instead of applying the overflow policy (streams never drop).
+  pub wait_for_room: bool,
+}
+
+impl crate::ndjson::Sink for NdjsonSink<'_> {
+  fn tag_id(&mut self, tag: &str) -> Option<u32> {
+    self.client.tag_id(tag).ok()
+  }
+
+  fn offer(&mut self, tag: u32, time: Option<EventTime>, record: &[u8]) -> crate::ndjson::Offer {
+    use crate::ndjson::Offer;
+    let shared = &self.client.shared;
+    if record.len() > shared.config.max_record_bytes {
+      // Counted with the lines too long to transcode, by `report_lost`.
+      return Offer::TooLarge;
+    }
+    let time = time.unwrap_or_else(EventTime::now);
+    let (pushed, first_drop) = {
+      let mut q = shared.queue.lock();
+      if self.wait_for_room && !q.closed {
+        let len = crate::codec::entry::entry_prefix_len(time, shared.limits.time_format)
+          + record.len()
+          + crate::queue::INDEX_BYTES;
+        if q.bytes + q.held_bytes + len > shared.limits.max_bytes {
+          return Offer::NoRoom;
+        }
+      }
+      let before = q.unreported_drops;
+      let pushed = q.push(tag, time, record, &shared.limits);
+      (pushed, before == 0 && q.unreported_drops > 0)
+    };
+    match pushed {
+      Pushed::Accepted { wake } => {
+        if wake {
+          shared.wake.notify_one();
+        }
+        Offer::Accepted
+      }
+      Pushed::Dropped | Pushed::Full | Pushed::Closed => {
+        if first_drop {
+          shared.wake.notify_one();
+        }
+        Offer::Refused
+      }
+    }
+  }
+}
+
+impl Client {
+  /// Counts records lost before they reached the queue as refused (in `stats().dropped`) and
+  /// reports them through the event sink, with their count.
+  pub fn report_lost(&self, error: Error, records: u64) {
+    self.shared.queue.lock().refused += records;
+    self.shared.emit(Event::Error {
+      error,
+      records,
+      tag: None,
+    });
+  }
+}

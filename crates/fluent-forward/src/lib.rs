@@ -15,6 +15,7 @@ mod fleet;
 mod framer;
 mod heartbeat;
 mod link;
+pub mod ndjson;
 pub mod options;
 pub mod queue;
 mod retry;
