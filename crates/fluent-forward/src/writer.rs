@@ -784,9 +784,12 @@ impl Writer {
       }
     }
     for link in &self.links {
+      // Only times still ahead: a backoff that has passed while the server waits for a
+      // heartbeat (or, a standby, for its turn) is no reason to wake, and a deadline in the past
+      // would make this wait return at once, forever.
       if has_work && link.conn.is_none() && !link.connecting {
-        consider(link.retry_at);
-        consider(link.breaker.open_until());
+        consider(link.retry_at.filter(|&t| t > now));
+        consider(link.breaker.open_until().filter(|&t| t > now));
       }
       if self.heartbeat != Heartbeat::None && link.conn.is_none() && !link.connecting {
         consider(Some(link.next_beat));
@@ -808,7 +811,9 @@ impl Writer {
     let sleep = async {
       match deadline {
         Some(d) if d > now => tokio::time::sleep_until(d.into()).await,
-        Some(_) => {}
+        // Due now: still yield once, so that the runtime polls its sockets. A loop that never
+        // yields starves the I/O driver: acks, connects and heartbeats would never complete.
+        Some(_) => tokio::task::yield_now().await,
         None => std::future::pending().await,
       }
     };
