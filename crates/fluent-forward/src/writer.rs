@@ -204,11 +204,14 @@ impl Writer {
     if next.is_some() {
       let candidates = self.candidates(now);
       self.offer_if_unavailable(&candidates, closing.is_some());
-      if let Some(i) = self.pick_ready(&candidates, next) {
-        return self.send_one(i, has_sealed).await;
-      }
+      // Every candidate not connected gets its connect now, not only when no other can write: a
+      // server that comes back while another takes every batch must still be connected to, or
+      // it would never get traffic again.
       for &i in &candidates {
         self.start_connect(i, now, closing);
+      }
+      if let Some(i) = self.pick_ready(&candidates, next) {
+        return self.send_one(i, has_sealed).await;
       }
     }
     self.wait(now, closing, next.is_some()).await;
