@@ -68,7 +68,7 @@ test('two servers, one SIGKILLed mid-stream under acks: the other takes the rest
   t.true(stats.servers[0].batches > 0 && stats.servers[1].batches > 0)
 })
 
-test('without acks too, a server that comes back while the other takes every batch gets traffic again', async (t) => {
+test('without acks too, a server that comes back while the other takes every batch (the writer always busy) gets traffic again', async (t) => {
   const r1 = await Receiver.start()
   const r2 = await Receiver.start()
   const client = new FluentClient({
@@ -80,19 +80,19 @@ test('without acks too, a server that comes back while the other takes every bat
   })
   client.on('error', () => {})
   let next = 0
-  const burst = async () => {
-    for (const end = next + 2000; next < end; next++) client.emit('fleet.back', { i: next, msg })
-    await sleep(1)
+  const burst = async (n: number) => {
+    for (const end = next + n; next < end; next++) client.emit('fleet.back', { i: next, msg })
+    await new Promise((resolve) => setImmediate(resolve))
   }
-  while (r1.entries.length === 0 || r2.entries.length === 0) await burst()
+  while (r1.entries.length === 0 || r2.entries.length === 0) await burst(2000)
   let back = -1
   const restarting = r1.restartAfter(300).then(() => {
     back = r1.entries.length
   })
-  // A steady stream through the outage and after it, until the returned server has had traffic
-  // (bounded: 15 s after its return).
+  // A stream faster than the other server takes it, through the outage and after it, so that the
+  // writer always has a batch ready, until the returned server has had traffic (bounded: 20 s).
   const until = Date.now() + 20_000
-  while ((back < 0 || r1.entries.length === back) && Date.now() < until) await burst()
+  while ((back < 0 || r1.entries.length === back) && Date.now() < until) await burst(50_000)
   await restarting
   const after = r1.entries.length - back
   await client.close()

@@ -181,6 +181,9 @@ impl Writer {
         self.hand_over(c, Reason::Dropped, Error::QueueFull { dropped: n });
       }
     }
+    // Connects and heartbeats that ended while the writer was busy: they are otherwise collected
+    // only while it waits, which it never does while there is always a batch for another server.
+    self.reap_tasks();
     // Acks that arrived while a write was blocked count before any deadline is judged.
     for i in 0..self.links.len() {
       self.read_ready(i, now);
@@ -215,6 +218,22 @@ impl Writer {
       }
     }
     self.wait(now, closing, next.is_some()).await;
+  }
+
+  /// Handles the connect and heartbeat tasks that have finished, without waiting for any.
+  fn reap_tasks(&mut self) {
+    while let Some(r) = self.connects.try_join_next_with_id() {
+      match r {
+        Ok((_, (i, resolver, r))) => self.on_connect(i, resolver, r),
+        Err(e) => self.lost_task(e.id(), true),
+      }
+    }
+    while let Some(r) = self.beats.try_join_next_with_id() {
+      match r {
+        Ok((_, (i, resolver, ok))) => self.on_beat(i, resolver, ok),
+        Err(e) => self.lost_task(e.id(), false),
+      }
+    }
   }
 
   fn all_settled(&self) -> bool {
