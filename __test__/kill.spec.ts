@@ -12,8 +12,11 @@ test('a server SIGKILLed and restarted mid-stream under acks: every record arriv
   t.timeout(100_000)
   const server = await KillableServer.start()
   t.teardown(() => server.stop())
-  const client = new FluentClient({ port: server.port, requireAck: true, ackTimeoutMs: 5000, ...quick })
-  client.on('error', () => {})
+  // A short breaker cooldown: the restart may take long enough for five failed connects to open it,
+  // and the default 10 s cooldown would only make the test slower.
+  const client = new FluentClient({ port: server.port, requireAck: true, ackTimeoutMs: 5000, breaker: { cooldownMs: 300 }, ...quick })
+  const codes = new Map<string, number>()
+  client.on('error', (e) => codes.set(e.code, (codes.get(e.code) ?? 0) + 1))
   let disconnects = 0
   client.on('disconnect', () => disconnects++)
   let next = 0
@@ -36,7 +39,7 @@ test('a server SIGKILLed and restarted mid-stream under acks: every record arriv
   const report = await client.close()
   await server.stop()
   const got = tally(N, server.ids())
-  t.log(`server duplicates ${got.duplicates}, client duplicates ${stats.duplicates}, retries ${stats.retries}, disconnects ${disconnects}`)
+  t.log(`server duplicates ${got.duplicates}, client duplicates ${stats.duplicates}, retries ${stats.retries}, disconnects ${disconnects}, errors ${JSON.stringify([...codes])}`)
   t.deepEqual(got.missing.slice(0, 20), [], `${got.missing.length} record(s) never arrived`)
   t.is(got.strays, 0)
   t.true(got.duplicates > 0, 'records the dead server had but never acked came again')
