@@ -552,6 +552,9 @@ impl Writer {
       }
     }
     for link in &self.links {
+      // Only times still ahead: a backoff that has passed while the server waits for a
+      // heartbeat (or, a standby, for its turn) is no reason to wake, and a deadline in the past
+      // would make this wait return at once, forever.
       if has_work && link.conn.is_none() && !link.connecting {
         // Only times still ahead: a server whose backoff is over but that waits for a heartbeat
         // (see `Link::available`) must not wake the writer in a loop; the heartbeat's timer will.

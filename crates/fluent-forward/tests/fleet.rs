@@ -1,0 +1,146 @@
+//! Faults a real server cannot be made to produce, in a fleet of two with acks: one server accepts
+//! and never reads, closes after every request, or answers with garbage. The client reports a typed
+//! error, that server's breaker opens, and closes again once the server behaves; no record is lost
+//! (each arrives at the good server or, after it recovered, at the bad one).
+
+mod common;
+
+use common::*;
+use fluent_forward::{Breaker, BreakerState, Client, Config, Event, Server as FleetServer};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Connections behave as `bad` until `healed` is set, then normally.
+fn until_healed(bad: Behavior, healed: Arc<AtomicBool>) -> Script {
+  script(move |_| {
+    if healed.load(SeqCst) {
+      Behavior::Normal
+    } else {
+      bad.clone()
+    }
+  })
+}
+
+fn fleet_config(bad: &Server, good: &Server) -> Config {
+  let member = |s: &Server| FleetServer {
+    target: s.target(),
+    weight: 1,
+    standby: false,
+    tls: None,
+    security: None,
+  };
+  Config {
+    servers: vec![member(bad), member(good)],
+    require_ack: true,
+    heartbeat_interval: Duration::from_millis(100),
+    breaker: Breaker {
+      failure_threshold: 2,
+      cooldown: Duration::from_millis(200),
+      max_cooldown: Duration::from_millis(400),
+    },
+    ..fast_config(bad.target())
+  }
+}
+
+fn breaker_events(es: &[Event], server: usize) -> Vec<BreakerState> {
+  es.iter()
+    .filter_map(|e| match e {
+      Event::Breaker { state, server: s } if *s == server => Some(*state),
+      _ => None,
+    })
+    .collect()
+}
+
+fn received_ns(s: &Server) -> Vec<u64> {
+  s.with(|st| st.received.iter().filter_map(|r| record_n(&r.record)).collect())
+}
+
+/// Drives one fault: records flow while server 0 misbehaves until its breaker has opened; then it
+/// heals, and records flow until its breaker has closed again and it took records itself.
+fn fault(bad: Behavior, code: &str) {
+  let healed = Arc::new(AtomicBool::new(false));
+  let bad_server = Server::scripted(until_healed(bad, healed.clone()));
+  let good = Server::start();
+  let log = EventLog::new();
+  let client = Client::start(fleet_config(&bad_server, &good), log.sink()).unwrap();
+  let tag = client.tag_id("fleet.fault").unwrap();
+  let mut next = 0u64;
+  let mut push = |client: &Client, n: u64| {
+    for _ in 0..n {
+      assert!(client.push(tag, None, &record(next, 40)).unwrap());
+      next += 1;
+    }
+  };
+  // Phase 1: until the bad server's breaker opens (bounded).
+  let opened = wait_until(LONG, || {
+    push(&client, 50);
+    std::thread::sleep(Duration::from_millis(10));
+    log.with(|es| breaker_events(es, 0).contains(&BreakerState::Open))
+  });
+  assert!(opened, "breaker never opened: {}", log.describe());
+  let typed = log.with(|es| {
+    es.iter()
+      .any(|e| matches!(e, Event::Disconnected { server: 0, error: Some(err) } if err.code() == code))
+  });
+  assert!(
+    typed,
+    "no {code} disconnect from the bad server: {}",
+    log.describe()
+  );
+  let opened_at = log.with(|es| breaker_events(es, 0).len());
+  // Phase 2: the server behaves again; its breaker closes and it takes records.
+  healed.store(true, SeqCst);
+  let recovered = wait_until(LONG, || {
+    push(&client, 50);
+    std::thread::sleep(Duration::from_millis(10));
+    let closed = log.with(|es| breaker_events(es, 0)[opened_at..].contains(&BreakerState::Closed));
+    closed && bad_server.with(|s| s.requests.iter().any(|r| r.chunk.is_some()))
+  });
+  assert!(recovered, "the healed server never recovered: {}", log.describe());
+  let report = close_and_wait(&client, LONG);
+  let total = next;
+  assert_eq!(report.sent, total, "{report:?}");
+  assert_eq!(
+    (report.pending, report.rejected, report.dropped),
+    (0, 0, 0),
+    "{report:?}"
+  );
+  let seen: BTreeSet<u64> = received_ns(&good)
+    .into_iter()
+    .chain(received_ns(&bad_server))
+    .collect();
+  let missing: Vec<u64> = (0..total).filter(|n| !seen.contains(n)).take(10).collect();
+  assert!(missing.is_empty(), "lost records (first ten): {missing:?}");
+  assert!(good.violations().is_empty() && bad_server.violations().is_empty());
+  let stats = client.stats();
+  eprintln!(
+    "{code}: {total} records, good {} bad {}, breaker {:?}, duplicates {}",
+    good.count(),
+    bad_server.count(),
+    log.with(|es| breaker_events(es, 0)),
+    stats.duplicates
+  );
+  assert_eq!(stats.servers[0].breaker, BreakerState::Closed);
+  assert!(stats.servers[0].errors >= 2, "{stats:?}");
+}
+
+#[test]
+fn a_server_that_accepts_and_never_reads() {
+  // The writes land in the kernel's buffers; the acks never come.
+  fault(Behavior::NeverRead, "TIMEOUT");
+}
+
+#[test]
+fn a_server_that_closes_after_every_request() {
+  fault(Behavior::ReadOneThenClose, "IO");
+}
+
+#[test]
+fn a_server_that_answers_with_garbage_acks() {
+  fault(
+    Behavior::GarbageFirst(vec![0xc1, 0x00, 0xff, 0x13]),
+    "ACK_MISMATCH",
+  );
+}
