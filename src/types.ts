@@ -173,7 +173,7 @@ export interface CloseOptions {
 export interface CloseReport {
   /** Records delivered over the client's life (acknowledged, with `requireAck`). */
   sent: number
-  /** Records dropped (overflow policy, emits after close) or left at the deadline (`pending`). */
+  /** Records dropped: the overflow policy, emits after close (what this close left is `pending`, not here). */
   dropped: number
   /** Records still buffered at the deadline; they were discarded and reported as ERR_FLUENT_UNDELIVERED. */
   pending: number
