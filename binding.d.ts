@@ -32,6 +32,21 @@ export declare class NativeClient {
   stats(): JsStats
 }
 
+export declare class NativeReceiver {
+  /**
+   * Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays
+   * (see `fluent_sink::relay`), only while delivery is on.
+   */
+  constructor(options: NativeReceiverOptions, onBatch: (batch: Buffer) => void)
+  /** The bound TCP port; `null` for a Unix socket. */
+  get port(): number | null
+  /** Whether decoded events are handed to `onBatch` (off: they are only counted). */
+  setDelivery(on: boolean): void
+  stats(): JsReceiverStats
+  /** Stops listening and drops every connection. Idempotent; never waits on the receiver threads. */
+  close(): void
+}
+
 /**
  * At exit: closes every client of this JS thread at once, each with its own
  * `exitFlushTimeoutMs`, and waits for all of them against one deadline. `allThreads` (the main
@@ -100,6 +115,21 @@ export interface JsOptionSpec {
   secret: boolean
 }
 
+export interface JsReceiverStats {
+  events: number
+  requests: number
+  bytes: number
+  acks: number
+  invalid: number
+  sizeMismatch: number
+  connections: number
+  errors: number
+  /** Events handed to JS (queued for the JS thread). */
+  eventsRelayed: number
+  /** Decoded events that could not be handed to JS (the JS thread was gone). */
+  eventsLost: number
+}
+
 export interface JsStats {
   emitted: number
   sent: number
@@ -153,6 +183,17 @@ export interface NativeOptions {
   tls?: NativeTls
   security?: NativeSecurity
   breaker?: NativeBreaker
+}
+
+export interface NativeReceiverOptions {
+  host?: string
+  port?: number
+  path?: string
+  ack?: boolean
+  threads?: number
+  /** PEM certificate chain and key: the listener speaks TLS. */
+  tlsCert?: Buffer
+  tlsKey?: Buffer
 }
 
 export interface NativeSecurity {

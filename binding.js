@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeReceiver = nativeBinding.NativeReceiver
 module.exports.closeAllSync = nativeBinding.closeAllSync
 module.exports.ENTRY_OVERHEAD_EVENT_TIME = nativeBinding.ENTRY_OVERHEAD_EVENT_TIME
 module.exports.ENTRY_OVERHEAD_INTEGER_TIME = nativeBinding.ENTRY_OVERHEAD_INTEGER_TIME

@@ -6,6 +6,8 @@
  */
 export { FluentClient } from './src/client.js';
 export { EventTime } from './src/time.js';
+export { FluentReceiver } from './src/receiver.js';
+export type { FluentReceiverOptions, FluentReceiverStats, ReceivedEvent } from './src/receiver.js';
 export type { Time } from './src/time.js';
 export { FluentError } from './src/errors.js';
 export type { FluentErrorCode } from './src/errors.js';

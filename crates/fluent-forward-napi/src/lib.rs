@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod receiver;
 mod registry;
 
 use convert::{

@@ -1,0 +1,184 @@
+// FluentReceiver: the bundled Rust receiver, fed by our client in every mode and by another client
+// (@fluent-org/logger), over TCP, a Unix socket and TLS; its events, stats, waitFor, acks and close.
+import test from 'ava'
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FluentClient as OtherClient } from '@fluent-org/logger'
+import { EventTime, FluentClient, FluentReceiver } from '../index.js'
+import type { FluentError, ReceivedEvent } from '../index.js'
+
+const record = {
+  s: 'unicode ✓ 日本語',
+  n: 42,
+  neg: -7,
+  f: 1.5,
+  ms: 1_700_000_000_123,
+  big: 2n ** 60n,
+  b: true,
+  nil: null,
+  arr: [1, 'two', { three: 3 }],
+  bin: Buffer.from([0, 1, 255]),
+}
+
+for (const mode of ['message', 'forward', 'packedForward'] as const) {
+  for (const compress of [false, 'gzip'] as const) {
+    if (compress === 'gzip' && mode !== 'packedForward') continue
+    test(`decodes ${mode}${compress ? ' + gzip' : ''} with acks, value for value`, async (t) => {
+      const r = await FluentReceiver.listen()
+      const got: ReceivedEvent[] = []
+      r.on('event', (ev) => got.push(ev))
+      const client = new FluentClient({ port: r.port, mode, compress, requireAck: true })
+      client.emit('recv.one', record, new EventTime(1_700_000_001, 999_999_999))
+      client.emitMany('recv.many', Array.from({ length: 500 }, (_, i) => ({ i })), 1_700_000_002)
+      t.deepEqual(await client.close(), { sent: 501, dropped: 0, pending: 0, rejected: 0 })
+      const s = await r.waitFor(501, 10_000)
+      t.is(s.events, 501)
+      t.true(s.acks >= 1)
+      t.is(s.invalid + s.errors + s.sizeMismatch, 0)
+      t.is(got.length, 501)
+      const { bin, ...rest } = got[0].record as typeof record
+      const { bin: sentBin, ...sentRest } = record
+      t.deepEqual(rest, sentRest)
+      t.deepEqual(Buffer.from(bin as Uint8Array), sentBin)
+      t.is(got[0].tag, 'recv.one')
+      t.deepEqual(got[0].time, new EventTime(1_700_000_001, 999_999_999))
+      t.deepEqual(
+        got.slice(1).map((e) => (e.record as { i: number }).i),
+        Array.from({ length: 500 }, (_, i) => i),
+      )
+      t.true(got.slice(1).every((e) => e.tag === 'recv.many'))
+      await r.close()
+    })
+  }
+}
+
+test('decodes what another client sends (@fluent-org/logger, integer times)', async (t) => {
+  const r = await FluentReceiver.listen()
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const other = new OtherClient('other', { socket: { host: '127.0.0.1', port: r.port }, eventMode: 'Message' })
+  await other.emit('x', { hello: 'world' }, 1_700_000_000_000)
+  await r.waitFor(1, 10_000)
+  await other.disconnect()
+  t.deepEqual(got, [{ tag: 'other.x', time: 1_700_000_000, record: { hello: 'world' } }])
+  await r.close()
+})
+
+test('for await yields every event until close; break stops one loop only', async (t) => {
+  const r = await FluentReceiver.listen()
+  const client = new FluentClient({ port: r.port, flushIntervalMs: 5 })
+  const first: number[] = []
+  const all: number[] = []
+  const broke = (async () => {
+    for await (const ev of r) {
+      first.push(ev.record.i as number)
+      if (first.length === 3) break
+    }
+  })()
+  const whole = (async () => {
+    for await (const ev of r) all.push(ev.record.i as number)
+  })()
+  for (let i = 0; i < 10; i++) client.emit('loop', { i })
+  await client.flush()
+  await r.waitFor(10, 10_000)
+  await broke
+  await r.close()
+  await whole
+  t.deepEqual(first, [0, 1, 2])
+  t.deepEqual(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  await client.close()
+})
+
+test('waitFor rejects with ERR_FLUENT_TIMEOUT, and at close', async (t) => {
+  const r = await FluentReceiver.listen()
+  const err = await t.throwsAsync<FluentError>(r.waitFor(1, 50))
+  t.is(err?.code, 'ERR_FLUENT_TIMEOUT')
+  const pending = r.waitFor(1, 10_000)
+  await r.close()
+  const closed = await t.throwsAsync<FluentError>(pending)
+  t.is(closed?.code, 'ERR_FLUENT_TIMEOUT')
+  t.regex(closed?.message ?? '', /closed/)
+})
+
+test('ack: false withholds acks: events still arrive, the client cannot settle', async (t) => {
+  const r = await FluentReceiver.listen({ ack: false })
+  const client = new FluentClient({ port: r.port, requireAck: true, flushIntervalMs: 5 })
+  client.emit('noack', { a: 1 })
+  await r.waitFor(1, 10_000)
+  const report = await client.close({ timeoutMs: 300 })
+  t.is(report.sent, 0)
+  t.is(report.pending, 1)
+  t.is(r.stats().acks, 0)
+  await r.close()
+})
+
+test('garbage closes that connection only; the others are still decoded', async (t) => {
+  const r = await FluentReceiver.listen()
+  const sock = connect(r.port!, '127.0.0.1')
+  await new Promise<void>((resolve) => sock.on('connect', resolve))
+  const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()))
+  sock.on('error', () => {})
+  sock.write(Buffer.from([0xc1, 0xc1, 0xc1]))
+  await closed
+  const client = new FluentClient({ port: r.port })
+  client.emit('ok', { fine: true })
+  await client.close()
+  const s = await r.waitFor(1, 10_000)
+  t.is(s.errors, 1)
+  t.is(s.connections, 2)
+  await r.close()
+})
+
+test('Unix socket, and TLS with a PEM certificate', async (t) => {
+  if (process.platform === 'win32') {
+    const err = await t.throwsAsync<FluentError>(FluentReceiver.listen({ path: 'C:\\nowhere.sock' }))
+    t.is(err?.code, 'ERR_FLUENT_IO')
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'fluent-native-recv-'))
+    const path = join(dir, 'r.sock')
+    const r = await FluentReceiver.listen({ path })
+    t.is(r.port, undefined)
+    const client = new FluentClient({ path })
+    client.emit('unix', { u: 1 })
+    await client.close()
+    await r.waitFor(1, 10_000)
+    await r.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const fixture = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url), 'utf8')
+  const r = await FluentReceiver.listen({ tls: { cert: fixture('server.pem'), key: fixture('server.key') } })
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const client = new FluentClient({ port: r.port, tls: { ca: fixture('ca.pem'), servername: 'localhost' }, requireAck: true })
+  client.emit('tls', { secret: 'over tls' })
+  t.is((await client.close()).sent, 1)
+  await r.waitFor(1, 10_000)
+  t.deepEqual(got[0].record, { secret: 'over tls' })
+  await r.close()
+})
+
+test('bad options and a taken port are typed errors', async (t) => {
+  for (const bad of [{ port: -1 }, { nope: 1 }, { path: '/x', port: 1 }, { ack: 'yes' }, { tls: { cert: 'x', key: 'y' } }, { threads: 0 }]) {
+    const err = await t.throwsAsync<FluentError>(FluentReceiver.listen(bad as never))
+    t.is(err?.code, 'ERR_FLUENT_CONFIG', JSON.stringify(bad))
+  }
+  const r = await FluentReceiver.listen()
+  const err = await t.throwsAsync<FluentError>(FluentReceiver.listen({ port: r.port }))
+  t.is(err?.code, 'ERR_FLUENT_IO')
+  await r.close()
+  await r.close()
+})
+
+test('an EventTime inside a record comes back as an EventTime (emitRaw with ext 0)', async (t) => {
+  const r = await FluentReceiver.listen()
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const client = new FluentClient({ port: r.port })
+  client.emitRaw('raw', Buffer.from([0x81, 0xa1, 0x74, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 2]), 7)
+  await client.close()
+  await r.waitFor(1, 10_000)
+  t.deepEqual(got, [{ tag: 'raw', time: new EventTime(7, 0), record: { t: new EventTime(1, 2) } }])
+  await r.close()
+})
