@@ -6,10 +6,13 @@ import { EventEmitter } from 'node:events'
 import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { isRecord, takeOwnError } from './encoder.js'
+import { publishBreaker, publishConnect, publishDisconnect, publishError } from './diagnostics.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
 import type { ExitHandle } from './exit.js'
+import { renderMetrics } from './metrics.js'
+import type { Labels } from './metrics.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
@@ -272,10 +275,17 @@ export class FluentClient extends EventEmitter {
 
   #dispatch(ev: JsEvent): void {
     try {
-      if (ev.kind === 'connect') super.emit('connect')
-      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#server })
-      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined)
-      else this.#report(toError(ev))
+      if (ev.kind === 'connect') {
+        publishConnect(this, this.#server)
+        super.emit('connect')
+      } else if (ev.kind === 'breaker') {
+        publishBreaker(this, this.#server, ev.state as string)
+        super.emit('breaker', { state: ev.state, server: this.#server })
+      } else if (ev.kind === 'disconnect') {
+        const err = ev.code ? toError(ev) : undefined
+        publishDisconnect(this, this.#server, err)
+        super.emit('disconnect', err)
+      } else this.#report(toError(ev))
     } catch (e) {
       // A throwing listener must not become an uncaught exception from native code.
       process.emitWarning(`fluent-native: an event listener threw: ${(e as Error)?.stack ?? String(e)}`)
@@ -283,6 +293,7 @@ export class FluentClient extends EventEmitter {
   }
 
   #report(err: FluentError): void {
+    publishError(this, err)
     if (this.listenerCount('error') === 0) {
       this.#unhandled++
       return
@@ -297,6 +308,7 @@ export class FluentClient extends EventEmitter {
   /** At exit: to the 'error' listeners if there are any, else one warning line, now. */
   #reportNow(err: FluentError): void {
     if (this.listenerCount('error') > 0) return this.#report(err)
+    publishError(this, err)
     this.#unhandled++
     warnNow(`fluent-native: ${err.message}`, err.code)
   }
@@ -357,6 +369,11 @@ export class FluentClient extends EventEmitter {
     }
     this.#report(err)
     return 0
+  }
+
+  /** `stats()` as Prometheus text exposition (`fluent_native_*`, see src/metrics.ts); `labels` go on every sample. */
+  metrics(labels?: Labels): string {
+    return renderMetrics(this.stats(), labels)
   }
 
   stats(): FluentStats {
