@@ -84,11 +84,11 @@ test("the README's option table lists exactly the options the native table defin
 
 test('the public surface has no internals', (t) => {
   // (`default` and `__esModule` are how Node presents a CommonJS module to `import`.)
-  t.deepEqual(Object.keys(api).filter((k) => k !== 'default' && k !== '__esModule').sort(), ['EventTime', 'FluentClient', 'FluentError'])
+  t.deepEqual(Object.keys(api).filter((k) => k !== 'default' && k !== '__esModule').sort(), ['EventTime', 'FluentClient', 'FluentError', 'FluentReceiver', 'METRIC_NAMES', 'channels', 'collectMetrics'])
   const log = new FluentClient({ port: 1, exitFlushTimeoutMs: 0 })
   log.on('error', () => {})
   const own = Object.getOwnPropertyNames(FluentClient.prototype).sort()
-  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitMany', 'emitRaw', 'flush', 'stats'])
+  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitMany', 'emitRaw', 'flush', 'metrics', 'stats'])
   t.deepEqual(Object.getOwnPropertySymbols(FluentClient.prototype), [])
   const dts = readFileSync(fileURLToPath(new URL('../index.d.ts', import.meta.url)), 'utf8')
   const client = readFileSync(fileURLToPath(new URL('../src/client.d.ts', import.meta.url)), 'utf8')
