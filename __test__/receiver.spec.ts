@@ -182,3 +182,49 @@ test('an EventTime inside a record comes back as an EventTime (emitRaw with ext 
   t.deepEqual(got, [{ tag: 'raw', time: new EventTime(7, 0), record: { t: new EventTime(1, 2) } }])
   await r.close()
 })
+
+test('a listening receiver keeps the process alive unless unref()ed, and is never collected while listening', async (t) => {
+  const { spawn } = await import('node:child_process')
+  const entry = JSON.stringify(new URL('../index.js', import.meta.url).pathname)
+  const runChild = (code: string, killAfterMs: number) =>
+    new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d) => (out += d))
+      const timer = setTimeout(() => child.kill('SIGTERM'), killAfterMs)
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer)
+        resolve({ code, signal, out })
+      })
+    })
+  const unrefd = await runChild(`require(${entry}).FluentReceiver.listen().then((r) => r.unref())`, 20_000)
+  t.is(unrefd.code, 0)
+  const kept = await runChild(`require(${entry}).FluentReceiver.listen().then(() => console.log('up'))`, 1500)
+  t.is(kept.signal, 'SIGTERM')
+  t.is(kept.out, 'up\n')
+  // Dropped without close(): still there after a full GC, still acknowledging.
+  const collected = await runChild(
+    `const { FluentReceiver, FluentClient } = require(${entry});
+     (async () => {
+       let r = await FluentReceiver.listen(); const port = r.port; r.unref(); r = undefined
+       for (let i = 0; i < 5; i++) { global.gc(); await new Promise((res) => setTimeout(res, 20)) }
+       const c = new FluentClient({ port, requireAck: true }); c.emit('gc', { a: 1 })
+       console.log(JSON.stringify(await c.close({ timeoutMs: 5000 })))
+       process.exit(0)
+     })()`,
+    20_000,
+  )
+  t.is(collected.code, 0)
+  t.deepEqual(JSON.parse(collected.out), { sent: 1, dropped: 0, pending: 0, rejected: 0 })  // Closed and dropped: collected (its event callback was released, so nothing roots it).
+  const freed = await runChild(
+    `const { FluentReceiver } = require(${entry});
+     const done = new FinalizationRegistry(() => { console.log('collected'); process.exit(0) });
+     (async () => {
+       let r = await FluentReceiver.listen(); r.on('event', () => {}); done.register(r, 0); await r.close(); r = undefined
+       for (let i = 0; i < 50; i++) { global.gc(); await new Promise((res) => setTimeout(res, 20)) }
+       console.log('still alive'); process.exit(1)
+     })()`,
+    20_000,
+  )
+  t.is(freed.out, 'collected\n')
+})

@@ -120,7 +120,9 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
       throw e instanceof FluentError ? e : fromNative(e, 'ERR_FLUENT_IO')
     }
     this.#path = path
-    this.#keepAlive = setInterval(() => {}, 2 ** 30)
+    // The timer's callback holds the receiver, so a listening receiver is never collected (which
+    // would close it behind the user's back), unref'd or not, until close() clears it.
+    this.#keepAlive = setInterval(() => void this.#closed, 2 ** 30)
     this.on('newListener', (name) => {
       if (name === 'event') this.#native.setDelivery(true)
     })

@@ -51,6 +51,7 @@ fn fail(code: &str, msg: String) -> napi::Error<Code> {
 #[napi]
 pub struct NativeReceiver {
   inner: Mutex<Receiver>,
+  on_batch: Arc<Mutex<Option<Arc<BatchFn>>>>,
 }
 
 #[napi]
@@ -79,9 +80,17 @@ impl NativeReceiver {
       ),
       _ => return Err(fail("ERR_FLUENT_CONFIG", "tls needs both cert and key".into())),
     };
-    let on_batch = Arc::new(on_batch);
+    // Released at close: the function (and what it holds on the JS side) must not outlive the
+    // receiver just because its Rust half is still referenced.
+    let on_batch = Arc::new(Mutex::new(Some(Arc::new(on_batch))));
+    let slot = on_batch.clone();
     let deliver = Arc::new(move |batch: Vec<u8>, _events: u64| {
-      on_batch.call(Buffer::from(batch), ThreadsafeFunctionCallMode::Blocking) == Status::Ok
+      // A clone of the handle, so the lock is not held while a full queue blocks the call.
+      let f = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
+      match f {
+        Some(f) => f.call(Buffer::from(batch), ThreadsafeFunctionCallMode::Blocking) == Status::Ok,
+        None => false,
+      }
     });
     let where_ = format!("{endpoint:?}");
     let receiver = Receiver::start(
@@ -96,6 +105,7 @@ impl NativeReceiver {
     .map_err(|e| fail("ERR_FLUENT_IO", format!("cannot listen on {where_}: {e}")))?;
     Ok(Self {
       inner: Mutex::new(receiver),
+      on_batch,
     })
   }
 
@@ -140,6 +150,11 @@ impl NativeReceiver {
     self.with(|r| {
       r.relay().set_enabled(false);
       r.close()
-    })
+    });
+    self
+      .on_batch
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .take();
   }
 }
