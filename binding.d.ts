@@ -194,6 +194,15 @@ export interface NativeReceiverOptions {
   /** PEM certificate chain and key: the listener speaks TLS. */
   tlsCert?: Buffer
   tlsKey?: Buffer
+  /** The Forward handshake: clients must know this key (and, with users, a username/password). */
+  sharedKey?: string
+  selfHostname?: string
+  users?: Array<NativeReceiverUser>
+}
+
+export interface NativeReceiverUser {
+  username: string
+  password: string
 }
 
 export interface NativeSecurity {

@@ -73,8 +73,8 @@ test('collectMetrics registers with a prom-client registry, per client labels, a
   await r.close()
 })
 
-test('diagnostics channels: connect, disconnect, error and drop, with their shapes', async (t) => {
-  const seen: Record<string, unknown[]> = { connect: [], disconnect: [], error: [], drop: [] }
+test('diagnostics channels: connect, disconnect, error, drop and breaker, with their shapes', async (t) => {
+  const seen: Record<string, unknown[]> = { connect: [], disconnect: [], error: [], drop: [], breaker: [] }
   const subs = Object.keys(seen).map((k) => {
     const fn = (msg: unknown) => seen[k].push(msg)
     subscribe(`fluent-native:client:${k}`, fn)
@@ -111,6 +111,16 @@ test('diagnostics channels: connect, disconnect, error and drop, with their shap
     t.true(drop.records > 0)
     t.is(down.stats().unhandledErrors > 0, true, 'no error listener: still published, still counted')
     await down.close({ timeoutMs: 50 })
+
+    // One failure opens this breaker.
+    const tripped = new FluentClient({ port, breaker: { failureThreshold: 1, cooldownMs: 60_000 }, ...quick })
+    tripped.on('error', () => {})
+    tripped.emit('d', { a: 1 })
+    const mineB = () => seen.breaker.filter((m) => (m as { client: unknown }).client === tripped)
+    const till = Date.now() + 10_000
+    while (mineB().length === 0 && Date.now() < till) await new Promise((res) => setTimeout(res, 10))
+    t.deepEqual(mineB()[0], { client: tripped, server: `127.0.0.1:${port}`, state: 'open' })
+    await tripped.close({ timeoutMs: 50 })
   } finally {
     for (const off of subs) off()
   }

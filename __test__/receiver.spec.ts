@@ -228,3 +228,47 @@ test('a listening receiver keeps the process alive unless unref()ed, and is neve
   )
   t.is(freed.out, 'collected\n')
 })
+
+test('security: the right key (and user) delivers; a wrong key, password or our own hostname is refused', async (t) => {
+  const r = await FluentReceiver.listen({ security: { sharedKey: 'k3y', users: [{ username: 'app', password: 'pw' }] } })
+  t.teardown(() => r.close())
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const ok = new FluentClient({ port: r.port, requireAck: true, security: { sharedKey: 'k3y', username: 'app', password: 'pw' } })
+  ok.emit('sec', { fine: 1 })
+  t.is((await ok.close()).sent, 1)
+  await r.waitFor(1, 10_000)
+  t.deepEqual(got[0].record, { fine: 1 })
+  const attempts: Array<[object, string]> = [
+    [{ sharedKey: 'wrong', username: 'app', password: 'pw' }, 'ERR_FLUENT_AUTH_KEY'],
+    [{ sharedKey: 'k3y', username: 'app', password: 'wrong' }, 'ERR_FLUENT_AUTH_USER'],
+    [{ sharedKey: 'k3y', username: 'app', password: 'pw', clientHostname: 'fluent-native-receiver' }, 'ERR_FLUENT_AUTH_SERVER'],
+  ]
+  for (const [security, code] of attempts) {
+    const c = new FluentClient({ port: r.port, security, reconnectInitialDelayMs: 20 } as never)
+    const codes: string[] = []
+    c.on('error', (e: FluentError) => codes.push(e.code))
+    c.emit('sec', { refused: true })
+    const report = await c.close({ timeoutMs: 500 })
+    t.is(report.sent, 0, code)
+    t.true(codes.includes(code), `${code} in ${codes.join(',')}`)
+  }
+  t.is(r.stats().events, 1)
+  t.true(r.stats().errors >= 3)
+  await t.throwsAsync(FluentReceiver.listen({ security: { sharedKey: 1 } as never }), { code: 'ERR_FLUENT_CONFIG' } as never)
+})
+
+test('security interop: @fluent-org/logger authenticates with a shared key and a user', async (t) => {
+  const r = await FluentReceiver.listen({ security: { sharedKey: 'k', users: [{ username: 'u', password: 'p' }] } })
+  t.teardown(() => r.close())
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const other = new OtherClient('other', {
+    socket: { host: '127.0.0.1', port: r.port },
+    security: { clientHostname: 'some-client', sharedKey: 'k', username: 'u', password: 'p' },
+  })
+  await other.emit('sec', { via: 'fluent-org' })
+  await r.waitFor(1, 10_000)
+  await other.disconnect()
+  t.deepEqual(got.map((e) => e.record), [{ via: 'fluent-org' }])
+})

@@ -23,6 +23,12 @@ export interface FluentReceiverOptions {
   ack?: boolean
   /** TLS listener: PEM certificate chain and private key. */
   tls?: { cert: string | Buffer; key: string | Buffer }
+  /**
+   * Require the Forward handshake (fluentd `<security>`): clients must know `sharedKey` and, with
+   * `users`, one username/password pair. `selfHostname` (default `'fluent-native-receiver'`) is
+   * the name a client must not claim as its own.
+   */
+  security?: { sharedKey: string; selfHostname?: string; users?: Array<{ username: string; password: string }> }
   /** Decoding threads. Default 1 (over a million small events a second). */
   threads?: number
   /**
@@ -50,7 +56,28 @@ export interface FluentReceiverStats {
   eventsDropped: number
 }
 
-const KEYS = new Set(['host', 'port', 'path', 'ack', 'tls', 'threads', 'maxBufferedEvents'])
+const KEYS = new Set(['host', 'port', 'path', 'ack', 'tls', 'security', 'threads', 'maxBufferedEvents'])
+
+type Security = NonNullable<FluentReceiverOptions['security']>
+
+function checkSecurity(s: unknown): Security | undefined {
+  if (s === undefined) return undefined
+  const bad = (what: string) => configError(`security.${what}`)
+  if (s === null || typeof s !== 'object') throw configError('security must be { sharedKey, selfHostname?, users? }')
+  const { sharedKey, selfHostname, users, ...rest } = s as Security
+  for (const k of Object.keys(rest)) throw configError(`unknown security option "${k}"`)
+  if (typeof sharedKey !== 'string') throw bad('sharedKey must be a string')
+  if (selfHostname !== undefined && (typeof selfHostname !== 'string' || selfHostname === '')) throw bad('selfHostname must be a non-empty string')
+  if (users !== undefined) {
+    if (!Array.isArray(users)) throw bad('users must be an array of { username, password }')
+    for (const u of users) {
+      if (u === null || typeof u !== 'object' || typeof u.username !== 'string' || typeof u.password !== 'string') {
+        throw bad('users must be an array of { username, password }')
+      }
+    }
+  }
+  return { sharedKey, selfHostname, users: users?.map((u) => ({ username: u.username, password: u.password })) }
+}
 
 function configError(message: string): FluentError {
   return new FluentError('ERR_FLUENT_CONFIG', message)
@@ -92,6 +119,7 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
     if (options === null || typeof options !== 'object') throw configError('options must be an object')
     for (const k of Object.keys(options)) if (!KEYS.has(k)) throw configError(`unknown receiver option "${k}"`)
     const { host, port, path, ack, tls, threads } = options
+    const security = checkSecurity(options.security)
     if (path !== undefined && (host !== undefined || port !== undefined)) throw configError('set path or host/port, not both')
     if (path !== undefined && (typeof path !== 'string' || path.length === 0)) throw configError('path must be a non-empty string')
     if (host !== undefined && (typeof host !== 'string' || host.length === 0)) throw configError('host must be a non-empty string')
@@ -110,6 +138,9 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
           threads: positiveInt(threads, 'threads', 64),
           tlsCert: tls === undefined ? undefined : pem(tls.cert, 'cert'),
           tlsKey: tls === undefined ? undefined : pem(tls.key, 'key'),
+          sharedKey: security?.sharedKey,
+          selfHostname: security?.selfHostname,
+          users: security?.users,
         },
         (batch: Buffer) => {
           const self = ref.deref()

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use fluent_sink::auth::Security;
 use fluent_sink::embed::{Options, Receiver};
 use fluent_sink::server::Endpoint;
 use napi::bindgen_prelude::*;
@@ -26,6 +27,16 @@ pub struct NativeReceiverOptions {
   /// PEM certificate chain and key: the listener speaks TLS.
   pub tls_cert: Option<Buffer>,
   pub tls_key: Option<Buffer>,
+  /// The Forward handshake: clients must know this key (and, with users, a username/password).
+  pub shared_key: Option<String>,
+  pub self_hostname: Option<String>,
+  pub users: Option<Vec<NativeReceiverUser>>,
+}
+
+#[napi(object)]
+pub struct NativeReceiverUser {
+  pub username: String,
+  pub password: String,
 }
 
 #[napi(object)]
@@ -82,6 +93,21 @@ impl NativeReceiver {
     };
     // Released at close: the function (and what it holds on the JS side) must not outlive the
     // receiver just because its Rust half is still referenced.
+    let security = match options.shared_key {
+      None => None,
+      Some(shared_key) => Some(Security {
+        shared_key,
+        self_hostname: options
+          .self_hostname
+          .unwrap_or_else(|| "fluent-native-receiver".into()),
+        users: options
+          .users
+          .unwrap_or_default()
+          .into_iter()
+          .map(|u| (u.username, u.password))
+          .collect(),
+      }),
+    };
     let on_batch = Arc::new(Mutex::new(Some(Arc::new(on_batch))));
     let slot = on_batch.clone();
     let deliver = Arc::new(move |batch: Vec<u8>, _events: u64| {
@@ -99,6 +125,7 @@ impl NativeReceiver {
         ack: options.ack.unwrap_or(true),
         threads: options.threads.unwrap_or(1) as usize,
         tls,
+        security,
       },
       deliver,
     )

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::Security;
 use crate::relay::{Deliver, Relay};
 use crate::server::{serve_sinks, Endpoint, Listener, Serving};
 use crate::stats::{Snapshot, Stats};
@@ -19,6 +20,7 @@ pub struct Options {
   /// Runtime worker threads; one decodes well over a million small events a second.
   pub threads: usize,
   pub tls: Option<TlsAcceptor>,
+  pub security: Option<Security>,
 }
 
 pub struct Receiver {
@@ -50,6 +52,7 @@ impl Receiver {
       make_sink: move || r.sink(),
       ack: options.ack,
       tls: options.tls,
+      security: options.security.map(Arc::new),
     };
     runtime.spawn(serve_sinks(listener, stats.clone(), serving));
     Ok(Receiver {

@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 pub mod ack;
+pub mod auth;
 pub mod cli;
 pub mod conn;
 pub mod control;

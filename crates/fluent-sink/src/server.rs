@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::{self, Security};
 use crate::conn;
 use crate::event::EventSink;
 use crate::print::JsonSink;
@@ -60,6 +61,24 @@ pub struct Serving<F> {
   pub make_sink: F,
   pub ack: bool,
   pub tls: Option<TlsAcceptor>,
+  /// The Forward handshake every connection must pass (after TLS) before its requests count.
+  pub security: Option<Arc<Security>>,
+}
+
+/// The handshake, if required, then the connection. A refused client is a connection error.
+async fn authenticated<T, S>(mut io: T, stats: &Stats, sink: S, ack: bool, security: Option<&Security>)
+where
+  T: AsyncRead + AsyncWrite + Unpin,
+  S: EventSink,
+{
+  if let Some(sec) = security {
+    if auth::accept(&mut io, sec).await.is_err() {
+      stats.error();
+      let _ = io.shutdown().await;
+      return;
+    }
+  }
+  conn::run_with(io, stats, sink, ack).await
 }
 
 fn spawn_conn<T, F, S>(io: T, stats: &Arc<Stats>, serving: &Serving<F>)
@@ -73,11 +92,13 @@ where
   let tls = serving.tls.clone();
   let sink = (serving.make_sink)();
   let ack = serving.ack;
+  let security = serving.security.clone();
   tokio::spawn(async move {
+    let security = security.as_deref();
     match tls {
-      None => conn::run_with(io, &stats, sink, ack).await,
+      None => authenticated(io, &stats, sink, ack, security).await,
       Some(acceptor) => match acceptor.accept(io).await {
-        Ok(io) => conn::run_with(io, &stats, sink, ack).await,
+        Ok(io) => authenticated(io, &stats, sink, ack, security).await,
         // A failed handshake is a connection error, as undecodable input is.
         Err(_) => stats.error(),
       },
@@ -97,6 +118,7 @@ pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls:
       make_sink: JsonSink::default,
       ack: true,
       tls,
+      security: None,
     };
     serve_sinks(listener, stats, serving).await
   } else {
@@ -104,6 +126,7 @@ pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls:
       make_sink: || (),
       ack: true,
       tls,
+      security: None,
     };
     serve_sinks(listener, stats, serving).await
   }
