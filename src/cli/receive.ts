@@ -24,6 +24,8 @@ Stops on Ctrl-C (SIGINT) or SIGTERM and prints the receiver's counts on stderr.
 
 /** Bytes of output waiting for a slow stdout before events are counted instead of printed. */
 const MAX_UNWRITTEN = 64 * 1024 * 1024
+/** Output is written in chunks of about this many characters. */
+const FLUSH_AT = 256 * 1024
 
 const SPEC = {
   host: { type: 'string' },
@@ -74,23 +76,34 @@ export async function receive(argv: string[]): Promise<number> {
   const out = process.stdout
   out.on('error', () => done()) // the reader went away (EPIPE): stop quietly
   let unprinted = 0
-  receiver.on('event', (ev) => {
-    if (limit !== undefined && seen >= limit) return
-    seen++
-    if (print !== undefined) {
-      // A reader slower than the senders must not grow this process without bound.
-      if (pending.length + out.writableLength < MAX_UNWRITTEN) pending += print(ev) + '\n'
-      else unprinted++
-    }
-    if (limit !== undefined && seen >= limit) done()
-  })
-  // One write per turn of the event loop rather than per event.
-  const flusher = setInterval(() => {
+  function flush(): void {
     if (pending === '') return
     const chunk = pending
     pending = ''
     out.write(chunk)
-  }, 10)
+  }
+  if (print === undefined) {
+    // Counting only: no listener, so events are never copied to JS (the receiver's fastest mode).
+    if (limit !== undefined) {
+      receiver.waitFor(limit, 2 ** 31 - 1).then(() => done(), () => done())
+    }
+  } else {
+    receiver.on('event', (ev) => {
+      if (limit !== undefined && seen >= limit) return
+      seen++
+      // A reader slower than the senders must not grow this process without bound: what stdout
+      // has not taken yet is capped, and events past the cap are counted instead.
+      if (out.writableLength >= MAX_UNWRITTEN) {
+        unprinted++
+      } else {
+        pending += print(ev) + '\n'
+        if (pending.length >= FLUSH_AT) flush()
+      }
+      if (limit !== undefined && seen >= limit) done()
+    })
+  }
+  // Lines go out in chunks of FLUSH_AT, and at least every 10 ms when traffic is light.
+  const flusher = setInterval(flush, 10)
   const stop = () => done()
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
