@@ -92,34 +92,51 @@ test('cat: an unreachable server exits 3 after --retry-limit; bad flags exit 2; 
   }
 })
 
-test('receive prints JSON lines of what a client sends; --count ends it', async (t) => {
-  const child = spawn(process.execPath, [BIN, 'receive', '--port', '0', '--count', '3'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
+async function receiving(args: string[]) {
+  const child = spawn(process.execPath, [BIN, 'receive', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = { stdout: '', stderr: '' }
+  child.stdout.on('data', (d) => (out.stdout += d))
   const port = await new Promise<number>((resolve, reject) => {
     child.stderr.on('data', (d) => {
-      stderr += d
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+      out.stderr += d
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out.stderr)
       if (m) resolve(Number(m[1]))
     })
-    child.on('exit', () => reject(new Error(stderr)))
+    child.on('exit', () => reject(new Error(out.stderr)))
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const exited = once(child, 'exit').then(([code]) => {
+    clearTimeout(timer)
+    return code as number | null
+  })
+  return { port, out, exited }
+}
+
+test('receive -q --count counts without printing', async (t) => {
+  const { port, out, exited } = await receiving(['-q', '--count', '2'])
+  const client = new FluentClient({ port, requireAck: true })
+  client.emit('q', { a: 1 })
+  client.emit('q', { a: 2 })
+  await client.close()
+  t.is(await exited, 0, out.stderr)
+  t.is(out.stdout, '')
+  t.regex(out.stderr, /2 events in/)
+})
+
+test('receive prints JSON lines of what a client sends; --count ends it', async (t) => {
+  const { port, out, exited } = await receiving(['--count', '3'])
   const client = new FluentClient({ port, requireAck: true })
   client.emit('cli.recv', { big: 2n ** 60n, bin: Buffer.from([1, 2]) }, new EventTime(1_700_000_000, 7))
   client.emit('cli.recv', { n: 1 }, 1_700_000_001)
   client.emit('cli.recv', { n: 2 }, 1_700_000_002)
   await client.close()
-  const [code] = await once(child, 'exit')
-  clearTimeout(timer)
-  t.is(code, 0, stderr)
-  t.deepEqual(stdout.trim().split('\n').map((l) => JSON.parse(l)), [
+  t.is(await exited, 0, out.stderr)
+  t.deepEqual(out.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
     { tag: 'cli.recv', time: [1_700_000_000, 7], record: { big: '1152921504606846976', bin: { $bin: '0102' } } },
     { tag: 'cli.recv', time: [1_700_000_001, 0], record: { n: 1 } },
     { tag: 'cli.recv', time: [1_700_000_002, 0], record: { n: 2 } },
   ])
-  t.regex(stderr, /3 events in/)
+  t.regex(out.stderr, /3 events in/)
 })
 
 test('bench against the in-process receiver prints events/s and CPU per event', async (t) => {
