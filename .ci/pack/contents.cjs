@@ -1,7 +1,7 @@
 // `npm pack --dry-run --json` of the main package: what must ship, and what must not.
 'use strict'
 const files = JSON.parse(require('node:fs').readFileSync(0, 'utf8'))[0].files.map((f) => f.path)
-const must = ['package.json', 'README.md', 'index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'binding.d.ts', 'src/client.js', 'src/client.d.ts', 'src/receiver.js', 'src/metrics.js', 'src/metrics.d.ts', 'src/diagnostics.js', 'src/cli/main.js']
+const must = ['package.json', 'README.md', 'index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'binding.d.ts', 'src/client.js', 'src/client.d.ts', 'src/receiver.js', 'src/metrics.js', 'src/metrics.d.ts', 'src/diagnostics.js', 'src/cli/main.js', 'docs/recipes.md']
 const mustNot = [
   [/\.node$/, 'native binaries (they live in the platform packages)'],
   [/(?<!\.d)\.ts$/, 'TypeScript sources'],
