@@ -125,3 +125,14 @@ test('diagnostics channels: connect, disconnect, error, drop and breaker, with t
     for (const off of subs) off()
   }
 })
+
+test("collectMetrics with no registry uses prom-client's global register", async (t) => {
+  const { register } = await import('prom-client')
+  const client = new FluentClient({ port: await deadPort(), exitFlushTimeoutMs: 0 })
+  client.on('error', () => {})
+  const off = collectMetrics(client, undefined, { labels: { client: 'global-default' } })
+  t.true((await register.metrics()).includes('fluent_native_records_emitted_total{client="global-default"} 0'))
+  off()
+  t.false((await register.metrics()).includes('global-default'))
+  await client.close({ timeoutMs: 0 })
+})
