@@ -148,3 +148,23 @@ test('bench against the in-process receiver prints events/s and CPU per event', 
   t.true(out.eventsPerSecond > 0)
   t.true(out.cpuMicrosPerEvent > 0)
 })
+
+test('the progress line is drawn in place on a terminal only, and cleared at the end', async (t) => {
+  const { Progress } = await import('../src/cli/progress.js')
+  const stream = (isTTY: boolean) => {
+    const writes: string[] = []
+    return { writes, s: { isTTY, write: (x: string) => writes.push(x) } as unknown as NodeJS.WriteStream }
+  }
+  const tty = stream(true)
+  const pipe = stream(false)
+  let n = 0
+  const a = new Progress(tty.s, (sec) => `${++n} read at ${sec >= 0 ? 'ok' : 'bad'}`)
+  const b = new Progress(pipe.s, () => 'never')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  a.stop()
+  b.stop()
+  t.true(tty.writes.length >= 2, tty.writes.join('|'))
+  t.regex(tty.writes[0], /^\r\x1b\[K1 read at ok \(\d+\.\d s\)$/)
+  t.is(tty.writes.at(-1), '\r\x1b[K')
+  t.deepEqual(pipe.writes, [])
+})
