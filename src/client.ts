@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { isRecord, takeOwnError } from './encoder.js'
-import { publishBreaker, publishConnect, publishDisconnect, publishError } from './diagnostics.js'
+import { publishError, publishEvent } from './diagnostics.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
@@ -275,17 +275,11 @@ export class FluentClient extends EventEmitter {
 
   #dispatch(ev: JsEvent): void {
     try {
-      if (ev.kind === 'connect') {
-        publishConnect(this, this.#server)
-        super.emit('connect')
-      } else if (ev.kind === 'breaker') {
-        publishBreaker(this, this.#server, ev.state as string)
-        super.emit('breaker', { state: ev.state, server: this.#server })
-      } else if (ev.kind === 'disconnect') {
-        const err = ev.code ? toError(ev) : undefined
-        publishDisconnect(this, this.#server, err)
-        super.emit('disconnect', err)
-      } else this.#report(toError(ev))
+      publishEvent(this, this.#server, ev, toError)
+      if (ev.kind === 'connect') super.emit('connect')
+      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#server })
+      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined)
+      else this.#report(toError(ev))
     } catch (e) {
       // A throwing listener must not become an uncaught exception from native code.
       process.emitWarning(`fluent-native: an event listener threw: ${(e as Error)?.stack ?? String(e)}`)

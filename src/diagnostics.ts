@@ -11,6 +11,7 @@
  * property read per event.
  */
 import { channel } from 'node:diagnostics_channel'
+import type { JsEvent } from '../binding.js'
 import type { FluentError } from './errors.js'
 
 export const channels = {
@@ -21,16 +22,18 @@ export const channels = {
   breaker: channel('fluent-native:client:breaker'),
 } as const
 
-export function publishConnect(client: object, server: string): void {
-  if (channels.connect.hasSubscribers) channels.connect.publish({ client, server })
-}
-
-export function publishDisconnect(client: object, server: string, error: FluentError | undefined): void {
-  if (channels.disconnect.hasSubscribers) channels.disconnect.publish({ client, server, error })
-}
-
-export function publishBreaker(client: object, server: string, state: string): void {
-  if (channels.breaker.hasSubscribers) channels.breaker.publish({ client, server, state })
+/**
+ * A connection event from the writer, before the client's own listeners see it. (Errors are
+ * published where the client reports them, `publishError`, so its own refusals are included.)
+ */
+export function publishEvent(client: object, server: string, ev: JsEvent, toError: (ev: JsEvent) => FluentError): void {
+  if (ev.kind === 'connect') {
+    if (channels.connect.hasSubscribers) channels.connect.publish({ client, server })
+  } else if (ev.kind === 'disconnect') {
+    if (channels.disconnect.hasSubscribers) channels.disconnect.publish({ client, server, error: ev.code ? toError(ev) : undefined })
+  } else if (ev.kind === 'breaker') {
+    if (channels.breaker.hasSubscribers) channels.breaker.publish({ client, server, state: ev.state })
+  }
 }
 
 /** Every reported error; those that lost records also go to `:drop`. */
