@@ -117,8 +117,8 @@ test('receive -q --count counts without printing', async (t) => {
   const client = new FluentClient({ port, requireAck: true })
   client.emit('q', { a: 1 })
   client.emit('q', { a: 2 })
-  await client.close()
-  t.is(await exited, 0, out.stderr)
+  t.is((await client.close({ timeoutMs: 15_000 })).sent, 2)
+  t.is(await exited, 0, `stderr: ${out.stderr} stdout: ${out.stdout}`)
   t.is(out.stdout, '')
   t.regex(out.stderr, /2 events in/)
 })
@@ -129,8 +129,8 @@ test('receive prints JSON lines of what a client sends; --count ends it', async 
   client.emit('cli.recv', { big: 2n ** 60n, bin: Buffer.from([1, 2]) }, new EventTime(1_700_000_000, 7))
   client.emit('cli.recv', { n: 1 }, 1_700_000_001)
   client.emit('cli.recv', { n: 2 }, 1_700_000_002)
-  await client.close()
-  t.is(await exited, 0, out.stderr)
+  t.is((await client.close({ timeoutMs: 15_000 })).sent, 3)
+  t.is(await exited, 0, `stderr: ${out.stderr} stdout: ${out.stdout}`)
   t.deepEqual(out.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
     { tag: 'cli.recv', time: [1_700_000_000, 7], record: { big: '1152921504606846976', bin: { $bin: '0102' } } },
     { tag: 'cli.recv', time: [1_700_000_001, 0], record: { n: 1 } },

@@ -66,8 +66,6 @@ export async function receive(argv: string[]): Promise<number> {
   }
   const limit = integer('receive', 'count', v.count, 1, Number.MAX_SAFE_INTEGER)
   const receiver = await FluentReceiver.listen(options)
-  const at = options.path ?? `${options.host}:${receiver.port}`
-  process.stderr.write(`fluent-native receive: listening on ${at}${options.tls ? ' (TLS)' : ''}${options.ack ? '' : ', not acknowledging'}\n`)
   let seen = 0
   let done!: () => void
   const finished = new Promise<void>((resolve) => (done = resolve))
@@ -102,6 +100,9 @@ export async function receive(argv: string[]): Promise<number> {
       if (limit !== undefined && seen >= limit) done()
     })
   }
+  // Announced only now: events decoded before the listener above existed would not reach it.
+  const at = options.path ?? `${options.host}:${receiver.port}`
+  process.stderr.write(`fluent-native receive: listening on ${at}${options.tls ? ' (TLS)' : ''}${options.ack ? '' : ', not acknowledging'}\n`)
   // Lines go out in chunks of FLUSH_AT, and at least every 10 ms when traffic is light.
   const flusher = setInterval(flush, 10)
   const stop = () => done()
