@@ -66,6 +66,21 @@ export declare class NativeNdjson {
   counts(): NdjsonCounts
 }
 
+export declare class NativeReceiver {
+  /**
+   * Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays
+   * (see `fluent_sink::relay`), only while delivery is on.
+   */
+  constructor(options: NativeReceiverOptions, onBatch: (batch: Buffer) => void)
+  /** The bound TCP port; `null` for a Unix socket. */
+  get port(): number | null
+  /** Whether decoded events are handed to `onBatch` (off: they are only counted). */
+  setDelivery(on: boolean): void
+  stats(): JsReceiverStats
+  /** Stops listening and drops every connection. Idempotent; never waits on the receiver threads. */
+  close(): void
+}
+
 /**
  * At exit: closes every client of this JS thread at once, each with its own
  * `exitFlushTimeoutMs`, and waits for all of them against one deadline. `allThreads` (the main
@@ -166,6 +181,21 @@ export interface JsPushed {
   queuedBytes: number
 }
 
+export interface JsReceiverStats {
+  events: number
+  requests: number
+  bytes: number
+  acks: number
+  invalid: number
+  sizeMismatch: number
+  connections: number
+  errors: number
+  /** Events handed to JS (queued for the JS thread). */
+  eventsRelayed: number
+  /** Decoded events that could not be handed to JS (the JS thread was gone). */
+  eventsLost: number
+}
+
 export interface JsServerStats {
   address: string
   healthy: boolean
@@ -243,6 +273,26 @@ export interface NativeOptions {
   /** A failure handler is set: keep undelivered records for it. */
   keepUndelivered?: boolean
   errorHandlerMaxBytes?: number
+}
+
+export interface NativeReceiverOptions {
+  host?: string
+  port?: number
+  path?: string
+  ack?: boolean
+  threads?: number
+  /** PEM certificate chain and key: the listener speaks TLS. */
+  tlsCert?: Buffer
+  tlsKey?: Buffer
+  /** The Forward handshake: clients must know this key (and, with users, a username/password). */
+  sharedKey?: string
+  selfHostname?: string
+  users?: Array<NativeReceiverUser>
+}
+
+export interface NativeReceiverUser {
+  username: string
+  password: string
 }
 
 export interface NativeSecurity {

@@ -1,40 +1,18 @@
 // Demo: sends a few events and shows what arrived.
-//   npm run demo                         -> starts the bundled Rust receiver (fluent-sink) on loopback
+//   npm run demo                             -> starts the bundled receiver (FluentReceiver) on loopback
 //   FLUENT_HOST=h FLUENT_PORT=p npm run demo -> sends to your fluentd / Fluent Bit instead
 'use strict'
-const { spawn } = require('node:child_process')
-const path = require('node:path')
-const readline = require('node:readline')
-const { FluentClient, EventTime } = require('./index.js')
-
-function startSink() {
-  const bin = path.join(__dirname, 'target', 'release', process.platform === 'win32' ? 'fluent-sink.exe' : 'fluent-sink')
-  const sink = spawn(bin, ['--print'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = readline.createInterface({ input: sink.stdout })
-  const events = []
-  const waiters = []
-  let onPort
-  const port = new Promise((resolve) => (onPort = resolve))
-  lines.on('line', (line) => {
-    if (line.startsWith('LISTENING ')) return onPort(Number(line.slice(10)))
-    const msg = JSON.parse(line)
-    // Keep the receiver's own line for display: JSON.parse would round integers past 2^53.
-    if ('tag' in msg) events.push({ tag: msg.tag, line })
-    else waiters.shift()?.(msg)
-  })
-  const ask = (cmd) => new Promise((resolve) => {
-    waiters.push(resolve)
-    sink.stdin.write(cmd + '\n')
-  })
-  return { sink, port, events, ask }
-}
+const { FluentClient, FluentReceiver, EventTime } = require('./index.js')
+const { eventLine } = require('./src/cli/json.js')
 
 async function main() {
   const external = process.env.FLUENT_PORT !== undefined
-  const local = external ? undefined : startSink()
-  const port = external ? Number(process.env.FLUENT_PORT) : await local.port
+  const receiver = external ? undefined : await FluentReceiver.listen({ port: 0 })
+  const events = []
+  receiver?.on('event', (ev) => events.push(ev))
+  const port = external ? Number(process.env.FLUENT_PORT) : receiver.port
   const host = process.env.FLUENT_HOST ?? '127.0.0.1'
-  console.log(external ? `sending to ${host}:${port}` : `started fluent-sink on 127.0.0.1:${port}`)
+  console.log(external ? `sending to ${host}:${port}` : `started the bundled FluentReceiver on 127.0.0.1:${port}`)
 
   const log = new FluentClient({ host, port, requireAck: true })
   log.on('connect', () => console.log('connected'))
@@ -51,13 +29,14 @@ async function main() {
   console.log('close report:', report)
   console.log('stats:', log.stats())
 
-  if (local) {
+  if (receiver) {
     const total = 4 + batch.accepted
-    const stats = await local.ask(`wait ${total} 5000`)
+    const stats = await receiver.waitFor(total, 5000).catch(() => receiver.stats())
+    await receiver.close()
     console.log(`\nthe receiver decoded ${stats.events} events in ${stats.requests} requests (${stats.acks} acks sent); the first few:`)
-    for (const e of local.events.filter((e) => e.tag !== 'demo.batch')) console.log(e.line)
-    console.log(`... and ${local.events.filter((e) => e.tag === 'demo.batch').length} demo.batch events`)
-    local.sink.stdin.end()
+    // As `npx fluent-native receive` prints them: bin as hex, integers past 2^53 as strings.
+    for (const e of events.filter((e) => e.tag !== 'demo.batch')) console.log(eventLine(e))
+    console.log(`... and ${events.filter((e) => e.tag === 'demo.batch').length} demo.batch events`)
     if (stats.events !== total) process.exitCode = 1
   }
 }

@@ -6,6 +6,11 @@
  */
 export { FluentClient } from './src/client.js'
 export { EventTime } from './src/time.js'
+export { collectMetrics, METRIC_NAMES } from './src/metrics.js'
+export type { CollectOptions, Labels, MetricsRegistry } from './src/metrics.js'
+export { channels } from './src/diagnostics.js'
+export { FluentReceiver } from './src/receiver.js'
+export type { FluentReceiverOptions, FluentReceiverStats, ReceivedEvent } from './src/receiver.js'
 export type { Time } from './src/time.js'
 export type { Logger, LoggerOptions, LogLevel } from './src/logger.js'
 export { FluentError } from './src/errors.js'

@@ -84,12 +84,16 @@ test("the README's option table lists exactly the options the native table defin
 })
 
 test('the public surface has no internals', (t) => {
-  // (`default` and `__esModule` are how Node presents a CommonJS module to `import`.)
-  t.deepEqual(Object.keys(api).filter((k) => k !== 'default' && k !== '__esModule').sort(), [
+  // (`default`, `__esModule` and, on newer Node versions, `module.exports` are how Node presents a CommonJS module to `import`.)
+  t.deepEqual(Object.keys(api).filter((k) => k !== 'default' && k !== '__esModule' && k !== 'module.exports').sort(), [
     'EventTime',
     'FailedBatch',
     'FluentClient',
     'FluentError',
+    'FluentReceiver',
+    'METRIC_NAMES',
+    'channels',
+    'collectMetrics',
     'fallbackToClient',
     'fallbackToFile',
     'fallbackToStream',
@@ -97,7 +101,7 @@ test('the public surface has no internals', (t) => {
   const log = new FluentClient({ port: 1, exitFlushTimeoutMs: 0 })
   log.on('error', () => {})
   const own = Object.getOwnPropertyNames(FluentClient.prototype).sort()
-  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitEntries', 'emitMany', 'emitRaw', 'flush', 'logger', 'stats', 'toWritable'])
+  t.deepEqual(own, ['close', 'constructor', 'emit', 'emitEntries', 'emitMany', 'emitRaw', 'flush', 'logger', 'metrics', 'stats', 'toWritable'])
   t.deepEqual(Object.getOwnPropertySymbols(FluentClient.prototype), [])
   const dts = readFileSync(fileURLToPath(new URL('../index.d.ts', import.meta.url)), 'utf8')
   const client = readFileSync(fileURLToPath(new URL('../src/client.d.ts', import.meta.url)), 'utf8')

@@ -8,6 +8,7 @@ import type { JsEvent, JsExitReport } from '../binding.js'
 import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
 import { isRecord, spliced, takeOwnError } from './encoder.js'
+import { publishError, publishEvent } from './diagnostics.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import { register, warnNow } from './exit.js'
@@ -16,6 +17,8 @@ import type { ErrorHandler } from './fallbacks.js'
 import { HandlerRunner } from './handler.js'
 import { checkLoggerOptions, rootLogger } from './logger.js'
 import type { Logger, LoggerOptions } from './logger.js'
+import { renderMetrics } from './metrics.js'
+import type { Labels } from './metrics.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
@@ -372,6 +375,7 @@ export class FluentClient extends EventEmitter {
 
   #dispatch(ev: JsEvent): void {
     try {
+      publishEvent(this, this.#serverName(ev.server), ev, toError)
       if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev.server))
       else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev.server) })
       else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev.server))
@@ -392,6 +396,7 @@ export class FluentClient extends EventEmitter {
   }
 
   #report(err: FluentError): void {
+    publishError(this, err)
     if (this.listenerCount('error') === 0) {
       this.#unhandled++
       return
@@ -406,6 +411,7 @@ export class FluentClient extends EventEmitter {
   /** At exit: to the 'error' listeners if there are any, else one warning line, now. */
   #reportNow(err: FluentError): void {
     if (this.listenerCount('error') > 0) return this.#report(err)
+    publishError(this, err)
     this.#unhandled++
     warnNow(`fluent-native: ${err.message}`, err.code)
   }
@@ -519,6 +525,11 @@ export class FluentClient extends EventEmitter {
   #watchDrain(hold: boolean): void {
     this.#drain ??= new DrainWatch(this.#native.id, this.#cap, () => super.emit('drain'))
     this.#drain.arm(hold)
+  }
+
+  /** `stats()` as Prometheus text exposition (`fluent_native_*`, see src/metrics.ts); `labels` go on every sample. */
+  metrics(labels?: Labels): string {
+    return renderMetrics(this.stats(), labels)
   }
 
   stats(): FluentStats {

@@ -5,6 +5,7 @@
 
 mod convert;
 mod ndjson;
+mod receiver;
 mod registry;
 
 use convert::{

@@ -35,6 +35,8 @@ pub struct Session<S> {
   acks: Vec<u8>,
   pending_acks: u64,
   sink: S,
+  /// Whether requests carrying a `chunk` are acknowledged (a test server may withhold acks).
+  ack: bool,
   /// Largest request seen in the current shrink window, and reads in that window.
   largest: usize,
   reads: u32,
@@ -42,6 +44,11 @@ pub struct Session<S> {
 
 impl<S: EventSink> Session<S> {
   pub fn new(sink: S) -> Self {
+    Self::with_acks(sink, true)
+  }
+
+  /// As [`Session::new`]; with `ack` false, chunks are never acknowledged.
+  pub fn with_acks(sink: S, ack: bool) -> Self {
     Session {
       buf: vec![0; INITIAL_BUF],
       start: 0,
@@ -52,6 +59,7 @@ impl<S: EventSink> Session<S> {
       acks: Vec::new(),
       pending_acks: 0,
       sink,
+      ack,
       largest: 0,
       reads: 0,
     }
@@ -102,7 +110,7 @@ impl<S: EventSink> Session<S> {
             t.invalid += o.counts.entries - o.counts.valid;
             t.size_mismatch += u64::from(o.size_mismatch);
           }
-          if let Some(chunk) = o.chunk {
+          if let Some(chunk) = o.chunk.filter(|_| self.ack) {
             ack::encode(&mut self.acks, chunk);
             self.pending_acks += 1;
           }
@@ -152,12 +160,21 @@ impl<S: EventSink> Session<S> {
 }
 
 /// Serves one connection until EOF, an I/O error or undecodable input.
-pub async fn run<T, S>(mut io: T, stats: &Stats, sink: S)
+pub async fn run<T, S>(io: T, stats: &Stats, sink: S)
 where
   T: AsyncRead + AsyncWrite + Unpin,
   S: EventSink,
 {
-  let mut s = Session::new(sink);
+  run_with(io, stats, sink, true).await
+}
+
+/// As [`run`]; with `ack` false, chunks are never acknowledged.
+pub async fn run_with<T, S>(mut io: T, stats: &Stats, sink: S, ack: bool)
+where
+  T: AsyncRead + AsyncWrite + Unpin,
+  S: EventSink,
+{
+  let mut s = Session::with_acks(sink, ack);
   loop {
     let n = match io.read(s.space()).await {
       Ok(0) => {
@@ -235,6 +252,14 @@ mod tests {
       s.eof();
       assert_eq!(s.tally.errors, 0);
     }
+  }
+
+  #[test]
+  fn withheld_acks_still_count_events() {
+    let mut s = Session::with_acks((), false);
+    feed(&mut s, &stream()).unwrap();
+    assert_eq!(s.tally.events, 2);
+    assert!(s.acks().is_empty());
   }
 
   #[test]

@@ -5,17 +5,21 @@
 #![deny(clippy::all)]
 
 pub mod ack;
+pub mod auth;
 pub mod cli;
 pub mod conn;
 pub mod control;
 pub mod decode;
+pub mod embed;
 pub mod event;
 pub mod frame;
 pub mod inflate;
 pub mod json;
 pub mod output;
 pub mod print;
+pub mod relay;
 pub mod request;
 pub mod server;
 pub mod stats;
 pub mod tls;
+pub mod unix;

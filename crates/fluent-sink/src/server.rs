@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::{self, Security};
 use crate::conn;
+use crate::event::EventSink;
 use crate::print::JsonSink;
 use crate::stats::Stats;
+use crate::unix::{remove_stale_socket, UnixListener};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -23,17 +26,6 @@ pub enum Endpoint {
 pub enum Listener {
   Tcp(TcpListener),
   Unix(UnixListener, PathBuf),
-}
-
-/// A stale socket file from an earlier run would make `bind` fail; anything else at the path is
-/// left alone so a typo cannot delete a user's file.
-fn remove_stale_socket(path: &Path) {
-  use std::os::unix::fs::FileTypeExt;
-  if let Ok(meta) = std::fs::symlink_metadata(path) {
-    if meta.file_type().is_socket() {
-      let _ = std::fs::remove_file(path);
-    }
-  }
 }
 
 impl Listener {
@@ -63,34 +55,55 @@ impl Listener {
   }
 }
 
-fn spawn_conn<T>(io: T, stats: &Arc<Stats>, print: bool, tls: Option<&TlsAcceptor>)
+/// How every connection of a listener is served: a fresh sink per connection, acks on or off, and
+/// an optional TLS acceptor. The binary uses `()` or [`JsonSink`]; embedders bring their own sink.
+pub struct Serving<F> {
+  pub make_sink: F,
+  pub ack: bool,
+  pub tls: Option<TlsAcceptor>,
+  /// The Forward handshake every connection must pass (after TLS) before its requests count.
+  pub security: Option<Arc<Security>>,
+}
+
+/// The handshake, if required, then the connection. A refused client is a connection error.
+async fn authenticated<T, S>(mut io: T, stats: &Stats, sink: S, ack: bool, security: Option<&Security>)
+where
+  T: AsyncRead + AsyncWrite + Unpin,
+  S: EventSink,
+{
+  if let Some(sec) = security {
+    if auth::accept(&mut io, sec).await.is_err() {
+      stats.error();
+      let _ = io.shutdown().await;
+      return;
+    }
+  }
+  conn::run_with(io, stats, sink, ack).await
+}
+
+fn spawn_conn<T, F, S>(io: T, stats: &Arc<Stats>, serving: &Serving<F>)
 where
   T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+  F: Fn() -> S,
+  S: EventSink + Send + 'static,
 {
   stats.connection();
   let stats = stats.clone();
-  let tls = tls.cloned();
+  let tls = serving.tls.clone();
+  let sink = (serving.make_sink)();
+  let ack = serving.ack;
+  let security = serving.security.clone();
   tokio::spawn(async move {
+    let security = security.as_deref();
     match tls {
-      None => handle(io, &stats, print).await,
+      None => authenticated(io, &stats, sink, ack, security).await,
       Some(acceptor) => match acceptor.accept(io).await {
-        Ok(io) => handle(io, &stats, print).await,
+        Ok(io) => authenticated(io, &stats, sink, ack, security).await,
         // A failed handshake is a connection error, as undecodable input is.
         Err(_) => stats.error(),
       },
     }
   });
-}
-
-async fn handle<T>(io: T, stats: &Stats, print: bool)
-where
-  T: AsyncRead + AsyncWrite + Unpin,
-{
-  if print {
-    conn::run(io, stats, JsonSink::default()).await
-  } else {
-    conn::run(io, stats, ()).await
-  }
 }
 
 /// Accepts connections forever, each served by its own task.
@@ -100,15 +113,39 @@ pub async fn serve(listener: Listener, stats: Arc<Stats>, print: bool) {
 
 /// As [`serve`]; with an acceptor, every connection is TLS and is decoded after the handshake.
 pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls: Option<TlsAcceptor>) {
-  let tls = tls.as_ref();
+  if print {
+    let serving = Serving {
+      make_sink: JsonSink::default,
+      ack: true,
+      tls,
+      security: None,
+    };
+    serve_sinks(listener, stats, serving).await
+  } else {
+    let serving = Serving {
+      make_sink: || (),
+      ack: true,
+      tls,
+      security: None,
+    };
+    serve_sinks(listener, stats, serving).await
+  }
+}
+
+/// Accepts connections forever, each served by its own task with its own sink.
+pub async fn serve_sinks<F, S>(listener: Listener, stats: Arc<Stats>, serving: Serving<F>)
+where
+  F: Fn() -> S,
+  S: EventSink + Send + 'static,
+{
   loop {
     let accepted = match &listener {
       Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
         // Acks are small and awaited by the client; do not let Nagle hold them back.
         let _ = s.set_nodelay(true);
-        spawn_conn(s, &stats, print, tls);
+        spawn_conn(s, &stats, &serving);
       }),
-      Listener::Unix(l, _) => l.accept().await.map(|(s, _)| spawn_conn(s, &stats, print, tls)),
+      Listener::Unix(l, _) => l.accept().await.map(|(s, _)| spawn_conn(s, &stats, &serving)),
     };
     if accepted.is_err() {
       stats.error();

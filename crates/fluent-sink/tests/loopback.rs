@@ -194,6 +194,7 @@ fn binary_prints_json_and_exits_on_stdin_eof() {
   assert_eq!(sink.wait_exit(), 0);
 }
 
+#[cfg(unix)]
 #[test]
 fn binary_listens_on_unix_socket() {
   let path = std::env::temp_dir().join(format!("fluent-sink-test-{}.sock", std::process::id()));

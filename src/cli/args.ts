@@ -1,0 +1,111 @@
+/**
+ * Flag parsing for the CLI commands: node:util parseArgs (strict), with errors that name the
+ * command and exit with status 2, and the connection flags every command shares.
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import type { FluentClientOptions } from '../types.js'
+
+export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; multiple?: boolean }>
+
+/** Exit statuses, documented in `--help` and the README. */
+export const EXIT = { ok: 0, undelivered: 1, usage: 2, unreachable: 3, badInput: 4 } as const
+
+/** A user mistake: printed as one line with a pointer to --help, exit status 2. */
+export class UsageError extends Error {}
+
+export function parse(command: string, spec: Spec, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true, allowNegative: true } as never) as {
+      values: Record<string, unknown>
+      positionals: string[]
+    }
+    return { values, positionals }
+  } catch (e) {
+    throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** Connection flags: fluent-cat's names (no bare -h: that is --help here), plus TLS and auth. */
+export const CONNECTION: Spec = {
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  unix: { type: 'boolean', short: 'u' },
+  socket: { type: 'string', short: 's' },
+  tls: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-servername': { type: 'string' },
+  'tls-insecure': { type: 'boolean' },
+  'shared-key': { type: 'string' },
+  'self-hostname': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+}
+
+export const CONNECTION_HELP = `Connection:
+  --host HOST              server host (default 127.0.0.1)
+  -p, --port PORT          server port (default 24224)
+  -u, --unix               use a Unix socket: --socket, $FLUENT_SOCKET or /var/run/fluent/fluent.sock
+  -s, --socket PATH        Unix socket path (implies --unix)
+  --tls                    TLS with the default roots; --tls-ca FILE, --tls-cert FILE, --tls-key FILE,
+                           --tls-servername NAME, --tls-insecure (skip verification) refine it
+  --shared-key KEY         the Forward handshake; --self-hostname NAME, --username U, --password P`
+
+export function integer(command: string, name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`${command}: --${name} must be an integer in ${min}..${max}, got "${String(v)}"`)
+  return n
+}
+
+function file(command: string, flag: string, path: unknown): string | undefined {
+  if (path === undefined) return undefined
+  try {
+    return readFileSync(path as string, 'utf8')
+  } catch (e) {
+    throw new UsageError(`${command}: --${flag}: ${(e as Error).message}`)
+  }
+}
+
+/** The connection part of FluentClientOptions from the shared flags. */
+export function connection(command: string, v: Record<string, unknown>): FluentClientOptions {
+  const out: FluentClientOptions = {}
+  if (v.unix || v.socket !== undefined) {
+    if (v.host !== undefined || v.port !== undefined) throw new UsageError(`${command}: --unix/--socket and --host/--port exclude each other`)
+    out.path = (v.socket as string | undefined) ?? process.env.FLUENT_SOCKET ?? '/var/run/fluent/fluent.sock'
+  } else {
+    if (v.host !== undefined) out.host = v.host as string
+    out.port = integer(command, 'port', v.port, 1, 65535) ?? 24224
+  }
+  const tlsFlags = ['tls-ca', 'tls-cert', 'tls-key', 'tls-servername', 'tls-insecure'].filter((k) => v[k] !== undefined)
+  if (v.tls || tlsFlags.length > 0) {
+    const ca = file(command, 'tls-ca', v['tls-ca'])
+    const cert = file(command, 'tls-cert', v['tls-cert'])
+    const key = file(command, 'tls-key', v['tls-key'])
+    out.tls = {
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(v['tls-servername'] === undefined ? {} : { servername: v['tls-servername'] as string }),
+      ...(v['tls-insecure'] ? { rejectUnauthorized: false } : {}),
+    }
+  }
+  if (v['shared-key'] !== undefined) {
+    out.security = {
+      sharedKey: v['shared-key'] as string,
+      ...(v['self-hostname'] === undefined ? {} : { clientHostname: v['self-hostname'] as string }),
+      ...(v.username === undefined ? {} : { username: v.username as string }),
+      ...(v.password === undefined ? {} : { password: v.password as string }),
+    }
+  } else if (v['self-hostname'] !== undefined || v.username !== undefined || v.password !== undefined) {
+    throw new UsageError(`${command}: --self-hostname, --username and --password need --shared-key`)
+  }
+  return out
+}
+
+/** `host:port` or the socket path, for messages. */
+export function where(o: FluentClientOptions): string {
+  return o.path ?? `${o.host ?? '127.0.0.1'}:${o.port ?? 24224}`
+}
