@@ -12,10 +12,10 @@ export interface Run {
   stderr: string
 }
 
-/** Runs `code` with `node -e`; SIGKILLed at `timeoutMs` so a hung exit fails the test instead of hanging it. */
-export function runNode(code: string, timeoutMs = 30_000): Promise<Run> {
+/** Runs `cmd args`; SIGKILLed at `timeoutMs` so a hung exit fails the test instead of hanging it. */
+export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -27,4 +27,9 @@ export function runNode(code: string, timeoutMs = 30_000): Promise<Run> {
       resolve({ status, signal, stdout, stderr })
     })
   })
+}
+
+/** Runs `code` with `node -e` (see `run`). */
+export function runNode(code: string, timeoutMs = 30_000): Promise<Run> {
+  return run(process.execPath, ['-e', code], timeoutMs)
 }

@@ -1,38 +1,16 @@
 // Exit: every client drains at once against one deadline, whatever the DNS or server state, and
 // what is left is reported before the process is gone (REVIEW-0.1 #2, #4, #8, #9, #12).
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { run } from './child.ts'
+import type { Run } from './child.ts'
 import { Receiver, deadPort } from './helpers.ts'
 
 const indexPath = fileURLToPath(new URL('../index.js', import.meta.url))
 const req = `const { FluentClient } = require(${JSON.stringify(indexPath)})`
-
-interface Run {
-  status: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    // 'close', not 'exit': output may still be in flight when the process has exited.
-    child.on('close', (status, signal) => {
-      clearTimeout(timer)
-      resolve({ status, signal, stdout, stderr })
-    })
-  })
-}
 
 // --expose-gc: tests collect garbage before exiting, so nothing the exit needs may be held only weakly.
 const node = (code: string, timeoutMs?: number) => run(process.execPath, ['--expose-gc', '-e', code], timeoutMs)
