@@ -447,11 +447,22 @@ export class FluentClient extends EventEmitter {
     // Stays registered for exit: if the process exits before the drain ends, the exit waits for it.
     release(this.#sink)
     this.#closing = this.#native.close(timeoutMs).then(async (r) => {
-      const handled = await this.#settleHandlers('close')
+      const handled = await this.#settleHandlers()
       this.#closeSettled = true
       return { ...r, dropped: r.dropped + this.#droppedAfterClose, handled }
     })
     return this.#closing
+  }
+
+  /** What the writer still held when it stopped, as failure-handler calls (each batch once). */
+  #leftovers(reason: 'close' | 'exit'): Array<[FluentError, FailedBatch]> {
+    return this.#native.takeLeftovers().map((b) => [
+      new FluentError('ERR_FLUENT_UNDELIVERED', `${b.records} record(s) not delivered before the ${reason} deadline`, {
+        records: b.records,
+        tag: b.tag,
+      }),
+      new FailedBatch(b.tag, b.entries, b.records, reason, false),
+    ])
   }
 
   /**
@@ -459,20 +470,14 @@ export class FluentClient extends EventEmitter {
    * writer counts what it sent), gives the handler what was left at the deadline, and waits for it
    * to finish. Returns the records the handler took over the client's life.
    */
-  async #settleHandlers(reason: BatchReason): Promise<number> {
+  async #settleHandlers(): Promise<number> {
     const h = this.#handlers
     if (h === undefined) return 0
     const until = Date.now() + CATCH_UP_MS
     while (h.seen < this.#native.undeliveredEvents() && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
-    for (const b of this.#native.takeLeftovers()) {
-      const err = new FluentError('ERR_FLUENT_UNDELIVERED', `${b.records} record(s) not delivered before the close deadline`, {
-        records: b.records,
-        tag: b.tag,
-      })
-      h.run(err, new FailedBatch(b.tag, b.entries, b.records, reason, false))
-    }
+    for (const [err, batch] of this.#leftovers('close')) h.run(err, batch)
     await h.idle()
     return h.handled
   }
@@ -489,13 +494,7 @@ export class FluentClient extends EventEmitter {
     if (this.#handlers !== undefined) {
       // No later tick will come: the handler gets what is left now, and only a synchronous answer counts.
       const before = this.#handlers.handled
-      for (const b of this.#native.takeLeftovers()) {
-        const err = new FluentError('ERR_FLUENT_UNDELIVERED', `${b.records} record(s) not delivered before the exit deadline`, {
-          records: b.records,
-          tag: b.tag,
-        })
-        this.#handlers.runSync(err, new FailedBatch(b.tag, b.entries, b.records, 'exit', false))
-      }
+      for (const [err, batch] of this.#leftovers('exit')) this.#handlers.runSync(err, batch)
       pending -= this.#handlers.handled - before
       if (pending <= 0) return 0
     }
