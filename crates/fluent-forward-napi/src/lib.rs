@@ -142,7 +142,7 @@ impl NativeClient {
       Some(EventTime::new(sec, nsec).ok_or_else(|| Error::new(Code::InvalidTime, "invalid time"))?)
     };
     let accepted = self.client.push_raw(tag, time, buf).map_err(convert::to_napi)?;
-    let queued = self.client.stats().queued_bytes;
+    let queued = self.client.queued_bytes();
     let last = if accepted {
       Admission::Accepted
     } else {
@@ -224,7 +224,7 @@ impl NativeClient {
     let accepted = self.client.push_entries(tag, entries).map_err(convert::to_napi)?;
     Ok(JsPushed {
       accepted: accepted as f64,
-      queued_bytes: self.client.stats().queued_bytes as f64,
+      queued_bytes: self.client.queued_bytes() as f64,
     })
   }
 }

@@ -186,7 +186,7 @@ impl NativeNdjson {
 #[napi(catch_unwind)]
 pub fn queued_bytes(id: u32) -> f64 {
   match registry::get(id) {
-    Some(client) if !client.stopped() => client.stats().queued_bytes as f64,
+    Some(client) if !client.stopped() => client.queued_bytes() as f64,
     _ => -1.0,
   }
 }

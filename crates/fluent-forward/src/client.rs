@@ -314,6 +314,13 @@ impl Client {
     });
   }
 
+  /// Bytes buffered (queued plus held by the writer), as the cap counts them: what `stats()` calls
+  /// `queued_bytes`, without building the rest of the stats.
+  pub fn queued_bytes(&self) -> u64 {
+    let q = self.shared.queue.lock();
+    (q.bytes + q.held_bytes) as u64
+  }
+
   pub fn stats(&self) -> Stats {
     let c = &self.shared.counters;
     let (emitted, refused, discarded, bytes, records) = {
