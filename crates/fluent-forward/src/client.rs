@@ -349,7 +349,8 @@ impl Client {
       retries: Counters::get(&c.retries),
       events_lost: Counters::get(&c.events_lost),
       connected: self.shared.connected.load(Relaxed),
-      breaker: crate::breaker::BreakerState::from_u8(self.shared.breaker.load(Relaxed)),
+      // The first server's (the fleet always has one).
+      breaker: crate::breaker::BreakerState::from_u8(self.shared.servers[0].breaker.load(Relaxed)),
       duplicates: Counters::get(&c.duplicates),
       handed_over: Counters::get(&c.handed_over),
       handler_overflow: self

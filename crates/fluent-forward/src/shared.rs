@@ -98,8 +98,6 @@ pub struct Shared {
   pub counters: Counters,
   pub in_flight: AtomicUsize,
   pub connected: AtomicBool,
-  /// `BreakerState::as_u8` of the first server's breaker.
-  pub breaker: AtomicU8,
   /// One per server of `Config::fleet`, in its order: TLS config and handshake settings.
   pub openers: Vec<Opener>,
   pub servers: Vec<ServerShared>,
@@ -158,7 +156,6 @@ impl Shared {
       in_flight: AtomicUsize::new(0),
       flush_mark: AtomicU64::new(0),
       connected: AtomicBool::new(false),
-      breaker: AtomicU8::new(0),
       openers,
       servers,
       delivery_reports: AtomicBool::new(false),

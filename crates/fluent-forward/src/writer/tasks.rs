@@ -161,9 +161,6 @@ impl Writer {
 
   pub(super) fn breaker_changed(&mut self, i: usize, state: BreakerState) {
     self.shared.servers[i].breaker.store(state.as_u8(), Relaxed);
-    if i == 0 {
-      self.shared.breaker.store(state.as_u8(), Relaxed);
-    }
     if state != BreakerState::Open {
       self.told_unavailable = false;
     }
