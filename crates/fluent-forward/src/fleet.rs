@@ -19,17 +19,40 @@ impl Picker {
 
   /// One of `candidates` (server index, weight), or `None` when there is none.
   pub fn pick(&mut self, candidates: &[(usize, u32)]) -> Option<usize> {
-    let total: i64 = candidates.iter().map(|(_, w)| *w as i64).sum();
-    let mut best: Option<usize> = None;
+    let b = self.peek(candidates)?;
+    self.commit(candidates, b);
+    Some(b)
+  }
+
+  /// Takes the next turn only if it falls to `server`: the writer asks this before putting one
+  /// more batch into a write already going to `server`, so batching writes never shifts the split.
+  pub fn pick_if(&mut self, candidates: &[(usize, u32)], server: usize) -> bool {
+    if self.peek(candidates) != Some(server) {
+      return false;
+    }
+    self.commit(candidates, server);
+    true
+  }
+
+  /// Whom `pick` would choose, without taking the turn.
+  fn peek(&self, candidates: &[(usize, u32)]) -> Option<usize> {
+    let mut best: Option<(usize, i64)> = None;
     for &(i, w) in candidates {
-      self.current[i] += w as i64;
-      if best.is_none_or(|b| self.current[i] > self.current[b]) {
-        best = Some(i);
+      let c = self.current[i] + w as i64;
+      if best.is_none_or(|(_, bc)| c > bc) {
+        best = Some((i, c));
       }
     }
-    let b = best?;
-    self.current[b] -= total;
-    Some(b)
+    best.map(|(i, _)| i)
+  }
+
+  fn commit(&mut self, candidates: &[(usize, u32)], chosen: usize) {
+    let mut total = 0i64;
+    for &(i, w) in candidates {
+      self.current[i] += w as i64;
+      total += w as i64;
+    }
+    self.current[chosen] -= total;
   }
 }
 
@@ -50,6 +73,33 @@ pub fn eligible(available: &[bool], standby: &[bool]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  /// Writes that take extra batches with `pick_if` get exactly the turns plain picks would give.
+  #[test]
+  fn pick_if_takes_only_the_turns_pick_would_give() {
+    let ready = [(0, 3), (1, 1), (2, 2)];
+    let mut plain = Picker::new(3);
+    let expected: Vec<usize> = (0..60).map(|_| plain.pick(&ready).unwrap()).collect();
+    let mut grouped = Picker::new(3);
+    let mut got = Vec::new();
+    let mut refused = 0;
+    while got.len() < 60 {
+      let i = grouped.pick(&ready).unwrap();
+      got.push(i);
+      // Ask for the same server again, and for another one, as the writer would.
+      while got.len() < 60 && grouped.pick_if(&ready, i) {
+        got.push(i);
+      }
+      if !grouped.pick_if(&ready, (i + 1) % 3) {
+        refused += 1;
+      } else {
+        got.push((i + 1) % 3);
+      }
+    }
+    got.truncate(60);
+    assert_eq!(got, expected);
+    assert!(refused > 0, "pick_if never said no");
+  }
 
   #[test]
   fn weights_split_exactly_and_evenly() {

@@ -17,9 +17,14 @@ pub struct Framer {
 impl Framer {
   /// Encodes one batch as requests into `wbuf`, returning the ack ids it asked for.
   pub fn frame(&mut self, cfg: &Config, chunk: &Chunk) -> Vec<ChunkId> {
+    self.wbuf.clear();
+    self.append(cfg, chunk)
+  }
+
+  /// Encodes one more batch after what `wbuf` holds (several batches can go out in one write).
+  pub fn append(&mut self, cfg: &Config, chunk: &Chunk) -> Vec<ChunkId> {
     let tag: &str = &chunk.tag;
     let n = chunk.records();
-    self.wbuf.clear();
     let mut ids = Vec::new();
     let new_id = |ids: &mut Vec<ChunkId>| {
       cfg.require_ack.then(|| {

@@ -53,9 +53,10 @@ pub struct Writer {
   /// Batches that failed twice or more: they take turns with new batches (`retry::choose`).
   parked: VecDeque<Held>,
   parked_turn: bool,
-  /// The batch being framed and written, and its server. A field, not a local, so that a panic
-  /// caught in `run_thread` can requeue it instead of losing it with its held bytes.
-  writing: Option<(usize, Held)>,
+  /// The batches being framed and written (in write order; several small ones share a write),
+  /// and their server. A field, not a local, so that a panic caught in `run_thread` can requeue
+  /// them instead of losing them with their held bytes.
+  writing: Option<(usize, Vec<Held>)>,
   /// Batches some server has taken (acked, or written without acks): the proof of health that
   /// rejecting a record needs (`retry::on_failure`).
   health: u64,
@@ -215,8 +216,8 @@ impl Writer {
       for &i in &candidates {
         self.start_connect(i, now, closing);
       }
-      if let Some(i) = self.pick_ready(&candidates, next) {
-        return self.send_one(i, has_sealed).await;
+      if let Some((i, ready)) = self.pick_ready(&candidates, next) {
+        return self.send(i, has_sealed, &ready).await;
       }
     }
     self.wait(now, closing, next.is_some()).await;
@@ -262,8 +263,9 @@ impl Writer {
     eligible(&available, &standby)
   }
 
-  /// The server for the next batch: weighted round robin over the candidates that can write now.
-  fn pick_ready(&mut self, candidates: &[usize], next: Option<Source>) -> Option<usize> {
+  /// The server for the next batch: weighted round robin over the candidates that can write now
+  /// (returned too, with their weights, for the batches that may join the write).
+  fn pick_ready(&mut self, candidates: &[usize], next: Option<Source>) -> Option<(usize, Vec<(usize, u32)>)> {
     let suspect = self.next_is_suspect(next);
     let cfg = &self.shared.config;
     let ready: Vec<(usize, u32)> = candidates
@@ -271,7 +273,8 @@ impl Writer {
       .filter(|&&i| self.links[i].window_open(cfg, suspect))
       .map(|&i| (i, self.links[i].server.weight))
       .collect();
-    self.picker.pick(&ready)
+    let i = self.picker.pick(&ready)?;
+    Some((i, ready))
   }
 
   /// Taking a batch from the queue counts it as held there, under the queue lock (`Queue::take`), so
@@ -284,42 +287,81 @@ impl Writer {
         self.parked.pop_front()
       }
       Source::Queue => {
-        let mut chunk = self.shared.queue.lock().take()?;
-        self.vet(&mut chunk);
-        if chunk.records() == 0 {
-          // Nothing valid was left to send (the held bytes were released by `vet`).
-          self.recycle(chunk);
-          return None;
-        }
+        let held = self.take_fresh()?;
         self.parked_turn = true;
-        Some(Held::new(chunk))
+        Some(held)
       }
     }
   }
 
-  async fn send_one(&mut self, i: usize, has_sealed: bool) {
+  /// A sealed batch from the queue, vetted.
+  fn take_fresh(&mut self) -> Option<Held> {
+    let mut chunk = self.shared.queue.lock().take()?;
+    self.vet(&mut chunk);
+    if chunk.records() == 0 {
+      // Nothing valid was left to send (the held bytes were released by `vet`).
+      self.recycle(chunk);
+      return None;
+    }
+    Some(Held::new(chunk))
+  }
+
+  /// May one more fresh batch join the write going to server `i`, which holds `grouped` batches
+  /// framed into `framed` bytes? Only new batches from the queue (a retry goes alone, so that a
+  /// failure is blamed on it), only while the write stays under `batch_bytes`, the ack window has
+  /// room for it, and the weighted round robin would give the next batch to `i` anyway (the turn
+  /// is taken then): many tags mean many small batches, and one write for each cost a syscall per
+  /// handful of records (bench/scale.ts, 10,000 tags).
+  fn may_join(&mut self, i: usize, grouped: usize, framed: usize, ready: &[(usize, u32)]) -> bool {
+    let cfg = &self.shared.config;
+    let link = &self.links[i];
+    if framed >= cfg.batch_bytes || !self.pending.is_empty() || !self.parked.is_empty() {
+      return false;
+    }
+    if !link.keepalive || (cfg.require_ack && link.in_flight.len() + grouped >= cfg.max_in_flight) {
+      return false;
+    }
+    self.picker.pick_if(ready, i)
+  }
+
+  /// Writes the next batch to server `i`, with any fresh batches that may join it (`may_join`),
+  /// in one write; then settles them (without acks) or puts them in flight.
+  async fn send(&mut self, i: usize, has_sealed: bool, ready: &[(usize, u32)]) {
     let Some(mut held) = self.next_chunk(has_sealed) else {
       return;
     };
+    // A batch that failed before goes alone (see `may_join`).
+    let fresh = !held.retry && !held.unacked && held.attempts == 0;
     if std::mem::take(&mut held.retry) {
       Counters::add(&self.shared.counters.retries, 1);
     }
     if std::mem::take(&mut held.unacked) {
       Counters::add(&self.shared.counters.duplicates, held.chunk.records() as u64);
     }
-    let (_, held) = self.writing.insert((i, held));
-    let ids = self.framer.frame(&self.shared.config, &held.chunk);
+    let mut ids = vec![self.framer.frame(&self.shared.config, &held.chunk)];
+    self.writing = Some((i, vec![held]));
+    if fresh {
+      while self.may_join(i, ids.len(), self.framer.wbuf.len(), ready) {
+        let Some(more) = self.take_fresh() else { break };
+        ids.push(self.framer.append(&self.shared.config, &more.chunk));
+        if let Some((_, group)) = self.writing.as_mut() {
+          group.push(more);
+        }
+      }
+    }
     let idle = self.shared.config.write_timeout;
-    let conn = self.links[i].conn.as_mut().expect("send_one needs a connection");
+    let conn = self.links[i].conn.as_mut().expect("send needs a connection");
     let mut written = 0;
     let result = tokio::select! {
       r = conn.write_with_progress(&self.framer.wbuf, idle, &mut written) => r,
       _ = watch_deadlines(&self.shared) => {
         // Close deadline: the request may be half written, so the connection cannot be reused.
         // Our own deadline, not the server's doing: no attempt is counted.
-        let (_, mut held) = self.writing.take().expect("set above");
-        held.retry = true;
-        self.pending.push_front(held);
+        let (_, group) = self.writing.take().expect("set above");
+        for mut held in group.into_iter().rev() {
+          held.retry = true;
+          self.pending.push_front(held);
+        }
         self.links[i].drop_connection(&self.shared.servers[i]);
         self.update_connected();
         return;
@@ -327,19 +369,23 @@ impl Writer {
     };
     match result {
       Ok(()) => {
-        let (_, held) = self.writing.take().expect("set above");
-        let link = &mut self.links[i];
-        link.conn_requests += 1;
+        let (_, group) = self.writing.take().expect("set above");
+        let n = group.len() as u64;
+        self.links[i].conn_requests += n;
         Counters::add(&self.shared.counters.bytes_sent, self.framer.wbuf.len() as u64);
-        Counters::add(&self.shared.counters.batches_sent, 1);
-        Counters::add(&self.shared.servers[i].batches, 1);
+        Counters::add(&self.shared.counters.batches_sent, n);
+        Counters::add(&self.shared.servers[i].batches, n);
+        for (held, ids) in group.into_iter().zip(ids) {
+          if self.shared.config.require_ack {
+            self.links[i].wrote(held, &ids, self.shared.config.ack_timeout);
+          } else {
+            // Without acks a batch the kernel took is sent: the client cannot know whether the
+            // server rejected it, so only failed writes count as attempts.
+            self.settle_sent(i, held);
+          }
+        }
         if self.shared.config.require_ack {
-          link.wrote(held, &ids, self.shared.config.ack_timeout);
           self.update_in_flight(i);
-        } else {
-          // Without acks a batch the kernel took is sent: the client cannot know whether the
-          // server rejected it, so only failed writes count as attempts.
-          self.settle_sent(i, held);
         }
       }
       Err(WriteError::Io(e)) => {
@@ -397,7 +443,6 @@ impl Writer {
     link.conn_settled += 1;
     link.breaker.on_settled();
     link.backoff.reset();
-    self.release(&chunk);
     if self.shared.delivery_reports.load(Relaxed) {
       self.shared.emit(Event::Delivered {
         tag: chunk.tag.clone(),
@@ -407,7 +452,12 @@ impl Writer {
         acked: self.shared.config.require_ack,
       });
     }
-    self.recycle(chunk);
+    // Released from the cap and pooled under one lock: with many tags this runs per handful of
+    // records, and the JS thread takes the same lock for every handover.
+    let keep = 2 * self.shared.config.batch_bytes;
+    let mut q = self.shared.queue.lock();
+    q.release(&chunk);
+    q.recycle(chunk, keep);
   }
 
   fn recycle(&self, chunk: Chunk) {
@@ -419,9 +469,11 @@ impl Writer {
   fn take_unsettled(&mut self, i: usize) -> Vec<Held> {
     let mut all = self.links[i].take_unsettled();
     if self.writing.as_ref().is_some_and(|(w, _)| *w == i) {
-      let (_, mut h) = self.writing.take().expect("checked");
-      h.retry = true;
-      all.push(h);
+      let (_, group) = self.writing.take().expect("checked");
+      for mut h in group {
+        h.retry = true;
+        all.push(h);
+      }
     }
     self.update_in_flight(i);
     all
@@ -436,7 +488,7 @@ impl Writer {
       self.links[i].drop_connection(&self.shared.servers[i]);
       back.extend(self.take_unsettled(i));
     }
-    if let Some((_, mut h)) = self.writing.take() {
+    for mut h in self.writing.take().map(|(_, g)| g).unwrap_or_default() {
       h.retry = true;
       back.push(h);
     }
@@ -748,7 +800,7 @@ mod tests {
       deadline: Instant::now() + Duration::from_secs(3600),
     });
     w.links[0].ack_ids.insert([b'A'; 24], 0);
-    w.writing = Some((0, held(2)));
+    w.writing = Some((0, vec![held(2)]));
     w.recover();
     let order: Vec<(u8, bool, u32)> = w
       .pending

@@ -102,7 +102,14 @@ impl Writer {
       leftover.extend(self.take_unsettled(i).into_iter().map(|h| h.chunk));
     }
     self.update_connected();
-    leftover.extend(self.writing.take().map(|(_, h)| h.chunk));
+    leftover.extend(
+      self
+        .writing
+        .take()
+        .into_iter()
+        .flat_map(|(_, g)| g)
+        .map(|h| h.chunk),
+    );
     leftover.extend(self.pending.drain(..).map(|h| h.chunk));
     leftover.extend(self.parked.drain(..).map(|h| h.chunk));
     for c in &leftover {
