@@ -321,7 +321,9 @@ impl Writer {
     if !link.keepalive || (cfg.require_ack && link.in_flight.len() + grouped >= cfg.max_in_flight) {
       return false;
     }
-    self.picker.pick_if(ready, i)
+    // Only the writer takes sealed batches, so one that is here now is still here to take: no
+    // turn is spent on a batch that is not there.
+    self.shared.queue.lock().has_sealed() && self.picker.pick_if(ready, i)
   }
 
   /// Writes the next batch to server `i`, with any fresh batches that may join it (`may_join`),
