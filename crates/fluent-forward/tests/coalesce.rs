@@ -107,13 +107,7 @@ fn many_tags_message_mode_every_record_once() {
 /// batches never reached the server. With acks, they all come back and go out again.
 #[test]
 fn a_connection_lost_mid_write_loses_nothing_with_acks() {
-  let s = Server::scripted(script(|i| {
-    if i == 0 {
-      Behavior::ReadOneThenClose
-    } else {
-      Behavior::Normal
-    }
-  }));
+  let s = Server::scripted(first_then_normal(Behavior::ReadOneThenClose));
   let log = EventLog::new();
   let client = Client::start(config(&s, Mode::PackedForward, true), log.sink()).unwrap();
   push_spread(&client);
@@ -139,13 +133,7 @@ fn a_connection_lost_mid_write_loses_nothing_with_acks() {
 fn a_write_of_several_batches_that_stalls_loses_nothing_with_acks() {
   const TAGS_HERE: u64 = 200;
   const RECORDS: u64 = 10_000;
-  let s = Server::scripted(script(|i| {
-    if i == 0 {
-      Behavior::NeverRead
-    } else {
-      Behavior::Normal
-    }
-  }));
+  let s = Server::scripted(first_then_normal(Behavior::NeverRead));
   let log = EventLog::new();
   let cfg = Config {
     mode: Mode::PackedForward,

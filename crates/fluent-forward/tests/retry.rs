@@ -330,13 +330,7 @@ fn reconnect_reports_are_rate_limited_and_count_the_rest() {
 fn retries_count_a_failed_write() {
   // The first connection never reads, so an 8 MB batch stalls and the write times out; the second
   // takes everything. No acks: the resend after the write failure is the only retry.
-  let server = Server::scripted(script(|i| {
-    if i == 0 {
-      Behavior::NeverRead
-    } else {
-      Behavior::Normal
-    }
-  }));
+  let server = Server::scripted(first_then_normal(Behavior::NeverRead));
   let log = EventLog::new();
   let cfg = Config {
     batch_bytes: 16 << 20,

@@ -242,9 +242,7 @@ fn survive(
   CloseReport,
   fluent_forward::Stats,
 ) {
-  let server = Server::scripted(script(
-    move |i| if i == 0 { first.clone() } else { Behavior::Normal },
-  ));
+  let server = Server::scripted(first_then_normal(first));
   let log = EventLog::new();
   let cfg = Config {
     mode,
@@ -982,13 +980,7 @@ fn ack_that_arrives_during_a_blocked_write_is_not_a_timeout() {
   // The server acks the first request at once, then stops reading for 3 s. The client, meanwhile,
   // is blocked writing a 40 MB batch. The ack was on time; the client must not call it a timeout.
   let pause = Duration::from_secs(3);
-  let server = Server::scripted(script(move |i| {
-    if i == 0 {
-      Behavior::PauseAfterFirst(pause)
-    } else {
-      Behavior::Normal
-    }
-  }));
+  let server = Server::scripted(first_then_normal(Behavior::PauseAfterFirst(pause)));
   let log = EventLog::new();
   let cfg = Config {
     require_ack: true,

@@ -296,7 +296,12 @@ impl Writer {
 
   /// A sealed batch from the queue, vetted.
   fn take_fresh(&mut self) -> Option<Held> {
-    let mut chunk = self.shared.queue.lock().take()?;
+    let chunk = self.shared.queue.lock().take()?;
+    self.vetted(chunk)
+  }
+
+  /// A batch just taken from the queue, vetted; `None` if nothing in it was valid.
+  fn vetted(&mut self, mut chunk: Chunk) -> Option<Held> {
     self.vet(&mut chunk);
     if chunk.records() == 0 {
       // Nothing valid was left to send (the held bytes were released by `vet`).
@@ -306,33 +311,39 @@ impl Writer {
     Some(Held::new(chunk))
   }
 
-  /// May one more fresh batch join the write going to server `i`, which holds `grouped` batches
-  /// framed into `framed` bytes? Only new batches from the queue (a retry goes alone, so that a
+  /// One more fresh batch for the write going to server `i`, which holds `grouped` batches framed
+  /// into `framed` bytes, if one may join it. Only new batches from the queue (a retry goes alone, so that a
   /// failure is blamed on it), only while the write stays under `batch_bytes`, the ack window has
   /// room for it, and the weighted round robin would give the next batch to `i` anyway (the turn
   /// is taken then): many tags mean many small batches, and one write for each cost a syscall per
   /// handful of records (bench/scale.ts, 10,000 tags).
-  fn may_join(&mut self, i: usize, grouped: usize, framed: usize, ready: &[(usize, u32)]) -> bool {
+  fn joining(&mut self, i: usize, grouped: usize, framed: usize, ready: &[(usize, u32)]) -> Option<Held> {
     let cfg = &self.shared.config;
     let link = &self.links[i];
     if framed >= cfg.batch_bytes || !self.pending.is_empty() || !self.parked.is_empty() {
-      return false;
+      return None;
     }
     if !link.keepalive || (cfg.require_ack && link.in_flight.len() + grouped >= cfg.max_in_flight) {
-      return false;
+      return None;
     }
-    // Only the writer takes sealed batches, so one that is here now is still here to take: no
-    // turn is spent on a batch that is not there.
-    self.shared.queue.lock().has_sealed() && self.picker.pick_if(ready, i)
+    // The turn is taken only for a batch that is there, under the same lock as the take.
+    let chunk = {
+      let mut q = self.shared.queue.lock();
+      if !q.has_sealed() || !self.picker.pick_if(ready, i) {
+        return None;
+      }
+      q.take()?
+    };
+    self.vetted(chunk)
   }
 
-  /// Writes the next batch to server `i`, with any fresh batches that may join it (`may_join`),
+  /// Writes the next batch to server `i`, with any fresh batches that may join it (`joining`),
   /// in one write; then settles them (without acks) or puts them in flight.
   async fn send(&mut self, i: usize, has_sealed: bool, ready: &[(usize, u32)]) {
     let Some(mut held) = self.next_chunk(has_sealed) else {
       return;
     };
-    // A batch that failed before goes alone (see `may_join`).
+    // A batch that failed before goes alone (see `joining`).
     let fresh = !held.retry && !held.unacked && held.attempts == 0;
     if std::mem::take(&mut held.retry) {
       Counters::add(&self.shared.counters.retries, 1);
@@ -343,8 +354,7 @@ impl Writer {
     let mut ids = vec![self.framer.frame(&self.shared.config, &held.chunk)];
     self.writing = Some((i, vec![held]));
     if fresh {
-      while self.may_join(i, ids.len(), self.framer.wbuf.len(), ready) {
-        let Some(more) = self.take_fresh() else { break };
+      while let Some(more) = self.joining(i, ids.len(), self.framer.wbuf.len(), ready) {
         ids.push(self.framer.append(&self.shared.config, &more.chunk));
         if let Some((_, group)) = self.writing.as_mut() {
           group.push(more);

@@ -252,6 +252,11 @@ pub fn script(f: impl Fn(usize) -> Behavior + Send + Sync + 'static) -> Script {
   Arc::new(f)
 }
 
+/// The first connection behaves as `first`, every later one normally: a fault, then recovery.
+pub fn first_then_normal(first: Behavior) -> Script {
+  script(move |i| if i == 0 { first.clone() } else { Behavior::Normal })
+}
+
 trait Stream: Read + Write + Send + 'static {
   fn set_timeout(&self, d: Duration) -> io::Result<()>;
 }
