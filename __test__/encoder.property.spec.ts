@@ -1,10 +1,13 @@
 // Property: any record the encoder takes is exactly what a reference msgpack decoder (msgpackr)
 // reads back as the JSON-semantics value, across every msgpack length boundary.
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import fc from 'fast-check'
 import { Unpackr } from 'msgpackr'
 import { encodeRecord, scratch } from '../src/encoder.js'
 
+setFlagsFromString('--expose-gc')
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'auto' })
 const MAX = 64 * 1024 * 1024
 
@@ -165,4 +168,46 @@ test('nesting to the limit is exact, one level past it is ERR_FLUENT_ENCODE', (t
   t.deepEqual(roundTrip(ok), expected(ok))
   const err = t.throws(() => roundTrip(nest(70))) as { code?: string }
   t.is(err.code, 'ERR_FLUENT_ENCODE')
+})
+
+// Strings that recur at the same place in consecutive records are copied from the encoder's string
+// slots instead of encoded again: these records draw their keys and values from a small pool, so the
+// same slot sees the same string, an equal copy of it, or a different string that looks alike (same
+// length, first, middle and last character; ASCII against non-ASCII of the same length).
+const lookAlikes = ['a', 'abcdefghijkl', 'abcdefghijklm', 'abXdefghijklm', 'abcdefghijklé', 'a'.repeat(31), 'a'.repeat(32), `${'a'.repeat(30)}b`, 'x'.repeat(61), 'x'.repeat(62), 'x'.repeat(63), 'ключ', '', '€€€€€€€€€€€€€']
+/** The same characters as a string of its own, as a slice of a larger one, and as a concatenation. */
+const poolString = fc.tuple(fc.constantFrom(...lookAlikes), fc.constantFrom('same', 'copy', 'slice', 'cons')).map(([s, how]) => {
+  if (how === 'copy') return Buffer.from(s).toString()
+  if (how === 'slice') return `..${s}..`.slice(2, 2 + s.length)
+  if (how === 'cons') return s.slice(0, s.length >> 1) + s.slice(s.length >> 1)
+  return s
+})
+const poolRecord = fc.array(fc.tuple(poolString, fc.oneof(poolString, fc.array(poolString, { maxLength: 3 }), fc.integer())), { maxLength: 8 }).map((pairs) => {
+  const r: Record<string, unknown> = {}
+  for (const [k, v] of pairs) r[k] = v
+  return r
+})
+
+test('strings recurring at the same place in consecutive records come out exact', (t) => {
+  fc.assert(
+    fc.property(fc.array(poolRecord, { minLength: 2, maxLength: 30 }), (records) => {
+      for (const r of records) t.deepEqual(roundTrip(r), expected(r))
+    }),
+    { numRuns: 400 },
+  )
+})
+
+test('a slot does not keep a large string alive through a short slice of it', (t) => {
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  const before = process.memoryUsage().heapUsed
+  let big: string | undefined = 'q'.repeat(64 << 20)
+  // A slice long enough to be a V8 SlicedString (a view into `big`), in the same place three times.
+  let part: string | undefined = big.slice(1000, 1040)
+  for (let i = 0; i < 3; i++) t.deepEqual(roundTrip({ part }), { part: 'q'.repeat(40) })
+  big = undefined
+  part = undefined
+  gc()
+  const grown = process.memoryUsage().heapUsed - before
+  t.true(grown < 16 << 20, `the heap kept ${(grown / 1048576).toFixed(1)} MiB after the 64 MiB string went`)
 })

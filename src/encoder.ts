@@ -24,7 +24,7 @@ const INITIAL_SIZE = 64 * 1024
 const SIDE_SIZE = 4 * 1024
 
 /** Node's Buffer has an unchecked UTF-8 writer that skips `write`'s argument parsing. */
-type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number }
+type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number; latin1Slice(start: number, end: number): string }
 
 // allocUnsafeSlow: an ArrayBuffer of its own at offset 0, so the stage's typed-array views are aligned.
 let buf = Buffer.allocUnsafeSlow(INITIAL_SIZE) as FastBuffer
@@ -33,6 +33,8 @@ let dv = new DataView(buf.buffer, buf.byteOffset, buf.length)
 let pos = 0
 let recordStart = 0
 let limit = 4 * 1024 * 1024
+/** The number of strings written so far in the current record: its cursor in the string slots. */
+let slot = 0
 const f64 = new Float64Array(1)
 const f64Bytes = new Uint8Array(f64.buffer)
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
@@ -45,6 +47,7 @@ interface Saved {
   pos: number
   recordStart: number
   limit: number
+  slot: number
 }
 /** Outer records' states while a nested one is encoded; `sides[i]` is the buffer of depth i + 1. */
 const saved: Saved[] = []
@@ -98,7 +101,7 @@ export function enterSide(): void {
   }
   sides[depth] = side
   sideViews[depth] = view
-  saved.push({ buf, dv, pos, recordStart, limit })
+  saved.push({ buf, dv, pos, recordStart, limit, slot })
   buf = side
   dv = view
 }
@@ -113,6 +116,7 @@ export function leaveSide(): void {
   pos = s.pos
   recordStart = s.recordStart
   limit = s.limit
+  slot = s.slot
   // A side buffer that grew is kept for the next nested record at this depth, unless it is large.
   const keep = side.length <= KEEP_SIDE
   sides[saved.length] = keep ? side : undefined
@@ -161,6 +165,7 @@ export function encodeRecord(record: unknown, start: number, maxBytes: number): 
   pos = start
   recordStart = start
   limit = maxBytes
+  slot = 0
   // Arrays, binary, Dates, Sets and boxed primitives are never records, even those with a toJSON
   // (a Buffer's would make it one); anything else may hand over its JSON form, which must be a record.
   if (!isRecord(record)) notARecord(record)
@@ -430,7 +435,77 @@ function writeError(e: Error, depth: number, hops: number): void {
   finishMap(head, count, depth)
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Recurring strings. Records of one kind repeat their keys, and many of their values (service, host,
+// method, level), in the same order. The k-th string written in a record is remembered with its
+// encoded bytes, as words, in slot k; when the k-th string of a later record is the same string (===:
+// a pointer comparison for the internalized keys and literals that recur, otherwise a comparison of
+// the characters), its bytes are copied instead of encoded. The bytes are exact either way: a
+// different string only costs the comparison. The slot cursor starts again with every record; a
+// record that logs from inside a record disturbs only the hits, never the bytes.
+//
+// Memory: a slot holds at most a 62-character string. A string of 13 characters or more may be a
+// slice that keeps a much larger string alive (V8 makes shorter substrings copies), so those are
+// remembered as a copy of their own, made from the bytes just written, and only when the same slot
+// saw a string of the same length and fingerprint last time: a value that changes with every record
+// (a request id) costs no copy.
+
+const SLOTS = 1024
+/** Encoded strings of at most this many bytes (header included) are remembered. */
+const SLOT_BYTES = 64
+const SLOT_WORDS = SLOT_BYTES >>> 2
+/** Shorter strings are never slices of other strings (V8's SlicedString::kMinLength), so they are kept as they are. */
+const SLICE_MIN = 13
+const slotString: Array<string | undefined> = new Array<string | undefined>(SLOTS).fill(undefined)
+const slotLength = new Uint8Array(SLOTS)
+const slotWords = new Int32Array(SLOTS * SLOT_WORDS)
+/** For the long value strings that were not remembered: the fingerprint of the last one in each slot. */
+const slotSeen = new Int32Array(SLOTS)
+
+/** Copies slot k's bytes (its string is the one to write). Room for whole words is ensured. */
+function writeSlot(k: number): void {
+  const n = slotLength[k]
+  ensure(SLOT_BYTES)
+  const v = dv
+  const p = pos
+  const w = k * SLOT_WORDS
+  for (let i = 0; i < n; i += 4) v.setInt32(p + i, slotWords[w + (i >>> 2)])
+  pos = p + n
+}
+
+/** Remembers `s` (or an equal string) in slot k, with the `pos - head` bytes just written for it. */
+function remember(k: number, s: string, head: number): void {
+  const n = pos - head
+  if (n > SLOT_BYTES) return
+  ensure(4)
+  const v = dv
+  const w = k * SLOT_WORDS
+  for (let i = 0; i < n; i += 4) slotWords[w + (i >>> 2)] = v.getInt32(head + i)
+  slotLength[k] = n
+  slotString[k] = s
+}
+
 function writeString(s: string): void {
+  const k = slot++
+  if (k < SLOTS && slotString[k] === s) return writeSlot(k)
+  const head = pos
+  writeStringBytes(s)
+  if (k >= SLOTS) return
+  const n = s.length
+  if (n < SLICE_MIN) return remember(k, s, head)
+  // An ASCII fixstr or str8 (one byte per character) that fits a slot: remembered as its own copy,
+  // if this slot's last long string looked the same.
+  const body = n < 32 ? head + 1 : head + 2
+  if (pos - body !== n || pos - head > SLOT_BYTES) return
+  const seen = n | (s.charCodeAt(0) << 8) | (s.charCodeAt(n >>> 1) << 16) | (s.charCodeAt(n - 1) << 24)
+  if (slotSeen[k] !== seen) {
+    slotSeen[k] = seen
+    return
+  }
+  remember(k, buf.latin1Slice(body, pos), head)
+}
+
+function writeStringBytes(s: string): void {
   const n = s.length
   if (n < 256) {
     // Fast path for ASCII up to 255 characters (keys, most values): no native call, and four
@@ -715,6 +790,7 @@ export function encodeSpliced(start: number, maxBytes: number): number {
   pos = start
   recordStart = start
   limit = maxBytes
+  slot = 0
   const { levelKey, levelEntry, messageKey, messageKeyBytes, message, bound, fields } = spliced
   spliced.fields = undefined
   spliced.message = undefined
