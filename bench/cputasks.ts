@@ -80,11 +80,14 @@ export async function runTasks(
       run(n)
       const ms = (threadCpuNs() - t0) / 1e6
       await between()
-      if ((ms >= opts.taskMs / 4 && ++passes === 2) || n >= 1e9) {
+      // A pass that was too short grows the loop, even after a long enough one: a task the JIT has
+      // just optimised can drop below the mark again, and a loop that stopped growing would never end.
+      const long = ms >= opts.taskMs / 4
+      if ((long && ++passes === 2) || n >= 1e9) {
         calls.set(name, Math.max(1, Math.min(1e9, Math.ceil((n * opts.taskMs) / Math.max(ms, 0.001)))))
         break
       }
-      if (passes === 0) n *= 8
+      if (!long) n *= 8
     }
   }
   for (let round = 0; round < opts.rounds; round++) {

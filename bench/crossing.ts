@@ -48,6 +48,11 @@ interface Line {
 }
 
 const BUILD = 'build only'
+const CLOCK = 'clock'
+const EMIT_TASK = 'FluentClient.emit (encode + stage + handover)'
+/** Table order: the record shapes as given, then the clock row. */
+const order = (shape: string): number => (shape === CLOCK ? shapes.length : shapes.indexOf(shape as never))
+const CLOCK_TASK = 'performance.now() alone (the per-record stamp)'
 
 async function main(): Promise<void> {
   // Results go somewhere, so nothing is optimised away; built records go into a ring for the same reason.
@@ -78,12 +83,18 @@ async function main(): Promise<void> {
     tasks[`${shape}: msgpackr.pack`] = (n) => {
       for (let i = 0; i < n; i++) keep += pack(make(seq++)).length
     }
-    tasks[`${shape}: FluentClient.emit (encode + stage + handover)`] = (n) => {
+    tasks[`${shape}: ${EMIT_TASK}`] = (n) => {
       for (let i = 0; i < n; i++) {
         if (client.emit('bench.crossing', make(seq++))) accepted++
         else refused++
       }
     }
+  }
+  // emit stamps each record with the monotonic clock (src/stage.ts): its cost alone, for the floor below.
+  tasks[`${CLOCK}: ${CLOCK_TASK}`] = (n) => {
+    let t = 0
+    for (let i = 0; i < n; i++) t += performance.now()
+    if (t > 0) keep++
   }
   const { samples, calls, otherLoad } = await runTasks(tasks, {
     rounds: ROUNDS,
@@ -107,7 +118,16 @@ async function main(): Promise<void> {
     const ns = median(rounds)
     lines.push({ shape, task, nsPerRecord: ns, netNsPerRecord: ns - (build ? median(build) : 0), rounds, calls: calls.get(name)! })
   }
-  const ordered = [...lines].sort((a, b) => shapes.indexOf(a.shape as never) - shapes.indexOf(b.shape as never))
+  const ordered = [...lines].sort((a, b) => order(a.shape) - order(b.shape))
+  const clock = lines.find((l) => l.shape === CLOCK)?.nsPerRecord ?? NaN
+  const net = (shape: string, task: string) => lines.find((l) => l.shape === shape && l.task === task)?.netNsPerRecord ?? NaN
+  const floors = shapes.map((shape) => {
+    const json = net(shape, 'JSON.stringify')
+    const enc = net(shape, 'fluent-native encodeRecord')
+    const emit = net(shape, EMIT_TASK)
+    const f = (x: number) => `${x.toFixed(0)} ns (${(x / json).toFixed(2)}×)`
+    return `- ${shape}: encoding ${f(enc)} + the clock ${f(clock)} = ${f(enc + clock)}; emit ${f(emit)}, so staging and the handover add ${f(emit - enc - clock)}.`
+  })
   const md = [
     '# Crossing: per-record cost on the JS thread',
     '',
@@ -126,6 +146,10 @@ async function main(): Promise<void> {
       const net = l.task === BUILD ? '' : l.netNsPerRecord.toFixed(0)
       return `| ${l.shape} | ${l.task} | ${l.nsPerRecord.toFixed(0)} | ${net} | ${rel} | ${l.rounds.map((x) => x.toFixed(0)).join(', ')} | ${l.calls.toLocaleString('en-US')} |`
     }),
+    '',
+    'What emit costs beyond encoding, per record (net ns, and as a fraction of JSON.stringify of that shape):',
+    '',
+    ...floors,
     '',
     `emit check: ${accepted.toLocaleString('en-US')} records accepted, ${refused.toLocaleString('en-US')} refused (buffer full), ` +
       `the sink counted ${delivered.events.toLocaleString('en-US')}; close() reported ${JSON.stringify(report)}; ` +
