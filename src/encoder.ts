@@ -9,6 +9,9 @@
  * integers, Buffers and typed arrays become bin, BigInts in the 64-bit range become int64/uint64,
  * NaN and Infinity stay floats, and Errors become `{ name, message, stack, ...own fields, cause }`.
  *
+ * Speed: strings that recur at the same place from one record to the next (keys, and values such as a
+ * service name) are copied from their encoded bytes rather than encoded again ("Recurring strings").
+ *
  * Re-entrancy: the encoder state is module-level (fast), and user code runs in the middle of a record
  * (getters, `toJSON`, Proxy traps). A record encoded from inside another one (a getter that logs) is
  * written into a side buffer: `enterSide` saves the outer record's state and `leaveSide` restores it,
@@ -330,33 +333,32 @@ function writeArrayHeader(n: number): void {
 }
 
 function writeValue(v: unknown, depth: number): void {
-  switch (typeof v) {
-    case 'string':
-      return writeString(v)
-    case 'number':
-      return writeNumber(v)
-    case 'boolean':
-      ensure(1)
-      buf[pos++] = v ? 0xc3 : 0xc2
-      return
-    case 'bigint':
-      return writeBigInt(v)
-    case 'object':
-      if (v === null) break
-      if (Array.isArray(v)) return writeArray(v, depth)
-      if (ArrayBuffer.isView(v)) return writeBin(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
-      if (v instanceof Date) {
-        const t = v.getTime()
-        return t === t ? writeString(v.toISOString()) : writeNil()
-      }
-      if (v instanceof ArrayBuffer) return writeBin(new Uint8Array(v))
-      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-        if (depth > MAX_DEPTH) tooDeep()
-        return writeJSONValue(applyToJSON(v as { toJSON: () => unknown }), depth + 1)
-      }
-      return writeObjectLike(v, depth)
+  // typeof tests rather than a switch on typeof: the optimizing compiler turns each into a type
+  // check, where a switch materializes the type's name and compares strings.
+  if (typeof v === 'string') return writeString(v)
+  if (typeof v === 'number') return writeNumber(v)
+  if (typeof v === 'boolean') {
+    ensure(1)
+    buf[pos++] = v ? 0xc3 : 0xc2
+    return
   }
-  // null, undefined, function, symbol (inside arrays): nil, as JSON gives null
+  if (typeof v === 'object') {
+    if (v === null) return writeNil()
+    if (Array.isArray(v)) return writeArray(v, depth)
+    if (ArrayBuffer.isView(v)) return writeBin(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+    if (v instanceof Date) {
+      const t = v.getTime()
+      return t === t ? writeString(v.toISOString()) : writeNil()
+    }
+    if (v instanceof ArrayBuffer) return writeBin(new Uint8Array(v))
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      if (depth > MAX_DEPTH) tooDeep()
+      return writeJSONValue(applyToJSON(v as { toJSON: () => unknown }), depth + 1)
+    }
+    return writeObjectLike(v, depth)
+  }
+  if (typeof v === 'bigint') return writeBigInt(v)
+  // undefined, function, symbol (inside arrays): nil, as JSON gives null
   writeNil()
 }
 
@@ -459,7 +461,7 @@ const SLICE_MIN = 13
 const slotString: Array<string | undefined> = new Array<string | undefined>(SLOTS).fill(undefined)
 const slotLength = new Uint8Array(SLOTS)
 const slotWords = new Int32Array(SLOTS * SLOT_WORDS)
-/** For the long value strings that were not remembered: the fingerprint of the last one in each slot. */
+/** For strings of SLICE_MIN characters or more: the fingerprint of the last one seen in each slot. */
 const slotSeen = new Int32Array(SLOTS)
 
 /** Copies slot k's bytes (its string is the one to write). Room for whole words is ensured. */
