@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { EventTime, FluentClient, FluentError, fallbackToClient, fallbackToFile, fallbackToStream } from '../index.js'
 import type { FailedBatch } from '../index.js'
-import { Receiver, deadPort, quick, sleep } from './helpers.ts'
+import { Receiver, deadPort, quick, until } from './helpers.ts'
 
 function tmpFile(): { path: string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'fluent-native-'))
@@ -31,8 +31,7 @@ test('records dropped by the overflow policy reach the handler, decoded exactly'
   let refused = 0
   for (let i = 0; i < 500; i++) if (!log.emit('drop.me', { i, big: 2n ** 60n }, new EventTime(1_700_000_000 + i, i))) refused++
   t.true(refused > 100, `refused ${refused}`)
-  const until = Date.now() + 5000
-  while (batches.reduce((n, b) => n + b.count, 0) < refused && Date.now() < until) await sleep(10)
+  await until(() => batches.reduce((n, b) => n + b.count, 0) >= refused, 5000)
   const records = batches.flatMap((b) => b.records)
   t.is(records.length, refused)
   t.true(batches.every((b) => b.reason === 'dropped' && !b.retriable && b.tag === 'drop.me'))
@@ -115,8 +114,7 @@ test('while every breaker is open the handler is offered the buffer; false keeps
   const codes: string[] = []
   log.on('error', (e: FluentError) => codes.push(e.code))
   for (let i = 0; i < 200; i++) log.emit('held', { i })
-  const until = Date.now() + 5000
-  while (offers.length === 0 && Date.now() < until) await sleep(10)
+  await until(() => offers.length > 0, 5000)
   t.true(offers.length > 0)
   t.true(offers.every((b) => b.retriable))
   t.true(codes.includes('ERR_FLUENT_UNAVAILABLE'))
@@ -180,13 +178,13 @@ test('emitEntries refuses bytes that are not entries, and keeps the ones before'
   log.on('delivered', (b: { bytes: Buffer }) => seen.push(b.bytes))
   log.emit('copy', { i: 1 })
   await log.flush()
-  await sleep(50)
+  await until(() => seen.length > 0)
   t.is(log.emitEntries('copy', seen[0]), 1)
   const bad = Buffer.concat([seen[0], Buffer.from([0x92, 0x01, 0x01])])
   const e = t.throws(() => log.emitEntries('copy', bad)) as FluentError
   t.is(e.code, 'ERR_FLUENT_ENCODE')
   await log.close()
-  await sleep(50)
+  await r.waitFor(3)
   t.is(r.entries.length, 3)
   await r.close()
 })

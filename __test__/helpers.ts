@@ -54,6 +54,17 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/**
+ * Waits until `cond()` holds, checking every 10 ms, for at most `timeoutMs`; returns whether it held.
+ * For what arrives after a flush resolves (a receiver decoding, an event from the writer thread): the
+ * assertion after it states what was expected, so a timeout fails there with the real figures.
+ */
+export async function until(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (!cond() && Date.now() < end) await sleep(10)
+  return cond()
+}
+
 /** A port nothing listens on: bound, read, released. */
 export async function deadPort(): Promise<number> {
   const net = await import('node:net')

@@ -6,7 +6,7 @@ import { FluentServer } from '@fluent-org/logger'
 import type { FluentServerOptions } from '@fluent-org/logger'
 import { FluentClient, FluentError } from '../index.js'
 import type { DeliveredBatch } from '../index.js'
-import { Receiver, deadPort, quick, sleep } from './helpers.ts'
+import { Receiver, deadPort, quick, sleep, until } from './helpers.ts'
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url), 'utf8')
 
@@ -43,7 +43,7 @@ test('batches spread over two servers by weight, and each server is in stats().s
   t.is(s.servers[0].sent + s.servers[1].sent, 4000)
   t.true(s.servers.every((v) => v.healthy && v.breaker === 'closed'))
   await log.close()
-  await sleep(100)
+  await until(() => a.entries.length + b.entries.length >= 4000)
   const ids = [...a.entries, ...b.entries].map((e) => e.record.i as number).sort((x, y) => x - y)
   t.deepEqual(ids, Array.from({ length: 4000 }, (_, i) => i))
   t.deepEqual(errors, [])
@@ -102,7 +102,7 @@ test('a standby takes traffic only while no regular server is up', async (t) => 
   t.true(standby.entries.length >= 1000, `standby got ${standby.entries.length}`)
   // The regular server returns on its port: within a few heartbeats it has the traffic again.
   await regular.restartAfter(0)
-  await sleep(500)
+  await until(() => log.stats().servers[0].healthy)
   const before = standby.entries.length
   for (let i = 2000; i < 3000; i++) log.emit('fleet', { i })
   await log.flush({ timeoutMs: 20_000 })
@@ -150,7 +150,7 @@ test("'delivered' reports each batch with its records and server, only while som
   log.on('delivered', listener)
   for (let i = 0; i < 100; i++) log.emit('rep', { i })
   await log.flush()
-  await sleep(50)
+  await until(() => seen.reduce((n, b) => n + b.count, 0) >= 100)
   t.is(seen.reduce((n, b) => n + b.count, 0), 100)
   t.true(seen.every((b) => b.tag === 'rep' && b.acked && b.server === `127.0.0.1:${r.port}`))
   t.deepEqual(
@@ -161,6 +161,8 @@ test("'delivered' reports each batch with its records and server, only while som
   log.off('delivered', listener)
   log.emit('after', { i: 100 })
   await log.flush()
+  // Nothing should come: wait until the record is at the server, then a little for a late report.
+  await until(() => r.entries.some((e) => e.record.i === 100))
   await sleep(50)
   t.is(seen.reduce((n, b) => n + b.count, 0), 100, 'no report once the listener is gone')
   await log.close()
@@ -205,8 +207,7 @@ test('a dead server in the fleet is skipped and its breaker opens on missed hear
   for (let i = 0; i < 1000; i++) log.emit('fleet', { i })
   await log.flush()
   t.true(await live.waitFor(1000))
-  const until = Date.now() + 5000
-  while (!breaker.some((e) => e.state === 'open') && Date.now() < until) await sleep(10)
+  await until(() => breaker.some((e) => e.state === 'open'), 5000)
   t.deepEqual(breaker[0], { state: 'open', server: `127.0.0.1:${dead}` })
   const s = log.stats().servers
   t.false(s[0].healthy)

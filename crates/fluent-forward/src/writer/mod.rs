@@ -466,15 +466,20 @@ impl Writer {
     }
     // Released from the cap and pooled under one lock: with many tags this runs per handful of
     // records, and the JS thread takes the same lock for every handover.
-    let keep = 2 * self.shared.config.batch_bytes;
+    let keep = self.pooled_capacity();
     let mut q = self.shared.queue.lock();
     q.release(&chunk);
     q.recycle(chunk, keep);
   }
 
   fn recycle(&self, chunk: Chunk) {
-    let keep = 2 * self.shared.config.batch_bytes;
+    let keep = self.pooled_capacity();
     self.shared.queue.lock().recycle(chunk, keep);
+  }
+
+  /// The largest batch buffer worth pooling for reuse: one that grew for a large record goes.
+  fn pooled_capacity(&self) -> usize {
+    2 * self.shared.config.batch_bytes
   }
 
   /// Every unacked batch of server `i`, and the one being written to it, in write order.
