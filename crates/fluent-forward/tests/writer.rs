@@ -406,18 +406,23 @@ fn stalled_server_times_out_writes_and_close_reports_pending() {
       .any(|e| event_error(e).is_some_and(|x| x.code() == "TIMEOUT"))
   });
   assert!(timed_out, "expected a write timeout; events: {}", log.describe());
-  log.with(|es| {
-    assert!(
-      es.iter().any(|e| matches!(
+  // The writer reports the error, then the disconnect it causes: wait for that too, not just look.
+  let dropped = log.wait_for(LONG, |es| {
+    es.iter().any(|e| {
+      matches!(
         e,
         Event::Disconnected {
           error: Some(fluent_forward::Error::Timeout(_)),
           ..
         }
-      )),
-      "a write timeout must drop the connection: {es:?}"
-    );
+      )
+    })
   });
+  assert!(
+    dropped,
+    "a write timeout must drop the connection: {}",
+    log.describe()
+  );
 
   let report = close_and_wait(&client, Duration::from_millis(500));
   let stats = client.stats();
