@@ -3,7 +3,7 @@
 import test from 'ava'
 import { FluentClient } from '../index.js'
 import type { DeliveredBatch } from '../index.js'
-import { Receiver, quick, sleep } from './helpers.ts'
+import { Receiver, quick, sleep, until } from './helpers.ts'
 import { KillableServer, holdWhileEmitting, tally } from './kill-helpers.ts'
 
 const host = '127.0.0.1'
@@ -42,8 +42,8 @@ test('two servers, one SIGKILLed mid-stream under acks: the other takes the rest
   const whileDown = [killedAt, next]
   await a.restart()
   // Keep emitting until the restarted server has had traffic (bounded: 20 s).
-  const until = Date.now() + 20_000
-  while (a.ids(1).length === 0 && Date.now() < until) {
+  const deadline = Date.now() + 20_000
+  while (a.ids(1).length === 0 && Date.now() < deadline) {
     await emit(2000)
     await sleep(20)
   }
@@ -91,8 +91,8 @@ test('without acks too, a server that comes back while the other takes every bat
   })
   // A stream faster than the other server takes it, through the outage and after it, so that the
   // writer always has a batch ready, until the returned server has had traffic (bounded: 20 s).
-  const until = Date.now() + 20_000
-  while ((back < 0 || r1.entries.length === back) && Date.now() < until) await burst(50_000)
+  const deadline = Date.now() + 20_000
+  while ((back < 0 || r1.entries.length === back) && Date.now() < deadline) await burst(50_000)
   await restarting
   const after = r1.entries.length - back
   await client.close()
@@ -123,8 +123,7 @@ test('weights 3:1 split the batches 3:1 (within 10 %)', async (t) => {
   const [s1, s2] = client.stats().servers
   await client.close()
   // Both servers may still be decoding: wait (bounded) for the sum, not for a share taken while r1 still counts.
-  const until = Date.now() + 20_000
-  while (r1.entries.length + r2.entries.length < N && Date.now() < until) await sleep(10)
+  await until(() => r1.entries.length + r2.entries.length >= N, 20_000)
   t.is(r1.entries.length + r2.entries.length, N)
   await Promise.all([r1.close(), r2.close()])
   const ratio = s1.batches / s2.batches

@@ -39,10 +39,8 @@ export class Receiver {
   }
 
   /** Waits (bounded) until at least `n` entries arrived. */
-  async waitFor(n: number, timeoutMs = 20_000): Promise<boolean> {
-    const until = Date.now() + timeoutMs
-    while (this.entries.length < n && Date.now() < until) await sleep(10)
-    return this.entries.length >= n
+  waitFor(n: number, timeoutMs = 20_000): Promise<boolean> {
+    return until(() => this.entries.length >= n, timeoutMs)
   }
 
   close(): Promise<void> {

@@ -4,7 +4,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { Registry } from 'prom-client'
 import { FluentClient, FluentReceiver, METRIC_NAMES, collectMetrics } from '../index.js'
 import type { FluentError } from '../index.js'
-import { deadPort, quick } from './helpers.ts'
+import { deadPort, quick, until } from './helpers.ts'
 
 /** Every line is a comment or `name{labels} value`, and every metric has HELP and TYPE. */
 function parse(text: string): Map<string, number> {
@@ -87,8 +87,7 @@ test('diagnostics channels: connect, disconnect, error, drop and breaker, with t
     ok.emit('d', { a: 1 })
     await ok.flush()
     await r.close()
-    const deadline = Date.now() + 10_000
-    while (!seen.disconnect.some((m) => (m as { client: unknown }).client === ok) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10))
+    await until(() => seen.disconnect.some((m) => (m as { client: unknown }).client === ok))
     t.deepEqual(
       seen.connect.filter((m) => (m as { client: unknown }).client === ok),
       [{ client: ok, server: `127.0.0.1:${r.port}` }],
@@ -100,9 +99,8 @@ test('diagnostics channels: connect, disconnect, error, drop and breaker, with t
     const port = await deadPort()
     const down = new FluentClient({ port, maxBufferBytes: 64 * 1024, maxRecordBytes: 4096, ...quick })
     for (let i = 0; i < 2000; i++) down.emit('d', { msg: 'x'.repeat(100), i })
-    const until = Date.now() + 10_000
     const mine = () => seen.drop.filter((m) => (m as { client: unknown }).client === down)
-    while (mine().length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 10))
+    await until(() => mine().length > 0)
     const codes = (seen.error as Array<{ client: unknown; error: FluentError }>).filter((e) => e.client === down).map((e) => e.error.code)
     t.true(codes.includes('ERR_FLUENT_CONNECT'))
     const drop = mine()[0] as { client: unknown; code: string; records: number; tag?: string }
@@ -117,8 +115,7 @@ test('diagnostics channels: connect, disconnect, error, drop and breaker, with t
     tripped.on('error', () => {})
     tripped.emit('d', { a: 1 })
     const mineB = () => seen.breaker.filter((m) => (m as { client: unknown }).client === tripped)
-    const till = Date.now() + 10_000
-    while (mineB().length === 0 && Date.now() < till) await new Promise((res) => setTimeout(res, 10))
+    await until(() => mineB().length > 0)
     t.deepEqual(mineB()[0], { client: tripped, server: `127.0.0.1:${port}`, state: 'open' })
     await tripped.close({ timeoutMs: 50 })
   } finally {

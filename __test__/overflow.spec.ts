@@ -1,7 +1,7 @@
 // Each overflow policy with the server down: memory stays under the cap and every drop is counted.
 import test from 'ava'
 import { FluentClient, FluentError } from '../index.js'
-import { Receiver, deadPort, quick } from './helpers.ts'
+import { Receiver, deadPort, quick, until } from './helpers.ts'
 
 const CAP = 256 * 1024
 const record = { msg: 'x'.repeat(200) }
@@ -35,8 +35,7 @@ test('dropNewest refuses new records, keeps the oldest, counts and reports drops
   t.is(s.dropped, refused)
   t.true(s.queuedBytes <= CAP)
   // Drops are reported in bulk through the error handler.
-  const deadline = Date.now() + 2000
-  while (!errors.some((e) => e.code === 'ERR_FLUENT_QUEUE_FULL') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  await until(() => errors.some((e) => e.code === 'ERR_FLUENT_QUEUE_FULL'), 2000)
   const full = errors.filter((e) => e.code === 'ERR_FLUENT_QUEUE_FULL')
   t.true(full.length >= 1)
   t.true(full.every((e) => e instanceof FluentError && (e.records ?? 0) > 0))
