@@ -171,7 +171,11 @@ test('clients in Workers drain when the worker ends by itself, by process.exit()
   t.is(r.signal, null, r.stderr)
   t.is(r.status, 0, r.stderr)
   t.regex(r.stdout, /ALL_WORKERS_DONE/)
-  t.true(await server.waitFor(6 * N, 20_000), `got ${server.entries.length}`)
+  // On a shortfall, say which way of ending lost records and what the child reported (its drop
+  // warning names the exit deadline when a drain ran past it).
+  const perHow = (): string =>
+    ['natural', 'exit', 'terminate'].map((how) => `${how} ${server.entries.filter((e) => e.tag === `worker.${how}`).length}`).join(', ')
+  t.true(await server.waitFor(6 * N, 20_000), `got ${server.entries.length} (${perHow()}); child stderr: ${r.stderr || '(empty)'}`)
   await server.close()
   for (const how of ['natural', 'exit', 'terminate']) {
     t.is(server.entries.filter((e) => e.tag === `worker.${how}`).length, 2 * N, how)

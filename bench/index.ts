@@ -14,6 +14,11 @@
  *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
  *   BENCH_PHASES=a,b      throughput and/or paced
  *   BENCH_SINK_THREADS=N  fluent-sink worker threads (default 1)
+ *   BENCH_REPEATS=N       paced runs per contender and shape (default 1), interleaved across the
+ *                         contenders; the row keeps every run's loop p99 and reports the median run
+ *   BENCH_PIN=1           paced runs with the threads placed (Linux, 2+ CPUs): the child's main thread
+ *                         alone on CPU 0; its other threads, the sink and this driver on CPU 1
+ *   BENCH_OUT=name        write results/name.{json,md,svg} (default latest, or quick for partial runs)
  *
  * TLS contenders (scenario `tls`) send to a second fluent-sink that listens with TLS (the test
  * certificate in __test__/fixtures/tls); a run with them also writes results/tls.md.
@@ -32,7 +37,7 @@ import { failures, markdown, ratioTable, svg, tlsMarkdown } from './report.ts'
 import type { PacedMetrics, Results, Row, ThroughputMetrics } from './report.ts'
 import { Sink } from './sink.ts'
 import type { SinkStats } from './sink.ts'
-import { CONTENDERS, IDLE, MAKERS, SHAPES, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
+import { BUILD, CONTENDERS, IDLE, MAKERS, SHAPES, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
 import type { ChildConfig, ContenderInfo, ShapeName } from './worker.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -58,6 +63,8 @@ const WARMUP_MS = QUICK ? 300 : 500
 const MEASURE_MS = envInt('BENCH_PACED_MS', QUICK ? 1000 : 3000)
 const CHUNK = 10_000
 const SINK_THREADS = envInt('BENCH_SINK_THREADS', 1)
+const REPEATS = envInt('BENCH_REPEATS', 1)
+const PIN = process.env.BENCH_PIN === '1'
 /** Before each run, wait up to this long for other processes to leave the CPUs alone. */
 const QUIET_WAIT_MS = envInt('BENCH_QUIET_WAIT_MS', 15_000)
 /** ...and no more than this in all, so that a busy machine cannot stretch the run without bound. */
@@ -71,11 +78,13 @@ const shapeFilter = envList('BENCH_SHAPES')
 const onlyFilter = envList('BENCH_ONLY')
 const phaseFilter = envList('BENCH_PHASES')
 const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
-const contenders: ContenderInfo[] = [...CONTENDERS, IDLE].filter((c) =>
+const contenders: ContenderInfo[] = [...CONTENDERS, IDLE, BUILD].filter((c) =>
   onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full),
 )
 const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || phaseFilter.includes(p))
-const partial = QUICK || !!shapeFilter || !!onlyFilter || !!phaseFilter || process.env.BENCH_EVENTS !== undefined
+const partial =
+  QUICK || !!shapeFilter || !!onlyFilter || !!phaseFilter || process.env.BENCH_EVENTS !== undefined || REPEATS > 1 || PIN
+const outName = process.env.BENCH_OUT || (partial ? 'quick' : 'latest')
 
 const log = (msg: string): void => {
   process.stderr.write(`${msg}\n`)
@@ -144,7 +153,7 @@ async function runChild(sink: Sink, cfg: ChildConfig, hardLimitMs: number): Prom
     }
     out.result = msg
     // The client says every record is written (or acknowledged): now the sink must have them all.
-    const expected = cfg.contender === 'idle' ? 0 : msg.emitted
+    const expected = contenders.find((c) => c.id === cfg.contender)?.kind === 'idle' ? 0 : msg.emitted
     out.expected = expected
     // A client that says it dropped records cannot deliver them all: a short wait to count what came.
     // fluent-native retries what emit() refused (backpressure), so its refusals are not losses.
@@ -228,6 +237,17 @@ function throughputMetrics(out: ChildOutcome, failure: string | undefined): Thro
   }
 }
 
+/**
+ * With repeats, the run whose loop p99 is the median (the lower middle one for an even count) stands
+ * for the row, and the row keeps every run's p99. A failed run stands for the row: it must be seen.
+ */
+function medianRun(runs: PacedMetrics[]): PacedMetrics {
+  const failed = runs.find((r) => !r.ok)
+  if (failed || runs.length === 1) return { ...(failed ?? runs[0]!), ...(runs.length > 1 ? { loopP99Runs: runs.map((r) => r.loopP99Ms) } : {}) }
+  const sorted = [...runs].sort((a, b) => a.loopP99Ms - b.loopP99Ms)
+  return { ...sorted[(sorted.length - 1) >> 1]!, loopP99Runs: runs.map((r) => r.loopP99Ms) }
+}
+
 function pacedMetrics(out: ChildOutcome, failure: string | undefined): PacedMetrics {
   const r = out.result ?? {}
   return {
@@ -245,6 +265,8 @@ function pacedMetrics(out: ChildOutcome, failure: string | undefined): PacedMetr
     mainCpuSource: r.mainCpuSource,
     sinkCores: r.sinkCores,
     foreignCores: r.foreignCores,
+    pinned: r.pinned,
+    ...(r.pinError ? { pinError: r.pinError } : {}),
   }
 }
 
@@ -299,17 +321,27 @@ async function main(): Promise<void> {
   const tlsSink = contenders.some((c) => c.scenario === 'tls')
     ? await Sink.start(root, SINK_THREADS, { cert: join(fixtures, 'server.pem'), key: join(fixtures, 'server.key') })
     : undefined
+  if (PIN) {
+    if (cpus().length < 2) throw new Error('BENCH_PIN=1 needs at least 2 CPUs')
+    // The driver first: children inherit its CPU 1, and each child moves only its main thread to CPU 0.
+    for (const pid of [process.pid, sink.pid, ...(tlsSink ? [tlsSink.pid] : [])]) {
+      execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' })
+    }
+  }
   log(
     `fluent-sink on port ${sink.port}; ${shapes.length} shapes × ${contenders.length} contenders × ${phases.join('+')}; ` +
       `${EVENTS.toLocaleString('en-US')} events per throughput run${QUICK ? ' (quick)' : ''}`,
   )
   const rows: Row[] = []
-  const total = shapes.length * contenders.reduce((a, c) => a + phases.filter((p) => p === 'paced' || c.kind !== 'idle').length, 0)
+  const runsOf = (rep: number, c: ContenderInfo): Array<(typeof phases)[number]> =>
+    phases.filter((p) => (p === 'paced' || (c.kind !== 'idle' && rep === 0)))
+  let total = 0
+  for (let rep = 0; rep < REPEATS; rep++) for (const c of contenders) total += shapes.length * runsOf(rep, c).length
   let step = 0
   try {
     for (const shape of shapes) {
-      for (const info of contenders) {
-        const row: Row = {
+      const shapeRows = contenders.map(
+        (info): Row => ({
           shape,
           id: info.id,
           label: info.label,
@@ -319,10 +351,14 @@ async function main(): Promise<void> {
           throughput: null,
           paced: null,
           notes: [],
-        }
+        }),
+      )
+      const pacedRuns: PacedMetrics[][] = contenders.map(() => [])
+      // Repeats go round the contenders, so that a slow spell of the machine touches all of them.
+      for (let rep = 0; rep < REPEATS; rep++) for (const [k, info] of contenders.entries()) {
+        const row = shapeRows[k]!
         const target = info.scenario === 'tls' ? tlsSink! : sink
-        for (const phase of phases) {
-          if (phase === 'throughput' && info.kind === 'idle') continue
+        for (const phase of runsOf(rep, info)) {
           step++
           const cfg: ChildConfig = {
             contender: info.id,
@@ -337,6 +373,7 @@ async function main(): Promise<void> {
             rate: RATE,
             warmupMs: WARMUP_MS,
             measureMs: MEASURE_MS,
+            pin: PIN,
           }
           const limit = phase === 'throughput' ? 60_000 + EVENTS * 0.2 : 60_000 + WARMUP_MS + MEASURE_MS
           const calm = await quiet(target)
@@ -356,7 +393,8 @@ async function main(): Promise<void> {
             )
           } else {
             const p = pacedMetrics(out, failure)
-            row.paced = p
+            pacedRuns[k]!.push(p)
+            row.paced = medianRun(pacedRuns[k]!)
             log(
               `${head}: ${failure ? `FAILED (${failure}) ` : ''}${fmt(p.achievedRate / 1e3, 0)} k ev/s achieved, main busy ${fmt(p.mainBusy * 100, 0)} %, ` +
                 `loop p99 ${fmt(p.loopP99Ms)} ms (max ${fmt(p.loopMaxMs)})`,
@@ -366,8 +404,8 @@ async function main(): Promise<void> {
           // Let the sink finish closing the connection and the machine settle.
           await new Promise((r) => setTimeout(r, 50))
         }
-        rows.push(row)
       }
+      rows.push(...shapeRows)
     }
   } finally {
     await sink.stop()
@@ -386,6 +424,8 @@ async function main(): Promise<void> {
       pacedMs: MEASURE_MS,
       quick: QUICK,
       sinkThreads: SINK_THREADS,
+      repeats: REPEATS,
+      pin: PIN,
       commit: commit(),
       build: built,
       durationS: (Date.now() - started) / 1000,
@@ -394,17 +434,18 @@ async function main(): Promise<void> {
     rows,
   }
   mkdirSync(resultsDir, { recursive: true })
-  const base = partial ? 'quick' : 'latest'
+  const base = outName
   const md = markdown(results)
   writeFileSync(join(resultsDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`)
   writeFileSync(join(resultsDir, `${base}.md`), md)
-  writeFileSync(join(resultsDir, partial ? 'quick.svg' : 'chart.svg'), svg(results))
+  const chart = base === 'latest' ? 'chart.svg' : `${base}.svg`
+  writeFileSync(join(resultsDir, chart), svg(results))
   if (!partial) updateReadme(results)
   const hasTls = rows.some((r) => r.scenario === 'tls')
   if (hasTls) writeFileSync(join(resultsDir, 'tls.md'), tlsMarkdown(results))
   process.stdout.write(md)
   log(
-    `\nwrote bench/results/${base}.json, ${base}.md, ${partial ? 'quick.svg' : 'chart.svg'}${hasTls ? ', tls.md' : ''} in ${results.meta.durationS.toFixed(0)} s`,
+    `\nwrote bench/results/${base}.json, ${base}.md, ${chart}${hasTls ? ', tls.md' : ''} in ${results.meta.durationS.toFixed(0)} s`,
   )
 }
 

@@ -8,11 +8,13 @@
  *    msgpackr), records built fresh per call;
  * 2. bench/logger.ts: the leveled logger against JSON.stringify, pino and an empty function;
  * 3. bench/scale.ts: 1 to 10,000 tags and 1 to 50 clients;
- * 4. bench/index.ts for fluent-native, @fluent-org/logger Forward (the best published JS client) and
- *    the idle loop, small and medium records: delivered events/s, main-thread CPU, event-loop delay
- *    at 200k events/s (results/quick.*).
+ * 4. bench/index.ts for fluent-native and @fluent-org/logger Forward (the best published JS client),
+ *    small and medium records: delivered events/s and main-thread CPU (results/quick.*);
+ * 5. bench/index.ts paced at 200k events/s for the same two, the idle loop and a loop that only builds
+ *    the records: event-loop delay, 7 runs each taken in turn, medians, with the measured main thread
+ *    alone on CPU 0 and everything else on CPU 1 (results/loop.*).
  * Writes results/perf.md and results/headline.svg from the files those runs wrote.
- * PERF_STEPS=crossing,logger,scale,bench picks steps (the summary reads whatever results exist);
+ * PERF_STEPS=crossing,logger,scale,bench,loop picks steps (the summary reads whatever results exist);
  * PERF_STEPS=none rewrites only the summary and chart from the last run's results.
  */
 import { spawnSync } from 'node:child_process'
@@ -23,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const results = join(benchDir, 'results')
 // PERF_STEPS=none only rewrites the summary and chart from the results of the last run.
-const stepsEnv = process.env.PERF_STEPS ?? 'crossing,logger,scale,bench'
+const stepsEnv = process.env.PERF_STEPS ?? 'crossing,logger,scale,bench,loop'
 const steps = stepsEnv === 'none' ? [] : stepsEnv.split(',')
 const runFile = join(results, 'perf.json')
 const run: { started: string; steps: string[] } =
@@ -34,7 +36,18 @@ const commands: Record<string, { file: string; env?: Record<string, string> }> =
   crossing: { file: 'crossing.ts' },
   logger: { file: 'logger.ts' },
   scale: { file: 'scale.ts' },
-  bench: { file: 'index.ts', env: { BENCH_ONLY: 'native,org-forward,idle', BENCH_SHAPES: 'small,medium' } },
+  bench: { file: 'index.ts', env: { BENCH_ONLY: 'native,org-forward', BENCH_SHAPES: 'small,medium', BENCH_PHASES: 'throughput' } },
+  loop: {
+    file: 'index.ts',
+    env: {
+      BENCH_ONLY: 'native,org-forward,idle,build',
+      BENCH_SHAPES: 'small,medium',
+      BENCH_PHASES: 'paced',
+      BENCH_REPEATS: '7',
+      BENCH_PIN: '1',
+      BENCH_OUT: 'loop',
+    },
+  },
 }
 for (const step of steps) {
   const c = commands[step]
@@ -53,6 +66,7 @@ const json = (name: string): any => JSON.parse(readFileSync(join(results, name),
 const crossing = json('crossing.json')
 const logger = json('logger.json')
 const bench = json('quick.json')
+const loop = json('loop.json')
 const scaleMd = readFileSync(join(results, 'scale.md'), 'utf8')
 
 const row = (shape: string, id: string): any => bench.rows.find((r: any) => r.shape === shape && r.id === id)
@@ -130,12 +144,18 @@ writeFileSync(join(results, 'headline.svg'), `${svg}\n`)
 const r2 = (x: number): string => x.toFixed(2)
 const t = logger.targets
 const ratio = (shape: string, a: string, b: string, k: 'eventsPerSec' | 'mainCpuUsPerEvent'): number => row(shape, a).throughput[k] / row(shape, b).throughput[k]
-const p99 = (shape: string, id: string): number => row(shape, id).paced?.loopP99Ms
+const paced = (shape: string, id: string): any => loop.rows.find((r: any) => r.shape === shape && r.id === id)?.paced
+const p99 = (shape: string, id: string): number => paced(shape, id)?.loopP99Ms
+const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`
+const spread = (shape: string, id: string): string => {
+  const runs: number[] = paced(shape, id)?.loopP99Runs ?? []
+  return runs.length ? `${Math.min(...runs).toFixed(2)}-${Math.max(...runs).toFixed(2)}` : '–'
+}
 const md = [
   '# Issue 11 measurements, one run',
   '',
   `Started ${started}; \`node --import @oxc-node/core/register bench/perf.ts\` ran, one after another: ${run.steps.map((s) => `bench/${commands[s].file}`).join(', ')}. ` +
-    'Per-step details: [crossing.md](crossing.md), [logger.md](logger.md), [scale.md](scale.md), [quick.md](quick.md).',
+    'Per-step details: [crossing.md](crossing.md), [logger.md](logger.md), [scale.md](scale.md), [quick.md](quick.md), [loop.md](loop.md).',
   '',
   '![headline](headline.svg)',
   '',
@@ -155,8 +175,19 @@ const md = [
   }),
   ...(['small', 'medium'] as const).map((s) => {
     const d = p99(s, 'native') - p99(s, 'idle')
-    return `| event-loop delay p99 at 200k ${s} records/s within 0.3 ms of idle | ${p99(s, 'native').toFixed(2)} ms vs idle ${p99(s, 'idle').toFixed(2)} ms (+${d.toFixed(2)}); @fluent-org Forward ${p99(s, 'org-forward')?.toFixed(2)} ms | ${d <= 0.3 ? 'yes' : 'no'} |`
+    const b = p99(s, 'native') - p99(s, 'build')
+    const org = paced(s, 'org-forward')
+    const orgNote = org && org.achievedRate < 0.95 * org.targetRate ? ` (reached ${Math.round(org.achievedRate / 1e3)}k/s)` : ''
+    const target = s === 'small' ? 'within 0.3 ms of idle' : '(not a target; for comparison)'
+    return (
+      `| event-loop delay p99 at 200k ${s} records/s ${target} | ${p99(s, 'native').toFixed(2)} ms vs idle ${p99(s, 'idle').toFixed(2)} ms (${signed(d)}); ` +
+      `building the records alone ${p99(s, 'build').toFixed(2)} ms (fluent-native ${signed(b)} against it); @fluent-org Forward ${p99(s, 'org-forward').toFixed(2)} ms${orgNote} | ${s === 'small' ? (d <= 0.3 ? 'yes' : 'no') : ''} |`
+    )
   }),
+  '',
+  `Loop delay: medians of 7 paced runs each (loop.md); the p99 of each run ranged, small: fluent-native ${spread('small', 'native')} ms, idle ${spread('small', 'idle')}, build only ${spread('small', 'build')}; ` +
+    `medium: fluent-native ${spread('medium', 'native')}, idle ${spread('medium', 'idle')}, build only ${spread('medium', 'build')}.` +
+    (loop.meta.pin ? ' The measured main thread ran alone on CPU 0; its other threads, the sink and the driver on CPU 1.' : ''),
   '',
   `Main-thread CPU per event, fluent-native over @fluent-org/logger Forward: small ${r2(ratio('small', 'native', 'org-forward', 'mainCpuUsPerEvent'))}×, medium ${r2(ratio('medium', 'native', 'org-forward', 'mainCpuUsPerEvent'))}×.`,
   '',

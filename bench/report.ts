@@ -39,6 +39,11 @@ export interface PacedMetrics extends PhaseOutcome {
   procCpu: number
   rssMB: number
   mainCpuSource: string
+  /** BENCH_PIN runs: whether the threads were placed as asked, and why not. */
+  pinned?: boolean
+  pinError?: string
+  /** BENCH_REPEATS runs: every run's loop p99 (ms), in run order; the metrics are the median run's. */
+  loopP99Runs?: number[]
 }
 
 export interface Row {
@@ -65,6 +70,9 @@ export interface Results {
     pacedMs: number
     quick: boolean
     sinkThreads: number
+    /** Paced runs per contender and shape (BENCH_REPEATS), and whether threads were placed (BENCH_PIN). */
+    repeats?: number
+    pin?: boolean
     commit: string
     /** Modification times of index.js and the .node addon, which git does not track. */
     build: { indexJs: string; addon: string; staleJs: boolean }
@@ -209,6 +217,21 @@ export function markdown(results: Results): string {
       `fluent-sink with ${m.sinkThreads} thread(s) on the same machine · whole run ${m.durationS.toFixed(0)} s`,
   )
   out.push('')
+  if ((m.repeats ?? 1) > 1 || m.pin) {
+    out.push(
+      [
+        (m.repeats ?? 1) > 1
+          ? `Paced runs: ${m.repeats} per contender and shape, taken in turn round the contenders; each row is the run with the median loop p99, and lists every run's p99.`
+          : '',
+        m.pin
+          ? "Threads placed with taskset: the measured process's main thread alone on CPU 0; its other threads (writer, V8 helpers), fluent-sink and the driver on CPU 1."
+          : '',
+      ]
+        .filter(Boolean)
+        .join(' '),
+    )
+    out.push('')
+  }
   out.push(`Build measured: index.js from ${m.build.indexJs}, addon from ${m.build.addon}${m.build.staleJs ? ' (**index.ts was newer than index.js**)' : ''}.`)
   out.push('')
   out.push('Record shapes (bytes of one record as JSON / as msgpack):')
@@ -263,6 +286,8 @@ export function markdown(results: Results): string {
     if (row.paced?.ok && row.paced.achievedRate < SUSTAINED * row.paced.targetRate) {
       odd.push(`- ${where}: reached only ${fmtRate(row.paced.achievedRate)} events/s of the ${fmtRate(row.paced.targetRate)} target`)
     }
+    if (row.paced?.loopP99Runs) odd.push(`- ${where}: loop p99 of each paced run, ms: ${row.paced.loopP99Runs.map((v) => v.toFixed(2)).join(', ')}`)
+    if (row.paced?.pinError) odd.push(`- ${where}: threads not placed (${row.paced.pinError})`)
     for (const n of row.notes) odd.push(`- ${where}: ${n}`)
   }
   if (odd.length) {

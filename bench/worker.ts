@@ -9,6 +9,7 @@
  * Config comes in the BENCH_CHILD environment variable (JSON, see ChildConfig); the result goes to
  * stdout as one line `@@BENCH {json}`. Everything else the client libraries print is passed through.
  */
+import { execFileSync } from 'node:child_process'
 import { readFileSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { connect, type Socket } from 'node:net'
@@ -105,6 +106,13 @@ export const CONTENDERS: readonly ContenderInfo[] = [
   { id: 'org-tls', label: '@fluent-org/logger Forward, TLS 1.3', short: '@fluent-org TLS', scenario: 'tls', kind: 'js' },
 ]
 export const IDLE: ContenderInfo = { id: 'idle', label: 'idle loop (emit does nothing)', short: 'idle loop (ref.)', scenario: 'plain', kind: 'idle' }
+/**
+ * The application's own share of a paced run: records are built as for every contender and stored
+ * in a module variable, so the optimizer cannot drop the allocation, then left to the GC. Its loop
+ * delay over the idle loop is what building 200k objects a second costs, before any logging.
+ */
+export const BUILD: ContenderInfo = { id: 'build', label: 'records built, not sent', short: 'build only (ref.)', scenario: 'plain', kind: 'idle' }
+let built: object | undefined
 
 interface Client {
   emit(record: object): void
@@ -365,6 +373,17 @@ async function makeClient(id: string, benchDir: string, host: string, port: numb
       return flClient(imp, host, port, { eventMode: 'CompressedPackedForward' })
     case 'lean':
       return leanClient(imp, host, port)
+    case 'build':
+      return {
+        emit(record) {
+          built = record
+        },
+        emitLast() {},
+        async finish() {
+          return { last: built === undefined ? 0 : 1 }
+        },
+        async close() {},
+      }
     case 'idle':
       return {
         emit() {},
@@ -399,6 +418,26 @@ export interface ChildConfig {
   rate: number
   warmupMs: number
   measureMs: number
+  /**
+   * paced: CPU placement (Linux, 2+ CPUs). The main thread alone on CPU 0; every other thread of this
+   * process (the writer, V8's helpers) on CPU 1, where the driver has already put the sink and itself.
+   */
+  pin?: boolean
+}
+
+/**
+ * Places this process's threads for a `pin` run: all of them on CPU 1, then the main thread (its tid
+ * is the pid) on CPU 0. Threads started later inherit their creator's CPU, so this runs once every
+ * thread the client needs exists. Returns what went wrong, if anything, for the row's notes.
+ */
+function pinThreads(): string | undefined {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+    return undefined
+  } catch (e) {
+    return `taskset failed: ${(e as Error).message.split('\n')[0]}`
+  }
 }
 
 /** Main-thread CPU time in microseconds (Linux: the main thread's tid is the pid), or NaN. */
@@ -532,6 +571,9 @@ async function paced(cfg: ChildConfig, client: Client): Promise<Record<string, u
   } | null = null
   let result: Record<string, unknown> = {}
   const foreign = new Foreign(cfg.sinkPid)
+  // Emit once before placing the threads, so that the client's writer thread exists.
+  if (cfg.pin && cfg.contender === 'native') client.emit(make(emitted++))
+  const pinError = cfg.pin ? pinThreads() : undefined
   const start = performance.now()
   const warmEnd = start + cfg.warmupMs
   const end = warmEnd + cfg.measureMs
@@ -572,6 +614,8 @@ async function paced(cfg: ChildConfig, client: Client): Promise<Record<string, u
           mainCpuSource: Number.isFinite(main) ? 'schedstat' : 'elu',
           elu,
           procCpu: (processCpuUs() - measured.cpu) / 1000 / wallMs,
+          pinned: cfg.pin === true && pinError === undefined,
+          ...(pinError ? { pinError } : {}),
         }
         resolve()
         return
@@ -580,7 +624,7 @@ async function paced(cfg: ChildConfig, client: Client): Promise<Record<string, u
     }
     setTimeout(tick, 1)
   })
-  if (cfg.contender !== 'idle') client.emitLast(make(emitted++))
+  if (cfg.contender !== 'idle' && cfg.contender !== 'build') client.emitLast(make(emitted++))
   const extra = await client.finish()
   return { ...result, emitted, maxRssKiB: process.resourceUsage().maxRSS, client: extra }
 }
