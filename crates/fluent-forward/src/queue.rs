@@ -4,8 +4,8 @@
 //! a batch is sealed when it reaches `batch_bytes` or when its first record has waited
 //! `flush_interval`, and sealed batches wait in FIFO order for the writer. One uncontended mutex
 //! guards it: a producer holds it for one memcpy, the writer only to move whole batches, so the
-//! lock is never held across I/O. Emptied batches come back through a small pool, so the steady
-//! state allocates nothing per record or per batch.
+//! lock is never held across I/O. Emptied batches come back through a pool (16 buffers, or one per
+//! tag with more tags), so the steady state allocates nothing per record or per batch.
 //!
 //! Two budgets, both under that lock. The cap: footprints (entry bytes plus a 4-byte index slot)
 //! queued here or held by the writer never exceed `max_bytes`; this is what JS predicts, so it
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Distinct tags one client will track; more is almost always a tag built from unbounded data.
 pub const MAX_TAGS: usize = 65_536;
+/// Emptied batches the pool keeps at least; with more tags it keeps up to one per tag (see `recycle`).
 const POOL_SIZE: usize = 16;
 /// What a fresh batch buffer reserves when the memory budget allows.
 const INITIAL_BATCH: usize = 64 << 10;
@@ -461,9 +462,11 @@ impl Queue {
   }
 
   /// Returns an emptied batch to the pool. Oversized buffers, and any there is no room for, are
-  /// freed rather than kept.
+  /// freed rather than kept. Up to one per tag: with records spread over many tags, every tag's
+  /// batch comes back small each flush and would otherwise be freed here and grown again from
+  /// nothing on the JS thread, reallocation by reallocation. The bytes stay within `pool_room`.
   pub fn recycle(&mut self, mut chunk: Chunk, keep_capacity: usize) {
-    if self.pool.len() < POOL_SIZE
+    if self.pool.len() < POOL_SIZE.max(self.tags.len())
       && chunk.entries.capacity() <= keep_capacity
       && self.pooled + chunk.capacity() <= self.pool_room()
     {
@@ -630,6 +633,35 @@ mod tests {
     assert!(accepted(q.push(ids[4], t0(), REC, &lim)));
     q.seal_older_than(Instant::now(), Duration::ZERO);
     assert_eq!(q.take().unwrap().tag_id, ids[4]);
+  }
+
+  #[test]
+  fn many_tags_reuse_their_emptied_batches() {
+    // 200 tags, one small batch each per flush: past the 16 a single tag needs, the pool keeps one
+    // per tag, and the next flush's batches come from it instead of growing from nothing.
+    let lim = limits(1 << 20, Overflow::Error);
+    let mut q = Queue::new(&lim);
+    let ids: Vec<u32> = (0..200).map(|i| q.tag_id(&format!("t{i}")).unwrap()).collect();
+    let flush = |q: &mut Queue| {
+      q.seal_older_than(Instant::now(), Duration::ZERO);
+      while let Some(c) = q.take() {
+        q.release(&c);
+        q.recycle(c, usize::MAX);
+      }
+    };
+    for &id in &ids {
+      assert!(accepted(q.push(id, t0(), REC, &lim)));
+    }
+    flush(&mut q);
+    assert_eq!(q.pool.len(), ids.len());
+    for &id in &ids {
+      assert!(accepted(q.push(id, t0(), REC, &lim)));
+    }
+    assert_eq!(q.pool.len(), 0, "every batch of the second round came from the pool");
+    // allocated_bytes checks the running totals against a full count in debug builds.
+    assert!(q.allocated_bytes() <= 2 * q.bytes + lim.slack());
+    flush(&mut q);
+    assert_eq!(q.pool.len(), ids.len());
   }
 
   #[test]
