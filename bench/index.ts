@@ -85,6 +85,9 @@ const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || 
 const partial =
   QUICK || !!shapeFilter || !!onlyFilter || !!phaseFilter || process.env.BENCH_EVENTS !== undefined || REPEATS > 1 || PIN
 const outName = process.env.BENCH_OUT || (partial ? 'quick' : 'latest')
+if (PIN && cpus().length < 2) throw new Error('BENCH_PIN=1 needs at least 2 CPUs')
+// Throughput children would inherit CPU 1 alone, with the sink: that measures one core, not the client.
+if (PIN && phases.includes('throughput')) throw new Error('BENCH_PIN=1 places paced runs only: add BENCH_PHASES=paced')
 
 const log = (msg: string): void => {
   process.stderr.write(`${msg}\n`)
@@ -322,7 +325,6 @@ async function main(): Promise<void> {
     ? await Sink.start(root, SINK_THREADS, { cert: join(fixtures, 'server.pem'), key: join(fixtures, 'server.key') })
     : undefined
   if (PIN) {
-    if (cpus().length < 2) throw new Error('BENCH_PIN=1 needs at least 2 CPUs')
     // The driver first: children inherit its CPU 1, and each child moves only its main thread to CPU 0.
     for (const pid of [process.pid, sink.pid, ...(tlsSink ? [tlsSink.pid] : [])]) {
       execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' })
@@ -334,7 +336,7 @@ async function main(): Promise<void> {
   )
   const rows: Row[] = []
   const runsOf = (rep: number, c: ContenderInfo): Array<(typeof phases)[number]> =>
-    phases.filter((p) => (p === 'paced' || (c.kind !== 'idle' && rep === 0)))
+    phases.filter((p) => p === 'paced' || (c.kind !== 'idle' && rep === 0))
   let total = 0
   for (let rep = 0; rep < REPEATS; rep++) for (const c of contenders) total += shapes.length * runsOf(rep, c).length
   let step = 0

@@ -20,10 +20,12 @@ pub const HEADER: usize = 24;
 pub const NOW: u32 = u32::MAX;
 
 /// Ties the JS monotonic clock to the wall clock at the moment of the handover, so each record's
-/// stamp becomes a wall-clock time with nanosecond resolution.
+/// stamp becomes a wall-clock time with nanosecond resolution. Nanoseconds since the epoch fit a u64
+/// until 2554; the per-record arithmetic stays in 64 bits, where division by a constant and the
+/// float conversions are inline instructions rather than the library calls that u128 needs.
 #[derive(Clone, Copy, Debug)]
 pub struct Anchor {
-  pub wall_ns: u128,
+  pub wall_ns: u64,
   pub mono_ms: f64,
 }
 
@@ -31,25 +33,37 @@ impl Anchor {
   pub fn now(mono_ms: f64) -> Self {
     let wall_ns = SystemTime::now()
       .duration_since(UNIX_EPOCH)
-      .map(|d| d.as_nanos())
+      .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
       .unwrap_or(0);
     Self { wall_ns, mono_ms }
   }
 
   pub fn time_of(&self, stamp_ms: f64) -> EventTime {
-    let age_ns = ((self.mono_ms - stamp_ms) * 1e6).round();
+    let age = (self.mono_ms - stamp_ms) * 1e6;
     // A stamp from the future (clock quirk) or NaN counts as "now".
-    let age_ns = if age_ns.is_finite() && age_ns > 0.0 {
-      age_ns as u128
+    let age_ns = if age.is_finite() && age > 0.0 {
+      round_positive(age)
     } else {
       0
     };
     let wall = self.wall_ns.saturating_sub(age_ns);
-    let seconds = (wall / 1_000_000_000).min(u32::MAX as u128) as u32;
+    let seconds = (wall / 1_000_000_000).min(u32::MAX as u64) as u32;
     EventTime {
       seconds,
       nanos: (wall % 1_000_000_000) as u32,
     }
+  }
+}
+
+/// `x.round() as u64` for a finite `x > 0` (half away from zero; saturating past u64), without the
+/// libm call `round` is on x86-64's baseline. Above 2^53 every f64 is an integer, so the
+/// truncation is exact there and the fraction is 0.
+fn round_positive(x: f64) -> u64 {
+  let whole = x as u64;
+  if x - whole as f64 >= 0.5 {
+    whole.saturating_add(1)
+  } else {
+    whole
   }
 }
 
@@ -182,6 +196,43 @@ mod tests {
 
   /// REVIEW #14: the sentinel lives in the nanoseconds slot, so the last second a u32 can hold is an
   /// ordinary time, not "now".
+  #[test]
+  fn stamps_round_to_the_nearest_nanosecond_as_f64_round_does() {
+    let anchor = Anchor {
+      wall_ns: 1_700_000_000_000_000_000,
+      mono_ms: 10_000.0,
+    };
+    // Reference: the same arithmetic in u128 with `f64::round`, as it was done before.
+    let reference = |stamp: f64| {
+      let age = ((anchor.mono_ms - stamp) * 1e6).round();
+      let age = if age.is_finite() && age > 0.0 { age as u128 } else { 0 };
+      let wall = (anchor.wall_ns as u128).saturating_sub(age);
+      EventTime {
+        seconds: (wall / 1_000_000_000) as u32,
+        nanos: (wall % 1_000_000_000) as u32,
+      }
+    };
+    let mut stamps = vec![
+      10_000.0, 10_001.0, 9_999.999_999_5, 9_999.999_999_4, 9_999.999_999_6, 0.0, -1.0, 1e-9, f64::NAN,
+      f64::INFINITY, f64::NEG_INFINITY, 9_000.000_000_5, 4.999_999_999_5,
+    ];
+    // And a spread of stamps with fractional nanoseconds.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..10_000 {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      stamps.push((x % 10_000_000_000_000) as f64 / 1e9);
+    }
+    for stamp in stamps {
+      assert_eq!(anchor.time_of(stamp), reference(stamp), "stamp {stamp}");
+    }
+    assert_eq!(round_positive(0.5), 1);
+    assert_eq!(round_positive(0.499_999_999_999_999_94), 0);
+    assert_eq!(round_positive(2.5), 3);
+    assert_eq!(round_positive(1e300), u64::MAX);
+  }
+
   #[test]
   fn last_second_with_real_nanoseconds_is_kept() {
     let at = EventTime {

@@ -20,7 +20,7 @@ fn frame_time() -> impl Strategy<Value = FrameTime> {
 }
 
 fn anchor() -> impl Strategy<Value = Anchor> {
-  (0u128..=(u32::MAX as u128 + 1) * 1_000_000_000, 0.0f64..1e12)
+  (0u64..=(u32::MAX as u64 + 1) * 1_000_000_000, 0.0f64..1e12)
     .prop_map(|(wall_ns, mono_ms)| Anchor { wall_ns, mono_ms })
 }
 
@@ -133,7 +133,7 @@ proptest! {
   /// A stamp maps to the anchor's wall time minus its age (never later than the anchor).
   #[test]
   fn stamps_map_to_wall_time_before_the_anchor(
-    wall_ns in 0u128..u32::MAX as u128 * 1_000_000_000,
+    wall_ns in 0u64..u32::MAX as u64 * 1_000_000_000,
     mono_ms in 0.0f64..1e12,
     age_ms in 0.0f64..1e9,
   ) {
@@ -142,10 +142,10 @@ proptest! {
     write_frame(&mut block, 1, FrameTime::StampMs(mono_ms - age_ms), &[]);
     prop_assert_eq!(u32::from_ne_bytes(block[12..16].try_into().unwrap()), NOW);
     let got = frames(&block, anchor).next().unwrap().map_err(TestCaseError::fail)?;
-    let got_ns = got.time.seconds as u128 * 1_000_000_000 + got.time.nanos as u128;
+    let got_ns = got.time.seconds as u64 * 1_000_000_000 + got.time.nanos as u64;
     prop_assert!(got_ns <= wall_ns, "{} is later than the anchor {}", got_ns, wall_ns);
     // mono_ms - (mono_ms - age_ms) loses up to an ulp of mono_ms (~0.2 us at 1e12 ms)
-    let want = wall_ns.saturating_sub((age_ms * 1e6).round() as u128);
+    let want = wall_ns.saturating_sub((age_ms * 1e6).round() as u64);
     prop_assert!(got_ns.abs_diff(want) <= 1_000, "got {} want {}", got_ns, want);
   }
 

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
   }
   let (head, block) = data.split_at(16);
   let anchor = Anchor {
-    wall_ns: u64::from_le_bytes(head[..8].try_into().unwrap()) as u128,
+    wall_ns: u64::from_le_bytes(head[..8].try_into().unwrap()),
     mono_ms: f64::from_le_bytes(head[8..16].try_into().unwrap()),
   };
   let (lo, hi) = (block.as_ptr() as usize, block.as_ptr() as usize + block.len());
