@@ -286,7 +286,8 @@ function shapeSizes(): Results['shapes'] {
 function commit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim()
+    // bench/results is left out: a perf.ts run rewrites it between its steps.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], { cwd: root, encoding: 'utf8' }).trim()
     return dirty ? `${head} (with uncommitted changes)` : head
   } catch {
     return 'unknown'

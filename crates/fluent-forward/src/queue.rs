@@ -657,7 +657,11 @@ mod tests {
     for &id in &ids {
       assert!(accepted(q.push(id, t0(), REC, &lim)));
     }
-    assert_eq!(q.pool.len(), 0, "every batch of the second round came from the pool");
+    assert_eq!(
+      q.pool.len(),
+      0,
+      "every batch of the second round came from the pool"
+    );
     // allocated_bytes checks the running totals against a full count in debug builds.
     assert!(q.allocated_bytes() <= 2 * q.bytes + lim.slack());
     flush(&mut q);

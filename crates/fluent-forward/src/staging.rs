@@ -205,7 +205,11 @@ mod tests {
     // Reference: the same arithmetic in u128 with `f64::round`, as it was done before.
     let reference = |stamp: f64| {
       let age = ((anchor.mono_ms - stamp) * 1e6).round();
-      let age = if age.is_finite() && age > 0.0 { age as u128 } else { 0 };
+      let age = if age.is_finite() && age > 0.0 {
+        age as u128
+      } else {
+        0
+      };
       let wall = (anchor.wall_ns as u128).saturating_sub(age);
       EventTime {
         seconds: (wall / 1_000_000_000) as u32,
@@ -213,8 +217,19 @@ mod tests {
       }
     };
     let mut stamps = vec![
-      10_000.0, 10_001.0, 9_999.999_999_5, 9_999.999_999_4, 9_999.999_999_6, 0.0, -1.0, 1e-9, f64::NAN,
-      f64::INFINITY, f64::NEG_INFINITY, 9_000.000_000_5, 4.999_999_999_5,
+      10_000.0,
+      10_001.0,
+      9_999.999_999_5,
+      9_999.999_999_4,
+      9_999.999_999_6,
+      0.0,
+      -1.0,
+      1e-9,
+      f64::NAN,
+      f64::INFINITY,
+      f64::NEG_INFINITY,
+      9_000.000_000_5,
+      4.999_999_999_5,
     ];
     // And a spread of stamps with fractional nanoseconds.
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
