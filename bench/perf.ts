@@ -185,7 +185,7 @@ const md = [
     )
   }),
   '',
-  `Loop delay: medians of 7 paced runs each (loop.md); the p99 of each run ranged, small: fluent-native ${spread('small', 'native')} ms, idle ${spread('small', 'idle')}, build only ${spread('small', 'build')}; ` +
+  `Loop delay: medians of ${loop.meta.repeats ?? 1} paced runs each (loop.md); the p99 of each run ranged, small: fluent-native ${spread('small', 'native')} ms, idle ${spread('small', 'idle')}, build only ${spread('small', 'build')}; ` +
     `medium: fluent-native ${spread('medium', 'native')}, idle ${spread('medium', 'idle')}, build only ${spread('medium', 'build')}.` +
     (loop.meta.pin ? ' The measured main thread ran alone on CPU 0; its other threads, the sink and the driver on CPU 1.' : ''),
   '',
