@@ -69,7 +69,8 @@ const bench = json('quick.json')
 const loop = json('loop.json')
 const scaleMd = readFileSync(join(results, 'scale.md'), 'utf8')
 
-const row = (shape: string, id: string): any => bench.rows.find((r: any) => r.shape === shape && r.id === id)
+const rowIn = (res: any, shape: string, id: string): any => res.rows.find((r: any) => r.shape === shape && r.id === id)
+const row = (shape: string, id: string): any => rowIn(bench, shape, id)
 const cross = (shape: string, task: string): number => crossing.lines.find((l: any) => l.shape === shape && l.task === task)?.netNsPerRecord
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 const loggerNs = (task: string): number => median(logger.samples[task])
@@ -144,7 +145,7 @@ writeFileSync(join(results, 'headline.svg'), `${svg}\n`)
 const r2 = (x: number): string => x.toFixed(2)
 const t = logger.targets
 const ratio = (shape: string, a: string, b: string, k: 'eventsPerSec' | 'mainCpuUsPerEvent'): number => row(shape, a).throughput[k] / row(shape, b).throughput[k]
-const paced = (shape: string, id: string): any => loop.rows.find((r: any) => r.shape === shape && r.id === id)?.paced
+const paced = (shape: string, id: string): any => rowIn(loop, shape, id)?.paced
 const p99 = (shape: string, id: string): number => paced(shape, id)?.loopP99Ms
 const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`
 const spread = (shape: string, id: string): string => {

@@ -427,8 +427,9 @@ export interface ChildConfig {
 
 /**
  * Places this process's threads for a `pin` run: all of them on CPU 1, then the main thread (its tid
- * is the pid) on CPU 0. Threads started later inherit their creator's CPU, so this runs once every
- * thread the client needs exists. Returns what went wrong, if anything, for the row's notes.
+ * is the pid) on CPU 0. It runs after the client is made (fluent-native starts its writer thread in
+ * the constructor); threads started later inherit their creator's CPU. Returns what went wrong, if
+ * anything, for the row's notes.
  */
 function pinThreads(): string | undefined {
   try {
@@ -571,8 +572,6 @@ async function paced(cfg: ChildConfig, client: Client): Promise<Record<string, u
   } | null = null
   let result: Record<string, unknown> = {}
   const foreign = new Foreign(cfg.sinkPid)
-  // Emit once before placing the threads, so that the client's writer thread exists.
-  if (cfg.pin && cfg.contender === 'native') client.emit(make(emitted++))
   const pinError = cfg.pin ? pinThreads() : undefined
   const start = performance.now()
   const warmEnd = start + cfg.warmupMs

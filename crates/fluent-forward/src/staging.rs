@@ -194,8 +194,6 @@ mod tests {
     assert!(frames(&block[..10], anchor).next().unwrap().is_err());
   }
 
-  /// REVIEW #14: the sentinel lives in the nanoseconds slot, so the last second a u32 can hold is an
-  /// ordinary time, not "now".
   #[test]
   fn stamps_round_to_the_nearest_nanosecond_as_f64_round_does() {
     let anchor = Anchor {
@@ -248,6 +246,8 @@ mod tests {
     assert_eq!(round_positive(1e300), u64::MAX);
   }
 
+  /// REVIEW #14: the sentinel lives in the nanoseconds slot, so the last second a u32 can hold is an
+  /// ordinary time, not "now".
   #[test]
   fn last_second_with_real_nanoseconds_is_kept() {
     let at = EventTime {
