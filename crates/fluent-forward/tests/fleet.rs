@@ -89,7 +89,16 @@ fn fault(bad: Behavior, code: &str) {
     "no {code} disconnect from the bad server: {}",
     log.describe()
   );
-  let opened_at = log.with(|es| breaker_events(es, 0).len());
+  // Counted from the opening itself, not from now: a heartbeat that reaches the server ends the
+  // cooldown early (README, `breaker`), so half-open and closed may already have followed it.
+  let opened_at = log.with(|es| {
+    let states = breaker_events(es, 0);
+    states
+      .iter()
+      .position(|s| *s == BreakerState::Open)
+      .expect("seen above")
+      + 1
+  });
   // Phase 2: the server behaves again; its breaker closes and it takes records.
   healed.store(true, SeqCst);
   let recovered = wait_until(LONG, || {
