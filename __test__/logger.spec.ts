@@ -138,6 +138,33 @@ test('bound fields are read once, when the child is made (getters and toJSON do 
   t.deepEqual(records[4], { level: 'info', msg: 'x', region: 'eu', at: 'now', i: 4 })
 })
 
+test('root loggers with different keys share nothing that shows: each record carries its own logger’s keys, past the shared-key cap too', async (t) => {
+  // 70 key pairs: more than the 64 whose encodings are shared, so both kinds are exercised, interleaved.
+  const pairs = Array.from({ length: 70 }, (_, i) => ({ levelKey: `lv${i}`, messageKey: i % 2 === 0 ? 'msg' : `m${i}` }))
+  const { records, tags } = await withLogger((client) => {
+    const loggers = pairs.map((p, i) => client.logger({ tag: `keys.${i}`, ...p }))
+    // A second logger with the first pair's keys (the shared entry) and a default one.
+    const again = client.logger({ tag: 'keys.again', ...pairs[0] })
+    const plain = client.logger({ tag: 'keys.plain' })
+    for (let round = 0; round < 2; round++) {
+      loggers.forEach((l, i) => t.true(round === 0 ? l.info(`m-${i}`, { i }) : l.error(`e-${i}`, { i })))
+      t.true(again.warn('again'))
+      t.true(plain.debug('hidden') === false && plain.info('plain'))
+    }
+  }, 2 * 72)
+  // Records arrive grouped by tag (a batch per tag), in order within a tag.
+  const byTag = new Map<string, Rec[]>()
+  records.forEach((r, i) => byTag.set(tags[i], [...(byTag.get(tags[i]) ?? []), r]))
+  pairs.forEach((p, i) => {
+    t.deepEqual(byTag.get(`keys.${i}`), [
+      { [p.levelKey]: 'info', [p.messageKey]: `m-${i}`, i },
+      { [p.levelKey]: 'error', [p.messageKey]: `e-${i}`, i },
+    ])
+  })
+  t.deepEqual(byTag.get('keys.again'), [{ lv0: 'warn', msg: 'again' }, { lv0: 'warn', msg: 'again' }])
+  t.deepEqual(byTag.get('keys.plain'), [{ level: 'info', msg: 'plain' }, { level: 'info', msg: 'plain' }])
+})
+
 test('Errors: as the message they go to `err` with their message; as fields they follow the encoder’s Error rules', async (t) => {
   const cause = new Error('disk full')
   const err = Object.assign(new TypeError('upload failed', { cause }), { status: 507 })

@@ -1,5 +1,5 @@
 // One run of bench/scale.ts in its own process (plain JS, so no TypeScript loader is charged to it).
-// Config in SCALE_CHILD (JSON): { host, port, tags, clients, events, warmup, cap, outage }.
+// Config in SCALE_CHILD (JSON): { host, port, tags, clients, events, warmup, cap, outage, loggers }.
 // Prints one line `@@SCALE {json}`.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -28,6 +28,8 @@ const clients = Array.from({ length: cfg.clients }, () => new FluentClient({ hos
 const errors = new Set()
 for (const c of clients) c.on('error', (e) => errors.add(e.code))
 const tags = Array.from({ length: cfg.tags }, (_, i) => `bench.scale.t${i}`)
+// With `loggers`, one root logger per tag and client writes the same record as `make` (level and msg first).
+const loggers = cfg.loggers ? clients.map((c) => tags.map((tag) => c.logger({ tag }))) : null
 
 let seq = 0
 let refused = 0
@@ -40,8 +42,17 @@ async function emitMany(n) {
     for (; done < end; done++) {
       const i = seq++
       const client = clients[i % C]
-      const tag = tags[Math.floor(i / C) % T]
-      while (!client.emit(tag, make(i))) {
+      const t = Math.floor(i / C) % T
+      if (loggers !== null) {
+        const log = loggers[i % C][t]
+        while (!log.info('hello world', { n: i, user: 'u123', ok: true })) {
+          refused++
+          if (cfg.outage) break
+          await sleep(1)
+        }
+        continue
+      }
+      while (!client.emit(tags[t], make(i))) {
         refused++
         if (cfg.outage) break
         await sleep(1)

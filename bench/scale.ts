@@ -38,12 +38,16 @@ interface Config {
   tags: number
   clients: number
   outage: boolean
+  /** Records written by `logger.info` (one root logger per tag and client) instead of `emit`; the same record. */
+  loggers?: boolean
 }
 
 const CONFIGS: Config[] = [
   { name: '1 tag, 1 client', tags: 1, clients: 1, outage: false },
   { name: '100 tags', tags: 100, clients: 1, outage: false },
   { name: '10,000 tags', tags: 10_000, clients: 1, outage: false },
+  { name: 'logger, 1 tag', tags: 1, clients: 1, outage: false, loggers: true },
+  { name: 'logger per tag, 10,000 tags', tags: 10_000, clients: 1, outage: false, loggers: true },
   { name: '10 clients', tags: 1, clients: 10, outage: false },
   { name: '50 clients', tags: 1, clients: 50, outage: false },
   { name: 'outage: 1 tag, 1 client', tags: 1, clients: 1, outage: true },
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
       await sink.reset()
       const warmup = Math.max(20_000, 2 * c.tags * c.clients)
       const events = c.outage ? EVENTS * 6 : EVENTS
-      const cfg = { host: '127.0.0.1', port: c.outage ? 9 : sink.port, tags: c.tags, clients: c.clients, events, warmup, cap: c.outage ? OUTAGE_CAP : 64 * MiB, outage: c.outage }
+      const cfg = { host: '127.0.0.1', port: c.outage ? 9 : sink.port, tags: c.tags, clients: c.clients, events, warmup, cap: c.outage ? OUTAGE_CAP : 64 * MiB, outage: c.outage, loggers: c.loggers === true }
       const res = await runChild(cfg)
       if (!c.outage) {
         const want = warmup + events
@@ -100,10 +104,11 @@ async function main(): Promise<void> {
   await sink.stop()
 
   const med = (name: string, f: (r: Result) => number): number => median(runs.get(name)!.map(f))
-  const base = CONFIGS[0].name
-  const baseMain = med(base, (r) => r.mainNsPerEvent)
-  const baseProc = med(base, (r) => r.procNsPerEvent)
+  // Logger rows are compared with the one-logger row, the others with 1 tag, 1 client.
+  const baseOf = (c: Config): string => (c.loggers ? 'logger, 1 tag' : CONFIGS[0].name)
   const rows = CONFIGS.map((c) => {
+    const baseMain = med(baseOf(c), (r) => r.mainNsPerEvent)
+    const baseProc = med(baseOf(c), (r) => r.procNsPerEvent)
     const main = med(c.name, (r) => r.mainNsPerEvent)
     const proc = med(c.name, (r) => r.procNsPerEvent)
     const rss = med(c.name, (r) => (r.peakRss - r.rssBefore) / MiB)
@@ -118,9 +123,10 @@ async function main(): Promise<void> {
     `${new Date().toISOString()} · Node ${process.versions.node} · ${cpus().length} × ${cpus()[0]?.model.trim()} · ` +
       `${REPEATS} runs per configuration, each in a fresh process; medians. ${EVENTS.toLocaleString('en-US')} small records per run ` +
       `(outage runs: ${(EVENTS * 6).toLocaleString('en-US')} against a port nothing listens on, cap ${OUTAGE_CAP / MiB} MiB per client), spread round-robin ` +
-      'over the clients and tags, after a warm-up that registers every tag. Command: `node --import @oxc-node/core/register bench/scale.ts`.',
+      'over the clients and tags, after a warm-up that registers every tag. The logger rows write the same record with `logger.info(msg, fields)`, ' +
+      'one root logger per tag (made before the warm-up), and are compared with the one-logger row. Command: `node --import @oxc-node/core/register bench/scale.ts`.',
     '',
-    '| configuration | main-thread ns/record | vs 1 tag, 1 client | process ns/record | vs 1 tag, 1 client | delivered records/s | peak RSS above start, MiB | caps, MiB (clients × cap) | refused (cap full) | records per message sent |',
+    '| configuration | main-thread ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger) | process ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger) | delivered records/s | peak RSS above start, MiB | caps, MiB (clients × cap) | refused (cap full) | records per message sent |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',

