@@ -31,6 +31,10 @@ const tags = Array.from({ length: cfg.tags }, (_, i) => `bench.scale.t${i}`)
 // With `loggers`, one root logger per tag and client writes the same record as `make` (level and msg first).
 const loggers = cfg.loggers ? clients.map((c) => tags.map((tag) => c.logger({ tag }))) : null
 
+/** Record `i` to client `c` under tag `t`, by `emit` or by that tag's logger; whether it was accepted. */
+const offer = (i, c, t) =>
+  loggers === null ? clients[c].emit(tags[t], make(i)) : loggers[c][t].info('hello world', { n: i, user: 'u123', ok: true })
+
 let seq = 0
 let refused = 0
 /** Emits `n` records spread over every client and tag; a refused one is offered again after 1 ms (not under outage). */
@@ -41,18 +45,7 @@ async function emitMany(n) {
     const end = Math.min(n, done + 10_000)
     for (; done < end; done++) {
       const i = seq++
-      const client = clients[i % C]
-      const t = Math.floor(i / C) % T
-      if (loggers !== null) {
-        const log = loggers[i % C][t]
-        while (!log.info('hello world', { n: i, user: 'u123', ok: true })) {
-          refused++
-          if (cfg.outage) break
-          await sleep(1)
-        }
-        continue
-      }
-      while (!client.emit(tags[t], make(i))) {
+      while (!offer(i, i % C, Math.floor(i / C) % T)) {
         refused++
         if (cfg.outage) break
         await sleep(1)

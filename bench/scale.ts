@@ -105,7 +105,8 @@ async function main(): Promise<void> {
 
   const med = (name: string, f: (r: Result) => number): number => median(runs.get(name)!.map(f))
   // Logger rows are compared with the one-logger row, the others with 1 tag, 1 client.
-  const baseOf = (c: Config): string => (c.loggers ? 'logger, 1 tag' : CONFIGS[0].name)
+  const loggerBase = CONFIGS.find((c) => c.loggers)!.name
+  const baseOf = (c: Config): string => (c.loggers ? loggerBase : CONFIGS[0].name)
   const rows = CONFIGS.map((c) => {
     const baseMain = med(baseOf(c), (r) => r.mainNsPerEvent)
     const baseProc = med(baseOf(c), (r) => r.procNsPerEvent)
