@@ -8,15 +8,42 @@
 //!   at `max_cooldown`); then one probe is allowed (half-open).
 //! - HalfOpen: a probe that connects and handshakes closes it; a probe that fails reopens it.
 //!
-//! A heartbeat that reaches the server ends the cooldown early (`on_heartbeat`), unless the
-//! opening was for an error that does not fix itself (authentication, certificates): the server
-//! being up says nothing about those.
+//! A heartbeat that reaches the server ends the cooldown early (`on_heartbeat`), but only when the
+//! opening was for the server being unreachable (a failed connect, a missed heartbeat): a beat
+//! proves reachability and nothing else. A server that took the connection and then failed it (no
+//! ack, a drop, a stalled handshake) was reachable all along, and one that refused our key or
+//! certificate will refuse it again, so those wait out their (doubling) cooldown; otherwise a
+//! server that accepts and never reads would be retried, and its batches resent, on every beat.
 //!
 //! The failure count and the doubling reset when the server takes a batch (`on_settled`), not on a
 //! bare connect: a server that accepts and then drops every connection must still open it.
 
 use crate::config::Breaker as Config;
+use crate::error::Error;
 use std::time::{Duration, Instant};
+
+/// What a failure says about the server, which decides what may end the opening it causes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+  /// No connection could be made (refused, timed out, unresolvable) or a heartbeat missed.
+  Unreachable,
+  /// A connection was made and then failed: an ack or write timed out, the server dropped it or
+  /// sent garbage, the handshake stalled.
+  Broken,
+  /// An error a retry cannot fix (authentication, certificates, TLS protocol): opens at once.
+  Permanent,
+}
+
+impl Failure {
+  /// How a connect or connection `error` counts.
+  pub fn of(error: &Error) -> Self {
+    match error {
+      _ if error.is_permanent() => Failure::Permanent,
+      Error::Connect(_) => Failure::Unreachable,
+      _ => Failure::Broken,
+    }
+  }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BreakerState {
@@ -47,8 +74,8 @@ pub struct Breaker {
   /// Consecutive openings without a settled batch in between: the cooldown's doubling.
   openings: u32,
   open_until: Option<Instant>,
-  /// The last opening was for a permanent error.
-  permanent: bool,
+  /// The failure that caused the current (or last) opening.
+  opened_for: Failure,
 }
 
 impl Breaker {
@@ -59,7 +86,7 @@ impl Breaker {
       failures: 0,
       openings: 0,
       open_until: None,
-      permanent: false,
+      opened_for: Failure::Unreachable,
     }
   }
 
@@ -105,10 +132,11 @@ impl Breaker {
 
   /// A connection failed (to open, or the server dropped it before settling anything). Returns
   /// the new state when it changed (to Open).
-  pub fn on_failure(&mut self, now: Instant, permanent: bool) -> Option<BreakerState> {
+  pub fn on_failure(&mut self, now: Instant, failure: Failure) -> Option<BreakerState> {
     self.failures = self.failures.saturating_add(1);
-    let open =
-      permanent || self.state == BreakerState::HalfOpen || self.failures >= self.cfg.failure_threshold;
+    let open = failure == Failure::Permanent
+      || self.state == BreakerState::HalfOpen
+      || self.failures >= self.cfg.failure_threshold;
     if !open || self.state == BreakerState::Open {
       return None;
     }
@@ -118,16 +146,16 @@ impl Breaker {
       .saturating_mul(1u32 << self.openings.min(20))
       .min(self.cfg.max_cooldown);
     self.openings = self.openings.saturating_add(1);
-    self.permanent = permanent;
+    self.opened_for = failure;
     self.state = BreakerState::Open;
     self.open_until = Some(now + cooldown);
     Some(BreakerState::Open)
   }
 
-  /// A heartbeat reached the server: an opening for a transient failure ends now (one probe may
+  /// A heartbeat reached the server: an opening for its being unreachable ends now (one probe may
   /// go). Returns the new state when it changed.
   pub fn on_heartbeat(&mut self) -> Option<BreakerState> {
-    if self.state != BreakerState::Open || self.permanent {
+    if self.state != BreakerState::Open || self.opened_for != Failure::Unreachable {
       return None;
     }
     self.state = BreakerState::HalfOpen;
@@ -147,6 +175,7 @@ impl Breaker {
 
 #[cfg(test)]
 mod tests {
+  use super::Failure::*;
   use super::*;
 
   fn cfg() -> Config {
@@ -161,9 +190,9 @@ mod tests {
   fn opens_at_threshold_then_probes_and_closes() {
     let t0 = Instant::now();
     let mut b = Breaker::new(cfg());
-    assert_eq!(b.on_failure(t0, false), None);
-    assert_eq!(b.on_failure(t0, false), None);
-    assert_eq!(b.on_failure(t0, false), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t0, Unreachable), None);
+    assert_eq!(b.on_failure(t0, Unreachable), None);
+    assert_eq!(b.on_failure(t0, Unreachable), Some(BreakerState::Open));
     assert_eq!(b.allow(t0 + Duration::from_secs(9)), (false, None));
     assert_eq!(b.open_until(), Some(t0 + Duration::from_secs(10)));
     assert_eq!(
@@ -178,35 +207,35 @@ mod tests {
   fn permanent_errors_open_at_once_and_cooldown_doubles_capped() {
     let t0 = Instant::now();
     let mut b = Breaker::new(cfg());
-    assert_eq!(b.on_failure(t0, true), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t0, Permanent), Some(BreakerState::Open));
     assert_eq!(b.open_until(), Some(t0 + Duration::from_secs(10)));
     let t1 = t0 + Duration::from_secs(10);
     assert_eq!(b.allow(t1), (true, Some(BreakerState::HalfOpen)));
     // The probe fails: reopened with twice the cooldown.
-    assert_eq!(b.on_failure(t1, false), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t1, Unreachable), Some(BreakerState::Open));
     assert_eq!(b.open_until(), Some(t1 + Duration::from_secs(20)));
     let t2 = t1 + Duration::from_secs(20);
     b.allow(t2);
-    assert_eq!(b.on_failure(t2, true), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t2, Permanent), Some(BreakerState::Open));
     // 40 s capped at 25 s.
     assert_eq!(b.open_until(), Some(t2 + Duration::from_secs(25)));
     // Failures while open change nothing.
-    assert_eq!(b.on_failure(t2, true), None);
+    assert_eq!(b.on_failure(t2, Permanent), None);
   }
 
   #[test]
   fn a_settled_batch_resets_count_and_doubling() {
     let t0 = Instant::now();
     let mut b = Breaker::new(cfg());
-    b.on_failure(t0, true);
+    b.on_failure(t0, Permanent);
     b.allow(t0 + Duration::from_secs(10));
     b.on_connected();
     assert_eq!(b.next_cooldown(), Duration::from_secs(20));
     b.on_settled();
     assert_eq!(b.next_cooldown(), Duration::from_secs(10));
-    assert_eq!(b.on_failure(t0, false), None);
-    assert_eq!(b.on_failure(t0, false), None);
-    assert_eq!(b.on_failure(t0, false), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t0, Unreachable), None);
+    assert_eq!(b.on_failure(t0, Unreachable), None);
+    assert_eq!(b.on_failure(t0, Unreachable), Some(BreakerState::Open));
   }
 
   #[test]
@@ -215,26 +244,64 @@ mod tests {
     let mut b = Breaker::new(cfg());
     for _ in 0..2 {
       assert_eq!(b.on_connected(), None);
-      assert_eq!(b.on_failure(t0, false), None);
+      assert_eq!(b.on_failure(t0, Broken), None);
     }
     b.on_connected();
-    assert_eq!(b.on_failure(t0, false), Some(BreakerState::Open));
+    assert_eq!(b.on_failure(t0, Broken), Some(BreakerState::Open));
   }
 
   #[test]
-  fn a_heartbeat_ends_a_transient_opening_only() {
+  fn a_heartbeat_ends_only_an_opening_for_unreachability() {
     let t0 = Instant::now();
     let mut b = Breaker::new(cfg());
-    b.on_failure(t0, true);
+    b.on_failure(t0, Permanent);
     assert_eq!(b.on_heartbeat(), None, "an auth failure waits its cooldown");
     b.allow(t0 + Duration::from_secs(10));
-    for _ in 0..3 {
-      b.on_failure(t0, false);
-    }
-    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(
+      b.on_failure(t0, Unreachable),
+      Some(BreakerState::Open),
+      "a failed probe"
+    );
     assert_eq!(b.on_heartbeat(), Some(BreakerState::HalfOpen));
     assert_eq!(b.allow(t0), (true, None));
+    assert_eq!(b.on_heartbeat(), None, "not open");
+  }
+
+  #[test]
+  fn a_server_that_takes_connections_and_fails_them_waits_out_a_doubling_cooldown() {
+    // A server that accepts and never acks: every probe connects, then times out.
+    let t0 = Instant::now();
+    let mut b = Breaker::new(cfg());
+    for _ in 0..3 {
+      b.on_connected();
+      b.on_failure(t0, Broken);
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(
+      b.on_heartbeat(),
+      None,
+      "it answers beats, which proves nothing here"
+    );
+    assert_eq!(b.allow(t0 + Duration::from_secs(9)), (false, None));
+    let t1 = t0 + Duration::from_secs(10);
+    assert_eq!(b.allow(t1), (true, Some(BreakerState::HalfOpen)));
+    assert_eq!(b.on_connected(), Some(BreakerState::Closed));
+    // The probe's connection fails too: open again at once, for twice as long.
+    assert_eq!(b.on_failure(t1, Broken), Some(BreakerState::Open));
+    assert_eq!(b.open_until(), Some(t1 + Duration::from_secs(20)));
     assert_eq!(b.on_heartbeat(), None);
+  }
+
+  #[test]
+  fn failures_are_classified_by_what_they_prove() {
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(Failure::of(&Error::Connect(refused)), Unreachable);
+    assert_eq!(Failure::of(&Error::Timeout("ack")), Broken);
+    assert_eq!(Failure::of(&Error::HandshakeTimeout), Broken);
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    assert_eq!(Failure::of(&Error::Io(reset)), Broken);
+    assert_eq!(Failure::of(&Error::AuthKey("no".into())), Permanent);
+    assert_eq!(Failure::of(&Error::TlsCert("no".into())), Permanent);
   }
 
   #[test]

@@ -89,8 +89,9 @@ fn fault(bad: Behavior, code: &str) {
     "no {code} disconnect from the bad server: {}",
     log.describe()
   );
-  // Counted from the opening itself, not from now: a heartbeat that reaches the server ends the
-  // cooldown early (README, `breaker`), so half-open and closed may already have followed it.
+  // Counted from the opening itself, not from now: the cooldown is 200 ms, so a probe (half-open,
+  // then closed when it connects, and open again when the connection fails) may already have
+  // followed it.
   let opened_at = log.with(|es| {
     let states = breaker_events(es, 0);
     states
@@ -139,6 +140,62 @@ fn fault(bad: Behavior, code: &str) {
 fn a_server_that_accepts_and_never_reads() {
   // The writes land in the kernel's buffers; the acks never come.
   fault(Behavior::NeverRead, "TIMEOUT");
+}
+
+#[test]
+fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats() {
+  // Its heartbeats succeed (it accepts connections) but prove nothing about the acks: the breaker
+  // must hold for the whole cooldown, not let a probe (and a resend of its batches) go on the next
+  // beat.
+  let bad_server = Server::scripted(script(|_| Behavior::NeverRead));
+  let good = Server::start();
+  let log = EventLog::new();
+  let cooldown = Duration::from_secs(5);
+  let cfg = Config {
+    breaker: Breaker {
+      failure_threshold: 2,
+      cooldown,
+      max_cooldown: cooldown,
+    },
+    ..fleet_config(&bad_server, &good)
+  };
+  let client = Client::start(cfg, log.sink()).unwrap();
+  let tag = client.tag_id("fleet.cooldown").unwrap();
+  let mut next = 0u64;
+  let mut push = |client: &Client, n: u64| {
+    for _ in 0..n {
+      assert!(client.push(tag, None, &record(next, 40)).unwrap());
+      next += 1;
+    }
+  };
+  let opened = wait_until(LONG, || {
+    push(&client, 50);
+    std::thread::sleep(Duration::from_millis(10));
+    log.with(|es| breaker_events(es, 0).contains(&BreakerState::Open))
+  });
+  assert!(opened, "breaker never opened: {}", log.describe());
+  let seen_open = std::time::Instant::now();
+  let beats_before = bad_server.connections();
+  // One second of traffic and heartbeats (every 100 ms), well inside the 5 s cooldown.
+  while seen_open.elapsed() < Duration::from_secs(1) {
+    push(&client, 50);
+    std::thread::sleep(Duration::from_millis(10));
+  }
+  let states = log.with(|es| breaker_events(es, 0));
+  assert!(
+    bad_server.connections() > beats_before,
+    "no heartbeat reached the server, so this proves nothing: {}",
+    log.describe()
+  );
+  assert_eq!(states, vec![BreakerState::Open], "{}", log.describe());
+  let report = close_and_wait(&client, LONG);
+  assert_eq!(report.sent, next, "{report:?}");
+  let at_good: BTreeSet<u64> = received_ns(&good).into_iter().collect();
+  let missing: Vec<u64> = (0..next).filter(|n| !at_good.contains(n)).take(10).collect();
+  assert!(
+    missing.is_empty(),
+    "not at the good server (first ten): {missing:?}"
+  );
 }
 
 #[test]

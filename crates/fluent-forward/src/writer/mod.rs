@@ -12,6 +12,7 @@
 //! does not answer never holds up the others. Writes are awaited in the loop, one at a time: a
 //! server that stops reading holds the writer for at most `write_timeout` before it is failed.
 
+use crate::breaker::Failure;
 use crate::config::Heartbeat;
 use crate::error::Error;
 use crate::event::{Event, Reason};
@@ -554,7 +555,7 @@ impl Writer {
         Verdict::Reject(h) => self.reject(h),
       }
     }
-    let opened = self.link_down(i, now, why.is_permanent(), counts);
+    let opened = self.link_down(i, now, Failure::of(&why), counts);
     let report = self.links[i].reconnect_reports.admit(now);
     // The error that opens the breaker is always reported (once: nothing is tried while open).
     if let Some(suppressed) = report.or(opened.then_some(0)) {

@@ -4,7 +4,7 @@
 //! failures and recoveries move its backoff, health and breaker.
 
 use super::{Joined, Writer};
-use crate::breaker::BreakerState;
+use crate::breaker::{BreakerState, Failure};
 use crate::config::Heartbeat;
 use crate::error::Error;
 use crate::event::Event;
@@ -127,7 +127,7 @@ impl Writer {
         self.shared.emit(Event::Connected { server: i });
       }
       Err(error) => {
-        self.link_down(i, now, error.is_permanent(), true);
+        self.link_down(i, now, Failure::of(&error), true);
         // Reported on every attempt while closed (backoff-paced), once per opening otherwise:
         // an open breaker makes no attempts.
         self.shared.emit(Event::Error {
@@ -141,7 +141,7 @@ impl Writer {
 
   /// Server `i` failed (a connect, a connection, a heartbeat): it waits out its backoff (or the
   /// breaker's cooldown) and, with heartbeats, a successful beat. Returns whether the breaker opened.
-  pub(super) fn link_down(&mut self, i: usize, now: Instant, permanent: bool, counts: bool) -> bool {
+  pub(super) fn link_down(&mut self, i: usize, now: Instant, failure: Failure, counts: bool) -> bool {
     let figures = &self.shared.servers[i];
     Counters::add(&figures.errors, 1);
     figures.healthy.store(false, Relaxed);
@@ -151,7 +151,7 @@ impl Writer {
     if !counts {
       return false;
     }
-    let Some(state) = link.breaker.on_failure(now, permanent) else {
+    let Some(state) = link.breaker.on_failure(now, failure) else {
       return false;
     };
     link.retry_at = link.breaker.open_until();
@@ -209,7 +209,7 @@ impl Writer {
       }
     } else if self.links[i].healthy || self.links[i].breaker.state() != BreakerState::Open {
       // A miss counts like a failed connect; while open nothing changes until one answers.
-      self.link_down(i, now, false, true);
+      self.link_down(i, now, Failure::Unreachable, true);
     }
   }
 }
