@@ -26,6 +26,7 @@ import { describeError, split, splitTime } from './time.js'
 import { DrainWatch } from './drain.js'
 import { setInternals } from './internal.js'
 import { FluentWritable } from './writable.js'
+import { TagIds } from './tag-ids.js'
 import type { WritableOptions } from './writable.js'
 import type { Time } from './time.js'
 import type {
@@ -73,8 +74,8 @@ export class FluentClient extends EventEmitter {
   readonly #native: NativeClient
   readonly #sink: StageSink
   /** Tag ids by tag; tags named like EventEmitter events live apart so the hot lookup needs no check. */
-  readonly #tags = new Map<string, number>()
-  readonly #eventTags = new Map<string, number>()
+  readonly #tags = new TagIds(MAX_TAG_CACHE)
+  readonly #eventTags = new TagIds(MAX_TAG_CACHE)
   readonly #maxRecord: number
   readonly #cap: number
   readonly #policy: OverflowPolicy
@@ -171,7 +172,7 @@ export class FluentClient extends EventEmitter {
     return this.#tags.get(tag) ?? this.#eventTags.get(tag) ?? this.#tagId(tag, EMITTER_EVENTS.has(tag) ? this.#eventTags : this.#tags)
   }
 
-  #tagId(tag: string, cache: Map<string, number>): number {
+  #tagId(tag: string, cache: TagIds): number {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw new FluentError('ERR_FLUENT_INVALID_TAG', `tag must be a non-empty string, got ${tag === '' ? 'an empty string' : typeof tag}`)
     }
@@ -181,7 +182,7 @@ export class FluentClient extends EventEmitter {
     } catch (e) {
       throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
     }
-    if (cache.size < MAX_TAG_CACHE) cache.set(tag, fresh)
+    cache.set(tag, fresh)
     return fresh
   }
 
@@ -194,7 +195,7 @@ export class FluentClient extends EventEmitter {
   /** @internal EventEmitter's own emit, used for events. */
   emit(event: string | symbol, ...args: unknown[]): boolean
   emit(tag: string | symbol, record?: unknown, time?: unknown, ...rest: unknown[]): boolean {
-    let id = this.#tags.get(tag as string)
+    let id = this.#tags.get(tag)
     if (id === undefined) {
       if (typeof tag === 'symbol') return super.emit(tag, record, time, ...rest)
       if (EMITTER_EVENTS.has(tag)) {
