@@ -145,7 +145,16 @@ impl Client {
     let queued = {
       let mut q = self.shared.queue.lock();
       let before = q.unreported_drops;
+      // Prefetch distances in records: far enough for a miss to arrive, near enough to stay cached.
+      let mut slots_ahead = staging::tags(block).skip(8);
+      let mut tails_ahead = staging::tags(block).skip(4);
       for (i, frame) in staging::frames(block, anchor).enumerate() {
+        if let Some(t) = slots_ahead.next() {
+          q.prefetch_slot(t);
+        }
+        if let Some(t) = tails_ahead.next() {
+          q.prefetch_tail(t);
+        }
         let f = match frame {
           Ok(f) => f,
           Err(e) => {

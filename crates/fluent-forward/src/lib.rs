@@ -17,6 +17,7 @@ mod heartbeat;
 mod link;
 pub mod ndjson;
 pub mod options;
+mod prefetch;
 pub mod queue;
 mod retry;
 mod shared;

@@ -129,6 +129,19 @@ pub fn frames(block: &[u8], anchor: Anchor) -> impl Iterator<Item = Result<Stage
   })
 }
 
+/// The tag ids of a block's frames, in order, read from their headers alone (for prefetching; ends
+/// quietly where `frames` would report a bad frame).
+pub fn tags(block: &[u8]) -> impl Iterator<Item = u32> + '_ {
+  let mut at = 0usize;
+  std::iter::from_fn(move || {
+    let head = block.get(at..at + HEADER)?;
+    let tag = u32::from_ne_bytes(head[0..4].try_into().expect("4 bytes"));
+    let len = u32::from_ne_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
+    at = (at + HEADER).checked_add(len)?.checked_add(7)? & !7;
+    Some(tag)
+  })
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -177,6 +190,23 @@ mod tests {
       }
     );
     assert_eq!(got[1].record.len(), 4);
+  }
+
+  #[test]
+  fn tags_reads_the_headers_in_order_and_stops_where_a_frame_is_cut() {
+    let mut block = Vec::new();
+    for (tag, len) in [(3u32, 1usize), (9, 13), (3, 8)] {
+      write_frame(&mut block, tag, FrameTime::StampMs(1.0), &vec![0x80; len]);
+    }
+    assert_eq!(tags(&block).collect::<Vec<_>>(), [3, 9, 3]);
+    // Cut inside the third header: the walk ends after the second frame.
+    let cut = block.len() - HEADER - 8 + 4;
+    assert_eq!(tags(&block[..cut]).collect::<Vec<_>>(), [3, 9]);
+    // A length running past the block yields its tag (a prefetch is harmless) and ends there.
+    let mut huge = Vec::new();
+    write_frame(&mut huge, 5, FrameTime::StampMs(1.0), &[0x80]);
+    huge[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+    assert_eq!(tags(&huge).collect::<Vec<_>>(), [5]);
   }
 
   #[test]
