@@ -259,6 +259,8 @@ impl Queue {
     // beyond the records still cannot exceed the records themselves, whatever the number of tags.
     let limit = 2 * (self.bytes + len) + self.slack;
     if self.open[id].chunk.is_none() {
+      // One clock read per batch: with many tags a batch opens every few records.
+      let now = Instant::now();
       // A pooled buffer is all spare capacity, so it is taken only while the budget has room for it.
       // Counted with what it must still grow for this record: its capacity is split between entries
       // and index, and a short entries part grows exactly, past `limit`.
@@ -282,7 +284,7 @@ impl Queue {
             tag_id,
             entries: Vec::new(),
             offsets: Vec::new(),
-            since: Instant::now(),
+            since: now,
           };
           // A fresh buffer starts at a working size while the budget has room for it (a writer
           // that lags empties the pool; growing from nothing would take a dozen reallocations per
@@ -297,7 +299,7 @@ impl Queue {
           c
         }
       };
-      self.open_batch(tag_id, chunk);
+      self.open_batch(tag_id, chunk, now);
       // The writer must start a flush timer for this batch.
       wake = true;
     }
@@ -354,10 +356,10 @@ impl Queue {
     true
   }
 
-  fn open_batch(&mut self, id: u32, mut chunk: Chunk) {
+  fn open_batch(&mut self, id: u32, mut chunk: Chunk, now: Instant) {
     chunk.tag = self.tags[id as usize].clone();
     chunk.tag_id = id;
-    chunk.since = Instant::now();
+    chunk.since = now;
     let slot = &mut self.open[id as usize];
     slot.chunk = Some(chunk);
     slot.prev = self.newest;
