@@ -1,5 +1,6 @@
 // Shared test plumbing: a real Forward server (@fluent-org/logger's FluentServer) on loopback.
 import { FluentServer } from '@fluent-org/logger'
+import { readFileSync } from 'node:fs'
 
 export interface Received {
   tag: string
@@ -63,14 +64,49 @@ export async function until(cond: () => boolean, timeoutMs = 10_000): Promise<bo
   return cond()
 }
 
-/** A port nothing listens on: bound, read, released. */
-export async function deadPort(): Promise<number> {
+/** The first port of the kernel's ephemeral range, which `listen(0)` hands out. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(low) && low > QUIET_FROM + 100) return low
+  } catch {
+    // not Linux: the IANA range's start
+  }
+  return 49152
+}
+/** Above the ports tests name (24224, fluentd's default). */
+const QUIET_FROM = 25_000
+
+/**
+ * A free port below the kernel's ephemeral range, for a test that leaves its port with nothing
+ * listening for a while (a server down, between a kill and a restart) while its client keeps
+ * reconnecting. A port from `listen(0)` would go back to the ephemeral pool and could be handed to
+ * a server of another test running at the same time, which would then receive this test's records
+ * (seen once in CI: EADDRINUSE at the restart, and mixed records in the other test). Picked at
+ * random and checked by listening on it; two tests picking the same one at once (about 1 in 7,000
+ * per pair) fails loudly with EADDRINUSE rather than mixing records.
+ */
+export async function quietPort(): Promise<number> {
   const net = await import('node:net')
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
+  const span = ephemeralLow() - QUIET_FROM
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = QUIET_FROM + Math.floor(Math.random() * span)
+    const srv = net.createServer()
+    const free = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false))
+      srv.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (free) {
+      await new Promise<void>((resolve) => srv.close(() => resolve()))
+      return port
+    }
+  }
+  throw new Error('no free port below the ephemeral range after 100 tries')
+}
+
+/** A port nothing listens on, and that no other test's `listen(0)` will be given (see `quietPort`). */
+export function deadPort(): Promise<number> {
+  return quietPort()
 }
 
 /** Fast-reconnect options so restart tests don't wait on production backoff. */

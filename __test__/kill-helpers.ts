@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { quietPort } from './helpers.ts'
 
 const script = fileURLToPath(new URL('./fixtures/kill-server.cjs', import.meta.url))
 
@@ -27,8 +28,9 @@ export class KillableServer {
     this.#dir = dir
   }
 
-  static async start(port = 0): Promise<KillableServer> {
-    const s = new KillableServer(port, mkdtempSync(join(tmpdir(), 'fluent-kill-')))
+  /** On `port`, or on a quiet one (see `quietPort`): between a kill and a restart nobody may take it. */
+  static async start(port?: number): Promise<KillableServer> {
+    const s = new KillableServer(port ?? (await quietPort()), mkdtempSync(join(tmpdir(), 'fluent-kill-')))
     await s.restart()
     return s
   }

@@ -67,9 +67,7 @@ test('error policy throws ERR_FLUENT_QUEUE_FULL synchronously', async (t) => {
 })
 
 test('dropOldest: what is kept is the newest, and it is delivered once the server is up', async (t) => {
-  const server = await Receiver.start()
-  const port = server.port
-  await server.close()
+  const port = await deadPort()
   const { client } = await fill('dropOldest', port)
   const kept = client.stats().queuedRecords
   const back = await Receiver.start(port)
