@@ -76,19 +76,21 @@ function ephemeralLow(): number {
 }
 /** Above the ports tests name (24224, fluentd's default). */
 const QUIET_FROM = 25_000
+const EPHEMERAL_LOW = ephemeralLow()
 
 /**
- * A free port below the kernel's ephemeral range, for a test that leaves its port with nothing
- * listening for a while (a server down, between a kill and a restart) while its client keeps
- * reconnecting. A port from `listen(0)` would go back to the ephemeral pool and could be handed to
- * a server of another test running at the same time, which would then receive this test's records
- * (seen once in CI: EADDRINUSE at the restart, and mixed records in the other test). Picked at
- * random and checked by listening on it; two tests picking the same one at once (about 1 in 7,000
- * per pair) fails loudly with EADDRINUSE rather than mixing records.
+ * A port nothing listens on, and that no other test's `listen(0)` will be given: a free port below
+ * the kernel's ephemeral range, for a test that leaves its port with nothing listening for a while
+ * (a server down, between a kill and a restart) while its client keeps reconnecting. A port from
+ * `listen(0)` would go back to the ephemeral pool and could be handed to a server of another test
+ * running at the same time, which would then receive this test's records (seen once in CI:
+ * EADDRINUSE at the restart, and mixed records in the other test). Picked at random and checked by
+ * listening on it; two tests picking the same one at once (about 1 in 7,000 per pair) fails loudly
+ * with EADDRINUSE rather than mixing records.
  */
-export async function quietPort(): Promise<number> {
+export async function deadPort(): Promise<number> {
   const net = await import('node:net')
-  const span = ephemeralLow() - QUIET_FROM
+  const span = EPHEMERAL_LOW - QUIET_FROM
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = QUIET_FROM + Math.floor(Math.random() * span)
     const srv = net.createServer()
@@ -102,11 +104,6 @@ export async function quietPort(): Promise<number> {
     }
   }
   throw new Error('no free port below the ephemeral range after 100 tries')
-}
-
-/** A port nothing listens on, and that no other test's `listen(0)` will be given (see `quietPort`). */
-export function deadPort(): Promise<number> {
-  return quietPort()
 }
 
 /** Fast-reconnect options so restart tests don't wait on production backoff. */

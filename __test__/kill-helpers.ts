@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { quietPort } from './helpers.ts'
+import { deadPort } from './helpers.ts'
 
 const script = fileURLToPath(new URL('./fixtures/kill-server.cjs', import.meta.url))
 
@@ -28,9 +28,9 @@ export class KillableServer {
     this.#dir = dir
   }
 
-  /** On `port`, or on a quiet one (see `quietPort`): between a kill and a restart nobody may take it. */
+  /** On `port`, or on a dead one (see `deadPort`): between a kill and a restart nobody may take it. */
   static async start(port?: number): Promise<KillableServer> {
-    const s = new KillableServer(port ?? (await quietPort()), mkdtempSync(join(tmpdir(), 'fluent-kill-')))
+    const s = new KillableServer(port ?? (await deadPort()), mkdtempSync(join(tmpdir(), 'fluent-kill-')))
     await s.restart()
     return s
   }

@@ -57,6 +57,39 @@ fn received_ns(s: &Server) -> Vec<u64> {
   s.with(|st| st.received.iter().filter_map(|r| record_n(&r.record)).collect())
 }
 
+/// Numbered records to one tag, sent in bursts: the traffic the fleet routes in these tests.
+struct Feed {
+  tag: u32,
+  next: u64,
+}
+
+impl Feed {
+  fn new(client: &Client, tag: &str) -> Self {
+    Feed {
+      tag: client.tag_id(tag).unwrap(),
+      next: 0,
+    }
+  }
+
+  /// 50 records, then a 10 ms pause.
+  fn burst(&mut self, client: &Client) {
+    for _ in 0..50 {
+      assert!(client.push(self.tag, None, &record(self.next, 40)).unwrap());
+      self.next += 1;
+    }
+    std::thread::sleep(Duration::from_millis(10));
+  }
+
+  /// Bursts until server 0's breaker has opened (bounded).
+  fn until_open(&mut self, client: &Client, log: &EventLog) {
+    let opened = wait_until(LONG, || {
+      self.burst(client);
+      log.with(|es| breaker_events(es, 0).contains(&BreakerState::Open))
+    });
+    assert!(opened, "breaker never opened: {}", log.describe());
+  }
+}
+
 /// Drives one fault: records flow while server 0 misbehaves until its breaker has opened; then it
 /// heals, and records flow until its breaker has closed again and it took records itself.
 fn fault(bad: Behavior, code: &str) {
@@ -65,21 +98,9 @@ fn fault(bad: Behavior, code: &str) {
   let good = Server::start();
   let log = EventLog::new();
   let client = Client::start(fleet_config(&bad_server, &good), log.sink()).unwrap();
-  let tag = client.tag_id("fleet.fault").unwrap();
-  let mut next = 0u64;
-  let mut push = |client: &Client, n: u64| {
-    for _ in 0..n {
-      assert!(client.push(tag, None, &record(next, 40)).unwrap());
-      next += 1;
-    }
-  };
-  // Phase 1: until the bad server's breaker opens (bounded).
-  let opened = wait_until(LONG, || {
-    push(&client, 50);
-    std::thread::sleep(Duration::from_millis(10));
-    log.with(|es| breaker_events(es, 0).contains(&BreakerState::Open))
-  });
-  assert!(opened, "breaker never opened: {}", log.describe());
+  let mut feed = Feed::new(&client, "fleet.fault");
+  // Phase 1: until the bad server's breaker opens.
+  feed.until_open(&client, &log);
   let typed = log.with(|es| {
     es.iter()
       .any(|e| matches!(e, Event::Disconnected { server: 0, error: Some(err) } if err.code() == code))
@@ -103,14 +124,13 @@ fn fault(bad: Behavior, code: &str) {
   // Phase 2: the server behaves again; its breaker closes and it takes records.
   healed.store(true, SeqCst);
   let recovered = wait_until(LONG, || {
-    push(&client, 50);
-    std::thread::sleep(Duration::from_millis(10));
+    feed.burst(&client);
     let closed = log.with(|es| breaker_events(es, 0)[opened_at..].contains(&BreakerState::Closed));
     closed && bad_server.with(|s| s.requests.iter().any(|r| r.chunk.is_some()))
   });
   assert!(recovered, "the healed server never recovered: {}", log.describe());
   let report = close_and_wait(&client, LONG);
-  let total = next;
+  let total = feed.next;
   assert_eq!(report.sent, total, "{report:?}");
   assert_eq!(
     (report.pending, report.rejected, report.dropped),
@@ -160,26 +180,13 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
     ..fleet_config(&bad_server, &good)
   };
   let client = Client::start(cfg, log.sink()).unwrap();
-  let tag = client.tag_id("fleet.cooldown").unwrap();
-  let mut next = 0u64;
-  let mut push = |client: &Client, n: u64| {
-    for _ in 0..n {
-      assert!(client.push(tag, None, &record(next, 40)).unwrap());
-      next += 1;
-    }
-  };
-  let opened = wait_until(LONG, || {
-    push(&client, 50);
-    std::thread::sleep(Duration::from_millis(10));
-    log.with(|es| breaker_events(es, 0).contains(&BreakerState::Open))
-  });
-  assert!(opened, "breaker never opened: {}", log.describe());
+  let mut feed = Feed::new(&client, "fleet.cooldown");
+  feed.until_open(&client, &log);
   let seen_open = std::time::Instant::now();
   let beats_before = bad_server.connections();
   // One second of traffic and heartbeats (every 100 ms), well inside the 5 s cooldown.
   while seen_open.elapsed() < Duration::from_secs(1) {
-    push(&client, 50);
-    std::thread::sleep(Duration::from_millis(10));
+    feed.burst(&client);
   }
   let states = log.with(|es| breaker_events(es, 0));
   assert!(
@@ -189,9 +196,9 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
   );
   assert_eq!(states, vec![BreakerState::Open], "{}", log.describe());
   let report = close_and_wait(&client, LONG);
-  assert_eq!(report.sent, next, "{report:?}");
+  assert_eq!(report.sent, feed.next, "{report:?}");
   let at_good: BTreeSet<u64> = received_ns(&good).into_iter().collect();
-  let missing: Vec<u64> = (0..next).filter(|n| !at_good.contains(n)).take(10).collect();
+  let missing: Vec<u64> = (0..feed.next).filter(|n| !at_good.contains(n)).take(10).collect();
   assert!(
     missing.is_empty(),
     "not at the good server (first ten): {missing:?}"
