@@ -77,7 +77,7 @@ function expected(v: unknown, inArray = false): unknown {
 
 // Values at and around every msgpack width boundary.
 const intEdges = [
-  0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1,
+  0, 1, 31, 32, 127, 128, 255, 256, 32767, 32768, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1,
 ].flatMap((n) => [n, -n, n + 1, -n - 1].filter(Number.isSafeInteger))
 const bigEdges = [2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, -(2n ** 53n), -(2n ** 63n)]
 const lengthEdges = [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536]

@@ -3,7 +3,7 @@
 import test from 'ava'
 import { Unpackr } from 'msgpackr'
 import { FluentClient, FluentError } from '../index.js'
-import { encodeEntries, encodeSpliced, encodeString, NO_ENTRIES, scratch, spliced } from '../src/encoder.js'
+import { encodeEntries, encodeSpliced, encodeString, NO_ENTRIES, scratch, spliced, toWords } from '../src/encoder.js'
 import { Receiver, quick } from './helpers.ts'
 
 type Rec = Record<string, unknown>
@@ -53,9 +53,9 @@ test('no key appears twice in the bytes: level and message win over bound and ca
   for (const c of cases) {
     Object.assign(spliced, {
       levelKey: 'lvl',
-      levelEntry: Buffer.concat([encodeString('lvl'), encodeString('info')]),
+      levelEntry: toWords(Buffer.concat([encodeString('lvl'), encodeString('info')])),
       messageKey: 'text',
-      messageKeyBytes: encodeString('text'),
+      levelHead: toWords(Buffer.concat([encodeString('lvl'), encodeString('info'), encodeString('text')])),
       message: c.message,
       bound,
       fields: c.fields,
@@ -70,6 +70,24 @@ test('no key appears twice in the bytes: level and message win over bound and ca
     t.deepEqual(Object.keys(decoded), Object.keys(c.want))
   }
   t.is(spliced.fields, undefined, 'the shared record holds no reference to a call’s fields')
+})
+
+test('level and message keys of every length up to two words come out exact, with and without a message', async (t) => {
+  // The pre-encoded level entry is copied a word at a time: every length modulo 4, and the empty
+  // words of no key at all, must leave exactly the bytes and nothing after them.
+  const keys = Array.from({ length: 9 }, (_, i) => 'abcdefghi'.slice(0, i + 1))
+  const expected: Rec[] = []
+  const { records } = await withLogger((client) => {
+    for (const levelKey of keys) {
+      const messageKey = `${levelKey}M`
+      const log = client.logger({ tag: 'app.keys', levelKey, messageKey, fields: { b: 1 } })
+      t.true(log.warn('m', { c: 2 }))
+      t.true(log.error(undefined, { c: 3 }))
+      expected.push({ [levelKey]: 'warn', [messageKey]: 'm', b: 1, c: 2 }, { [levelKey]: 'error', b: 1, c: 3 })
+    }
+  }, keys.length * 2)
+  t.deepEqual(records, expected)
+  for (const r of records) t.deepEqual(Object.keys(r), Object.keys(expected[records.indexOf(r)]))
 })
 
 test('a disabled level returns false before touching its arguments; level is settable, children start at the parent’s', async (t) => {

@@ -8,8 +8,8 @@
  * a call's field replaces a bound one of the same key (set to undefined, it removes it), and the
  * level and message replace both. The record time is the call's, as `emit` stamps it.
  */
-import { encodeEntries, encodeString, NO_ENTRIES, spliced } from './encoder.js'
-import type { Entries } from './encoder.js'
+import { encodeEntries, encodeString, NO_ENTRIES, spliced, toWords } from './encoder.js'
+import type { Entries, Words } from './encoder.js'
 import { FluentError } from './errors.js'
 
 /** Level names, least severe first; `silent` turns a logger off. */
@@ -44,8 +44,10 @@ export interface LoggerCore {
 
 /** What the core's keys and level names encode to, made once per `client.logger()`. */
 interface Encoded {
-  readonly levelEntries: Readonly<Record<LogLevel, Uint8Array>>
-  readonly messageKeyBytes: Uint8Array
+  /** Per level: the level entry alone, for a record without a message. */
+  readonly levelEntries: Readonly<Record<LogLevel, Words>>
+  /** Per level: the level entry and the message key, for a record with one. */
+  readonly levelHeads: Readonly<Record<LogLevel, Words>>
 }
 
 type Core = LoggerCore & Encoded
@@ -64,17 +66,21 @@ function encodedFor(levelKey: string, messageKey: string): Encoded {
   const id = JSON.stringify([levelKey, messageKey])
   let e = encodedKeys.get(id)
   if (e !== undefined) return e
-  const levelEntries = {} as Record<LogLevel, Uint8Array>
+  const levelEntries = {} as Record<LogLevel, Words>
+  const levelHeads = {} as Record<LogLevel, Words>
+  const messageKeyBytes = encodeString(messageKey)
   for (const name of Object.keys(SEVERITY) as LogLevel[]) {
-    levelEntries[name] = Buffer.concat([encodeString(levelKey), encodeString(name)])
+    const entry = Buffer.concat([encodeString(levelKey), encodeString(name)])
+    levelEntries[name] = toWords(entry)
+    levelHeads[name] = toWords(Buffer.concat([entry, messageKeyBytes]))
   }
-  e = { levelEntries, messageKeyBytes: encodeString(messageKey) }
+  e = { levelEntries, levelHeads }
   if (encodedKeys.size < MAX_SHARED_KEYS) encodedKeys.set(id, e)
   return e
 }
 
 function encodeCore(core: LoggerCore): Core {
-  const { levelEntries, messageKeyBytes } = encodedFor(core.levelKey, core.messageKey)
+  const { levelEntries, levelHeads } = encodedFor(core.levelKey, core.messageKey)
   // One literal with every field, not `{ ...core, ... }`: V8 gave each spread copy a map of its own,
   // so with a few root loggers `#write`'s loads of the core went megamorphic (100 root loggers on one
   // client cost 1.8x one logger per record, 10,000 cost 8x).
@@ -85,7 +91,7 @@ function encodeCore(core: LoggerCore): Core {
     levelKey: core.levelKey,
     messageKey: core.messageKey,
     levelEntries,
-    messageKeyBytes,
+    levelHeads,
   }
 }
 
@@ -241,7 +247,7 @@ export class Logger {
     spliced.levelKey = core.levelKey
     spliced.levelEntry = core.levelEntries[level]
     spliced.messageKey = core.messageKey
-    spliced.messageKeyBytes = core.messageKeyBytes
+    spliced.levelHead = core.levelHeads[level]
     spliced.message = message
     spliced.bound = this.#bound
     spliced.fields = extra
