@@ -10,7 +10,9 @@
  * Main-thread CPU time per call, tasks interleaved in CROSSING_ROUNDS rounds, medians over the rounds
  * (bench/cputasks.ts). The emit task is checked like the main bench: the sink must count every
  * record emit() accepted. `performance.now()` is measured alone too (emit stamps every record with
- * it), and the report splits emit's cost into encoding, the clock, and staging + handover.
+ * it), and the report splits emit's cost into encoding, the clock, and staging + handover. For the
+ * small and medium records, a writer made by hand for that one record (bench/floor.ts: checked to
+ * write encodeRecord's bytes, decides nothing at run time) gives the floor under any encoder.
  * Writes results/crossing.{json,md}.
  *
  * Environment: CROSSING_TIME=ms per task and round (default 250), CROSSING_ROUNDS (default 7),
@@ -26,6 +28,7 @@ import { pack } from 'msgpackr'
 import { encodeRecord, scratch } from '../src/encoder.js'
 import { FluentClient } from '../index.js'
 import { median, runTasks } from './cputasks.ts'
+import { FLOORS, checkFloors } from './floor.ts'
 import { Sink } from './sink.ts'
 import { MAKERS, SHAPES } from './worker.ts'
 
@@ -51,6 +54,7 @@ interface Line {
 
 const BUILD = 'build only'
 const EMIT_TASK = 'FluentClient.emit (encode + stage + handover)'
+const FLOOR_TASK = 'hand-written for this record only (the floor; bench/floor.ts)'
 /** The clock row's "shape" and task: what emit's per-record time stamp costs alone. */
 const CLOCK = 'clock'
 const CLOCK_TASK = 'performance.now() alone (the per-record stamp)'
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
   client.on('error', (e: Error & { code?: string; records?: number }) => clientErrors.push(`${e.code}: ${e.message} (records: ${e.records})`))
   let accepted = 0
   let refused = 0
+  checkFloors(MAKERS)
   // encodeRecord writes into the stage's buffer at offset 0: it runs only after a flush has handed
   // every staged record over (each task is followed by one), never while the client has some staged.
   const tasks: Record<string, (calls: number) => void> = {}
@@ -85,6 +90,12 @@ async function main(): Promise<void> {
     }
     tasks[`${shape}: msgpackr.pack`] = (n) => {
       for (let i = 0; i < n; i++) keep += pack(make(seq++)).length
+    }
+    const floor = FLOORS[shape]
+    if (floor) {
+      tasks[`${shape}: ${FLOOR_TASK}`] = (n) => {
+        for (let i = 0; i < n; i++) keep += floor(make(seq++))
+      }
     }
     tasks[`${shape}: ${EMIT_TASK}`] = (n) => {
       for (let i = 0; i < n; i++) {
@@ -129,7 +140,12 @@ async function main(): Promise<void> {
     const enc = net(shape, 'fluent-native encodeRecord')
     const emit = net(shape, EMIT_TASK)
     const f = (x: number) => `${x.toFixed(0)} ns (${(x / json).toFixed(2)}×)`
-    return `- ${shape}: encoding ${f(enc)} + the clock ${f(clock)} = ${f(enc + clock)}; emit ${f(emit)}, so staging and the handover add ${f(emit - enc - clock)}.`
+    const floor = net(shape, FLOOR_TASK)
+    const staging = emit - enc - clock
+    const floorLine = Number.isFinite(floor)
+      ? ` The floor: the hand-written writer ${f(floor)} + the clock + that staging = ${f(floor + clock + staging)}.`
+      : ''
+    return `- ${shape}: encoding ${f(enc)} + the clock ${f(clock)} = ${f(enc + clock)}; emit ${f(emit)}, so staging and the handover add ${f(staging)}.${floorLine}`
   })
   const md = [
     '# Crossing: per-record cost on the JS thread',

@@ -14,8 +14,12 @@
  *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
  *   BENCH_PHASES=a,b      throughput and/or paced
  *   BENCH_SINK_THREADS=N  fluent-sink worker threads (default 1)
- *   BENCH_REPEATS=N       paced runs per contender and shape (default 1), interleaved across the
- *                         contenders; the row keeps every run's loop p99 and reports the median run
+ *   BENCH_REPEATS=N       runs per contender, shape and phase (default 1), interleaved across the
+ *                         contenders; the row keeps every run's loop p99 (paced) or events/s and
+ *                         main-thread CPU (throughput) and reports the median run
+ *   BENCH_SPIN_NS=small:680,medium:2550  the `spin` contender (only with BENCH_ONLY=...,spin): main-thread
+ *                         ns to busy-wait per record, per shape; `auto`: in each round of paced runs,
+ *                         what fluent-native's main thread spent per record beyond the build-only run's
  *   BENCH_PIN=1           paced runs with the threads placed (Linux, 2+ CPUs): the child's main thread
  *                         alone on CPU 0; its other threads, the sink and this driver on CPU 1
  *   BENCH_OUT=name        write results/name.{json,md,svg} (default latest, or quick for partial runs)
@@ -37,7 +41,7 @@ import { failures, markdown, ratioTable, svg, tlsMarkdown } from './report.ts'
 import type { PacedMetrics, Results, Row, ThroughputMetrics } from './report.ts'
 import { Sink } from './sink.ts'
 import type { SinkStats } from './sink.ts'
-import { BUILD, CONTENDERS, IDLE, MAKERS, SHAPES, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
+import { BUILD, CONTENDERS, IDLE, MAKERS, SHAPES, SPIN, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
 import type { ChildConfig, ContenderInfo, ShapeName } from './worker.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -78,7 +82,18 @@ const shapeFilter = envList('BENCH_SHAPES')
 const onlyFilter = envList('BENCH_ONLY')
 const phaseFilter = envList('BENCH_PHASES')
 const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
-const contenders: ContenderInfo[] = [...CONTENDERS, IDLE, BUILD].filter((c) =>
+// The CPU stand-in runs only when asked for: it needs the per-record cost to spend (BENCH_SPIN_NS).
+const SPIN_AUTO = process.env.BENCH_SPIN_NS === 'auto'
+const spinNs: Partial<Record<string, number>> = SPIN_AUTO
+  ? {}
+  : Object.fromEntries(
+      (envList('BENCH_SPIN_NS') ?? []).map((kv) => {
+        const [shape, ns] = kv.split(':')
+        if (!shape || !(Number(ns) > 0)) throw new Error(`BENCH_SPIN_NS entries are shape:ns, got ${kv}`)
+        return [shape, Number(ns)]
+      }),
+    )
+const contenders: ContenderInfo[] = [...CONTENDERS, IDLE, BUILD, ...(onlyFilter?.includes(SPIN.id) ? [SPIN] : [])].filter((c) =>
   onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full),
 )
 const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || phaseFilter.includes(p))
@@ -246,9 +261,33 @@ function throughputMetrics(out: ChildOutcome, failure: string | undefined): Thro
  */
 function medianRun(runs: PacedMetrics[]): PacedMetrics {
   const failed = runs.find((r) => !r.ok)
-  if (failed || runs.length === 1) return { ...(failed ?? runs[0]!), ...(runs.length > 1 ? { loopP99Runs: runs.map((r) => r.loopP99Ms) } : {}) }
+  const every = {
+    loopP99Runs: runs.map((r) => r.loopP99Ms),
+    ...(runs[0]!.spinNs !== undefined ? { spinNsRuns: runs.map((r) => r.spinNs ?? NaN) } : {}),
+  }
+  if (failed || runs.length === 1) return { ...(failed ?? runs[0]!), ...(runs.length > 1 ? every : {}) }
   const sorted = [...runs].sort((a, b) => a.loopP99Ms - b.loopP99Ms)
-  return { ...sorted[(sorted.length - 1) >> 1]!, loopP99Runs: runs.map((r) => r.loopP99Ms) }
+  return { ...sorted[(sorted.length - 1) >> 1]!, ...every }
+}
+
+/** The throughput run with the median events/s stands for the row (a failed one, if any: it must be seen). */
+function medianThroughput(runs: ThroughputMetrics[]): ThroughputMetrics {
+  const failed = runs.find((r) => !r.ok)
+  if (failed || runs.length === 1) return failed ?? runs[0]!
+  const sorted = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec)
+  return { ...sorted[(sorted.length - 1) >> 1]!, eventsPerSecRuns: runs.map((r) => r.eventsPerSec), mainCpuRuns: runs.map((r) => r.mainCpuUsPerEvent) }
+}
+
+/**
+ * BENCH_SPIN_NS=auto: the stand-in spends, per record, the main-thread CPU by which this round's
+ * fluent-native run exceeded this round's build-only run (both run before it in every round).
+ */
+function autoSpin(pacedRuns: PacedMetrics[][], rep: number): number {
+  const run = (id: string): PacedMetrics | undefined => pacedRuns[contenders.findIndex((c) => c.id === id)]?.[rep]
+  const native = run('native')
+  const build = run('build')
+  if (!native?.ok || !build?.ok) throw new Error('BENCH_SPIN_NS=auto needs ok native and build paced runs before spin in each round')
+  return Math.max(1, Math.round(((native.mainBusy - build.mainBusy) * 1e9) / native.achievedRate))
 }
 
 function pacedMetrics(out: ChildOutcome, failure: string | undefined): PacedMetrics {
@@ -270,6 +309,7 @@ function pacedMetrics(out: ChildOutcome, failure: string | undefined): PacedMetr
     foreignCores: r.foreignCores,
     pinned: r.pinned,
     ...(r.pinError ? { pinError: r.pinError } : {}),
+    ...(r.client?.spinNs ? { spinNs: r.client.spinNs } : {}),
   }
 }
 
@@ -337,7 +377,7 @@ async function main(): Promise<void> {
   )
   const rows: Row[] = []
   const runsOf = (rep: number, c: ContenderInfo): Array<(typeof phases)[number]> =>
-    phases.filter((p) => p === 'paced' || (c.kind !== 'idle' && rep === 0))
+    phases.filter((p) => p === 'paced' || c.kind !== 'idle')
   let total = 0
   for (let rep = 0; rep < REPEATS; rep++) for (const c of contenders) total += shapes.length * runsOf(rep, c).length
   let step = 0
@@ -357,6 +397,7 @@ async function main(): Promise<void> {
         }),
       )
       const pacedRuns: PacedMetrics[][] = contenders.map(() => [])
+      const throughputRuns: ThroughputMetrics[][] = contenders.map(() => [])
       // Repeats go round the contenders, so that a slow spell of the machine touches all of them.
       for (let rep = 0; rep < REPEATS; rep++) for (const [k, info] of contenders.entries()) {
         const row = shapeRows[k]!
@@ -377,6 +418,7 @@ async function main(): Promise<void> {
             warmupMs: WARMUP_MS,
             measureMs: MEASURE_MS,
             pin: PIN,
+            ...(info.id === SPIN.id ? { spinNs: SPIN_AUTO ? autoSpin(pacedRuns, rep) : spinNs[shape] } : {}),
           }
           const limit = phase === 'throughput' ? 60_000 + EVENTS * 0.2 : 60_000 + WARMUP_MS + MEASURE_MS
           const calm = await quiet(target)
@@ -389,7 +431,8 @@ async function main(): Promise<void> {
           const head = `[${step}/${total}] ${shape} ${info.id} ${phase}`
           if (phase === 'throughput') {
             const t = throughputMetrics(out, failure)
-            row.throughput = t
+            throughputRuns[k]!.push(t)
+            row.throughput = medianThroughput(throughputRuns[k]!)
             log(
               `${head}: ${failure ? `FAILED (${failure}) ` : ''}${fmt(t.eventsPerSec / 1e3, 0)} k ev/s, main ${fmt(t.mainCpuUsPerEvent)} us/ev, ` +
                 `process ${fmt(t.procCpuUsPerEvent)} us/ev, peak RSS ${fmt(t.peakRssMB, 0)} MB`,

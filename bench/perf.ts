@@ -9,10 +9,13 @@
  * 2. bench/logger.ts: the leveled logger against JSON.stringify, pino and an empty function;
  * 3. bench/scale.ts: 1 to 10,000 tags and 1 to 50 clients;
  * 4. bench/index.ts for fluent-native and @fluent-org/logger Forward (the best published JS client),
- *    small and medium records: delivered events/s and main-thread CPU (results/quick.*);
- * 5. bench/index.ts paced at 200k events/s for the same two, the idle loop and a loop that only builds
- *    the records: event-loop delay, 7 runs each taken in turn, medians, with the measured main thread
- *    alone on CPU 0 and everything else on CPU 1 (results/loop.*).
+ *    small and medium records: delivered events/s and main-thread CPU, 5 runs each taken in turn,
+ *    the median run's figures (results/quick.*);
+ * 5. bench/index.ts paced at 200k events/s for the same two, the idle loop, a loop that only builds
+ *    the records, and a CPU stand-in that builds them and busy-waits, per record, what fluent-native's
+ *    main thread spent beyond building them in that round: event-loop delay, 7 runs each taken in
+ *    turn, medians, with the measured main thread alone on CPU 0 and everything else on CPU 1
+ *    (results/loop.*).
  * Writes results/perf.md and results/headline.svg from the files those runs wrote.
  * PERF_STEPS=crossing,logger,scale,bench,loop picks steps (the summary reads whatever results exist);
  * PERF_STEPS=none rewrites only the summary and chart from the last run's results.
@@ -36,11 +39,13 @@ const commands: Record<string, { file: string; env?: Record<string, string> }> =
   crossing: { file: 'crossing.ts' },
   logger: { file: 'logger.ts' },
   scale: { file: 'scale.ts' },
-  bench: { file: 'index.ts', env: { BENCH_ONLY: 'native,org-forward', BENCH_SHAPES: 'small,medium', BENCH_PHASES: 'throughput' } },
+  // 5 runs each, taken in turn: single throughput runs moved by half or more on this shared machine.
+  bench: { file: 'index.ts', env: { BENCH_ONLY: 'native,org-forward', BENCH_SHAPES: 'small,medium', BENCH_PHASES: 'throughput', BENCH_REPEATS: '5' } },
   loop: {
     file: 'index.ts',
     env: {
-      BENCH_ONLY: 'native,org-forward,idle,build',
+      BENCH_ONLY: 'native,org-forward,idle,build,spin',
+      BENCH_SPIN_NS: 'auto',
       BENCH_SHAPES: 'small,medium',
       BENCH_PHASES: 'paced',
       BENCH_REPEATS: '7',
@@ -152,6 +157,10 @@ const spread = (shape: string, id: string): string => {
   const runs: number[] = paced(shape, id)?.loopP99Runs ?? []
   return runs.length ? `${Math.min(...runs).toFixed(2)}-${Math.max(...runs).toFixed(2)}` : '–'
 }
+const kRuns = (shape: string, id: string): string => {
+  const t = row(shape, id).throughput
+  return (t.eventsPerSecRuns ?? [t.eventsPerSec]).map((v: number) => (v / 1e3).toFixed(0)).join(', ')
+}
 const md = [
   '# Issue 11 measurements, one run',
   '',
@@ -179,16 +188,22 @@ const md = [
     const b = p99(s, 'native') - p99(s, 'build')
     const org = paced(s, 'org-forward')
     const orgNote = org && org.achievedRate < 0.95 * org.targetRate ? ` (reached ${Math.round(org.achievedRate / 1e3)}k/s)` : ''
+    const spin = paced(s, 'spin')
+    const spinNote = spin
+      ? `; the CPU stand-in (busy-waits ${median(spin.spinNsRuns ?? [spin.spinNs]).toFixed(0)} ns per record, median of its runs) ${p99(s, 'spin').toFixed(2)} ms (fluent-native ${signed(p99(s, 'native') - p99(s, 'spin'))} against it)`
+      : ''
     const target = s === 'small' ? 'within 0.3 ms of idle' : '(not a target; for comparison)'
     return (
       `| event-loop delay p99 at 200k ${s} records/s ${target} | ${p99(s, 'native').toFixed(2)} ms vs idle ${p99(s, 'idle').toFixed(2)} ms (${signed(d)}); ` +
-      `building the records alone ${p99(s, 'build').toFixed(2)} ms (fluent-native ${signed(b)} against it); @fluent-org Forward ${p99(s, 'org-forward').toFixed(2)} ms${orgNote} | ${s === 'small' ? (d <= 0.3 ? 'yes' : 'no') : ''} |`
+      `building the records alone ${p99(s, 'build').toFixed(2)} ms (fluent-native ${signed(b)} against it)${spinNote}; @fluent-org Forward ${p99(s, 'org-forward').toFixed(2)} ms${orgNote} | ${s === 'small' ? (d <= 0.3 ? 'yes' : 'no') : ''} |`
     )
   }),
   '',
-  `Loop delay: medians of ${loop.meta.repeats ?? 1} paced runs each (loop.md); the p99 of each run ranged, small: fluent-native ${spread('small', 'native')} ms, idle ${spread('small', 'idle')}, build only ${spread('small', 'build')}; ` +
-    `medium: fluent-native ${spread('medium', 'native')}, idle ${spread('medium', 'idle')}, build only ${spread('medium', 'build')}.` +
+  `Loop delay: medians of ${loop.meta.repeats ?? 1} paced runs each (loop.md); the p99 of each run ranged, small: fluent-native ${spread('small', 'native')} ms, idle ${spread('small', 'idle')}, build only ${spread('small', 'build')}, CPU stand-in ${spread('small', 'spin')}; ` +
+    `medium: fluent-native ${spread('medium', 'native')}, idle ${spread('medium', 'idle')}, build only ${spread('medium', 'build')}, CPU stand-in ${spread('medium', 'spin')}.` +
     (loop.meta.pin ? ' The measured main thread ran alone on CPU 0; its other threads, the sink and the driver on CPU 1.' : ''),
+  '',
+  `Delivered events/s: ${bench.meta.repeats ?? 1} throughput runs per client and shape, taken in turn, the median run's figures (quick.md); each run, small: fluent-native ${kRuns('small', 'native')}, @fluent-org Forward ${kRuns('small', 'org-forward')}; medium: fluent-native ${kRuns('medium', 'native')}, @fluent-org Forward ${kRuns('medium', 'org-forward')} (k events/s).`,
   '',
   `Main-thread CPU per event, fluent-native over @fluent-org/logger Forward: small ${r2(ratio('small', 'native', 'org-forward', 'mainCpuUsPerEvent'))}×, medium ${r2(ratio('medium', 'native', 'org-forward', 'mainCpuUsPerEvent'))}×.`,
   '',

@@ -26,6 +26,9 @@ export interface ThroughputMetrics extends PhaseOutcome {
   deliveredMs: number
   elu: number
   mainCpuSource: string
+  /** BENCH_REPEATS runs: every run's delivered events/s and main-thread us/event, in run order; the metrics are the median run's (by events/s). */
+  eventsPerSecRuns?: number[]
+  mainCpuRuns?: number[]
 }
 
 export interface PacedMetrics extends PhaseOutcome {
@@ -44,6 +47,10 @@ export interface PacedMetrics extends PhaseOutcome {
   pinError?: string
   /** BENCH_REPEATS runs: every run's loop p99 (ms), in run order; the metrics are the median run's. */
   loopP99Runs?: number[]
+  /** The CPU stand-in: ns it busy-waited per record in this run. */
+  spinNs?: number
+  /** ...and in each run, with BENCH_REPEATS. */
+  spinNsRuns?: number[]
 }
 
 export interface Row {
@@ -221,7 +228,7 @@ export function markdown(results: Results): string {
     out.push(
       [
         (m.repeats ?? 1) > 1
-          ? `Paced runs: ${m.repeats} per contender and shape, taken in turn round the contenders; each row is the run with the median loop p99, and lists every run's p99.`
+          ? `Runs: ${m.repeats} per contender, shape and phase, taken in turn round the contenders; each row is the run with the median loop p99 (paced) or the median delivered events/s (throughput), and the notes list every run's figure.`
           : '',
         m.pin
           ? "Threads placed with taskset: the measured process's main thread alone on CPU 0; its other threads (writer, V8 helpers), fluent-sink and the driver on CPU 1."
@@ -286,6 +293,11 @@ export function markdown(results: Results): string {
     if (row.paced?.ok && row.paced.achievedRate < SUSTAINED * row.paced.targetRate) {
       odd.push(`- ${where}: reached only ${fmtRate(row.paced.achievedRate)} events/s of the ${fmtRate(row.paced.targetRate)} target`)
     }
+    if (row.throughput?.eventsPerSecRuns) {
+      const t = row.throughput
+      odd.push(`- ${where}: each throughput run, delivered k events/s: ${t.eventsPerSecRuns!.map((v) => (v / 1e3).toFixed(0)).join(', ')}; main-thread us/event: ${t.mainCpuRuns!.map((v) => v.toFixed(2)).join(', ')}`)
+    }
+    if (row.paced?.spinNsRuns) odd.push(`- ${where}: busy-waited per record in each paced run, ns: ${row.paced.spinNsRuns.join(', ')}`)
     if (row.paced?.loopP99Runs) odd.push(`- ${where}: loop p99 of each paced run, ms: ${row.paced.loopP99Runs.map((v) => v.toFixed(2)).join(', ')}`)
     if (row.paced?.pinError) odd.push(`- ${where}: threads not placed (${row.paced.pinError})`)
     for (const n of row.notes) odd.push(`- ${where}: ${n}`)

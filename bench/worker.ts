@@ -113,6 +113,52 @@ export const IDLE: ContenderInfo = { id: 'idle', label: 'idle loop (emit does no
  */
 export const BUILD: ContenderInfo = { id: 'build', label: 'records built, not sent', short: 'build only (ref.)', scenario: 'plain', kind: 'idle' }
 let built: object | undefined
+/**
+ * A stand-in for a logger that costs only CPU on the main thread: records are built (as BUILD) and
+ * each call then busy-waits `spinNs` (ChildConfig; perf.ts passes fluent-native's measured
+ * main-thread ns per record). No thread, socket or allocation of its own: its loop delay over the
+ * build-only loop is what that much synchronous work per record costs the loop by itself.
+ */
+export const SPIN: ContenderInfo = {
+  id: 'spin',
+  label: "records built, then a busy wait of fluent-native's main-thread CPU per record",
+  short: 'CPU stand-in (ref.)',
+  scenario: 'plain',
+  kind: 'idle',
+}
+let spun = 0
+
+/** Busy-work iterations per ns on this thread, measured once (about 50 ms). */
+function spinRate(): number {
+  let x = 1
+  let iters = 1 << 16
+  for (;;) {
+    const t0 = process.cpuUsage()
+    for (let i = 0; i < iters; i++) x = (Math.imul(x, 1103515245) + 12345) | 0
+    const us = process.cpuUsage(t0)
+    const ns = (us.user + us.system) * 1000
+    spun += x
+    if (ns >= 50e6) return iters / ns
+    iters *= 2
+  }
+}
+
+function spinner(spinNs: number): Client {
+  const iters = Math.max(1, Math.round(spinNs * spinRate()))
+  return {
+    emit(record) {
+      built = record
+      let x = spun
+      for (let i = 0; i < iters; i++) x = (Math.imul(x, 1103515245) + 12345) | 0
+      spun = x
+    },
+    emitLast() {},
+    async finish() {
+      return { last: built === undefined ? 0 : 1, spinNs, itersPerRecord: iters, spun: spun & 1 }
+    },
+    async close() {},
+  }
+}
 
 interface Client {
   emit(record: object): void
@@ -336,7 +382,7 @@ async function leanClient(imp: ReturnType<typeof importer>, host: string, port: 
   }
 }
 
-async function makeClient(id: string, benchDir: string, host: string, port: number): Promise<Client> {
+async function makeClient(id: string, benchDir: string, host: string, port: number, spinNs = 0): Promise<Client> {
   const imp = importer(benchDir)
   // Ack timeouts are raised to fluent-native's 30 s default so that a slow ack under load is measured,
   // not turned into a loss by a 500 ms default.
@@ -384,6 +430,9 @@ async function makeClient(id: string, benchDir: string, host: string, port: numb
         },
         async close() {},
       }
+    case 'spin':
+      if (!(spinNs > 0)) throw new Error('the spin contender needs spinNs (BENCH_SPIN_NS)')
+      return spinner(spinNs)
     case 'idle':
       return {
         emit() {},
@@ -423,6 +472,8 @@ export interface ChildConfig {
    * process (the writer, V8's helpers) on CPU 1, where the driver has already put the sink and itself.
    */
   pin?: boolean
+  /** The spin contender: main-thread ns to busy-wait per record. */
+  spinNs?: number
 }
 
 /**
@@ -623,7 +674,7 @@ async function paced(cfg: ChildConfig, client: Client): Promise<Record<string, u
     }
     setTimeout(tick, 1)
   })
-  if (cfg.contender !== 'idle' && cfg.contender !== 'build') client.emitLast(make(emitted++))
+  if (cfg.contender !== 'idle' && cfg.contender !== 'build' && cfg.contender !== 'spin') client.emitLast(make(emitted++))
   const extra = await client.finish()
   return { ...result, emitted, maxRssKiB: process.resourceUsage().maxRSS, client: extra }
 }
@@ -636,7 +687,7 @@ function send(msg: object): void {
 async function main(cfg: ChildConfig): Promise<void> {
   let unhandled = 0
   process.on('unhandledRejection', () => unhandled++)
-  const client = await makeClient(cfg.contender, cfg.benchDir, cfg.host, cfg.port)
+  const client = await makeClient(cfg.contender, cfg.benchDir, cfg.host, cfg.port, cfg.spinNs)
   const result = cfg.phase === 'throughput' ? await throughput(cfg, client) : await paced(cfg, client)
   send({ type: 'result', ...result, unhandledRejections: unhandled })
   await timeout(client.close(), 10_000, 'close').catch(() => undefined)
