@@ -38,7 +38,8 @@ const started = run.started
 const commands: Record<string, { file: string; env?: Record<string, string> }> = {
   crossing: { file: 'crossing.ts' },
   logger: { file: 'logger.ts' },
-  scale: { file: 'scale.ts' },
+  // 7 rounds: the tag and client ratios moved by 0.3 between runs of 3.
+  scale: { file: 'scale.ts', env: { SCALE_REPEATS: '7' } },
   // 5 runs each, taken in turn: single throughput runs moved by half or more on this shared machine.
   bench: { file: 'index.ts', env: { BENCH_ONLY: 'native,org-forward', BENCH_SHAPES: 'small,medium', BENCH_PHASES: 'throughput', BENCH_REPEATS: '5' } },
   loop: {

@@ -4,7 +4,7 @@
  *
  *   npm run build:sink && node --import @oxc-node/core/register bench/scale.ts
  *
- * Each configuration runs SCALE_REPEATS times, each in a fresh process (bench/scale-child.mjs, plain
+ * Each configuration runs SCALE_REPEATS times (rounds of every configuration in turn), each in a fresh process (bench/scale-child.mjs, plain
  * JS: no loader charged to it), one at a time, against one fluent-sink that must count every record.
  * A run emits SCALE_EVENTS small records spread round-robin over its clients and tags (after a
  * warm-up that registers every tag of every client), then closes its clients:
@@ -107,27 +107,35 @@ async function main(): Promise<void> {
   // Logger rows are compared with the one-logger row, the others with 1 tag, 1 client.
   const loggerBase = CONFIGS.find((c) => c.loggers)!.name
   const baseOf = (c: Config): string => (c.loggers ? loggerBase : CONFIGS[0].name)
+  // Ratios pair each run with the base configuration's run of the same round (the machine drifts
+  // between rounds more than between neighbouring runs), and the table gives their median.
+  const paired = (c: Config, f: (r: Result) => number): number[] => {
+    const base = runs.get(baseOf(c))!
+    return runs.get(c.name)!.map((r, i) => f(r) / f(base[i]))
+  }
   const rows = CONFIGS.map((c) => {
-    const baseMain = med(baseOf(c), (r) => r.mainNsPerEvent)
-    const baseProc = med(baseOf(c), (r) => r.procNsPerEvent)
     const main = med(c.name, (r) => r.mainNsPerEvent)
     const proc = med(c.name, (r) => r.procNsPerEvent)
     const rss = med(c.name, (r) => (r.peakRss - r.rssBefore) / MiB)
     const caps = ((c.outage ? OUTAGE_CAP : 64 * MiB) * c.clients) / MiB
     const eps = med(c.name, (r) => r.eventsPerSec)
-    const ratio = (x: number, b: number): string => (c.outage ? '' : `${(x / b).toFixed(2)}×`)
-    return `| ${c.name} | ${main.toFixed(0)} | ${ratio(main, baseMain)} | ${proc.toFixed(0)} | ${ratio(proc, baseProc)} | ${c.outage ? '' : Math.round(eps).toLocaleString('en-US')} | ${rss.toFixed(1)} | ${caps.toFixed(0)} | ${c.outage ? Math.round(med(c.name, (r) => r.refused)).toLocaleString('en-US') : ''} | ${c.outage ? '' : Math.round(med(c.name, (r) => (r.warmup + r.events) / Math.max(1, r.batchesSent))).toLocaleString('en-US')} |`
+    const ratio = (f: (r: Result) => number): string => {
+      if (c.outage) return ''
+      const each = paired(c, f)
+      return `${median(each).toFixed(2)}× (${each.map((x) => x.toFixed(2)).join(', ')})`
+    }
+    return `| ${c.name} | ${main.toFixed(0)} | ${ratio((r) => r.mainNsPerEvent)} | ${proc.toFixed(0)} | ${ratio((r) => r.procNsPerEvent)} | ${c.outage ? '' : Math.round(eps).toLocaleString('en-US')} | ${rss.toFixed(1)} | ${caps.toFixed(0)} | ${c.outage ? Math.round(med(c.name, (r) => r.refused)).toLocaleString('en-US') : ''} | ${c.outage ? '' : Math.round(med(c.name, (r) => (r.warmup + r.events) / Math.max(1, r.batchesSent))).toLocaleString('en-US')} |`
   })
   const md = [
     '# Scale: cost per record from 1 to 10,000 tags and 1 to 50 clients',
     '',
     `${new Date().toISOString()} · Node ${process.versions.node} · ${cpus().length} × ${cpus()[0]?.model.trim()} · ` +
-      `${REPEATS} runs per configuration, each in a fresh process; medians. ${EVENTS.toLocaleString('en-US')} small records per run ` +
+      `${REPEATS} rounds of every configuration, each run in a fresh process; ns figures are medians, and the ratios the median of each round's run against the base configuration's run in the same round (every round's in brackets). ${EVENTS.toLocaleString('en-US')} small records per run ` +
       `(outage runs: ${(EVENTS * 6).toLocaleString('en-US')} against a port nothing listens on, cap ${OUTAGE_CAP / MiB} MiB per client), spread round-robin ` +
       'over the clients and tags, after a warm-up that registers every tag. The logger rows write the same record with `logger.info(msg, fields)`, ' +
       'one root logger per tag (made before the warm-up), and are compared with the one-logger row. Command: `node --import @oxc-node/core/register bench/scale.ts`.',
     '',
-    '| configuration | main-thread ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger) | process ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger) | delivered records/s | peak RSS above start, MiB | caps, MiB (clients × cap) | refused (cap full) | records per message sent |',
+    '| configuration | main-thread ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger), per round | process ns/record | vs 1 tag, 1 client (logger rows: vs 1 logger), per round | delivered records/s | peak RSS above start, MiB | caps, MiB (clients × cap) | refused (cap full) | records per message sent |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
