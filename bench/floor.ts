@@ -7,27 +7,15 @@
  * machine when nothing is decided at run time. `checkFloors` compares its bytes with encodeRecord's
  * first, so both write the same record.
  */
-import { encodeRecord, scratch } from '../src/encoder.js'
+import { encodeRecord, encodeString, scratch, toWords } from '../src/encoder.js'
+import type { Words } from '../src/encoder.js'
 import type { ShapeName } from './worker.ts'
 
 const buf = Buffer.allocUnsafeSlow(1 << 16)
 const dv = new DataView(buf.buffer, buf.byteOffset, buf.length)
 let pos = 0
 
-interface Key {
-  words: Int32Array
-  length: number
-}
-
-/** `s` as a msgpack fixstr, as big-endian words (the last padded). */
-function key(s: string): Key {
-  const bytes = Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s, 'latin1')])
-  const words = new Int32Array((bytes.length + 3) >>> 2)
-  for (let i = 0; i < bytes.length; i++) words[i >>> 2] |= bytes[i] << (24 - 8 * (i & 3))
-  return { words, length: bytes.length }
-}
-
-function writeKey(k: Key): void {
+function writeKey(k: Words): void {
   const p = pos
   const w = k.words
   for (let i = 0; i < k.length; i += 4) dv.setInt32(p + i, w[i >>> 2])
@@ -106,8 +94,8 @@ const K = Object.fromEntries(
   [
     'level', 'msg', 'n', 'user', 'ok', 'service', 'host', 'region', 'pid', 'status', 'method', 'path', 'latencyMs', 'bytes',
     'requestId', 'ip', 'ua', 'cached', 'ctx', 'tenant', 'plan', 'shard', 'traceId', 'tags',
-  ].map((k) => [k, key(k)]),
-) as Record<string, Key>
+  ].map((k) => [k, toWords(encodeString(k))]),
+) as Record<string, Words>
 
 // The records as worker.ts MAKERS builds them; `any` because the floor assumes, it does not check.
 function small(o: any): number {

@@ -260,22 +260,25 @@ function throughputMetrics(out: ChildOutcome, failure: string | undefined): Thro
  * for the row, and the row keeps every run's p99. A failed run stands for the row: it must be seen.
  */
 function medianRun(runs: PacedMetrics[]): PacedMetrics {
-  const failed = runs.find((r) => !r.ok)
   const every = {
     loopP99Runs: runs.map((r) => r.loopP99Ms),
     ...(runs[0]!.spinNs !== undefined ? { spinNsRuns: runs.map((r) => r.spinNs ?? NaN) } : {}),
   }
-  if (failed || runs.length === 1) return { ...(failed ?? runs[0]!), ...(runs.length > 1 ? every : {}) }
-  const sorted = [...runs].sort((a, b) => a.loopP99Ms - b.loopP99Ms)
-  return { ...sorted[(sorted.length - 1) >> 1]!, ...every }
+  return { ...standIn(runs, (r) => r.loopP99Ms), ...(runs.length > 1 ? every : {}) }
 }
 
 /** The throughput run with the median events/s stands for the row (a failed one, if any: it must be seen). */
 function medianThroughput(runs: ThroughputMetrics[]): ThroughputMetrics {
+  const run = standIn(runs, (r) => r.eventsPerSec)
+  if (!run.ok || runs.length === 1) return run
+  return { ...run, eventsPerSecRuns: runs.map((r) => r.eventsPerSec), mainCpuRuns: runs.map((r) => r.mainCpuUsPerEvent) }
+}
+
+/** The run that stands for repeated runs: the first failed one, else the median by `by` (the lower middle one for an even count). */
+function standIn<T extends { ok: boolean }>(runs: T[], by: (r: T) => number): T {
   const failed = runs.find((r) => !r.ok)
-  if (failed || runs.length === 1) return failed ?? runs[0]!
-  const sorted = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec)
-  return { ...sorted[(sorted.length - 1) >> 1]!, eventsPerSecRuns: runs.map((r) => r.eventsPerSec), mainCpuRuns: runs.map((r) => r.mainCpuUsPerEvent) }
+  if (failed) return failed
+  return [...runs].sort((a, b) => by(a) - by(b))[(runs.length - 1) >> 1]!
 }
 
 /**
