@@ -110,6 +110,33 @@ test('JSON rules: own enumerable keys only, boxed primitives as values, Sets as 
   })
 })
 
+test('an enumerable key added to Object.prototype is left out of plain objects, as JSON leaves it out', async (t) => {
+  const server = await Receiver.start()
+  const log = new FluentClient({ port: server.port, ...quick })
+  const record = { a: 1, nested: { b: 2 } }
+  const fields = { c: 3 }
+  const logger = log.logger({ tag: 'polluted', fields: { bound: 1 } })
+  // Polluted and restored within one synchronous stretch: no other test in this file runs meanwhile.
+  ;(Object.prototype as Record<string, unknown>).polluted = 'inherited'
+  let json: string
+  try {
+    json = JSON.stringify(record)
+    t_emit(log, record)
+    logger.info('m', fields)
+    logger.child({ d: 4 }).info('m')
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polluted
+  }
+  await log.close()
+  await server.waitFor(3, 10_000)
+  await server.close()
+  t.deepEqual(JSON.parse(json), { a: 1, nested: { b: 2 } })
+  const got = server.entries.map((e) => e.record)
+  t.deepEqual(got[0], { a: 1, nested: { b: 2 } })
+  t.deepEqual(got[1], { level: 'info', msg: 'm', bound: 1, c: 3 })
+  t.deepEqual(got[2], { level: 'info', msg: 'm', bound: 1, d: 4 })
+})
+
 test('values that are not records are refused with ERR_FLUENT_INVALID_RECORD, top level or via toJSON', (t) => {
   const log = new FluentClient({ port: 1, exitFlushTimeoutMs: 0 })
   log.on('error', () => {})

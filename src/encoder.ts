@@ -39,7 +39,6 @@ let limit = 4 * 1024 * 1024
 /** The number of strings written so far in the current record: its cursor in the string slots. */
 let slot = 0
 const hasOwn = Object.prototype.hasOwnProperty
-const objectProto = Object.prototype
 
 interface Saved {
   buf: FastBuffer
@@ -219,9 +218,16 @@ function tooDeep(): never {
   fail('ERR_FLUENT_ENCODE', `record nests deeper than ${MAX_DEPTH} levels (circular?)`)
 }
 
-/** Makes room for `n` more bytes, growing the scratch buffer (never past the record limit + slack). */
+/**
+ * Makes room for `n` more bytes. Only the test is here, so that V8 inlines it into every writer (a
+ * profile had `ensure` as a call at 7 % of the encoder's time); growing is out of line.
+ */
 function ensure(n: number): void {
-  if (pos + n <= buf.length) return
+  if (pos + n > buf.length) grow(n)
+}
+
+/** Grows the scratch buffer to hold `n` more bytes (never past the record limit + slack). */
+function grow(n: number): void {
   const need = pos + n
   // Slack over the limit so the final size check reports the real size; the stage sits before recordStart.
   if (need - recordStart > limit + 1024 * 1024) tooLarge(need - recordStart)
@@ -236,12 +242,11 @@ function writeObject(obj: Record<string, unknown>, depth: number): void {
   if (depth > MAX_DEPTH) tooDeep()
   const head = startMap(depth)
   let count = 0
-  // for...in also yields inherited enumerable keys, which JSON leaves out; plain objects (the hot
-  // case) inherit none unless Object.prototype was polluted, so only other shapes pay for the check.
-  const proto = Object.getPrototypeOf(obj)
-  const plain = proto === objectProto || proto === null
+  // for...in also yields inherited enumerable keys, which JSON leaves out. On the for-in key of its
+  // own receiver V8 compiles hasOwnProperty to a shape check, cheaper than asking for the prototype
+  // first (Object.getPrototypeOf went through the runtime in a profile).
   for (const key in obj) {
-    if (!plain && !hasOwn.call(obj, key)) continue
+    if (!hasOwn.call(obj, key)) continue
     const value = obj[key]
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
     writeString(key)
@@ -703,10 +708,8 @@ export function encodeEntries(fields: object, base: Entries, maxBytes: number): 
     recordStart = 0
     limit = maxBytes
     const own: Array<[string, number, number]> = []
-    const proto = Object.getPrototypeOf(fields)
-    const plain = proto === objectProto || proto === null
     for (const key in fields) {
-      if (!plain && !hasOwn.call(fields, key)) continue
+      if (!hasOwn.call(fields, key)) continue
       const value = (fields as Record<string, unknown>)[key]
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
       const from = pos
@@ -824,11 +827,6 @@ export function encodeSpliced(start: number, maxBytes: number): number {
     writeValue(message, 1)
     count++
   } else writeWords(levelEntry)
-  let plain = true
-  if (fields !== undefined) {
-    const proto = Object.getPrototypeOf(fields)
-    plain = proto === objectProto || proto === null
-  }
   // Bound entries replaced by this call's fields (or by the level and message) are left out.
   let skip: Set<number> | undefined
   if (bound.count > 0) {
@@ -837,7 +835,7 @@ export function encodeSpliced(start: number, maxBytes: number): number {
     if (hasMessage && (i = boundIndex(bound, messageKey)) !== undefined) (skip ??= new Set()).add(i)
     if (fields !== undefined) {
       for (const key in fields) {
-        if (!plain && !hasOwn.call(fields, key)) continue
+        if (!hasOwn.call(fields, key)) continue
         if ((i = boundIndex(bound, key)) !== undefined) (skip ??= new Set()).add(i)
       }
     }
@@ -861,7 +859,7 @@ export function encodeSpliced(start: number, maxBytes: number): number {
   }
   if (fields !== undefined) {
     for (const key in fields) {
-      if (!plain && !hasOwn.call(fields, key)) continue
+      if (!hasOwn.call(fields, key)) continue
       if (key === levelKey || (hasMessage && key === messageKey)) continue
       const value = (fields as Record<string, unknown>)[key]
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
