@@ -1,10 +1,14 @@
 // winston: fluent-native/winston against a real Forward server. log() calls back once the record is
 // in the buffer, so an outage never stalls winston's other transports (fluent-logger-node#115).
 import test from 'ava'
+import { createRequire } from 'node:module'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import winston from 'winston'
+import { FluentError } from '../src/errors.js'
 import { FluentTransport } from '../src/winston.js'
-import { Receiver, quick, sleep } from './helpers.ts'
+import { runNode } from './child.ts'
+import { Receiver, quick, sleep, until } from './helpers.ts'
 
 const fast = { ...quick, breaker: { cooldownMs: 50, maxCooldownMs: 200 } }
 
@@ -113,4 +117,77 @@ test('logger.close() drains and closes the client', async (t) => {
   t.true(await server.waitFor(100))
   t.false(ours.client.emit('close', { late: true }))
   await server.close()
+})
+
+/** A loopback port with nothing listening: a server's, closed. */
+async function downPort(): Promise<number> {
+  const server = await Receiver.start()
+  await server.close()
+  return server.port
+}
+
+const winstonPath = createRequire(import.meta.url).resolve('winston')
+const transportPath = fileURLToPath(new URL('../src/winston.js', import.meta.url))
+/** close()'s default deadline, which logger.end() drains within. */
+const CLOSE_MS = 5000
+/** Room for a loaded machine on top of a deadline (behaviour, not speed). */
+const SLACK_MS = 5000
+
+test("logger.end() with the server down, nobody listening: ends within close's deadline, exit 0, the failure on stderr", async (t) => {
+  const port = await downPort()
+  const started = Date.now()
+  const result = await runNode(
+    `
+    const winston = require(${JSON.stringify(winstonPath)})
+    const { FluentTransport } = require(${JSON.stringify(transportPath)})
+    const t0 = Date.now()
+    const logger = winston.createLogger({ transports: [new FluentTransport({ port: ${port}, tag: 'down' })] })
+    for (let i = 0; i < 10; i++) logger.info('lost', { i })
+    logger.on('finish', () => process.stderr.write('finished after ' + (Date.now() - t0) + ' ms\\n'))
+    logger.end()
+  `,
+    60_000,
+  )
+  const took = Date.now() - started
+  t.is(result.signal, null, result.stderr)
+  t.is(result.status, 0, result.stderr)
+  t.notRegex(result.stderr, /Unhandled 'error'/)
+  const finished = Number(/finished after (\d+) ms/.exec(result.stderr)?.[1] ?? NaN)
+  t.true(finished <= CLOSE_MS + SLACK_MS, `end() took ${finished} ms\n${result.stderr}`)
+  t.true(took <= CLOSE_MS + 2 * SLACK_MS, `the process took ${took} ms to exit`)
+  // Visible without a listener: what was lost, and why (the server could not be reached).
+  const lost = result.stderr.split('\n').filter((l) => l.includes('fluent-native/winston') && l.includes('ERR_FLUENT_UNDELIVERED'))
+  t.is(lost.length, 1, result.stderr)
+  t.regex(lost[0], /\b10 record/)
+  t.true(result.stderr.split('\n').some((l) => l.includes('fluent-native/winston') && l.includes('ERR_FLUENT_CONNECT')), result.stderr)
+})
+
+test("logger.end() with the server down: the logger's 'warn' gets ERR_FLUENT_UNDELIVERED, never an 'error'", async (t) => {
+  const port = await downPort()
+  const ours = new FluentTransport({ port, tag: 'down', connectTimeoutMs: 500 })
+  const logger = winston.createLogger({ transports: [ours] })
+  const warnings: Array<{ code?: string; records?: number }> = []
+  const errors: unknown[] = []
+  logger.on('warn', (w) => warnings.push(w))
+  logger.on('error', (e) => errors.push(e))
+  for (let i = 0; i < 10; i++) logger.info('lost', { i })
+  const started = Date.now()
+  const finished = new Promise((resolve) => logger.on('finish', resolve))
+  logger.end()
+  await finished
+  const took = Date.now() - started
+  t.true(took <= CLOSE_MS + SLACK_MS, `end() took ${took} ms`)
+  // The client reports the undelivered records as its close settles; bounded wait for the event.
+  await until(() => warnings.some((w) => w.code === 'ERR_FLUENT_UNDELIVERED'), 5000)
+  const undelivered = warnings.filter((w) => w.code === 'ERR_FLUENT_UNDELIVERED')
+  t.is(undelivered.reduce((n, w) => n + (w.records ?? 0), 0), 10)
+  t.deepEqual(errors, [])
+  const report = await ours.client.close()
+  t.is(report.pending + report.dropped, 10)
+})
+
+test('a mistyped transport option suggests the transport option it resembles (tga -> tag)', (t) => {
+  const err = t.throws(() => new FluentTransport({ tga: 'x' } as never), { instanceOf: FluentError })
+  t.is(err.code, 'ERR_FLUENT_CONFIG')
+  t.regex(err.message, /"tga" \(did you mean "tag"\?\)/)
 })

@@ -217,18 +217,27 @@ function checkServer(i: number, value: unknown): NativeServer {
   }
 }
 
+/**
+ * Every key of `options` is a client option, else ERR_FLUENT_CONFIG with the nearest name. A
+ * wrapper (winston, pino) takes its own keys out first and passes their names as `wrapperKeys`,
+ * so "did you mean" also considers them (`tagkey` -> `tagKey`, not `path`).
+ */
+export function checkOptionNames(options: Record<string, unknown>, wrapperKeys: readonly string[] = []): void {
+  const names = [...[...SPECS.keys()].filter((k) => !k.includes('.')), ...GROUPS, ...JS_ONLY]
+  for (const key of Object.keys(options)) {
+    if (!names.includes(key)) {
+      throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${key}" (did you mean "${nearest(key, [...wrapperKeys, ...names])}"?)`)
+    }
+  }
+}
+
 /** The client's options: a typo or a wrong type is ERR_FLUENT_CONFIG naming the key. */
 export function checkClientOptions(options: unknown): NativeOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new FluentError('ERR_FLUENT_CONFIG', `options must be an object, got ${show(options)}`)
   }
   const o = options as Record<string, unknown>
-  const names = [...[...SPECS.keys()].filter((k) => !k.includes('.')), ...GROUPS, ...JS_ONLY]
-  for (const key of Object.keys(o)) {
-    if (!names.includes(key)) {
-      throw new FluentError('ERR_FLUENT_CONFIG', `unknown option "${key}" (did you mean "${nearest(key, names)}"?)`)
-    }
-  }
+  checkOptionNames(o)
   const tls = checkGroup('tls', o.tls)
   const security = checkGroup('security', o.security)
   const breaker = checkGroup('breaker', o.breaker)

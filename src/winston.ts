@@ -4,10 +4,19 @@
  * stream, so a transport that calls back late (on delivery) stalls all of them, the console too,
  * while fluentd is down (fluent-logger-node#115). Delivery, retries and reconnects are the writer
  * thread's business; the buffer's byte cap and overflow policy bound what an outage costs.
+ *
+ * Problems reach winston the way its own transports report recoverable ones: as the transport's
+ * `'warn'` (which the logger re-emits as its own `'warn'`). Never as `'error'`: winston re-emits a
+ * transport's `'error'` on the logger, where an unheard one crashes the process, and a stream that
+ * errored is unpiped. When nobody listens for `'warn'` (on the transport or the logger), each
+ * error code is also written to stderr once per 10 s (`process.emitWarning`), so a wrong host name
+ * is never invisible.
  */
 import TransportStream from 'winston-transport'
 import { FluentClient } from './client.js'
+import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
+import { rateLimitedWarner } from './warnings.js'
 
 export interface FluentTransportOptions extends FluentClientOptions, TransportStream.TransportStreamOptions {
   /** Tag of every record. Default `'winston'`. */
@@ -40,6 +49,7 @@ export class FluentTransport extends TransportStream {
   /** The client (for `'error'` listeners, `stats()`, `flush()`). */
   readonly client: FluentClient
   readonly #tag: string
+  readonly #unheard = rateLimitedWarner('fluent-native/winston')
 
   constructor(options: FluentTransportOptions = {}) {
     const transport: Record<string, unknown> = {}
@@ -47,23 +57,36 @@ export class FluentTransport extends TransportStream {
     for (const [k, v] of Object.entries(options)) (TRANSPORT_KEYS.includes(k) ? transport : client)[k] = v
     super(transport as TransportStream.TransportStreamOptions)
     this.#tag = (transport.tag as string | undefined) ?? 'winston'
+    checkOptionNames(client, TRANSPORT_KEYS)
     this.client = new FluentClient(client as FluentClientOptions)
-    // Connection and delivery errors reach winston as the transport's 'warn' (an 'error' would
-    // unpipe it from the logger).
-    this.client.on('error', (e) => this.emit('warn', e))
+    this.client.on('error', (e) => this.#warn(e))
     // Fails now (ERR_FLUENT_INVALID_TAG) rather than at the first record.
     this.client.emitMany(this.#tag, [])
   }
 
-  override log(info: Info, callback: () => void): void {
+  /**
+   * The transport's `'warn'`; on stderr too (rate-limited) while nobody hears it. winston's logger
+   * listens to every transport's `'warn'` only to re-emit it, so that listener does not count.
+   */
+  #warn(err: unknown): void {
+    const forward = (this as unknown as { __winstonwarn?: unknown }).__winstonwarn
+    const own = this.listeners('warn').some((l) => l !== forward)
+    const logger = (this as unknown as { parent?: { listenerCount?: (event: string) => number } }).parent
+    const heard = own || (forward !== undefined && (logger?.listenerCount?.('warn') ?? 0) > 0)
+    this.emit('warn', err)
+    if (!heard) this.#unheard(err instanceof Error ? err : new Error(String(err)))
+  }
+
+  /** `callback` is optional: winston always passes one, other callers (abstract-winston-transport) may not. */
+  override log(info: Info, callback?: () => void): void {
     try {
       this.client.emit(this.#tag, toRecord(info))
     } catch (e) {
       // A record that cannot be encoded is reported, not thrown into winston's pipe.
-      this.emit('warn', e)
+      this.#warn(e)
     }
     setImmediate(() => this.emit('logged', info))
-    callback()
+    callback?.()
   }
 
   /** Batches winston hands over (`_writev`): one `emitMany`; the format is ours to apply here. */
@@ -75,25 +98,33 @@ export class FluentTransport extends TransportStream {
         try {
           info = this.format.transform({ ...chunk } as never, this.format.options) as Info | false
         } catch (e) {
-          this.emit('warn', e)
+          this.#warn(e)
           continue
         }
       }
       if (info) records.push(toRecord(info))
     }
     const result = this.client.emitMany(this.#tag, records)
-    for (const { error } of result.errors) this.emit('warn', error)
+    for (const { error } of result.errors) this.#warn(error)
     setImmediate(() => {
       for (const { chunk } of chunks) this.emit('logged', chunk)
     })
     callback()
   }
 
-  /** `logger.end()`: winston waits for every transport's `'finish'`, which follows delivery. */
+  /**
+   * `logger.end()`: winston waits for every transport's `'finish'`. Nothing more can be written
+   * to an ended transport, so this closes the client: it drains within close's deadline (5 s by
+   * default) and what it could not deliver is reported as ERR_FLUENT_UNDELIVERED through `'warn'`.
+   * Never `callback(err)`: that would be an `'error'` winston re-emits on the logger.
+   */
   override _final(callback: (error?: Error | null) => void): void {
-    this.client.flush().then(
+    this.client.close().then(
       () => callback(),
-      (e: Error) => callback(e),
+      (e: unknown) => {
+        this.#warn(e)
+        callback()
+      },
     )
   }
 
