@@ -321,3 +321,28 @@ test('a pino.transport worker that ends never crashes the process (napi-rs#3443)
   t.is(run.status, 0, run.stderr)
   t.true(run.stderr.includes('still alive'), run.stderr)
 })
+
+test('pino.transport with its server down says so on stderr once (from the Worker, while the main thread waits at exit)', async (t) => {
+  const down = await Receiver.start()
+  await down.close()
+  const run = await runScript(`
+    const pino = require(${JSON.stringify(pinoPath)})
+    const transport = pino.transport({ target: ${JSON.stringify(pinoTarget)}, options: {
+      port: ${down.port}, tag: 'down', exitFlushTimeoutMs: 3000, reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 50,
+    } })
+    const logger = pino(transport)
+    transport.once('ready', () => {
+      for (let i = 0; i < 10; i++) logger.info({ i }, 'lost')
+    })
+  `)
+  t.is(run.status, 0, run.stderr)
+  const lines = run.stderr.split('\n').filter((l) => l.includes('fluent-native/pino') && l.includes('[ERR_FLUENT_CONNECT]'))
+  t.is(lines.length, 1, run.stderr)
+})
+
+test('a mistyped pino.transport option is the transport\'s error, its code in the message, did-you-mean among the line options', async (t) => {
+  const transport = pino.transport({ target: pinoTarget, options: { port: 1, tagkey: 'x' } })
+  const err = await new Promise<Error>((resolve) => transport.once('error', resolve))
+  t.regex(err.message, /^ERR_FLUENT_CONFIG: /)
+  t.regex(err.message, /unknown option "tagkey" \(did you mean "tagKey"\?\)/)
+})

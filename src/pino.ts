@@ -15,11 +15,13 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { excludeFromProcessExit } from '../binding.js'
 import type { NativeNdjson } from '../binding.js'
 import { FluentClient } from './client.js'
-import type { FluentError } from './errors.js'
+import { FluentError } from './errors.js'
 import { internalsOf } from './internal.js'
-import { openNdjson, splitLineOptions } from './ndjson.js'
+import { LINE_OPTION_KEYS, openNdjson, splitLineOptions } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
+import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
+import { warnAboutClient } from './warnings.js'
 
 export type PinoFluentOptions = FluentClientOptions & LineOptions
 
@@ -32,8 +34,6 @@ const DEFAULT_TAG = 'pino'
 const END_TIMEOUT_MS = 8000
 /** How long the transport waits for pino's PINO_CONFIG message (it arrives at once when it comes). */
 const CONFIG_WAIT_MS = 1000
-/** A warning per error code at most this often, from the worker (which has no one else to tell). */
-const WARN_EVERY_MS = 10_000
 
 interface Opened {
   client: FluentClient
@@ -48,6 +48,8 @@ function open(options: unknown, levelsFromPino?: Record<string, string>, message
     lineOptions.levelNames = levelsFromPino
   }
   if (messageKey !== undefined && line.messageKey === undefined) lineOptions.messageKey = messageKey
+  // A mistyped line option ("tagkey") is suggested among the line options too.
+  checkOptionNames(clientOptions, LINE_OPTION_KEYS)
   const endTimeoutMs = (clientOptions.exitFlushTimeoutMs as number | undefined) ?? END_TIMEOUT_MS
   const client = new FluentClient({ ...clientOptions, exitFlushTimeoutMs: endTimeoutMs } as FluentClientOptions)
   try {
@@ -194,36 +196,38 @@ async function pinoConfig(): Promise<PinoConfig | undefined> {
   })
 }
 
-/** Errors in the worker go to its stderr as warnings, each code at most every 10 s. */
-function warnFromWorker(client: FluentClient): void {
-  const last = new Map<string, number>()
-  const skipped = new Map<string, number>()
-  client.on('error', (err: FluentError) => {
-    const now = Date.now()
-    const at = last.get(err.code)
-    if (at !== undefined && now - at < WARN_EVERY_MS) {
-      skipped.set(err.code, (skipped.get(err.code) ?? 0) + 1)
-      return
-    }
-    last.set(err.code, now)
-    const more = skipped.get(err.code) ?? 0
-    skipped.delete(err.code)
-    const also = more > 0 ? ` (${more} more like it since the last warning)` : ''
-    process.emitWarning(`fluent-native/pino: ${err.message}${also}`, { code: err.code })
-  })
-}
-
-/** The pino v7+ transport: `pino.transport({ target: 'fluent-native/pino', options })`. */
+/**
+ * The pino v7+ transport: `pino.transport({ target: 'fluent-native/pino', options })`.
+ *
+ * A bad option rejects, which pino emits as the transport's `'error'` in the main thread (unheard,
+ * it ends the process, as a bad option ends `new FluentClient()`: a typo fails at start, not as
+ * logs quietly missing). The error crosses the Worker as a plain Error, which keeps only its
+ * message, so the message starts with the code: `ERR_FLUENT_CONFIG: unknown option "tagkey" ...`.
+ *
+ * In the Worker nobody can listen to the client, so its errors are written straight to stderr
+ * (src/warnings.ts: a failure to reach the server once per outage, other codes once per 10 s).
+ */
 export default async function pinoTransport(options: PinoFluentOptions = {}): Promise<Writable> {
   // What thread-stream and pino add to the options for their own use.
   const { $context: _context, pinoWillSendConfig: _willSend, ...ours } = options as Record<string, unknown>
   const config = await pinoConfig()
-  const stream = new TransportStream(open(ours, config?.levels?.labels, config?.messageKey))
+  let opened: Opened
+  try {
+    opened = open(ours, config?.levels?.labels, config?.messageKey)
+  } catch (e) {
+    throw withCodeInMessage(e)
+  }
+  const stream = new TransportStream(opened)
   // pino's autoEnd ends this stream at exit, after this Worker took in what is left of pino's
   // buffer; the main thread's own exit drain (if it loaded fluent-native) must not close the
   // client before that.
   excludeFromProcessExit(internalsOf(stream.client).id)
-  warnFromWorker(stream.client)
+  warnAboutClient(stream.client, 'fluent-native/pino', parentPort === null ? 'emit' : 'stderr')
   return stream
 }
 
+/** `code: message`, so the code survives the structured clone to the main thread. */
+function withCodeInMessage(e: unknown): unknown {
+  if (!(e instanceof FluentError)) return e
+  return new FluentError(e.code, `${e.code}: fluent-native/pino: ${e.message}`, { cause: e.cause })
+}

@@ -8,15 +8,15 @@
  * Problems reach winston the way its own transports report recoverable ones: as the transport's
  * `'warn'` (which the logger re-emits as its own `'warn'`). Never as `'error'`: winston re-emits a
  * transport's `'error'` on the logger, where an unheard one crashes the process, and a stream that
- * errored is unpiped. When nobody listens for `'warn'` (on the transport or the logger), each
- * error code is also written to stderr once per 10 s (`process.emitWarning`), so a wrong host name
- * is never invisible.
+ * errored is unpiped. When nobody listens for `'warn'` (on the transport or the logger), the
+ * error also goes to stderr (`process.emitWarning`): a failure to reach the server once per outage,
+ * other codes once per 10 s (src/warnings.ts), so a wrong host name is never invisible.
  */
 import TransportStream from 'winston-transport'
 import { FluentClient } from './client.js'
 import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
-import { rateLimitedWarner } from './warnings.js'
+import { warnings } from './warnings.js'
 
 export interface FluentTransportOptions extends FluentClientOptions, TransportStream.TransportStreamOptions {
   /** Tag of every record. Default `'winston'`. */
@@ -49,7 +49,7 @@ export class FluentTransport extends TransportStream {
   /** The client (for `'error'` listeners, `stats()`, `flush()`). */
   readonly client: FluentClient
   readonly #tag: string
-  readonly #unheard = rateLimitedWarner('fluent-native/winston')
+  readonly #unheard = warnings('fluent-native/winston')
 
   constructor(options: FluentTransportOptions = {}) {
     const transport: Record<string, unknown> = {}
@@ -60,6 +60,7 @@ export class FluentTransport extends TransportStream {
     checkOptionNames(client, TRANSPORT_KEYS)
     this.client = new FluentClient(client as FluentClientOptions)
     this.client.on('error', (e) => this.#warn(e))
+    this.client.on('connect', () => this.#unheard.connected())
     // Fails now (ERR_FLUENT_INVALID_TAG) rather than at the first record.
     this.client.emitMany(this.#tag, [])
   }
@@ -74,7 +75,7 @@ export class FluentTransport extends TransportStream {
     const logger = (this as unknown as { parent?: { listenerCount?: (event: string) => number } }).parent
     const heard = own || (forward !== undefined && (logger?.listenerCount?.('warn') ?? 0) > 0)
     this.emit('warn', err)
-    if (!heard) this.#unheard(err instanceof Error ? err : new Error(String(err)))
+    if (!heard) this.#unheard.warn(err instanceof Error ? err : new Error(String(err)))
   }
 
   /** `callback` is optional: winston always passes one, other callers (abstract-winston-transport) may not. */
