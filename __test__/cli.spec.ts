@@ -3,7 +3,10 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { FluentServer } from '@fluent-org/logger'
+import type { FluentServerOptions } from '@fluent-org/logger'
 import { encode } from '@msgpack/msgpack'
 import { EventTime, FluentClient, FluentReceiver } from '../index.js'
 import type { ReceivedEvent } from '../index.js'
@@ -17,13 +20,17 @@ interface Run {
   stderr: string
 }
 
-async function run(args: string[], input?: string | Uint8Array, timeoutMs = 30_000): Promise<Run> {
+/** Runs the CLI with `input` on stdin; `keepOpen` leaves stdin open after it, as a terminal would. */
+async function run(args: string[], input?: string | Uint8Array, timeoutMs = 30_000, keepOpen = false): Promise<Run> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  child.stdin.end(input)
+  // The child may close its stdin first (it gave up): that is not this test's error.
+  child.stdin.on('error', () => {})
+  if (keepOpen) child.stdin.write(input ?? '')
+  else child.stdin.end(input)
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   const [code] = await once(child, 'exit')
   clearTimeout(timer)
@@ -80,7 +87,7 @@ test('cat: an unreachable server exits 3 after --retry-limit; bad flags exit 2; 
   const res = await run(['cat', '-p', String(port), '--retry-limit', '1', 'x'], '{"a":1}\n')
   t.is(res.code, 3)
   t.regex(res.stderr, new RegExp(`cannot reach 127.0.0.1:${port}`))
-  for (const args of [['cat'], ['cat', '--port', 'x', 't'], ['cat', '--bogus', 't'], ['cat', '-h', 'localhost', 't'], ['nope'], ['receive', '--port', '99999'], ['bench', '--shape', 'huge']]) {
+  for (const args of [['cat'], ['cat', '--port', 'x', 't'], ['cat', '--bogus', 't'], ['nope'], ['receive', '--port', '99999'], ['bench', '--shape', 'huge']]) {
     const bad = await run(args, '')
     t.is(bad.code, 2, args.join(' '))
     t.regex(bad.stderr, /^fluent-native /, args.join(' '))
@@ -167,4 +174,96 @@ test('the progress line is drawn in place on a terminal only, and cleared at the
   t.regex(tty.writes[0], /^\r\x1b\[K1 read at ok \(\d+\.\d s\)$/)
   t.is(tty.writes.at(-1), '\r\x1b[K')
   t.deepEqual(pipe.writes, [])
+})
+
+/** A FluentServer (TLS, security) that stays up for the test; its handshake failures are not the test's errors. */
+async function fluentServer(t: { teardown: (f: () => unknown) => void }, options: FluentServerOptions): Promise<number> {
+  const srv = new FluentServer({ ...options, listenOptions: { port: 0, host: '127.0.0.1' } })
+  srv.on('error', () => {})
+  await srv.listen()
+  t.teardown(() => srv.close())
+  return srv.port as number
+}
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url), 'utf8')
+/** The default --flush-timeout: a permanent error must end the command long before it. */
+const FLUSH_DEFAULT_MS = 30_000
+
+test('cat: a wrong shared key ends at once, exit 3, ERR_FLUENT_AUTH_KEY, even with stdin still open', async (t) => {
+  const port = await fluentServer(t, { security: { serverHostname: 'server.example', sharedKey: 'the-right-key', authorize: false, userDict: {} } })
+  const started = Date.now()
+  const res = await run(['cat', '-p', String(port), '--shared-key', 'a-wrong-key', 'cli.auth'], '{"a":1}\n', FLUSH_DEFAULT_MS + 10_000, true)
+  const took = Date.now() - started
+  t.is(res.code, 3, res.stderr)
+  t.regex(res.stderr, new RegExp(`cannot reach 127.0.0.1:${port}: .*ERR_FLUENT_AUTH_KEY`))
+  t.true(took < FLUSH_DEFAULT_MS, `took ${took} ms`)
+})
+
+test('cat: a certificate the client does not trust ends at once, exit 3, ERR_FLUENT_TLS_CERT', async (t) => {
+  const port = await fluentServer(t, { tlsOptions: { cert: fixture('server.pem'), key: fixture('server.key') } })
+  const started = Date.now()
+  const res = await run(['cat', '-p', String(port), '--tls', '--tls-servername', 'localhost', 'cli.tls'], '{"a":1}\n', FLUSH_DEFAULT_MS + 10_000)
+  const took = Date.now() - started
+  t.is(res.code, 3, res.stderr)
+  t.regex(res.stderr, /ERR_FLUENT_TLS_CERT/)
+  t.true(took < FLUSH_DEFAULT_MS, `took ${took} ms`)
+})
+
+test('cat: --tls against a plaintext input ends at once, exit 3, ERR_FLUENT_TLS_PROTOCOL', async (t) => {
+  const port = await fluentServer(t, {})
+  const started = Date.now()
+  const res = await run(['cat', '-p', String(port), '--tls', 'cli.plain'], '{"a":1}\n', FLUSH_DEFAULT_MS + 10_000, true)
+  const took = Date.now() - started
+  t.is(res.code, 3, res.stderr)
+  t.regex(res.stderr, /ERR_FLUENT_TLS_PROTOCOL/)
+  t.true(took < FLUSH_DEFAULT_MS, `took ${took} ms`)
+})
+
+test('cat: --flush-timeout bounds the wait for a server that never answers, whatever --retry-limit', async (t) => {
+  const port = await deadPort()
+  const started = Date.now()
+  const res = await run(['cat', '-p', String(port), '--retry-limit', '1000', '--flush-timeout', '1500', 'x'], '{"a":1}\n', 60_000)
+  const took = Date.now() - started
+  t.is(res.code, 3, res.stderr)
+  t.regex(res.stderr, /no connection within --flush-timeout 1500 ms/)
+  // 1.5 s plus start-up and a loaded machine: a bound on behaviour (the old code waited for 1,000 attempts).
+  t.true(took < 1500 + 10_000, `took ${took} ms`)
+})
+
+test('cat: --retry-limit N gives up after exactly N failed connection attempts', async (t) => {
+  const port = await deadPort()
+  for (const n of [1, 3]) {
+    const res = await run(['cat', '-p', String(port), '--retry-limit', String(n), 'x'], '{"a":1}\n')
+    t.is(res.code, 3, res.stderr)
+    t.regex(res.stderr, new RegExp(`cannot reach 127.0.0.1:${port}: ${n} connection attempt\\(s\\) failed`))
+  }
+  const zero = await run(['cat', '-p', String(port), '--retry-limit', '0', 'x'], '')
+  t.is(zero.code, 2, 'at least one attempt')
+})
+
+test('bench against an unreachable server stops and exits 3 (5 failed attempts), not after its 60 s drain', async (t) => {
+  const port = await deadPort()
+  const started = Date.now()
+  const res = await run(['bench', '-p', String(port), '--records', '100000'], undefined, 60_000)
+  const took = Date.now() - started
+  t.is(res.code, 3, res.stderr)
+  t.regex(res.stderr, new RegExp(`cannot reach 127.0.0.1:${port}: 5 connection attempt\\(s\\) failed`))
+  t.true(took < 30_000, `took ${took} ms`)
+})
+
+test('-h is help everywhere; an unknown flag or command gets a "did you mean"', async (t) => {
+  for (const args of [['-h'], ['cat', '-h'], ['receive', '-h'], ['bench', '-h']]) {
+    const help = await run(args)
+    t.is(help.code, 0, args.join(' '))
+    t.regex(help.stdout, /^usage: fluent-native/, args.join(' '))
+  }
+  const flag = await run(['cat', '--prot', '24224', 'x'], '')
+  t.is(flag.code, 2)
+  t.regex(flag.stderr, /unknown option --prot \(did you mean --port\?\)/)
+  const far = await run(['cat', '--zzzzzzzz', 'x'], '')
+  t.is(far.code, 2)
+  t.regex(far.stderr, /unknown option --zzzzzzzz\n/, 'no suggestion when nothing is close')
+  const command = await run(['cta'])
+  t.is(command.code, 2)
+  t.regex(command.stderr, /unknown command "cta" \(did you mean "cat"\?\)/)
 })

@@ -23,7 +23,7 @@ function warnUnverifiedOnce(): void {
 const SPECS = new Map<string, JsOptionSpec>(optionSpecs().map((s) => [s.name, s]))
 
 /** Levenshtein distance, for "did you mean" on a mistyped option name. */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]
@@ -37,7 +37,8 @@ function distance(a: string, b: string): number {
   return row[b.length]
 }
 
-function nearest(name: string, candidates: readonly string[]): string {
+/** The candidate closest to `name` (case-insensitive edit distance), for "did you mean". */
+export function nearest(name: string, candidates: readonly string[]): string {
   let best = candidates[0]
   let bestDistance = Infinity
   for (const c of candidates) {

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { distance, nearest } from '../options.js'
 import type { FluentClientOptions } from '../types.js'
 
 export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; multiple?: boolean }>
@@ -14,16 +15,39 @@ export const EXIT = { ok: 0, undelivered: 1, usage: 2, unreachable: 3, badInput:
 /** A user mistake: printed as one line with a pointer to --help, exit status 2. */
 export class UsageError extends Error {}
 
+/**
+ * Strict parsing. `-h` is `--help` in every command that has `--help` (fluent-cat's `-h` for the
+ * host is `--host` here), and an unknown flag names the nearest known one.
+ */
 export function parse(command: string, spec: Spec, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
+  const options: Spec = spec.help !== undefined && spec.help.short === undefined ? { ...spec, help: { ...spec.help, short: 'h' } } : spec
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true, allowNegative: true } as never) as {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true, allowNegative: true } as never) as {
       values: Record<string, unknown>
       positionals: string[]
     }
     return { values, positionals }
   } catch (e) {
-    throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}`)
+    const err = e as Error & { code?: string }
+    const flag = /^Unknown option '(-{1,2})([^']*)'/.exec(err.message)
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag !== null) {
+      const guess = flag[1] === '--' ? similar(flag[2], Object.keys(options)) : nearestShort(flag[2], options)
+      throw new UsageError(`${command}: unknown option ${flag[1]}${flag[2]}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`)
+    }
+    throw new UsageError(`${command}: ${err.message.split('\n')[0]}`)
   }
+}
+
+/** The nearest name as `--name`, unless it is too far off to be a typo of it. */
+export function similar(name: string, names: readonly string[]): string | undefined {
+  const best = nearest(name, names)
+  return distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? `--${best}` : undefined
+}
+
+/** For an unknown `-x`: the long flag whose name starts with that letter, if one does. */
+function nearestShort(letter: string, spec: Spec): string | undefined {
+  const long = Object.keys(spec).find((k) => k.startsWith(letter))
+  return long === undefined ? undefined : `--${long}`
 }
 
 /** Connection flags: fluent-cat's names (no bare -h: that is --help here), plus TLS and auth. */

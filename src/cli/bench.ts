@@ -7,6 +7,7 @@ import { FluentClient } from '../client.js'
 import { FluentReceiver } from '../receiver.js'
 import type { FluentClientOptions } from '../types.js'
 import { CONNECTION, CONNECTION_HELP, EXIT, UsageError, connection, integer, parse, where } from './args.js'
+import { Reach, closeWithin } from './reach.js'
 import { SHAPES } from './shapes.js'
 import type { Shape } from './shapes.js'
 
@@ -24,6 +25,9 @@ ${CONNECTION_HELP}
   --gzip                   compressed batches
   --json                   print the result as one JSON object
 
+Against a server that cannot be reached (5 failed connection attempts, or an authentication,
+certificate or TLS error) it stops and exits 3; otherwise the final drain waits at most 60 s.
+
 CPU per event is this process's user+system time (all threads: the writer, and the receiver
 when it runs here) divided by the records delivered.`
 
@@ -39,6 +43,11 @@ const SPEC = {
 } as const
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Failed connection attempts (before any connection) after which the run stops. */
+const ATTEMPTS = 5
+/** The longest the final drain waits for a reachable server. */
+const DRAIN_MS = 60_000
 
 export async function bench(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse('bench', SPEC, argv)
@@ -63,12 +72,7 @@ export async function bench(argv: string[]): Promise<number> {
     overflow: 'dropNewest',
     exitFlushTimeoutMs: 0,
   })
-  let connectErrors = 0
-  let lastError = ''
-  client.on('error', (e: { code: string; message: string }) => {
-    lastError = e.message
-    if (e.code === 'ERR_FLUENT_CONNECT') connectErrors++
-  })
+  const reach = new Reach(client, ATTEMPTS)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const until = duration === undefined ? Infinity : t0 + duration * 1000
@@ -79,17 +83,17 @@ export async function bench(argv: string[]): Promise<number> {
     const end = Math.min(records, i + 1000)
     for (; i < end; i++) client.emit('bench', make(i))
     if (client.stats().queuedBytes > 32 * 1024 * 1024) {
-      while (client.stats().queuedBytes > 16 * 1024 * 1024 && connectErrors < 5) await sleep(1)
+      while (client.stats().queuedBytes > 16 * 1024 * 1024 && !reach.gaveUp) await sleep(1)
     }
-    if (connectErrors >= 5) break
+    if (reach.gaveUp) break
     await new Promise((resolve) => setImmediate(resolve))
   }
-  const report = await client.close({ timeoutMs: connectErrors >= 5 ? 0 : 60_000 })
+  const report = await closeWithin(client, reach, DRAIN_MS)
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
   await receiver?.close()
-  if (connectErrors >= 5 && report.sent === 0) {
-    process.stderr.write(`fluent-native bench: cannot reach ${where(target)}: ${lastError}\n`)
+  if (reach.gaveUp) {
+    process.stderr.write(`fluent-native bench: cannot reach ${where(target)}: ${reach.reason()}${report.sent > 0 ? ` (${report.sent} records were delivered first)` : ''}\n`)
     return EXIT.unreachable
   }
   const result = {

@@ -1,11 +1,11 @@
 /** `fluent-native cat <tag> [file...]`: records from stdin or files to a Forward server. */
 import { FluentClient } from '../client.js'
-import type { FluentError } from '../errors.js'
 import type { FluentClientOptions } from '../types.js'
 import { CONNECTION, CONNECTION_HELP, EXIT, UsageError, connection, integer, parse, where } from './args.js'
 import { items, parseTime } from './input.js'
-import type { Bad, Format } from './input.js'
+import type { Bad, Format, Item } from './input.js'
 import { Progress } from './progress.js'
+import { Reach, closeWithin } from './reach.js'
 
 export const CAT_HELP = `usage: fluent-native cat [options] <tag> [file...]
 
@@ -28,11 +28,15 @@ Delivery:
   --gzip                   send compressed batches
   --mode MODE              packedForward (default), forward or message
   --retry-limit N          connection attempts before giving up when the server never answers (default 5)
-  --flush-timeout MS       how long to wait at the end for everything to be delivered (default 30000)
+  --flush-timeout MS       how long to wait at the end of the input for everything to be delivered
+                           (default 30000)
   -q, --quiet              no progress line and no summary
 
+An authentication, certificate or TLS error ends the command at once: retrying cannot fix it.
+
 Exit status: 0 everything delivered (acknowledged with --ack); 1 some records not delivered;
-2 bad flags; 3 the server could not be reached; 4 bad input items (the others were delivered).`
+2 bad flags; 3 the server could not be reached or used (N failed attempts, or an authentication,
+certificate or TLS error); 4 bad input items (the others were delivered).`
 
 const SPEC = {
   ...CONNECTION,
@@ -76,7 +80,7 @@ export async function cat(argv: string[]): Promise<number> {
   const [tag, ...files] = positionals
   if (tag === undefined) throw new UsageError('cat: a tag is required')
   const fmt = format(v)
-  const retryLimit = integer('cat', 'retry-limit', v['retry-limit'], 0, 1_000_000) ?? 5
+  const retryLimit = integer('cat', 'retry-limit', v['retry-limit'], 1, 1_000_000) ?? 5
   const flushTimeout = integer('cat', 'flush-timeout', v['flush-timeout'], 0, 2 ** 31 - 1) ?? 30_000
   const mode = v.mode as FluentClientOptions['mode'] | undefined
   if (mode !== undefined && !['packedForward', 'forward', 'message'].includes(mode)) throw new UsageError(`cat: --mode must be packedForward, forward or message`)
@@ -97,17 +101,7 @@ export async function cat(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`cat: ${(e as Error).message}`)
   }
-  let connected = false
-  let connectErrors = 0
-  let lastError: FluentError | undefined
-  client.on('connect', () => (connected = true))
-  client.on('error', (err: FluentError) => {
-    if (err.code === 'ERR_FLUENT_CONNECT' || err.code === 'ERR_FLUENT_TIMEOUT') {
-      connectErrors++
-      lastError = err
-    }
-  })
-  const unreachable = () => !connected && connectErrors > retryLimit
+  const reach = new Reach(client, retryLimit)
   const bad: Bad[] = []
   const quiet = v.quiet === true
   const onBad = (b: Bad) => {
@@ -123,26 +117,34 @@ export async function cat(argv: string[]): Promise<number> {
     const rate = seconds > 0 ? Math.round(s.sent / seconds) : 0
     return `${read} read, ${s.sent} ${v.ack ? 'acknowledged' : 'sent'} (${rate}/s), ${s.dropped} dropped, ${bad.length} bad`
   })
+  // Reading may wait on stdin for ever: giving up on the server ends it too.
+  const input = items(files, { format: fmt, messageKey: (v['message-key'] as string | undefined) ?? 'message', timeKey: v['time-key'] as string | undefined }, onBad)
+  const gaveUp = reach.givenUp().then(() => undefined)
   try {
-    for await (const item of items(files, { format: fmt, messageKey: (v['message-key'] as string | undefined) ?? 'message', timeKey: v['time-key'] as string | undefined }, onBad)) {
+    for (;;) {
+      const next = await Promise.race([input.next(), gaveUp])
+      if (next === undefined || next.done === true) break
+      const item: Item = next.value
       read++
       try {
         if (!client.emit(tag, item.record, item.time ?? fixedTime)) refused++
       } catch (e) {
         onBad({ where: `item ${read}`, reason: (e as Error).message })
       }
-      if (unreachable()) break
+      if (reach.gaveUp) break
       if ((read & 255) === 0 && client.stats().queuedBytes > HIGH_WATER) {
-        while (client.stats().queuedBytes > HIGH_WATER / 2 && !unreachable()) await sleep(5)
+        while (client.stats().queuedBytes > HIGH_WATER / 2 && !reach.gaveUp) await sleep(5)
       }
     }
-    // Wait for the first connection (or giving up) before the close deadline starts counting.
-    while (!connected && !unreachable() && client.stats().queuedRecords > 0) await sleep(10)
   } finally {
     progress.stop()
   }
-  const gaveUp = unreachable()
-  const report = await client.close({ timeoutMs: gaveUp ? 0 : flushTimeout })
+  if (reach.gaveUp) {
+    // stdin may still be open (a terminal, a pipe that has not ended): nothing more is read.
+    process.stdin.destroy()
+  }
+  // --flush-timeout bounds the whole wait after the input, the first connection included.
+  const report = await closeWithin(client, reach, flushTimeout)
   const seconds = (performance.now() - started) / 1000
   const delivered = report.sent
   const lost = report.dropped + report.pending + report.rejected
@@ -153,8 +155,9 @@ export async function cat(argv: string[]): Promise<number> {
         `${lost} not delivered, ${bad.length} bad input item(s), ${seconds.toFixed(2)} s (${rate}/s)\n`,
     )
   }
-  if (gaveUp) {
-    process.stderr.write(`fluent-native cat: cannot reach ${where(options)} after ${connectErrors} attempt(s): ${lastError?.message ?? 'no answer'}\n`)
+  if (reach.gaveUp || (!reach.connected && delivered === 0 && read > bad.length)) {
+    const why = reach.gaveUp ? reach.reason() : `no connection within --flush-timeout ${flushTimeout} ms${reach.lastError ? `: ${reach.lastError.message} (${reach.lastError.code})` : ''}`
+    process.stderr.write(`fluent-native cat: cannot reach ${where(options)}: ${why}\n`)
     return EXIT.unreachable
   }
   if (lost > 0 || refused > 0 || delivered < read - bad.length) return EXIT.undelivered

@@ -3,7 +3,7 @@
 import { bench, BENCH_HELP } from './bench.js'
 import { cat, CAT_HELP } from './cat.js'
 import { receive, RECEIVE_HELP } from './receive.js'
-import { EXIT, UsageError } from './args.js'
+import { EXIT, UsageError, similar } from './args.js'
 
 const HELP = `usage: fluent-native <command> [options]
 
@@ -12,8 +12,8 @@ Commands:
   receive               listen and print what arrives, as JSON lines
   bench                 a quick throughput run against a server (or an in-process receiver)
 
-Run "fluent-native <command> --help" for a command's options. There is no -h: in fluent-cat,
--h means --host.`
+Run "fluent-native <command> --help" (or -h) for a command's options. fluent-cat's -h (the host)
+is --host here.`
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   cat: { run: cat, help: CAT_HELP },
@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === undefined || name === '--help' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS[rest[0] ?? ''] : undefined
     process.stdout.write((topic?.help ?? HELP) + '\n')
     return name === undefined ? EXIT.usage : EXIT.ok
@@ -33,7 +33,10 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const command = COMMANDS[name]
-  if (command === undefined) throw new UsageError(`unknown command "${name}"`)
+  if (command === undefined) {
+    const guess = similar(name, Object.keys(COMMANDS))?.slice(2)
+    throw new UsageError(`unknown command "${name}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`)
+  }
   return command.run(rest)
 }
 
