@@ -2,7 +2,9 @@
 import test from 'ava'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { Registry } from 'prom-client'
+import { createRequire } from 'node:module'
 import { FluentClient, FluentReceiver, METRIC_NAMES, collectMetrics } from '../index.js'
+import { EXPORTED_STATS } from '../src/metrics.js'
 import type { FluentError } from '../index.js'
 import { deadPort, quick, until } from './helpers.ts'
 
@@ -31,9 +33,10 @@ test('metrics() is Prometheus text with the delivered counts', async (t) => {
   const m = parse(client.metrics({ service: 'a"b' }))
   t.is(m.get('fluent_native_records_sent_total{service="a\\"b"}'), 100)
   t.is(m.get('fluent_native_records_emitted_total{service="a\\"b"}'), 100)
-  t.is(m.get('fluent_native_connected{service="a\\"b"}'), 1)
-  t.is(m.get('fluent_native_breaker_state{service="a\\"b",state="closed"}'), 1)
-  t.is(m.get('fluent_native_breaker_state{service="a\\"b",state="open"}'), 0)
+  const server = `server="127.0.0.1:${r.port}"`
+  t.is(m.get(`fluent_native_connected{service="a\\"b",${server}}`), 1)
+  t.is(m.get(`fluent_native_breaker_state{service="a\\"b",${server},state="closed"}`), 1)
+  t.is(m.get(`fluent_native_breaker_state{service="a\\"b",${server},state="open"}`), 0)
   for (const name of METRIC_NAMES) {
     t.true([...m.keys()].some((k) => k.startsWith(name + '{')), name)
     t.is(name.endsWith('_total'), client.metrics().includes(`# TYPE ${name} counter`), name)
@@ -132,4 +135,40 @@ test("collectMetrics with no registry uses prom-client's global register", async
   off()
   t.false((await register.metrics()).includes('global-default'))
   await client.close({ timeoutMs: 0 })
+})
+
+test('metrics per server: connection and breaker state of every server (half_open style), the version, every stats() field', async (t) => {
+  const r = await FluentReceiver.listen()
+  t.teardown(() => r.close())
+  const dead = await deadPort()
+  const client = new FluentClient({
+    ...quick,
+    servers: [
+      { host: '127.0.0.1', port: r.port },
+      { host: '127.0.0.1', port: dead },
+    ],
+    breaker: { failureThreshold: 1, cooldownMs: 60_000 },
+  })
+  t.teardown(() => client.close({ timeoutMs: 0 }))
+  client.on('error', () => {})
+  for (let i = 0; i < 10; i++) client.emit('m', { i })
+  t.true(await until(() => client.stats().servers[1].breaker === 'open' && client.stats().servers[0].connected, 20_000))
+  const text = client.metrics()
+  const m = parse(text)
+  const up = `server="127.0.0.1:${r.port}"`
+  const down = `server="127.0.0.1:${dead}"`
+  t.is(m.get(`fluent_native_connected{${up}}`), 1)
+  t.is(m.get(`fluent_native_connected{${down}}`), 0)
+  t.is(m.get(`fluent_native_breaker_state{${up},state="closed"}`), 1)
+  t.is(m.get(`fluent_native_breaker_state{${down},state="open"}`), 1)
+  t.is(m.get(`fluent_native_breaker_state{${down},state="half_open"}`), 0)
+  t.is(m.get(`fluent_native_server_healthy{${down}}`), 0)
+  t.false(text.includes('halfOpen'))
+  const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version
+  t.is(m.get(`fluent_native_info{version="${version}"}`), 1)
+  // Every field of stats() is exported by some metric (a new field needs its row in src/metrics.ts).
+  t.deepEqual(
+    Object.keys(client.stats()).filter((k) => !EXPORTED_STATS.includes(k)),
+    [],
+  )
 })

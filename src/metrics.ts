@@ -4,12 +4,13 @@
  * optional peer dependency; default metrics are never registered). Names follow Fluent Bit's
  * conventions: a `fluent_native_` prefix, `_total` on counters, units in the name.
  *
- * The table is the one place a metric is defined; a new stats field (per-server counters, say)
- * is one more row, and rows may return several labelled samples.
+ * The table is the one place a metric is defined; a new stats field is one more row, and rows
+ * may return several labelled samples. Connection and breaker state, and the per-server counters,
+ * have one sample per server, labelled `server` (`host:port` or the socket path).
  */
 import { createRequire } from 'node:module'
 import { FluentError } from './errors.js'
-import type { FluentStats } from './types.js'
+import type { FluentStats, ServerStats } from './types.js'
 
 export type Labels = Record<string, string>
 
@@ -22,40 +23,79 @@ interface Row {
   name: string
   type: 'counter' | 'gauge'
   help: string
+  /** The stats() field it exports (for the test that every field is exported). */
+  field?: keyof FluentStats
   samples: (s: FluentStats) => Sample[]
 }
 
 const one = (value: number): Sample[] => [{ labels: {}, value }]
 
-const BREAKER_STATES = ['closed', 'halfOpen', 'open'] as const
+/** One sample per server, labelled `server` (`host:port` or the socket path). */
+const perServer = (value: (v: ServerStats) => number) => (s: FluentStats): Sample[] =>
+  s.servers.map((v) => ({ labels: { server: v.address }, value: value(v) }))
+
+/** Breaker states as stats() names them, and as label values (Prometheus style: snake_case). */
+const BREAKER_STATES = [
+  ['closed', 'closed'],
+  ['halfOpen', 'half_open'],
+  ['open', 'open'],
+] as const
+
+const VERSION = (createRequire(__filename)('../package.json') as { version: string }).version
+
+/** A counter of `stats()[field]`. */
+const counter = (name: string, field: keyof FluentStats, help: string): Row => ({
+  name,
+  type: 'counter',
+  help,
+  field,
+  samples: (s) => one(s[field] as number),
+})
+
+/** A gauge of `stats()[field]`. */
+const gauge = (name: string, field: keyof FluentStats, help: string): Row => ({ ...counter(name, field, help), type: 'gauge' })
 
 const ROWS: Row[] = [
-  { name: 'fluent_native_records_emitted_total', type: 'counter', help: 'Records accepted by emit, emitMany and emitRaw.', samples: (s) => one(s.emitted) },
-  { name: 'fluent_native_records_sent_total', type: 'counter', help: 'Records delivered (acknowledged, with requireAck).', samples: (s) => one(s.sent) },
-  { name: 'fluent_native_records_dropped_total', type: 'counter', help: 'Records dropped by the overflow policy, after close, or left at a deadline.', samples: (s) => one(s.dropped) },
-  { name: 'fluent_native_records_rejected_total', type: 'counter', help: 'Records the server rejected on every attempt.', samples: (s) => one(s.rejected) },
-  { name: 'fluent_native_batches_sent_total', type: 'counter', help: 'Batches (requests) written.', samples: (s) => one(s.batchesSent) },
-  { name: 'fluent_native_sent_bytes_total', type: 'counter', help: 'Bytes written to the server.', samples: (s) => one(s.bytesSent) },
-  { name: 'fluent_native_retries_total', type: 'counter', help: 'Batches written again after a failure.', samples: (s) => one(s.retries) },
-  { name: 'fluent_native_connects_total', type: 'counter', help: 'Connections established.', samples: (s) => one(s.connects) },
-  { name: 'fluent_native_reconnects_total', type: 'counter', help: 'Connections re-established after a loss.', samples: (s) => one(s.reconnects) },
-  { name: 'fluent_native_errors_total', type: 'counter', help: 'Errors the writer reported.', samples: (s) => one(s.errors) },
-  { name: 'fluent_native_unhandled_errors_total', type: 'counter', help: "Errors with no 'error' listener.", samples: (s) => one(s.unhandledErrors) },
-  { name: 'fluent_native_events_lost_total', type: 'counter', help: 'Client events lost because the JS thread was too far behind.', samples: (s) => one(s.eventsLost) },
-  { name: 'fluent_native_buffer_bytes', type: 'gauge', help: 'Bytes buffered (waiting, being written, awaiting ack).', samples: (s) => one(s.queuedBytes) },
-  { name: 'fluent_native_buffer_records', type: 'gauge', help: 'Records buffered.', samples: (s) => one(s.queuedRecords) },
-  { name: 'fluent_native_in_flight_batches', type: 'gauge', help: 'Batches awaiting an ack.', samples: (s) => one(s.inFlightBatches) },
-  { name: 'fluent_native_connected', type: 'gauge', help: '1 while connected to the server.', samples: (s) => one(s.connected ? 1 : 0) },
+  counter('fluent_native_records_emitted_total', 'emitted', 'Records accepted by emit, emitMany and emitRaw.'),
+  counter('fluent_native_records_sent_total', 'sent', 'Records delivered (acknowledged, with requireAck).'),
+  counter('fluent_native_records_dropped_total', 'dropped', 'Records dropped by the overflow policy, after close, or left at a deadline.'),
+  counter('fluent_native_records_rejected_total', 'rejected', 'Records the server rejected on every attempt.'),
+  counter('fluent_native_records_duplicates_total', 'duplicates', 'Records written again after a write whose ack never came (each may have arrived twice).'),
+  counter('fluent_native_records_handed_over_total', 'handedOver', 'Records handed to the failure handler.'),
+  counter('fluent_native_records_handled_total', 'handled', 'Records the failure handler took.'),
+  counter('fluent_native_records_handler_overflow_total', 'handlerOverflow', "Records dropped without reaching the failure handler (over errorHandlerMaxBytes)."),
+  counter('fluent_native_batches_sent_total', 'batchesSent', 'Batches (requests) written.'),
+  counter('fluent_native_sent_bytes_total', 'bytesSent', 'Bytes written to the servers.'),
+  counter('fluent_native_retries_total', 'retries', 'Batches written again after a failure.'),
+  counter('fluent_native_connects_total', 'connects', 'Connections established.'),
+  counter('fluent_native_reconnects_total', 'reconnects', 'Connections re-established after a loss.'),
+  counter('fluent_native_errors_total', 'errors', 'Errors the writer reported.'),
+  counter('fluent_native_unhandled_errors_total', 'unhandledErrors', "Errors with no 'error' listener."),
+  counter('fluent_native_events_lost_total', 'eventsLost', 'Client events lost because the JS thread was too far behind.'),
+  gauge('fluent_native_buffer_bytes', 'queuedBytes', 'Bytes buffered (waiting, being written, awaiting ack).'),
+  gauge('fluent_native_buffer_records', 'queuedRecords', 'Records buffered.'),
+  gauge('fluent_native_in_flight_batches', 'inFlightBatches', 'Batches awaiting an ack.'),
+  { name: 'fluent_native_connected', type: 'gauge', help: '1 while connected to this server.', field: 'connected', samples: perServer((v) => (v.connected ? 1 : 0)) },
   {
     name: 'fluent_native_breaker_state',
     type: 'gauge',
-    help: 'Circuit breaker state: 1 for the current one.',
-    samples: (s) => BREAKER_STATES.map((state) => ({ labels: { state }, value: s.breaker === state ? 1 : 0 })),
+    help: "This server's circuit breaker state: 1 for the current one.",
+    field: 'breaker',
+    samples: (s) => s.servers.flatMap((v) => BREAKER_STATES.map(([from, state]) => ({ labels: { server: v.address, state }, value: v.breaker === from ? 1 : 0 }))),
   },
+  { name: 'fluent_native_server_healthy', type: 'gauge', help: '1 while this server is usable (not failing, breaker not open).', field: 'servers', samples: perServer((v) => (v.healthy ? 1 : 0)) },
+  { name: 'fluent_native_server_records_sent_total', type: 'counter', help: 'Records delivered to this server.', field: 'servers', samples: perServer((v) => v.sent) },
+  { name: 'fluent_native_server_batches_sent_total', type: 'counter', help: 'Batches written to this server.', field: 'servers', samples: perServer((v) => v.batches) },
+  { name: 'fluent_native_server_errors_total', type: 'counter', help: 'Failed connects and connections this server ended or let time out.', field: 'servers', samples: perServer((v) => v.errors) },
+  { name: 'fluent_native_server_in_flight_batches', type: 'gauge', help: 'Batches written to this server awaiting their ack.', field: 'servers', samples: perServer((v) => v.inFlight) },
+  { name: 'fluent_native_info', type: 'gauge', help: 'Always 1; the version of fluent-native as a label.', samples: () => [{ labels: { version: VERSION }, value: 1 }] },
 ]
 
 /** The metric names, for documentation and tests. */
 export const METRIC_NAMES: readonly string[] = ROWS.map((r) => r.name)
+
+/** The stats() fields the metrics export (every one: __test__/metrics.spec.ts checks it). */
+export const EXPORTED_STATS: readonly string[] = [...new Set(ROWS.flatMap((r) => (r.field === undefined ? [] : [r.field])))]
 
 interface HasStats {
   stats(): FluentStats
