@@ -17,6 +17,7 @@ export { FluentError } from './src/errors.js';
 export type { FluentWritable, WritableOptions } from './src/writable.js';
 export type { LineOptions } from './src/ndjson.js';
 export type { FluentErrorCode } from './src/errors.js';
+export type { FluentClientEvent, FluentClientEvents } from './src/events.js';
 export { fallbackToClient, fallbackToFile, fallbackToStream } from './src/fallbacks.js';
 export type { ErrorHandler } from './src/fallbacks.js';
 export { FailedBatch } from './src/batch.js';

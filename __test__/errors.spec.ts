@@ -115,26 +115,43 @@ test('a throwing listener does not crash the process', async (t) => {
   await server.close()
 })
 
-test('a log tag named like an EventEmitter event is still logged; EventEmitter events still work', async (t) => {
+test('emit(tag, record) always logs, whatever the tag: emit("error", err) sends an Error record and calls no listener', async (t) => {
   const server = await Receiver.start()
   const client = new FluentClient({ port: server.port, ...quick })
   const heard: unknown[] = []
+  const added: Array<string | symbol> = []
   client.on('error', (e) => heard.push(e))
-  client.on('newListener', () => {})
+  client.on('newListener', (name) => added.push(name))
   t.true(client.emit('error', { msg: 'logged with the tag error' }))
   t.true(client.emit('error', { msg: 'again, from the cache path' }))
   const own = new FluentError('ERR_FLUENT_IO', 'raised by hand')
   t.true(client.emit('error', own))
-  client.on('connect', () => {}) // fires 'newListener' through emit
-  await client.close()
-  t.true(await server.waitFor(2))
+  t.true(client.emit('connect', { msg: 'a record, not a connection' }))
+  // Not a record, as with any tag (never an EventEmitter 'drain' with a string).
+  t.throws(() => client.emit('drain', 'text' as never), { code: 'ERR_FLUENT_INVALID_RECORD' } as never)
+  // EventEmitter's own bookkeeping still goes through: 'newListener' for this listener.
+  client.on('disconnect', () => {})
+  t.deepEqual(added, ['disconnect'])
+  // With no 'error' listener, EventEmitter would throw the Error; a record never does.
+  const bare = new FluentClient({ port: server.port, ...quick })
+  t.true(bare.emit('error', new Error('db down')))
+  await Promise.all([client.close(), bare.close()])
+  t.true(await server.waitFor(5))
   await server.close()
-  t.deepEqual(heard, [own])
+  t.deepEqual(heard, [])
+  // Two connections: the order between the clients is not defined, within each it is.
+  const got = server.entries.map((e) => [e.tag, e.record.msg ?? e.record.message])
   t.deepEqual(
-    server.entries.map((e) => [e.tag, e.record.msg]),
+    got.filter(([, m]) => m !== 'db down'),
     [
       ['error', 'logged with the tag error'],
       ['error', 'again, from the cache path'],
+      ['error', 'raised by hand'],
+      ['connect', 'a record, not a connection'],
     ],
+  )
+  t.deepEqual(
+    got.filter(([, m]) => m === 'db down'),
+    [['error', 'db down']],
   )
 })

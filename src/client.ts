@@ -7,10 +7,11 @@ import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, p
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
-import { isRecord, spliced, takeOwnError } from './encoder.js'
+import { spliced, takeOwnError } from './encoder.js'
 import { publishError, publishEvent } from './diagnostics.js'
 import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
+import type { TypedListeners } from './events.js'
 import { register, warnNow } from './exit.js'
 import type { ExitHandle } from './exit.js'
 import type { ErrorHandler } from './fallbacks.js'
@@ -61,6 +62,20 @@ function encodeError(e: unknown): FluentError {
 
 /** How long `close()` waits for failure-handler batches still on their way from the writer. */
 const CATCH_UP_MS = 1000
+
+// Typed listeners (src/events.ts): a declaration merged with the class, no code.
+export interface FluentClient {
+  on: TypedListeners<this>['on']
+  once: TypedListeners<this>['once']
+  off: TypedListeners<this>['off']
+  addListener: TypedListeners<this>['addListener']
+  removeListener: TypedListeners<this>['removeListener']
+  prependListener: TypedListeners<this>['prependListener']
+  prependOnceListener: TypedListeners<this>['prependOnceListener']
+  listeners: TypedListeners<this>['listeners']
+  listenerCount: TypedListeners<this>['listenerCount']
+  removeAllListeners: TypedListeners<this>['removeAllListeners']
+}
 
 /**
  * Events: `'connect'` (server), `'disconnect'` (err, server), `'error'` (FluentError), `'breaker'`
@@ -192,21 +207,15 @@ export class FluentClient extends EventEmitter {
    * Throws FluentError for a bad tag, record or time, or a full buffer under `overflow: 'error'`.
    */
   emit(tag: string, record: object, time?: Time): boolean
-  /** @internal EventEmitter's own emit, used for events. */
-  emit(event: string | symbol, ...args: unknown[]): boolean
   emit(tag: string | symbol, record?: unknown, time?: unknown, ...rest: unknown[]): boolean {
     let id = this.#tags.get(tag)
     if (id === undefined) {
       if (typeof tag === 'symbol') return super.emit(tag, record, time, ...rest)
       if (EMITTER_EVENTS.has(tag)) {
-        // EventEmitter's own events go to EventEmitter; a log record with such a tag is still a log record.
-        let event: boolean
-        try {
-          event = !isRecord(record) || record instanceof Error
-        } catch (e) {
-          throw encodeError(e)
-        }
-        if (event) return super.emit(tag, record, time, ...rest)
+        // Listeners are called through super.emit, never through here: a string tag is a record
+        // (`emit('error', err)` logs it), except EventEmitter's own `emit('newListener', name, fn)`.
+        const own = (tag === 'newListener' || tag === 'removeListener') && (typeof record === 'string' || typeof record === 'symbol')
+        if (own) return super.emit(tag, record, time, ...rest)
         id = this.#eventTags.get(tag) ?? this.#tagId(tag, this.#eventTags)
       } else {
         id = this.#tagId(tag, this.#tags)

@@ -1,0 +1,46 @@
+/**
+ * The events a FluentClient emits, typed: `client.on('error', (err) => ...)` gets `err: FluentError`.
+ * Declarations only (merged with the class in src/client.ts); nothing here runs.
+ *
+ * `emit(tag, record)` is the logging method, not EventEmitter's: a string tag always logs a record,
+ * whatever the tag (`emit('error', new Error('db down'))` logs an Error record under the tag
+ * `error`). The client dispatches these events to listeners itself, never through `emit`.
+ */
+import type { DeliveredBatch } from './batch.js'
+import type { FluentError } from './errors.js'
+import type { BreakerEvent } from './types.js'
+
+export interface FluentClientEvents {
+  /** Every FluentError the client reports (connection, delivery, refusals after close...). */
+  error: (err: FluentError) => void
+  /** Connected to `server` (`host:port` or the socket path). */
+  connect: (server: string) => void
+  /** The connection to `server` ended: `err` says why, undefined for a clean close. */
+  disconnect: (err: FluentError | undefined, server: string) => void
+  /** A server's circuit breaker opened, half-opened for a probe, or closed. */
+  breaker: (event: BreakerEvent) => void
+  /** A batch was delivered (computed only while someone listens). */
+  delivered: (batch: DeliveredBatch) => void
+  /** After records were refused for lack of room, the buffer is back at half its cap or below. */
+  drain: () => void
+  /** EventEmitter's own. */
+  newListener: (event: string | symbol, listener: (...args: any[]) => void) => void
+  /** EventEmitter's own. */
+  removeListener: (event: string | symbol, listener: (...args: any[]) => void) => void
+}
+
+export type FluentClientEvent = keyof FluentClientEvents
+
+/** EventEmitter's listener methods, typed by the event map. */
+export interface TypedListeners<Self> {
+  on<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  once<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  off<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  addListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  removeListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  prependListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  prependOnceListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  listeners<E extends FluentClientEvent>(event: E): Array<FluentClientEvents[E]>
+  listenerCount<E extends FluentClientEvent>(event: E): number
+  removeAllListeners(event?: FluentClientEvent): Self
+}
