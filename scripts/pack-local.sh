@@ -38,6 +38,8 @@ cp package.json pack/package.json.orig
 restore() { mv pack/package.json.orig package.json; }
 trap restore EXIT
 npm pkg set "optionalDependencies.$name-$platform=$version"
+# As prepack does under `npm publish` (scripts/manifest.cjs): `prepare` does not ship.
+npm pkg delete scripts.prepare
 # --ignore-scripts: `prepare` would build again; the build above (or the caller's) is what ships.
 npm pack --silent --ignore-scripts --pack-destination pack >/dev/null
 restore
