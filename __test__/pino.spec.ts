@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { destination } from '../src/pino.js'
 import { Capture } from './capture.ts'
-import { Receiver, sleep } from './helpers.ts'
+import { Receiver, sleep, until } from './helpers.ts'
 
 // What `target: 'fluent-native/pino'` resolves to from an application (the package's subpath export,
 // self-referenced from the package root: __test__ has its own package.json, so pino, resolving from
@@ -345,4 +345,28 @@ test('a mistyped pino.transport option is the transport\'s error, its code in th
   const err = await new Promise<Error>((resolve) => transport.once('error', resolve))
   t.regex(err.message, /^ERR_FLUENT_CONFIG: /)
   t.regex(err.message, /unknown option "tagkey" \(did you mean "tagKey"\?\)/)
+})
+
+test("destination() with its server down and no 'error' listener warns once on stderr; with a listener, only the listener hears", async (t) => {
+  const down = await Receiver.start()
+  await down.close()
+  const warned: Array<{ code?: string; message: string }> = []
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.message.startsWith('fluent-native/pino')) warned.push(w)
+  }
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const options = { port: down.port, tag: 'down', reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 50 }
+  const unheard = destination(options)
+  const heard = destination(options)
+  const errors: unknown[] = []
+  heard.client.on('error', (e) => errors.push(e))
+  unheard.write('{"msg":"a"}\n')
+  heard.write('{"msg":"a"}\n')
+  // Several refused attempts each (the backoff is 20-50 ms), one warning for them all.
+  t.true(await until(() => unheard.client.stats().servers[0].errors >= 3 && heard.client.stats().servers[0].errors >= 3, 10_000))
+  await sleep(50)
+  t.is(warned.filter((w) => w.code === 'ERR_FLUENT_CONNECT').length, 1)
+  t.true(errors.length >= 3)
+  await Promise.all([unheard.client.close({ timeoutMs: 0 }), heard.client.close({ timeoutMs: 0 })])
 })

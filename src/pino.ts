@@ -21,7 +21,7 @@ import { LINE_OPTION_KEYS, openNdjson, splitLineOptions } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
 import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
-import { warnAboutClient } from './warnings.js'
+import { warnAboutClient, warnWhenUnheard } from './warnings.js'
 
 export type PinoFluentOptions = FluentClientOptions & LineOptions
 
@@ -69,7 +69,8 @@ function closed(client: FluentClient, timeoutMs: number): Promise<void> {
 /**
  * The in-thread destination: `pino(destination({ tag: 'app', host: 'fluentd' }))`. Each `write` goes
  * to the native buffer at once (no JS buffer to lose at exit); the client drains at exit like any
- * FluentClient. `client` is there for `'error'` listeners and `stats()`.
+ * FluentClient. `client` is there for `'error'` listeners and `stats()`; while it has none, its
+ * errors are warnings on stderr (src/warnings.ts).
  */
 export class PinoDestination extends EventEmitter {
   readonly client: FluentClient
@@ -85,6 +86,8 @@ export class PinoDestination extends EventEmitter {
     this.client = client
     this.#lines = lines
     this.#endTimeoutMs = endTimeoutMs
+    // Not silent by default: while nobody listens on `client`, its errors go to stderr.
+    warnWhenUnheard(client, 'fluent-native/pino')
     process.nextTick(() => this.emit('ready'))
   }
 

@@ -68,3 +68,15 @@ export function warnAboutClient(client: FluentClient, prefix: string, sink: Warn
   client.on('error', (err: FluentError) => w.warn(err))
   client.on('connect', () => w.connected())
 }
+
+/**
+ * For a client the user may listen to (pino's `destination().client`): its errors become warnings
+ * only while this is its sole `'error'` listener.
+ */
+export function warnWhenUnheard(client: FluentClient, prefix: string): void {
+  const w = warnings(prefix)
+  client.on('error', (err: FluentError) => {
+    if (client.listenerCount('error') === 1) w.warn(err)
+  })
+  client.on('connect', () => w.connected())
+}
