@@ -138,6 +138,7 @@ export async function cat(argv: string[]): Promise<number> {
     }
   } finally {
     progress.stop()
+    reach.stop()
   }
   if (reach.gaveUp) {
     // stdin may still be open (a terminal, a pipe that has not ended): nothing more is read.

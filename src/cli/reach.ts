@@ -25,15 +25,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class Reach {
   connected = false
-  /** Failed connection attempts before the first connection. */
-  failed = 0
   /** The error that made it give up (or the last connection error). */
   lastError: FluentError | undefined
   permanent: FluentError | undefined
+  readonly #client: FluentClient
   readonly #attempts: number
-  readonly #waiting = new Set<() => void>()
+  /** Failed attempts seen as 'error' events, before the first connection. */
+  #failedEvents = 0
+  /** The count it gave up at, so the message says what the rule said. */
+  #failedAtGiveUp: number | undefined
+  #timer: NodeJS.Timeout | undefined
 
   constructor(client: FluentClient, attempts: number) {
+    this.#client = client
     this.#attempts = attempts
     client.on('connect', () => (this.connected = true))
     client.on('error', (err: FluentError) => {
@@ -44,20 +48,48 @@ export class Reach {
         this.lastError = err
       } else if (ATTEMPT_FAILED.has(err.code)) {
         this.lastError = err
-        if (!this.connected) this.failed++
+        if (!this.connected) this.#failedEvents++
       }
-      if (this.gaveUp) for (const wake of this.#waiting) wake()
     })
   }
 
-  get gaveUp(): boolean {
-    return this.permanent !== undefined || (!this.connected && this.failed >= this.#attempts)
+  /**
+   * Failed connection attempts before the first connection: the 'error' events, or the servers'
+   * own error counts when those are higher (error events may be folded together; the counts not).
+   */
+  get failed(): number {
+    if (this.#failedAtGiveUp !== undefined) return this.#failedAtGiveUp
+    if (this.connected) return this.#failedEvents
+    const counted = this.#client.stats().servers.reduce((n, s) => n + s.errors, 0)
+    return Math.max(this.#failedEvents, counted)
   }
 
-  /** Resolves once it gave up (never, if it does not). */
+  get gaveUp(): boolean {
+    if (this.#failedAtGiveUp !== undefined || this.permanent !== undefined) return true
+    const failed = this.failed
+    if (this.connected || failed < this.#attempts) return false
+    this.#failedAtGiveUp = this.#attempts
+    return true
+  }
+
+  /** Resolves once it gave up (checked every 20 ms until `stop()`; never, if it does not). */
   givenUp(): Promise<void> {
-    if (this.gaveUp) return Promise.resolve()
-    return new Promise((resolve) => this.#waiting.add(resolve))
+    return new Promise((resolve) => {
+      clearInterval(this.#timer)
+      this.#timer = setInterval(() => {
+        if (!this.gaveUp) return
+        this.stop()
+        resolve()
+      }, 20)
+      // Waiting for this must not keep the process alive by itself.
+      this.#timer.unref()
+    })
+  }
+
+  /** Stops the checks `givenUp()` started. */
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 
   /** Why it gave up, for the one-line message. */
