@@ -1,0 +1,123 @@
+//! The ledger: what is settled, persisted so a restart does not send it again.
+//!
+//! It holds a watermark `(seq, offset)` (every frame before it is settled) and the frames settled
+//! out of order beyond it. The file is small (bounded by the batches unsettled at the time) and is
+//! replaced whole: written to `ledger.tmp`, synced, renamed over `ledger`. A torn or damaged
+//! ledger reads as none, which replays everything still on disk: at least once, never lost.
+//!
+//! Layout (little-endian): `magic[8] | count u32 | wm_seq u64 | wm_offset u64 |
+//! (seq u64, offset u64) × count | crc32c u32` over everything before the CRC.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::segment::sync_dir;
+
+const MAGIC: [u8; 8] = *b"FNSPLDG\x01";
+const FILE: &str = "ledger";
+const TMP: &str = "ledger.tmp";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+  /// Every frame in a segment with a lower seq, or in this seq before this offset, is settled.
+  pub watermark: (u64, u64),
+  /// Frames at or after the watermark settled out of order, sorted.
+  pub settled: Vec<(u64, u64)>,
+}
+
+impl Ledger {
+  fn encode(&self) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 4 + 16 + 16 * self.settled.len() + 4);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&(self.settled.len() as u32).to_le_bytes());
+    for (seq, off) in std::iter::once(&self.watermark).chain(&self.settled) {
+      out.extend_from_slice(&seq.to_le_bytes());
+      out.extend_from_slice(&off.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+  }
+
+  fn decode(b: &[u8]) -> Option<Ledger> {
+    let (body, crc) = b.split_at_checked(b.len().checked_sub(4)?)?;
+    if body.get(..8)? != MAGIC || crc32c::crc32c(body).to_le_bytes() != crc {
+      return None;
+    }
+    let count = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?) as usize;
+    let pairs = body.get(12..)?;
+    if pairs.len() != 16 * (count + 1) {
+      return None;
+    }
+    let mut it = pairs.chunks_exact(16).map(|c| {
+      (
+        u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+        u64::from_le_bytes(c[8..].try_into().expect("8 bytes")),
+      )
+    });
+    let watermark = it.next()?;
+    Some(Ledger {
+      watermark,
+      settled: it.collect(),
+    })
+  }
+}
+
+/// The slot's ledger (`None` when absent or damaged) and whether it was damaged, so the caller can
+/// count it.
+pub fn read(slot: &Path) -> io::Result<(Option<Ledger>, bool)> {
+  match fs::read(slot.join(FILE)) {
+    Ok(b) => {
+      let l = Ledger::decode(&b);
+      let damaged = l.is_none();
+      Ok((l, damaged))
+    }
+    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((None, false)),
+    Err(e) => Err(e),
+  }
+}
+
+/// Replaces the slot's ledger; `durable` also syncs the file and the directory.
+pub fn write(slot: &Path, ledger: &Ledger, durable: bool) -> io::Result<()> {
+  let tmp = slot.join(TMP);
+  let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+  f.write_all(&ledger.encode())?;
+  if durable {
+    f.sync_data()?;
+  }
+  drop(f);
+  fs::rename(&tmp, slot.join(FILE))?;
+  if durable {
+    sync_dir(slot)?;
+  }
+  Ok(())
+}
+
+pub fn remove(slot: &Path) -> io::Result<()> {
+  match fs::remove_file(slot.join(FILE)) {
+    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+    _ => Ok(()),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_ledger_round_trips_and_any_flipped_byte_reads_as_none() {
+    let l = Ledger {
+      watermark: (3, 16),
+      settled: vec![(3, 200), (4, 16)],
+    };
+    let b = l.encode();
+    assert_eq!(Ledger::decode(&b), Some(l));
+    for i in 0..b.len() {
+      let mut bad = b.clone();
+      bad[i] ^= 0x10;
+      assert_eq!(Ledger::decode(&bad), None, "byte {i}");
+    }
+    assert_eq!(Ledger::decode(&b[..b.len() - 1]), None);
+  }
+}

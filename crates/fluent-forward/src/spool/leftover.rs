@@ -1,0 +1,115 @@
+//! Finding what a slot left behind, and adopting a dead process's slot into ours.
+//!
+//! Adoption renames the orphan's segment files into our slot under new numbers (a rename within
+//! one directory tree is atomic: a file is in exactly one slot, whatever moment a crash picks).
+//! Its ledger is applied on the way: files wholly settled are deleted, the partly settled one
+//! carries its replay start in its new name, and its out-of-order settles join our ledger.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::error::SpoolError;
+use super::ledger;
+use super::lock::SlotLock;
+use super::segment::{self, sync_dir, SegmentName};
+
+/// A leftover segment file.
+#[derive(Debug)]
+pub struct Found {
+  pub name: SegmentName,
+  pub path: PathBuf,
+  pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct SlotContents {
+  pub segments: Vec<Found>,
+  /// Frames settled out of order, per the ledger.
+  pub skip: Vec<(u64, u64)>,
+  pub ledger_damaged: bool,
+  /// The highest seq this slot ever used (new segments must come after it).
+  pub max_seq: u64,
+}
+
+/// Reads `slot`'s ledger and segments, deleting the segment files it says are settled.
+pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
+  let (ledger, ledger_damaged) = ledger::read(slot).map_err(|e| SpoolError::io("read ledger in", slot, e))?;
+  let ledger = ledger.unwrap_or_default();
+  let (wm_seq, wm_off) = ledger.watermark;
+  let mut out = SlotContents {
+    ledger_damaged,
+    max_seq: wm_seq,
+    ..SlotContents::default()
+  };
+  let listed = segment::list(slot).map_err(|e| SpoolError::io("list segments in", slot, e))?;
+  for (name, path) in listed {
+    out.max_seq = out.max_seq.max(name.seq);
+    if name.seq < wm_seq {
+      // Settled before the last run ended; only the deletion did not happen.
+      remove_file(&path)?;
+      continue;
+    }
+    let bytes = match fs::metadata(&path) {
+      Ok(m) => m.len(),
+      Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+      Err(e) => return Err(SpoolError::io("stat segment", path, e)),
+    };
+    let start = if name.seq == wm_seq {
+      name.start.max(wm_off)
+    } else {
+      name.start
+    };
+    out.segments.push(Found {
+      name: SegmentName { seq: name.seq, start },
+      path,
+      bytes,
+    });
+  }
+  out.skip = ledger.settled;
+  Ok(out)
+}
+
+/// Moves the orphan's unsettled segments into `own`, numbered from `*next_seq` on.
+pub fn adopt(orphan: &SlotLock, own: &Path, next_seq: &mut u64) -> Result<SlotContents, SpoolError> {
+  let found = scan(&orphan.dir)?;
+  let mut renumbered = HashMap::new();
+  let mut out = SlotContents {
+    ledger_damaged: found.ledger_damaged,
+    ..SlotContents::default()
+  };
+  for f in found.segments {
+    let name = SegmentName {
+      seq: *next_seq,
+      start: f.name.start,
+    };
+    let to = own.join(name.file_name());
+    fs::rename(&f.path, &to).map_err(|e| SpoolError::io("adopt segment", &f.path, e))?;
+    *next_seq += 1;
+    renumbered.insert(f.name.seq, name.seq);
+    out.max_seq = name.seq;
+    out.segments.push(Found {
+      name,
+      path: to,
+      bytes: f.bytes,
+    });
+  }
+  out.skip = found
+    .skip
+    .iter()
+    .filter_map(|(seq, off)| renumbered.get(seq).map(|s| (*s, *off)))
+    .collect();
+  // Make the renames durable before the orphan's ledger goes: the ledger's settles are ours now.
+  sync_dir(own).map_err(|e| SpoolError::io("sync", own, e))?;
+  sync_dir(&orphan.dir).map_err(|e| SpoolError::io("sync", &orphan.dir, e))?;
+  ledger::remove(&orphan.dir).map_err(|e| SpoolError::io("remove ledger in", &orphan.dir, e))?;
+  Ok(out)
+}
+
+pub fn remove_file(path: &Path) -> Result<(), SpoolError> {
+  match fs::remove_file(path) {
+    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(SpoolError::io("delete segment", path, e)),
+    _ => Ok(()),
+  }
+}
