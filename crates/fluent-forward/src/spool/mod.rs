@@ -76,6 +76,11 @@ pub struct SpoolId {
 }
 
 impl SpoolId {
+  /// The segment number and the byte offset of the batch's frame in that file (for reports).
+  pub fn position(&self) -> (u64, u64) {
+    (self.seq, self.offset)
+  }
+
   /// Bytes the batch takes on disk, frame header included.
   pub fn disk_bytes(&self) -> u64 {
     FRAME_HEADER_LEN as u64 + self.len as u64
