@@ -41,7 +41,12 @@ fn a_torn_tail_is_detected_and_the_batches_before_it_replayed() {
   let dir = TempDir::new("torn");
   let (file, offsets, sent) = ten_batches(&dir);
   let len = file.metadata().unwrap().len();
-  OpenOptions::new().write(true).open(&file).unwrap().set_len(len - 5).unwrap();
+  OpenOptions::new()
+    .write(true)
+    .open(&file)
+    .unwrap()
+    .set_len(len - 5)
+    .unwrap();
   let (back, damage, spool) = replayed(&dir);
   assert_eq!(back, sent[..9]);
   assert_eq!(damage.len(), 1);
@@ -58,7 +63,12 @@ fn a_flipped_payload_byte_is_caught_by_the_checksum_and_only_that_batch_skipped(
   let (file, offsets, sent) = ten_batches(&dir);
   flip(&file, offsets[4] + 12 + 30);
   let (back, damage, spool) = replayed(&dir);
-  let want: Vec<_> = sent.iter().enumerate().filter(|(i, _)| *i != 4).map(|(_, b)| b.clone()).collect();
+  let want: Vec<_> = sent
+    .iter()
+    .enumerate()
+    .filter(|(i, _)| *i != 4)
+    .map(|(_, b)| b.clone())
+    .collect();
   assert_eq!(back, want);
   assert_eq!(damage.len(), 1);
   assert_eq!((damage[0].file.clone(), damage[0].offset), (file, offsets[4]));
@@ -74,10 +84,18 @@ fn a_flipped_length_is_caught_and_the_reader_finds_the_next_frame() {
   let (file, offsets, sent) = ten_batches(&dir);
   flip(&file, offsets[6] + 5); // second byte of the length: it now points far past the next frame
   let (back, damage, _) = replayed(&dir);
-  let want: Vec<_> = sent.iter().enumerate().filter(|(i, _)| *i != 6).map(|(_, b)| b.clone()).collect();
+  let want: Vec<_> = sent
+    .iter()
+    .enumerate()
+    .filter(|(i, _)| *i != 6)
+    .map(|(_, b)| b.clone())
+    .collect();
   assert_eq!(back, want);
   assert_eq!(damage.len(), 1);
-  assert_eq!((damage[0].offset, damage[0].bytes), (offsets[6], offsets[7] - offsets[6]));
+  assert_eq!(
+    (damage[0].offset, damage[0].bytes),
+    (offsets[6], offsets[7] - offsets[6])
+  );
 }
 
 #[test]
@@ -91,10 +109,18 @@ fn garbage_over_several_frames_is_one_damaged_stretch_and_a_bad_header_does_not_
   bytes[1] = b'X'; // file magic
   std::fs::write(&file, bytes).unwrap();
   let (back, damage, spool) = replayed(&dir);
-  let want: Vec<_> = sent.iter().enumerate().filter(|(i, _)| !(2..=5).contains(i)).map(|(_, b)| b.clone()).collect();
+  let want: Vec<_> = sent
+    .iter()
+    .enumerate()
+    .filter(|(i, _)| !(2..=5).contains(i))
+    .map(|(_, b)| b.clone())
+    .collect();
   assert_eq!(back, want);
   let kinds: Vec<_> = damage.iter().map(|d| (d.kind, d.offset)).collect();
-  assert_eq!(kinds, vec![(DamageKind::Header, 0), (DamageKind::Checksum, offsets[2])]);
+  assert_eq!(
+    kinds,
+    vec![(DamageKind::Header, 0), (DamageKind::Checksum, offsets[2])]
+  );
   assert_eq!(damage[1].bytes, offsets[6] - offsets[2]);
   assert_eq!(spool.stats().corrupted, 2);
 }
@@ -124,11 +150,18 @@ fn a_damaged_ledger_replays_everything_still_on_disk() {
     }
     spool.close().unwrap();
   }
-  assert_eq!(replayed(&dir).0, sent[3..], "the ledger says the first three are settled");
+  assert_eq!(
+    replayed(&dir).0,
+    sent[3..],
+    "the ledger says the first three are settled"
+  );
   let ledger = segment_files(dir.path())[0].parent().unwrap().join("ledger");
   let len = ledger.metadata().unwrap().len();
   flip(&ledger, len / 2);
   let (back, _, spool) = replayed(&dir);
-  assert_eq!(back, sent, "at least once: settles the ledger lost are sent again");
+  assert_eq!(
+    back, sent,
+    "at least once: settles the ledger lost are sent again"
+  );
   assert_eq!(spool.stats().ledger_damaged, 1);
 }

@@ -34,7 +34,11 @@ fn child_role() -> bool {
     return false;
   };
   let mut parts = spec.splitn(3, '|');
-  let (dir, slot, n) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+  let (dir, slot, n) = (
+    parts.next().unwrap(),
+    parts.next().unwrap(),
+    parts.next().unwrap(),
+  );
   let mut o = opts(Path::new(dir), 1 << 20);
   if slot != "auto" {
     o.slot = Slot::Named(slot.into());
@@ -68,7 +72,9 @@ fn spawn_holder(test: &str, dir: &Path, slot: &str, n: u32) -> (Killed, PathBuf)
       }
     }
   });
-  let slot_dir = rx.recv_timeout(Duration::from_secs(60)).expect("child ready within a minute");
+  let slot_dir = rx
+    .recv_timeout(Duration::from_secs(60))
+    .expect("child ready within a minute");
   (child, slot_dir)
 }
 
@@ -92,7 +98,10 @@ fn a_second_opener_of_a_held_slot_gets_an_error_naming_the_holder() {
     e => panic!("expected Locked, got {e}"),
   }
   assert_eq!(e.code(), "SPOOL_LOCKED");
-  assert!(e.to_string().contains(&format!("process {}", std::process::id())), "{e}");
+  assert!(
+    e.to_string().contains(&format!("process {}", std::process::id())),
+    "{e}"
+  );
   drop(first);
   Spool::open(o).expect("free again once the holder closed");
 }
@@ -144,7 +153,10 @@ fn a_dead_workers_auto_slot_is_adopted_by_a_live_one() {
   assert_eq!(child_slot, dir.path().join("slot-0"));
   let (mut live, left) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
   assert_eq!(live.slot_dir(), dir.path().join("slot-1"));
-  assert!(left.adopted.is_empty() && left.files == 0, "a live worker's slot is not adopted");
+  assert!(
+    left.adopted.is_empty() && left.files == 0,
+    "a live worker's slot is not adopted"
+  );
   live.append(batch(100, 1, 10).as_ref()).unwrap();
   assert!(live.adopt_orphans().unwrap().adopted.is_empty());
   kill(child);

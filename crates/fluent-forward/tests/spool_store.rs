@@ -9,7 +9,9 @@ use spool_util::{batch, opts, replay_all, segment_files, TempDir};
 #[test]
 fn unsettled_batches_come_back_after_reopen_in_order_and_settled_ones_do_not() {
   let dir = TempDir::new("roundtrip");
-  let sent: Vec<_> = (0..20).map(|i| batch(i, 1 + i as usize % 4, 10 + i as usize)).collect();
+  let sent: Vec<_> = (0..20)
+    .map(|i| batch(i, 1 + i as usize % 4, 10 + i as usize))
+    .collect();
   {
     let (mut spool, left) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
     assert_eq!(left.files, 0);
@@ -31,7 +33,10 @@ fn unsettled_batches_come_back_after_reopen_in_order_and_settled_ones_do_not() {
   assert_eq!(back.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(), want);
   let st = spool.stats();
   assert_eq!(st.replayed, 10);
-  assert_eq!(st.replayed_records, want.iter().map(|b| b.records() as u64).sum::<u64>());
+  assert_eq!(
+    st.replayed_records,
+    want.iter().map(|b| b.records() as u64).sum::<u64>()
+  );
   assert_eq!(st.records, st.replayed_records);
   for (id, _) in back {
     assert!(spool.settle(id).is_some());
@@ -53,7 +58,10 @@ fn segments_rotate_and_a_file_goes_when_its_last_batch_is_settled() {
   let sent: Vec<_> = (0..40).map(|i| batch(i, 4, 250)).collect();
   let mut ids: Vec<_> = sent.iter().map(|b| spool.append(b.as_ref()).unwrap()).collect();
   let files = segment_files(dir.path()).len();
-  assert!(files >= 10, "about 1 KiB a batch in 4 KiB segments: {files} files");
+  assert!(
+    files >= 10,
+    "about 1 KiB a batch in 4 KiB segments: {files} files"
+  );
   assert_eq!(spool.stats().files as usize, files);
   // Batches 0..3 share the first file: settling the later ones first keeps it.
   let first: Vec<_> = ids.drain(..3).collect();
@@ -98,7 +106,10 @@ fn the_byte_cap_refuses_with_full_and_settling_frees_space() {
   }
   assert_eq!(full.code(), "SPOOL_FULL");
   assert!(spool.stats().bytes <= max);
-  let on_disk: u64 = segment_files(dir.path()).iter().map(|f| f.metadata().unwrap().len()).sum();
+  let on_disk: u64 = segment_files(dir.path())
+    .iter()
+    .map(|f| f.metadata().unwrap().len())
+    .sum();
   assert_eq!(on_disk, spool.stats().bytes);
   // Settling the oldest quarter frees whole files, so appends fit again.
   let n = ids.len();
@@ -142,7 +153,9 @@ fn a_sealed_file_removed_under_it_fails_reads_by_name_and_does_not_stop_the_spoo
   let mut o = opts(dir.path(), 1 << 20);
   o.segment_bytes = 2048;
   let (mut spool, _) = Spool::open(o.clone()).unwrap();
-  let ids: Vec<_> = (0..12).map(|i| spool.append(batch(i, 2, 250).as_ref()).unwrap()).collect();
+  let ids: Vec<_> = (0..12)
+    .map(|i| spool.append(batch(i, 2, 250).as_ref()).unwrap())
+    .collect();
   let files = segment_files(dir.path());
   assert!(files.len() >= 3);
   std::fs::remove_file(&files[0]).unwrap();
@@ -195,7 +208,10 @@ fn the_active_file_removed_under_it_is_reported_at_sync_and_a_new_one_started() 
   let (mut spool, _) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
   let (back, damage) = replay_all(&mut spool);
   assert!(damage.is_empty());
-  assert_eq!(back.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), vec![batch(3, 1, 10)]);
+  assert_eq!(
+    back.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+    vec![batch(3, 1, 10)]
+  );
 }
 
 #[test]
@@ -209,7 +225,10 @@ fn a_dir_that_cannot_be_created_is_a_clear_error_at_open() {
     let e = Spool::open(opts(&target, 1 << 20)).err().expect("open must fail");
     assert_eq!(e.code(), "SPOOL_IO");
     let msg = e.to_string();
-    assert!(msg.contains("create spool dir") && msg.contains(&*target.to_string_lossy()), "{msg}");
+    assert!(
+      msg.contains("create spool dir") && msg.contains(&*target.to_string_lossy()),
+      "{msg}"
+    );
   }
   // A slot path taken by a file fails the same way, naming it.
   let root = dir.path().join("root");

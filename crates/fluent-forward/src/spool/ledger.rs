@@ -1,12 +1,13 @@
 //! The ledger: what is settled, persisted so a restart does not send it again.
 //!
-//! It holds a watermark `(seq, offset)` (every frame before it is settled) and the frames settled
-//! out of order beyond it. The file is small (bounded by the batches unsettled at the time) and is
-//! replaced whole: written to `ledger.tmp`, synced, renamed over `ledger`. A torn or damaged
-//! ledger reads as none, which replays everything still on disk: at least once, never lost.
+//! It holds `below` (every segment numbered lower is settled), for each segment held where its
+//! first unsettled frame is (`starts`: replay begins there), and the frames settled out of order
+//! beyond that (`settled`). The file is small (bounded by the segments and unsettled batches held)
+//! and is replaced whole: written to `ledger.tmp`, synced, renamed over `ledger`. A torn or
+//! damaged ledger reads as none, which replays everything still on disk: at least once, never lost.
 //!
-//! Layout (little-endian): `magic[8] | count u32 | wm_seq u64 | wm_offset u64 |
-//! (seq u64, offset u64) × count | crc32c u32` over everything before the CRC.
+//! Layout (little-endian): `magic[8] | below u64 | n_starts u32 | n_settled u32 |
+//! (seq u64, offset u64) × (n_starts + n_settled) | crc32c u32` over everything before the CRC.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -20,18 +21,23 @@ const TMP: &str = "ledger.tmp";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
-  /// Every frame in a segment with a lower seq, or in this seq before this offset, is settled.
-  pub watermark: (u64, u64),
-  /// Frames at or after the watermark settled out of order, sorted.
+  /// Segments numbered lower than this are wholly settled.
+  pub below: u64,
+  /// Per segment, where its first unsettled frame starts.
+  pub starts: Vec<(u64, u64)>,
+  /// Frames after their segment's start settled out of order, sorted.
   pub settled: Vec<(u64, u64)>,
 }
 
 impl Ledger {
   fn encode(&self) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + 4 + 16 + 16 * self.settled.len() + 4);
+    let pairs = self.starts.len() + self.settled.len();
+    let mut out = Vec::with_capacity(8 + 8 + 8 + 16 * pairs + 4);
     out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&self.below.to_le_bytes());
+    out.extend_from_slice(&(self.starts.len() as u32).to_le_bytes());
     out.extend_from_slice(&(self.settled.len() as u32).to_le_bytes());
-    for (seq, off) in std::iter::once(&self.watermark).chain(&self.settled) {
+    for (seq, off) in self.starts.iter().chain(&self.settled) {
       out.extend_from_slice(&seq.to_le_bytes());
       out.extend_from_slice(&off.to_le_bytes());
     }
@@ -45,9 +51,11 @@ impl Ledger {
     if body.get(..8)? != MAGIC || crc32c::crc32c(body).to_le_bytes() != crc {
       return None;
     }
-    let count = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?) as usize;
-    let pairs = body.get(12..)?;
-    if pairs.len() != 16 * (count + 1) {
+    let below = u64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
+    let n_starts = u32::from_le_bytes(body.get(16..20)?.try_into().ok()?) as usize;
+    let n_settled = u32::from_le_bytes(body.get(20..24)?.try_into().ok()?) as usize;
+    let pairs = body.get(24..)?;
+    if pairs.len() != 16 * (n_starts + n_settled) {
       return None;
     }
     let mut it = pairs.chunks_exact(16).map(|c| {
@@ -56,9 +64,10 @@ impl Ledger {
         u64::from_le_bytes(c[8..].try_into().expect("8 bytes")),
       )
     });
-    let watermark = it.next()?;
+    let starts = it.by_ref().take(n_starts).collect();
     Some(Ledger {
-      watermark,
+      below,
+      starts,
       settled: it.collect(),
     })
   }
@@ -81,7 +90,11 @@ pub fn read(slot: &Path) -> io::Result<(Option<Ledger>, bool)> {
 /// Replaces the slot's ledger; `durable` also syncs the file and the directory.
 pub fn write(slot: &Path, ledger: &Ledger, durable: bool) -> io::Result<()> {
   let tmp = slot.join(TMP);
-  let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+  let mut f = OpenOptions::new()
+    .write(true)
+    .create(true)
+    .truncate(true)
+    .open(&tmp)?;
   f.write_all(&ledger.encode())?;
   if durable {
     f.sync_data()?;
@@ -108,8 +121,9 @@ mod tests {
   #[test]
   fn a_ledger_round_trips_and_any_flipped_byte_reads_as_none() {
     let l = Ledger {
-      watermark: (3, 16),
-      settled: vec![(3, 200), (4, 16)],
+      below: 3,
+      starts: vec![(3, 116), (4, 16)],
+      settled: vec![(3, 200), (4, 40)],
     };
     let b = l.encode();
     assert_eq!(Ledger::decode(&b), Some(l));

@@ -37,16 +37,16 @@ pub struct SlotContents {
 pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
   let (ledger, ledger_damaged) = ledger::read(slot).map_err(|e| SpoolError::io("read ledger in", slot, e))?;
   let ledger = ledger.unwrap_or_default();
-  let (wm_seq, wm_off) = ledger.watermark;
+  let starts: HashMap<u64, u64> = ledger.starts.iter().copied().collect();
   let mut out = SlotContents {
     ledger_damaged,
-    max_seq: wm_seq,
+    max_seq: ledger.below,
     ..SlotContents::default()
   };
   let listed = segment::list(slot).map_err(|e| SpoolError::io("list segments in", slot, e))?;
   for (name, path) in listed {
     out.max_seq = out.max_seq.max(name.seq);
-    if name.seq < wm_seq {
+    if name.seq < ledger.below {
       // Settled before the last run ended; only the deletion did not happen.
       remove_file(&path)?;
       continue;
@@ -56,11 +56,7 @@ pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
       Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
       Err(e) => return Err(SpoolError::io("stat segment", path, e)),
     };
-    let start = if name.seq == wm_seq {
-      name.start.max(wm_off)
-    } else {
-      name.start
-    };
+    let start = starts.get(&name.seq).map_or(name.start, |s| name.start.max(*s));
     out.segments.push(Found {
       name: SegmentName { seq: name.seq, start },
       path,

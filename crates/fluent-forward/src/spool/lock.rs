@@ -60,8 +60,8 @@ pub fn take(root: &Path, slot: &Slot) -> Result<SlotLock, SpoolError> {
         }
       }
       // Every slot is held: make the next one. Another process may make it first, so go on.
-      let mut n = existing.last().map_or(0, |(n, _)| n + 1);
-      for _ in 0..1024 {
+      let first = existing.last().map_or(0, |(n, _)| n + 1);
+      for n in first..first + 1024 {
         let dir = root.join(format!("{AUTO_PREFIX}{n}"));
         match fs::create_dir(&dir) {
           Ok(()) => {}
@@ -71,7 +71,6 @@ pub fn take(root: &Path, slot: &Slot) -> Result<SlotLock, SpoolError> {
         if let Some(lock) = try_take(&dir, true)? {
           return Ok(lock);
         }
-        n += 1;
       }
       Err(SpoolError::Locked {
         slot: root.to_owned(),

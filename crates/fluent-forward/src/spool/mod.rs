@@ -215,9 +215,11 @@ impl Spool {
         max: self.max_bytes - FILE_HEADER_LEN,
       });
     }
-    if self.active.as_ref().is_some_and(|a| {
-      a.broken || (a.len > FILE_HEADER_LEN && a.len + frame_len > self.segment_target)
-    }) {
+    if self
+      .active
+      .as_ref()
+      .is_some_and(|a| a.broken || (a.len > FILE_HEADER_LEN && a.len + frame_len > self.segment_target))
+    {
       self.seal()?;
     }
     let new_segment = if self.active.is_none() { FILE_HEADER_LEN } else { 0 };
@@ -312,7 +314,9 @@ impl Spool {
       return Ok(());
     };
     if self.sync_interval.is_some() && self.data_dirty {
-      active.sync().map_err(|e| SpoolError::io("sync", &active.path, e))?;
+      active
+        .sync()
+        .map_err(|e| SpoolError::io("sync", &active.path, e))?;
       self.stats.syncs += 1;
       self.data_dirty = false;
     }
@@ -334,9 +338,10 @@ impl Spool {
   /// At the cap, an active segment whose batches are all settled is dropped so its space counts
   /// again (otherwise a spool smaller than one segment would never free anything).
   fn reclaim_active(&mut self) -> Result<(), SpoolError> {
-    let idle = self.active.as_ref().is_some_and(|a| {
-      self.tracker.get(a.seq).is_some_and(|s| s.pending == 0) && a.len > FILE_HEADER_LEN
-    });
+    let idle = self
+      .active
+      .as_ref()
+      .is_some_and(|a| self.tracker.get(a.seq).is_some_and(|s| s.pending == 0) && a.len > FILE_HEADER_LEN);
     if idle {
       self.seal()?;
     }
@@ -386,10 +391,10 @@ impl Spool {
   }
 
   fn path_of(&self, seq: u64) -> PathBuf {
-    self
-      .tracker
-      .get(seq)
-      .map_or_else(|| self.slot.dir.join(segment::SegmentName::new(seq).file_name()), |s| s.path.clone())
+    self.tracker.get(seq).map_or_else(
+      || self.slot.dir.join(segment::SegmentName::new(seq).file_name()),
+      |s| s.path.clone(),
+    )
   }
 
   /// The next leftover batch or damaged stretch, oldest first; `None` when replay is done.
@@ -414,7 +419,8 @@ impl Spool {
       match item {
         Ok(Some(Item::Frame { offset, payload })) => {
           if self.tracker.take_skip(seq, offset) {
-            self.set_cursor(seq, pos);
+            self.tracker.push_settled(seq, offset, pos);
+            self.ledger_dirty = true;
             continue;
           }
           match batch::decode(&payload) {
@@ -548,7 +554,8 @@ impl Spool {
       return Ok(());
     }
     let l = ledger::Ledger {
-      watermark: self.tracker.watermark(self.next_seq, FILE_HEADER_LEN),
+      below: self.tracker.below(self.next_seq),
+      starts: self.tracker.starts(),
       settled: self.tracker.settled_beyond(),
     };
     ledger::write(&self.slot.dir, &l, self.sync_interval.is_some())

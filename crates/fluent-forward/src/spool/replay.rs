@@ -119,7 +119,11 @@ impl SegmentReader {
       Some(next) => self.skip_to(next, DamageKind::Checksum),
       None => {
         let runs_past_end = header.is_some_and(|h| at + h.frame_len() > self.end);
-        let kind = if runs_past_end { DamageKind::Torn } else { DamageKind::Checksum };
+        let kind = if runs_past_end {
+          DamageKind::Torn
+        } else {
+          DamageKind::Checksum
+        };
         self.skip_to(self.end, kind)
       }
     };

@@ -1,8 +1,8 @@
 //! What is settled, in memory: per segment, the frames not yet known to be settled, in file order.
 //!
 //! A segment file is deleted once it is complete (no frame will be added: sealed after rotation,
-//! or replayed to its end) and every frame in it is settled. The watermark for the ledger is the
-//! first frame, in segment order, that is not settled.
+//! or replayed to its end) and every frame in it is settled. For the ledger, each segment knows
+//! where its first unsettled frame starts and which later frames are settled.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub struct Segment {
   pub cursor: u64,
   /// No frame will be added to this segment any more.
   pub complete: bool,
-  /// Settled frames at the front are dropped; the rest stay so the watermark can be found.
+  /// Settled frames at the front are dropped; later ones stay so the ledger can list them.
   frames: VecDeque<Frame>,
   pub pending: u64,
   pub pending_records: u64,
@@ -89,7 +89,10 @@ impl Tracker {
 
   /// A frame written or replayed; `end` is where the segment's cursor now stands.
   pub fn push(&mut self, seq: u64, offset: u64, records: u32, end: u64) {
-    let seg = self.segs.get_mut(&seq).expect("frames are pushed to known segments");
+    let seg = self
+      .segs
+      .get_mut(&seq)
+      .expect("frames are pushed to known segments");
     debug_assert!(seg.frames.back().is_none_or(|f| f.offset < offset));
     seg.frames.push_back(Frame {
       offset,
@@ -98,6 +101,23 @@ impl Tracker {
     });
     seg.pending += 1;
     seg.pending_records += records as u64;
+    seg.cursor = end;
+  }
+
+  /// A frame replay read that the ledger already had as settled: it stays settled (listed in the
+  /// next ledger while an earlier frame of its segment is not).
+  pub fn push_settled(&mut self, seq: u64, offset: u64, end: u64) {
+    let seg = self
+      .segs
+      .get_mut(&seq)
+      .expect("frames are pushed to known segments");
+    if !seg.frames.is_empty() {
+      seg.frames.push_back(Frame {
+        offset,
+        records: 0,
+        settled: true,
+      });
+    }
     seg.cursor = end;
   }
 
@@ -122,21 +142,33 @@ impl Tracker {
     })
   }
 
-  /// The first position not known to be settled, in segment order.
-  pub fn watermark(&self, next_seq: u64, header: u64) -> (u64, u64) {
-    match self.segs.iter().next() {
-      Some((seq, seg)) => (*seq, seg.frames.front().map_or(seg.cursor, |f| f.offset)),
-      None => (next_seq, header),
-    }
+  /// The lowest segment held (every lower one is settled), or `next_seq` when none is.
+  pub fn below(&self, next_seq: u64) -> u64 {
+    self.segs.keys().next().copied().unwrap_or(next_seq)
+  }
+
+  /// Per segment, where its first frame not known to be settled starts.
+  pub fn starts(&self) -> Vec<(u64, u64)> {
+    self
+      .segs
+      .iter()
+      .map(|(seq, seg)| (*seq, seg.frames.front().map_or(seg.cursor, |f| f.offset)))
+      .collect()
   }
 
   /// Frames settled out of order (beyond each segment's first unsettled frame), and the skips
-  /// replay has not reached yet: what the ledger must list besides the watermark.
+  /// replay has not reached yet: what the ledger must list besides the starts.
   pub fn settled_beyond(&self) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = self
       .segs
       .iter()
-      .flat_map(|(seq, seg)| seg.frames.iter().filter(|f| f.settled).map(move |f| (*seq, f.offset)))
+      .flat_map(|(seq, seg)| {
+        seg
+          .frames
+          .iter()
+          .filter(|f| f.settled)
+          .map(move |f| (*seq, f.offset))
+      })
       .chain(self.skip.iter().copied())
       .collect();
     out.sort_unstable();
@@ -144,9 +176,17 @@ impl Tracker {
   }
 
   pub fn totals(&self) -> (u64, u64, u64, u64) {
-    self.segs.values().fold((0, 0, 0, 0), |(files, bytes, batches, records), s| {
-      (files + 1, bytes + s.bytes, batches + s.pending, records + s.pending_records)
-    })
+    self
+      .segs
+      .values()
+      .fold((0, 0, 0, 0), |(files, bytes, batches, records), s| {
+        (
+          files + 1,
+          bytes + s.bytes,
+          batches + s.pending,
+          records + s.pending_records,
+        )
+      })
   }
 }
 
@@ -155,21 +195,26 @@ mod tests {
   use super::*;
 
   #[test]
-  fn watermark_follows_the_first_unsettled_frame_and_out_of_order_settles_are_listed() {
+  fn starts_follow_the_first_unsettled_frame_and_out_of_order_settles_are_listed() {
     let mut t = Tracker::default();
     t.add(1, "a".into(), 16, 16);
     t.push(1, 16, 2, 40);
     t.push(1, 40, 1, 60);
     t.push(1, 60, 1, 80);
-    assert_eq!(t.watermark(2, 16), (1, 16));
+    t.add(2, "b".into(), 16, 16);
+    t.push(2, 16, 1, 30);
+    t.push(2, 30, 1, 50);
+    assert_eq!(t.starts(), vec![(1, 16), (2, 16)]);
     assert!(!t.settle(1, 40).unwrap().segment_done);
     assert!(t.settle(1, 40).is_none(), "settling twice is a no-op");
-    assert_eq!(t.watermark(2, 16), (1, 16));
     assert_eq!(t.settled_beyond(), vec![(1, 40)]);
     t.settle(1, 16).unwrap();
-    assert_eq!(t.watermark(2, 16), (1, 60));
+    t.settle(2, 16).unwrap();
+    assert_eq!(t.starts(), vec![(1, 60), (2, 30)]);
     assert!(t.settled_beyond().is_empty());
     t.get_mut(1).unwrap().complete = true;
     assert!(t.settle(1, 60).unwrap().segment_done);
+    t.remove(1);
+    assert_eq!(t.below(9), 2);
   }
 }

@@ -1,0 +1,118 @@
+//! The spool engine (issue 27, not wired in yet), property: whatever sequence of appends, settles
+//! (in any order), partial replays, syncs and reopens, a reopened spool replays exactly the
+//! batches not settled, oldest first, and the byte cap holds throughout.
+
+mod spool_util;
+
+use fluent_forward::spool::{Batch, Replayed, Spool, SpoolError, SpoolId, SpoolOptions};
+use proptest::prelude::*;
+use spool_util::{batch, TempDir};
+
+#[derive(Debug, Clone)]
+enum Op {
+  Append {
+    records: usize,
+    entry: usize,
+  },
+  /// Settles the n-th (modulo) batch this spool has an id for.
+  Settle(usize),
+  Replay(usize),
+  Sync,
+  Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+  prop_oneof![
+    4 => (1usize..4, 1usize..300).prop_map(|(records, entry)| Op::Append { records, entry }),
+    3 => any::<usize>().prop_map(Op::Settle),
+    1 => (1usize..6).prop_map(Op::Replay),
+    1 => Just(Op::Sync),
+    1 => Just(Op::Reopen),
+  ]
+}
+
+/// What the spool must hold, oldest first: each batch and, once this spool instance has handed
+/// it out (appended or replayed), its id.
+struct Model(Vec<(Batch, Option<SpoolId>)>);
+
+const MAX: u64 = 16 * 1024;
+
+fn options(dir: &TempDir) -> SpoolOptions {
+  let mut o = SpoolOptions::new(dir.path(), MAX);
+  o.sync_interval = None;
+  o.segment_bytes = 1024;
+  o
+}
+
+fn replay(spool: &mut Spool, model: &mut Model, n: usize) -> Result<(), TestCaseError> {
+  for _ in 0..n {
+    match spool.replay_next() {
+      Some(Replayed::Batch(id, b)) => {
+        let slot = model.0.iter_mut().find(|(_, id)| id.is_none());
+        let slot =
+          slot.ok_or_else(|| TestCaseError::fail(format!("replayed a batch not expected: {b:?}")))?;
+        prop_assert_eq!(&slot.0, &b);
+        slot.1 = Some(id);
+      }
+      Some(Replayed::Damaged(d)) => return Err(TestCaseError::fail(format!("damage: {d:?}"))),
+      None => {
+        prop_assert!(model.0.iter().all(|(_, id)| id.is_some()), "replay ended early");
+        return Ok(());
+      }
+    }
+  }
+  Ok(())
+}
+
+proptest! {
+  #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+  #[test]
+  fn a_reopened_spool_replays_exactly_the_unsettled_batches_in_order(ops in prop::collection::vec(op(), 1..60)) {
+    let dir = TempDir::new("prop");
+    let (mut spool, _) = Spool::open(options(&dir)).unwrap();
+    let mut model = Model(Vec::new());
+    let mut n = 0u32;
+    for op in ops {
+      match op {
+        Op::Append { records, entry } => {
+          n += 1;
+          let b = batch(n, records, entry);
+          match spool.append(b.as_ref()) {
+            Ok(id) => model.0.push((b, Some(id))),
+            Err(SpoolError::Full { .. }) => {}
+            Err(e) => return Err(TestCaseError::fail(e.to_string())),
+          }
+        }
+        Op::Settle(k) => {
+          let held: Vec<usize> = (0..model.0.len()).filter(|i| model.0[*i].1.is_some()).collect();
+          if !held.is_empty() {
+            let i = held[k % held.len()];
+            let (b, id) = model.0.remove(i);
+            prop_assert_eq!(spool.settle(id.unwrap()), Some(b.records() as u32));
+          }
+        }
+        Op::Replay(k) => replay(&mut spool, &mut model, k)?,
+        Op::Sync => spool.sync().unwrap(),
+        Op::Reopen => {
+          spool.close().unwrap();
+          for m in &mut model.0 {
+            m.1 = None;
+          }
+          spool = Spool::open(options(&dir)).unwrap().0;
+        }
+      }
+      let st = spool.stats();
+      prop_assert!(st.bytes <= MAX);
+      let known: u64 = model.0.iter().filter(|(_, id)| id.is_some()).map(|(b, _)| b.records() as u64).sum();
+      prop_assert_eq!(st.records, known);
+    }
+    spool.close().unwrap();
+    for m in &mut model.0 {
+      m.1 = None;
+    }
+    let (mut spool, _) = Spool::open(options(&dir)).unwrap();
+    replay(&mut spool, &mut model, usize::MAX)?;
+    prop_assert!(spool.replay_next().is_none());
+  }
+}
