@@ -92,8 +92,20 @@ fn main() {
   let small = batch(16, 100);
   for (name, b) in [("50 KiB batches", &large), ("1.6 KiB batches", &small)] {
     run(&root, &format!("{name}, no fsync"), None, b, 64 << 20);
-    run(&root, &format!("{name}, fsync 1 s"), Some(Duration::from_secs(1)), b, 64 << 20);
-    run(&root, &format!("{name}, fsync each"), Some(Duration::ZERO), b, 4 << 20);
+    run(
+      &root,
+      &format!("{name}, fsync 1 s"),
+      Some(Duration::from_secs(1)),
+      b,
+      64 << 20,
+    );
+    run(
+      &root,
+      &format!("{name}, fsync each"),
+      Some(Duration::ZERO),
+      b,
+      4 << 20,
+    );
   }
   std::fs::remove_dir_all(&root).unwrap();
 }
