@@ -158,9 +158,10 @@ fn a_dead_workers_auto_slot_is_adopted_by_a_live_one() {
     "a live worker's slot is not adopted"
   );
   live.append(batch(100, 1, 10).as_ref()).unwrap();
-  assert!(live.adopt_orphans().unwrap().adopted.is_empty());
+  assert!(live.adopt_orphans().adopted.is_empty());
   kill(child);
-  let found = live.adopt_orphans().unwrap();
+  let found = live.adopt_orphans();
+  assert!(found.adopt_errors.is_empty(), "{:?}", found.adopt_errors);
   assert_eq!(found.adopted, vec![child_slot.clone()]);
   assert_eq!(found.files, 1);
   let (back, damage) = replay_all(&mut live);
@@ -175,4 +176,38 @@ fn a_dead_workers_auto_slot_is_adopted_by_a_live_one() {
   let (next, left) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
   assert_eq!(next.slot_dir(), child_slot);
   assert_eq!(left.files, 0);
+}
+
+#[test]
+fn adoption_keeps_what_the_dead_slots_ledger_says_is_settled() {
+  let dir = TempDir::new("adopt-ledger");
+  let (mut live, _) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
+  let sent: Vec<_> = (0..6).map(|i| batch(i, 1, 40)).collect();
+  {
+    // Another process's slot, closed with batches 0, 1 (in order) and 3 (out of order) settled.
+    let (mut other, _) = Spool::open(opts(dir.path(), 1 << 20)).unwrap();
+    assert_eq!(other.slot_dir(), dir.path().join("slot-1"));
+    let mut ids: Vec<_> = sent
+      .iter()
+      .map(|b| Some(other.append(b.as_ref()).unwrap()))
+      .collect();
+    for i in [0, 1, 3] {
+      other.settle(ids[i].take().unwrap()).unwrap();
+    }
+    other.close().unwrap();
+  }
+  let found = live.adopt_orphans();
+  assert_eq!(found.adopted, vec![dir.path().join("slot-1")]);
+  let want: Vec<_> = [2, 4, 5].iter().map(|i| sent[*i].clone()).collect();
+  let (back, _) = replay_all(&mut live);
+  assert_eq!(back.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), want);
+  // The orphan's settles are ours now: they stay settled across our own restart.
+  let slot = live.slot_dir().to_owned();
+  live.close().unwrap();
+  let mut o = opts(dir.path(), 1 << 20);
+  o.slot = Slot::Auto;
+  let (mut again, _) = Spool::open(o).unwrap();
+  assert_eq!(again.slot_dir(), slot);
+  let (back, _) = replay_all(&mut again);
+  assert_eq!(back.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), want);
 }

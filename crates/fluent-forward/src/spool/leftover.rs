@@ -67,21 +67,29 @@ pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
   Ok(out)
 }
 
-/// Moves the orphan's unsettled segments into `own`, numbered from `*next_seq` on.
-pub fn adopt(orphan: &SlotLock, own: &Path, next_seq: &mut u64) -> Result<SlotContents, SpoolError> {
-  let found = scan(&orphan.dir)?;
+/// Moves the orphan's unsettled segments into `own`, numbered from `*next_seq` on. On an error,
+/// what was moved before it is returned with it (those files are ours now either way).
+pub fn adopt(orphan: &SlotLock, own: &Path, next_seq: &mut u64) -> (SlotContents, Option<SpoolError>) {
+  let found = match scan(&orphan.dir) {
+    Ok(f) => f,
+    Err(e) => return (SlotContents::default(), Some(e)),
+  };
   let mut renumbered = HashMap::new();
   let mut out = SlotContents {
     ledger_damaged: found.ledger_damaged,
     ..SlotContents::default()
   };
+  let mut error = None;
   for f in found.segments {
     let name = SegmentName {
       seq: *next_seq,
       start: f.name.start,
     };
     let to = own.join(name.file_name());
-    fs::rename(&f.path, &to).map_err(|e| SpoolError::io("adopt segment", &f.path, e))?;
+    if let Err(e) = fs::rename(&f.path, &to) {
+      error = Some(SpoolError::io("adopt segment", &f.path, e));
+      break;
+    }
     *next_seq += 1;
     renumbered.insert(f.name.seq, name.seq);
     out.max_seq = name.seq;
@@ -96,11 +104,18 @@ pub fn adopt(orphan: &SlotLock, own: &Path, next_seq: &mut u64) -> Result<SlotCo
     .iter()
     .filter_map(|(seq, off)| renumbered.get(seq).map(|s| (*s, *off)))
     .collect();
-  // Make the renames durable before the orphan's ledger goes: the ledger's settles are ours now.
-  sync_dir(own).map_err(|e| SpoolError::io("sync", own, e))?;
-  sync_dir(&orphan.dir).map_err(|e| SpoolError::io("sync", &orphan.dir, e))?;
-  ledger::remove(&orphan.dir).map_err(|e| SpoolError::io("remove ledger in", &orphan.dir, e))?;
-  Ok(out)
+  if error.is_some() {
+    // The orphan keeps its ledger for the files it still has.
+    return (out, error);
+  }
+  // The renames are made durable before the orphan's ledger goes (its settles are in ours now).
+  let done = sync_dir(own)
+    .map_err(|e| SpoolError::io("sync", own, e))
+    .and_then(|()| sync_dir(&orphan.dir).map_err(|e| SpoolError::io("sync", &orphan.dir, e)))
+    .and_then(|()| {
+      ledger::remove(&orphan.dir).map_err(|e| SpoolError::io("remove ledger in", &orphan.dir, e))
+    });
+  (out, done.err())
 }
 
 pub fn remove_file(path: &Path) -> Result<(), SpoolError> {

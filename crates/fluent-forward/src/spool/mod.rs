@@ -95,13 +95,16 @@ pub enum Replayed {
   Damaged(Damage),
 }
 
-/// What an open found on disk (its own slot's and adopted slots' leftovers).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an open (or [`Spool::adopt_orphans`]) found on disk.
+#[derive(Debug, Default)]
 pub struct Leftovers {
   pub files: u64,
   pub bytes: u64,
   /// Slot directories of dead processes whose segments were moved into ours.
   pub adopted: Vec<PathBuf>,
+  /// Orphan slots that could not be adopted (wholly or in part). They do not stop this spool;
+  /// their files stay where they are for a later attempt.
+  pub adopt_errors: Vec<SpoolError>,
 }
 
 pub struct Spool {
@@ -161,10 +164,11 @@ impl Spool {
     let mut found = Leftovers::default();
     spool.take_leftovers(own, &mut found);
     if spool.auto {
-      let more = spool.adopt_orphans()?;
+      let more = spool.adopt_orphans();
       found.files += more.files;
       found.bytes += more.bytes;
       found.adopted = more.adopted;
+      found.adopt_errors = more.adopt_errors;
     }
     Ok((spool, found))
   }
@@ -172,20 +176,28 @@ impl Spool {
   /// Adopts the leftovers of auto slots whose process has died since (or before) this spool
   /// opened; they are replayed after what is already queued. Call it now and then (a dead
   /// cluster worker that is not restarted leaves its slot to the live ones).
-  pub fn adopt_orphans(&mut self) -> Result<Leftovers, SpoolError> {
+  pub fn adopt_orphans(&mut self) -> Leftovers {
     let mut found = Leftovers::default();
     if !self.auto {
-      return Ok(found);
+      return found;
     }
-    for orphan in lock::orphans(&self.root, &self.slot.dir)? {
-      let contents = leftover::adopt(&orphan, &self.slot.dir, &mut self.next_seq)?;
+    let orphans = match lock::orphans(&self.root, &self.slot.dir) {
+      Ok(o) => o,
+      Err(e) => {
+        found.adopt_errors.push(e);
+        return found;
+      }
+    };
+    for orphan in orphans {
+      let (contents, error) = leftover::adopt(&orphan, &self.slot.dir, &mut self.next_seq);
       if !contents.segments.is_empty() {
         found.adopted.push(orphan.dir.clone());
         self.stats.adopted_slots += 1;
       }
       self.take_leftovers(contents, &mut found);
+      found.adopt_errors.extend(error);
     }
-    Ok(found)
+    found
   }
 
   fn take_leftovers(&mut self, contents: SlotContents, found: &mut Leftovers) {
@@ -199,6 +211,8 @@ impl Spool {
     for (seq, off) in contents.skip {
       if self.tracker.get(seq).is_some() {
         self.tracker.add_skip(seq, off);
+        // Adopted settles live only in our ledger from now on.
+        self.ledger_dirty = true;
       }
     }
   }
@@ -604,6 +618,12 @@ impl Spool {
     &self.slot.dir
   }
 }
+
+// The writer integration moves the spool into the writer thread.
+const _: fn() = || {
+  fn send<T: Send>() {}
+  send::<Spool>();
+};
 
 impl Drop for Spool {
   fn drop(&mut self) {
