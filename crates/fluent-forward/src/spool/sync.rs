@@ -1,0 +1,65 @@
+//! The sync policy: fsync of the active segment at most every `sync_interval`, and the ledger
+//! written with it.
+
+use std::time::Instant;
+
+use super::leftover::remove_file;
+use super::{ledger, Spool, SpoolError};
+
+impl Spool {
+  /// When the next sync is due (`None`: nothing to sync, or no sync policy). The writer arms a
+  /// timer on it and calls [`Spool::sync_if_due`].
+  pub fn next_sync_at(&self) -> Option<Instant> {
+    let d = self.sync_interval?;
+    (self.data_dirty || self.ledger_dirty).then(|| self.last_sync + d)
+  }
+
+  pub fn sync_if_due(&mut self, now: Instant) -> Result<(), SpoolError> {
+    match self.next_sync_at() {
+      Some(at) if at <= now => self.sync(),
+      _ => Ok(()),
+    }
+  }
+
+  /// Syncs the active segment and writes the ledger now. Also notices an active segment removed
+  /// by someone else ([`SpoolError::Vanished`]; the spool moves on to a new segment).
+  pub fn sync(&mut self) -> Result<(), SpoolError> {
+    self.last_sync = Instant::now();
+    self.retry_doomed();
+    if let Some(a) = self.active.as_ref() {
+      if !a.path.exists() {
+        let (path, seq) = (a.path.clone(), a.seq);
+        self.active = None;
+        let batches = self.tracker.remove(seq).map_or(0, |s| s.pending);
+        self.ledger_dirty = true;
+        self.write_ledger()?;
+        return Err(SpoolError::Vanished { file: path, batches });
+      }
+      if self.data_dirty && self.sync_interval.is_some() {
+        a.sync().map_err(|e| SpoolError::io("sync", &a.path, e))?;
+        self.stats.syncs += 1;
+      }
+    }
+    self.data_dirty = false;
+    self.write_ledger()
+  }
+
+  pub(super) fn write_ledger(&mut self) -> Result<(), SpoolError> {
+    if !self.ledger_dirty {
+      return Ok(());
+    }
+    let l = ledger::Ledger {
+      below: self.tracker.below(self.next_seq),
+      starts: self.tracker.starts(),
+      settled: self.tracker.settled_beyond(),
+    };
+    ledger::write(&self.slot.dir, &l, self.sync_interval.is_some())
+      .map_err(|e| SpoolError::io("write ledger in", &self.slot.dir, e))?;
+    self.ledger_dirty = false;
+    Ok(())
+  }
+
+  pub(super) fn retry_doomed(&mut self) {
+    self.doomed.retain(|p| remove_file(p).is_err());
+  }
+}
