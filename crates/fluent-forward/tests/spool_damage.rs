@@ -165,3 +165,23 @@ fn a_damaged_ledger_replays_everything_still_on_disk() {
   );
   assert_eq!(spool.stats().ledger_damaged, 1);
 }
+
+#[test]
+fn a_segment_cut_short_inside_its_header_is_reported_and_the_others_replayed() {
+  let dir = TempDir::new("short-header");
+  let (file, _, sent) = ten_batches(&dir);
+  let later = file.with_file_name("00000000000000ff.seg");
+  std::fs::write(&later, &std::fs::read(&file).unwrap()[..7]).unwrap();
+  let (back, damage, spool) = replayed(&dir);
+  assert_eq!(back, sent);
+  assert_eq!(damage.len(), 1);
+  assert_eq!(
+    (damage[0].file.clone(), damage[0].kind, damage[0].bytes),
+    (later.clone(), DamageKind::Torn, 7)
+  );
+  drop(spool);
+  assert!(
+    !later.exists(),
+    "a damaged file with nothing left to settle is deleted"
+  );
+}

@@ -133,7 +133,14 @@ impl SegmentReader {
   fn check_header(&mut self) -> io::Result<Option<Damage>> {
     let len = FILE_HEADER_LEN as usize;
     if self.end < FILE_HEADER_LEN {
-      return Ok(Some(self.skip_to(self.end, DamageKind::Torn)));
+      // Cut short before its header was whole (a crash right after the file was created).
+      self.pos = self.end;
+      return Ok(Some(Damage {
+        file: self.path.clone(),
+        offset: 0,
+        bytes: self.end,
+        kind: DamageKind::Torn,
+      }));
     }
     let mut h = vec![0u8; len];
     read_exact_at(&self.file, &mut h, 0)?;
