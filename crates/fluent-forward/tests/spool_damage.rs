@@ -49,7 +49,7 @@ fn a_torn_tail_is_detected_and_the_batches_before_it_replayed() {
     .unwrap();
   let (back, damage, spool) = replayed(&dir);
   assert_eq!(back, sent[..9]);
-  assert_eq!(damage.len(), 1);
+  assert_eq!(damage.len(), 1, "one cut is one report: {damage:?}");
   assert_eq!(damage[0].file, file);
   assert_eq!(damage[0].kind, DamageKind::Torn);
   assert_eq!(damage[0].offset, offsets[9]);
@@ -184,4 +184,26 @@ fn a_segment_cut_short_inside_its_header_is_reported_and_the_others_replayed() {
     !later.exists(),
     "a damaged file with nothing left to settle is deleted"
   );
+}
+
+#[test]
+fn a_file_cut_exactly_between_two_batches_is_found_shorter_than_the_ledger_recorded() {
+  let dir = TempDir::new("cut-between");
+  let (file, offsets, sent) = ten_batches(&dir);
+  let len = file.metadata().unwrap().len();
+  OpenOptions::new()
+    .write(true)
+    .open(&file)
+    .unwrap()
+    .set_len(offsets[7])
+    .unwrap();
+  let (back, damage, spool) = replayed(&dir);
+  assert_eq!(back, sent[..7]);
+  assert_eq!(damage.len(), 1, "{damage:?}");
+  assert_eq!(damage[0].kind, DamageKind::Truncated);
+  assert_eq!(
+    (damage[0].file.clone(), damage[0].offset, damage[0].bytes),
+    (file, offsets[7], len - offsets[7])
+  );
+  assert_eq!(spool.stats().corrupted, 1);
 }

@@ -1,13 +1,15 @@
 //! The ledger: what is settled, persisted so a restart does not send it again.
 //!
 //! It holds `below` (every segment numbered lower is settled), for each segment held where its
-//! first unsettled frame is (`starts`: replay begins there), and the frames settled out of order
-//! beyond that (`settled`). The file is small (bounded by the segments and unsettled batches held)
+//! first unsettled frame is (`starts`: replay begins there), the frames settled out of order
+//! beyond that (`settled`), and each segment's length when the ledger was written (`lengths`: a
+//! file found shorter was cut, even if exactly between two frames). The file is small (bounded by the segments and unsettled batches held)
 //! and is replaced whole: written to `ledger.tmp`, synced, renamed over `ledger`. A torn or
 //! damaged ledger reads as none, which replays everything still on disk: at least once, never lost.
 //!
-//! Layout (little-endian): `magic[8] | below u64 | n_starts u32 | n_settled u32 |
-//! (seq u64, offset u64) × (n_starts + n_settled) | crc32c u32` over everything before the CRC.
+//! Layout (little-endian): `magic[8] | below u64 | n_starts u32 | n_settled u32 | n_lengths u32 |
+//! (seq u64, u64) × (n_starts + n_settled + n_lengths) | crc32c u32` over everything before the
+//! CRC.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -27,17 +29,20 @@ pub struct Ledger {
   pub starts: Vec<(u64, u64)>,
   /// Frames after their segment's start settled out of order, sorted.
   pub settled: Vec<(u64, u64)>,
+  /// Per segment, its length in bytes.
+  pub lengths: Vec<(u64, u64)>,
 }
 
 impl Ledger {
   fn encode(&self) -> Vec<u8> {
-    let pairs = self.starts.len() + self.settled.len();
-    let mut out = Vec::with_capacity(8 + 8 + 8 + 16 * pairs + 4);
+    let pairs = self.starts.len() + self.settled.len() + self.lengths.len();
+    let mut out = Vec::with_capacity(8 + 8 + 12 + 16 * pairs + 4);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&self.below.to_le_bytes());
-    out.extend_from_slice(&(self.starts.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(self.settled.len() as u32).to_le_bytes());
-    for (seq, off) in self.starts.iter().chain(&self.settled) {
+    for list in [&self.starts, &self.settled, &self.lengths] {
+      out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+    }
+    for (seq, off) in self.starts.iter().chain(&self.settled).chain(&self.lengths) {
       out.extend_from_slice(&seq.to_le_bytes());
       out.extend_from_slice(&off.to_le_bytes());
     }
@@ -54,8 +59,9 @@ impl Ledger {
     let below = u64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
     let n_starts = u32::from_le_bytes(body.get(16..20)?.try_into().ok()?) as usize;
     let n_settled = u32::from_le_bytes(body.get(20..24)?.try_into().ok()?) as usize;
-    let pairs = body.get(24..)?;
-    if pairs.len() != 16 * (n_starts + n_settled) {
+    let n_lengths = u32::from_le_bytes(body.get(24..28)?.try_into().ok()?) as usize;
+    let pairs = body.get(28..)?;
+    if pairs.len() != 16 * (n_starts + n_settled + n_lengths) {
       return None;
     }
     let mut it = pairs.chunks_exact(16).map(|c| {
@@ -65,10 +71,12 @@ impl Ledger {
       )
     });
     let starts = it.by_ref().take(n_starts).collect();
+    let settled = it.by_ref().take(n_settled).collect();
     Some(Ledger {
       below,
       starts,
-      settled: it.collect(),
+      settled,
+      lengths: it.collect(),
     })
   }
 }
@@ -124,6 +132,7 @@ mod tests {
       below: 3,
       starts: vec![(3, 116), (4, 16)],
       settled: vec![(3, 200), (4, 40)],
+      lengths: vec![(3, 4096), (4, 80)],
     };
     let b = l.encode();
     assert_eq!(Ledger::decode(&b), Some(l));

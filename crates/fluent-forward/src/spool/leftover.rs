@@ -21,6 +21,8 @@ pub struct Found {
   pub name: SegmentName,
   pub path: PathBuf,
   pub bytes: u64,
+  /// The length the ledger recorded, when it did: a shorter file was cut.
+  pub recorded: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +40,7 @@ pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
   let (ledger, ledger_damaged) = ledger::read(slot).map_err(|e| SpoolError::io("read ledger in", slot, e))?;
   let ledger = ledger.unwrap_or_default();
   let starts: HashMap<u64, u64> = ledger.starts.iter().copied().collect();
+  let lengths: HashMap<u64, u64> = ledger.lengths.iter().copied().collect();
   let mut out = SlotContents {
     ledger_damaged,
     max_seq: ledger.below,
@@ -61,6 +64,7 @@ pub fn scan(slot: &Path) -> Result<SlotContents, SpoolError> {
       name: SegmentName { seq: name.seq, start },
       path,
       bytes,
+      recorded: lengths.get(&name.seq).copied(),
     });
   }
   out.skip = ledger.settled;
@@ -93,10 +97,12 @@ pub fn adopt(orphan: &SlotLock, own: &Path, next_seq: &mut u64) -> (SlotContents
     *next_seq += 1;
     renumbered.insert(f.name.seq, name.seq);
     out.max_seq = name.seq;
+    // The recorded length is not carried over (a name has room for the start only).
     out.segments.push(Found {
       name,
       path: to,
       bytes: f.bytes,
+      recorded: None,
     });
   }
   out.skip = found

@@ -21,7 +21,7 @@ mod sync;
 mod tracker;
 mod write;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -126,6 +126,8 @@ pub struct Spool {
   last_sync: Instant,
   data_dirty: bool,
   ledger_dirty: bool,
+  /// Lengths the ledger recorded for leftovers replay has not opened yet.
+  recorded: HashMap<u64, u64>,
   /// Segment files whose deletion failed; tried again at each sync.
   doomed: Vec<PathBuf>,
   stats: SpoolStats,
@@ -159,6 +161,7 @@ impl Spool {
       last_sync: Instant::now(),
       data_dirty: false,
       ledger_dirty: false,
+      recorded: HashMap::new(),
       doomed: Vec::new(),
       stats: SpoolStats::default(),
       closed: false,
@@ -204,7 +207,16 @@ impl Spool {
 
   fn take_leftovers(&mut self, contents: SlotContents, found: &mut Leftovers) {
     self.stats.ledger_damaged += contents.ledger_damaged as u64;
-    for Found { name, path, bytes } in contents.segments {
+    for Found {
+      name,
+      path,
+      bytes,
+      recorded,
+    } in contents.segments
+    {
+      if let Some(r) = recorded {
+        self.recorded.insert(name.seq, r);
+      }
       self.tracker.add(name.seq, path, bytes, name.start);
       self.unread.push_back(name.seq);
       found.files += 1;

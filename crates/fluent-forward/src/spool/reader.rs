@@ -26,6 +26,8 @@ pub enum DamageKind {
   Missing,
   /// Reading the file failed (an I/O error); the rest of it is given up on.
   Unreadable,
+  /// The file is shorter than the ledger recorded: cut, possibly exactly between two frames.
+  Truncated,
 }
 
 impl DamageKind {
@@ -37,6 +39,7 @@ impl DamageKind {
       DamageKind::Header => "bad file header",
       DamageKind::Missing => "file removed before it was replayed",
       DamageKind::Unreadable => "read error",
+      DamageKind::Truncated => "file shorter than the ledger recorded",
     }
   }
 }
@@ -63,13 +66,17 @@ pub struct SegmentReader {
   pos: u64,
   end: u64,
   header_checked: bool,
+  /// The length the ledger recorded, until a shortfall is reported.
+  recorded: Option<u64>,
+  /// A damaged stretch already ran to the end of the file (a cut is then reported once).
+  damaged_to_end: bool,
 }
 
 /// How far the reader looks at once when searching for the next frame after damage.
 const SCAN_BLOCK: usize = 64 * 1024;
 
 impl SegmentReader {
-  pub fn open(path: &Path, start: u64) -> io::Result<Self> {
+  pub fn open(path: &Path, start: u64, recorded: Option<u64>) -> io::Result<Self> {
     let file = File::open(path)?;
     let end = file.metadata()?.len();
     Ok(SegmentReader {
@@ -78,6 +85,8 @@ impl SegmentReader {
       pos: start.max(FILE_HEADER_LEN),
       end,
       header_checked: false,
+      recorded,
+      damaged_to_end: false,
     })
   }
 
@@ -94,7 +103,7 @@ impl SegmentReader {
       }
     }
     if self.pos >= self.end {
-      return Ok(None);
+      return Ok(self.shortfall().map(Item::Damage));
     }
     let at = self.pos;
     if self.end - at < FRAME_HEADER_LEN as u64 {
@@ -130,11 +139,23 @@ impl SegmentReader {
     Ok(Some(Item::Damage(damage)))
   }
 
+  /// Once, at the end: the bytes the file lost since the ledger recorded its length.
+  fn shortfall(&mut self) -> Option<Damage> {
+    let recorded = self.recorded.take()?;
+    (recorded > self.end && !self.damaged_to_end).then(|| Damage {
+      file: self.path.clone(),
+      offset: self.end,
+      bytes: recorded - self.end,
+      kind: DamageKind::Truncated,
+    })
+  }
+
   fn check_header(&mut self) -> io::Result<Option<Damage>> {
     let len = FILE_HEADER_LEN as usize;
     if self.end < FILE_HEADER_LEN {
       // Cut short before its header was whole (a crash right after the file was created).
       self.pos = self.end;
+      self.damaged_to_end = true;
       return Ok(Some(Damage {
         file: self.path.clone(),
         offset: 0,
@@ -153,6 +174,7 @@ impl SegmentReader {
   }
 
   fn skip_to(&mut self, to: u64, kind: DamageKind) -> Damage {
+    self.damaged_to_end |= to == self.end;
     let d = Damage {
       file: self.path.clone(),
       offset: self.pos,

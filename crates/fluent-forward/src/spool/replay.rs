@@ -18,7 +18,8 @@ impl Spool {
           let Some(seg) = self.tracker.get(seq) else {
             continue;
           };
-          match SegmentReader::open(&seg.path, seg.cursor) {
+          let recorded = self.recorded.remove(&seq);
+          match SegmentReader::open(&seg.path, seg.cursor, recorded) {
             Ok(r) => self.reader = Some((seq, r)),
             Err(e) => return Some(Replayed::Damaged(self.lose_segment(seq, e))),
           }
@@ -111,6 +112,7 @@ impl Spool {
       DamageKind::Unreadable
     };
     self.ledger_dirty = true;
+    self.recorded.remove(&seq);
     let (file, offset, bytes) = match self.tracker.remove(seq) {
       Some(seg) => (seg.path, seg.cursor, seg.bytes.saturating_sub(seg.cursor)),
       None => (self.path_of(seq), FILE_HEADER_LEN, 0),

@@ -52,6 +52,10 @@ impl Spool {
       below: self.tracker.below(self.next_seq),
       starts: self.tracker.starts(),
       settled: self.tracker.settled_beyond(),
+      // A leftover not opened yet keeps the length recorded before, so a cut is still found.
+      lengths: (self.tracker.lengths().into_iter())
+        .map(|(seq, len)| (seq, self.recorded.get(&seq).map_or(len, |r| len.max(*r))))
+        .collect(),
     };
     ledger::write(&self.slot.dir, &l, self.sync_interval.is_some())
       .map_err(|e| SpoolError::io("write ledger in", &self.slot.dir, e))?;

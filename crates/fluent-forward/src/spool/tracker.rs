@@ -156,6 +156,11 @@ impl Tracker {
       .collect()
   }
 
+  /// Per segment, its length on disk.
+  pub fn lengths(&self) -> Vec<(u64, u64)> {
+    self.segs.iter().map(|(seq, seg)| (*seq, seg.bytes)).collect()
+  }
+
   /// Frames settled out of order (beyond each segment's first unsettled frame), and the skips
   /// replay has not reached yet: what the ledger must list besides the starts.
   pub fn settled_beyond(&self) -> Vec<(u64, u64)> {

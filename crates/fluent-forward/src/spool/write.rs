@@ -124,6 +124,8 @@ impl Spool {
     }
     let seq = active.seq;
     drop(active);
+    // Its final length goes into the next ledger, so a file later found shorter was cut.
+    self.ledger_dirty = true;
     let done = match self.tracker.get_mut(seq) {
       Some(seg) => {
         seg.complete = true;
