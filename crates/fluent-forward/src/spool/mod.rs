@@ -124,6 +124,7 @@ pub struct Spool {
   reader: Option<(u64, SegmentReader)>,
   frame: Vec<u8>,
   last_sync: Instant,
+  last_ledger: Instant,
   data_dirty: bool,
   ledger_dirty: bool,
   /// Lengths the ledger recorded for leftovers replay has not opened yet.
@@ -159,6 +160,7 @@ impl Spool {
       reader: None,
       frame: Vec::new(),
       last_sync: Instant::now(),
+      last_ledger: Instant::now(),
       data_dirty: false,
       ledger_dirty: false,
       recorded: HashMap::new(),

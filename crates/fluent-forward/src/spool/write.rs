@@ -51,7 +51,7 @@ impl Spool {
     }
     self.data_dirty = true;
     if self.sync_interval.is_some_and(|d| self.last_sync.elapsed() >= d) {
-      if let Err(e) = self.sync() {
+      if let Err(e) = self.sync_now(false) {
         // The caller keeps the batch as not stored; the bytes may still be on disk, and a later
         // process would then send them again (at least once, never lost).
         self.tracker.settle(seq, offset);
