@@ -110,16 +110,16 @@ impl Spool {
   }
 
   /// Closes the active segment for writing (synced when a sync policy is set); deletes it at once
-  /// if everything in it is settled.
+  /// if everything in it is settled. A failed sync is returned after the segment is sealed all
+  /// the same (its batches stay tracked; the file goes once they are settled).
   pub(super) fn seal(&mut self) -> Result<(), SpoolError> {
     let Some(active) = self.active.take() else {
       return Ok(());
     };
+    let mut synced = Ok(());
     if self.sync_interval.is_some() && self.data_dirty {
-      active
-        .sync()
-        .map_err(|e| SpoolError::io("sync", &active.path, e))?;
-      self.stats.syncs += 1;
+      synced = active.sync().map_err(|e| SpoolError::io("sync", &active.path, e));
+      self.stats.syncs += synced.is_ok() as u64;
       self.data_dirty = false;
     }
     let seq = active.seq;
@@ -136,7 +136,7 @@ impl Spool {
     if done {
       self.delete_segment(seq);
     }
-    Ok(())
+    synced
   }
 
   /// At the cap, an active segment whose batches are all settled is dropped so its space counts
