@@ -130,10 +130,15 @@ impl ActiveSegment {
 }
 
 /// Makes a new or removed directory entry durable (a no-op where directories cannot be opened).
+/// A filesystem that cannot sync a directory (EINVAL, ENOTSUP: some network and FUSE filesystems,
+/// F_FULLFSYNC on some macOS volumes) is not an error: it is a durability hint there.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
   #[cfg(unix)]
   {
-    File::open(dir)?.sync_all()
+    match File::open(dir)?.sync_all() {
+      Err(e) if matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) => Ok(()),
+      other => other,
+    }
   }
   #[cfg(not(unix))]
   {
