@@ -14,6 +14,18 @@ pub struct BatchRef<'a> {
   pub offsets: &'a [u32],
 }
 
+/// The writer's sealed batch, as the spool stores it (`tag_id` and `since` are the writer's own
+/// bookkeeping: it resolves the tag again and a replayed batch is due at once).
+impl<'a> From<&'a crate::queue::Chunk> for BatchRef<'a> {
+  fn from(c: &'a crate::queue::Chunk) -> Self {
+    BatchRef {
+      tag: &c.tag,
+      entries: &c.entries,
+      offsets: &c.offsets,
+    }
+  }
+}
+
 /// A batch read back from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
@@ -139,6 +151,24 @@ mod tests {
     assert_eq!(back.as_ref().tag, "app.web");
     assert_eq!(back.offsets, vec![0, 3]);
     assert_eq!(back.entries, b.entries);
+  }
+
+  #[test]
+  fn a_writer_chunk_is_stored_as_is() {
+    let chunk = crate::queue::Chunk {
+      tag: std::sync::Arc::from("app"),
+      tag_id: 3,
+      entries: vec![0x92, 1, 0x80, 0x92, 2, 0x80],
+      offsets: vec![0, 3],
+      since: std::time::Instant::now(),
+    };
+    let mut out = Vec::new();
+    BatchRef::from(&chunk).encode(&mut out).unwrap();
+    let back = decode(&out).unwrap();
+    assert_eq!(
+      (&*back.tag, &back.entries, &back.offsets),
+      (&*chunk.tag, &chunk.entries, &chunk.offsets)
+    );
   }
 
   #[test]
