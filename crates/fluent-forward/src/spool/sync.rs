@@ -8,7 +8,7 @@ use super::{ledger, Spool, SpoolError};
 
 /// The ledger saves duplicates after a crash, never data, so it is rewritten at most this often
 /// (and at close, and on an explicit `sync()`): `sync_interval: ZERO` then costs one fsync per
-/// append, not the three a ledger rewrite adds (file, rename, directory).
+/// append, not three (a ledger rewrite syncs the new file and the directory).
 const LEDGER_EVERY: Duration = Duration::from_secs(1);
 
 impl Spool {
