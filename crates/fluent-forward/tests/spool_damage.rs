@@ -207,3 +207,28 @@ fn a_file_cut_exactly_between_two_batches_is_found_shorter_than_the_ledger_recor
   );
   assert_eq!(spool.stats().corrupted, 1);
 }
+
+#[test]
+fn a_frame_whose_checksum_holds_but_is_no_batch_is_reported_malformed() {
+  let dir = TempDir::new("malformed");
+  let (file, _, sent) = ten_batches(&dir);
+  // A well-framed payload (marker, length, CRC32C over length and payload) claiming 9 records
+  // with no room for their offsets.
+  let payload = [9u8, 0, 0, 0, 1, 0, b't'];
+  let len = (payload.len() as u32).to_le_bytes();
+  let crc = crc32c::crc32c_append(crc32c::crc32c(&len), &payload);
+  let mut bytes = std::fs::read(&file).unwrap();
+  let at = bytes.len() as u64;
+  bytes.extend_from_slice(b"SPL\x01");
+  bytes.extend_from_slice(&len);
+  bytes.extend_from_slice(&crc.to_le_bytes());
+  bytes.extend_from_slice(&payload);
+  std::fs::write(&file, bytes).unwrap();
+  let (back, damage, _) = replayed(&dir);
+  assert_eq!(back, sent);
+  assert_eq!(damage.len(), 1, "{damage:?}");
+  assert_eq!(
+    (damage[0].kind, damage[0].offset, damage[0].bytes),
+    (DamageKind::Malformed, at, 12 + 7)
+  );
+}

@@ -239,3 +239,42 @@ fn a_dir_that_cannot_be_created_is_a_clear_error_at_open() {
   let msg = Spool::open(o).err().expect("open must fail").to_string();
   assert!(msg.contains("mine"), "{msg}");
 }
+
+#[test]
+fn leftovers_count_against_the_cap_until_replay_settles_them() {
+  let dir = TempDir::new("leftover-cap");
+  let mut o = opts(dir.path(), 64 * 1024);
+  o.segment_bytes = 4096;
+  {
+    let (mut spool, _) = Spool::open(o.clone()).unwrap();
+    while spool.append(batch(1, 4, 250).as_ref()).is_ok() {}
+    spool.close().unwrap();
+  }
+  // Reopened with the same cap: the backlog fills it, so new batches are refused until replayed.
+  let (mut spool, left) = Spool::open(o).unwrap();
+  assert!(left.bytes > 60 * 1024, "{left:?}");
+  let e = spool.append(batch(2, 4, 250).as_ref()).unwrap_err();
+  assert_eq!(e.code(), "SPOOL_FULL");
+  let (back, _) = replay_all(&mut spool);
+  for (id, _) in back {
+    spool.settle(id).unwrap();
+  }
+  assert_eq!(spool.stats().files, 0);
+  spool
+    .append(batch(2, 4, 250).as_ref())
+    .expect("room once the backlog is settled");
+}
+
+#[test]
+fn a_slot_name_that_is_no_plain_file_name_is_refused() {
+  let dir = TempDir::new("names");
+  for bad in ["", "..", ".hidden", "a/b", "slot-3", &"x".repeat(65)] {
+    let mut o = opts(dir.path(), 1 << 20);
+    o.slot = Slot::Named(bad.to_string());
+    let e = Spool::open(o).err().expect("refused");
+    assert_eq!(e.code(), "SPOOL_INVALID", "{bad:?}: {e}");
+  }
+  let mut o = opts(dir.path(), 1 << 20);
+  o.slot = Slot::Named("api-1.worker_a".into());
+  Spool::open(o).unwrap();
+}
