@@ -21,6 +21,7 @@ mod prefetch;
 pub mod queue;
 mod retry;
 mod shared;
+pub mod spool;
 pub mod staging;
 pub mod stats;
 mod transport;
