@@ -13,6 +13,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { FluentServer } from '@fluent-org/logger'
+import { context, trace, TraceFlags } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { encode } from '@msgpack/msgpack'
 import { channels, EventTime, FluentClient } from 'fluent-native'
 import { destination } from 'fluent-native/pino'
@@ -346,6 +348,36 @@ check('FluentReceiver (fluent-native/receiver)', async () => {
   same(got.map((e) => [e.tag, e.time.epoch, e.time.nano, e.record]), want.map((rec) => ['rt.recv', 1_700_000_001, rec.i, rec]), 'events')
   await log.close()
   await r.close()
+})
+
+check('logger traceContext (OpenTelemetry, AsyncLocalStorage context manager)', async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  try {
+    const s = await server()
+    const log = new FluentClient({ port: s.port, ...quick })
+    const logger = log.logger({ tag: 'rt.trace', traceContext: true })
+    const sc = { traceId: '5b8aa5a2d2c872e8321cf37308d69df2', spanId: '051581bf3cb55c13', traceFlags: TraceFlags.SAMPLED }
+    const ids = { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: '01' }
+    await context.with(trace.setSpan(context.active(), trace.wrapSpanContext(sc)), async () => {
+      logger.info('in span')
+      // The context must survive an await and a timer (AsyncLocalStorage's promise and timer hooks).
+      await new Promise((r) => setTimeout(r, 5))
+      logger.child({ c: 1 }).info('after a timer')
+      await Promise.resolve()
+      logger.info('after an await')
+    })
+    logger.info('no span')
+    await s.got(4, 'traceContext')
+    same(
+      s.entries.map((e) => e.record),
+      [{ level: 'info', msg: 'in span', ...ids }, { level: 'info', msg: 'after a timer', c: 1, ...ids }, { level: 'info', msg: 'after an await', ...ids }, { level: 'info', msg: 'no span' }],
+      'records',
+    )
+    await log.close()
+    await s.close()
+  } finally {
+    context.disable()
+  }
 })
 
 check('failure handler', async () => {
