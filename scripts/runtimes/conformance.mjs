@@ -8,11 +8,9 @@
 // One line per check, `pass` / `FAIL`, then a summary line; exits 1 if any check failed. What does
 // not work on a runtime is listed in DIFFERENCES below (and in the README's "Runtimes"): that check
 // must fail there in that exact way, so the script notices when it starts working or fails otherwise.
-import { spawn } from 'node:child_process'
+// The plumbing (the peer server, comparisons, children, the runner) is in harness.mjs.
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { Worker } from 'node:worker_threads'
-import { FluentServer } from '@fluent-org/logger'
 import { context, trace, TraceFlags } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { encode } from '@msgpack/msgpack'
@@ -22,10 +20,9 @@ import { FluentReceiver } from 'fluent-native/receiver'
 import { FluentTransport } from 'fluent-native/winston'
 import pino from 'pino'
 import winston from 'winston'
+import { child, deadPort, expect, quick, records, run, same, server, until } from './harness.mjs'
 
 const here = new URL('.', import.meta.url)
-const runtime = globalThis.Deno !== undefined ? 'deno' : globalThis.Bun !== undefined ? 'bun' : 'node'
-const version = runtime === 'deno' ? globalThis.Deno.version.deno : runtime === 'bun' ? globalThis.Bun.version : process.versions.node
 
 /**
  * The documented differences: check name -> what it fails with on that runtime (a RegExp matched
@@ -37,107 +34,6 @@ const DIFFERENCES = {
   bun: {},
   deno: {},
 }
-
-/** What a program using fluent-native needs under Deno (the addon is loaded with ffi; its sockets are native). */
-const DENO_PERMISSIONS = ['--allow-ffi', '--allow-read', '--allow-env']
-
-/** Every wait is bounded: a check that hangs fails after this long. */
-const CHECK_TIMEOUT_MS = 30_000
-const quick = { flushIntervalMs: 5, reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 200, connectTimeoutMs: 2000 }
-
-class CheckFailed extends Error {}
-
-function expect(cond, what) {
-  if (!cond) throw new CheckFailed(what)
-}
-
-function same(actual, expected, what) {
-  const a = stable(actual)
-  const e = stable(expected)
-  if (a !== e) throw new CheckFailed(`${what}: got ${cut(a)}, expected ${cut(e)}`)
-}
-
-const cut = (s) => (s.length > 300 ? `${s.slice(0, 300)}...` : s)
-
-/** JSON with bigint and bytes spelled out (Buffer and Uint8Array alike): for exact comparisons. */
-function stable(v) {
-  return JSON.stringify(plain(v), (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))
-}
-
-function plain(v) {
-  if (v instanceof Uint8Array) return `bin:${Buffer.from(v).toString('hex')}`
-  if (Array.isArray(v)) return v.map(plain)
-  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
-  }
-  return v
-}
-
-/** Polls `cond` until true or `ms` passed; returns whether it became true. */
-async function until(cond, ms = 20_000) {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) return false
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  return true
-}
-
-/** A real Forward server (the one the ava suites use as the peer), collecting what arrives. */
-async function server() {
-  const s = new FluentServer({ listenOptions: { port: 0, host: '127.0.0.1' } })
-  const entries = []
-  s.on('entry', (tag, time, record) => entries.push({ tag, time, record }))
-  await s.listen()
-  return {
-    port: s.port,
-    entries,
-    async got(n, what) {
-      const ok = await until(() => entries.length >= n)
-      expect(ok, `${what}: ${entries.length} of ${n} records arrived`)
-      // A moment more, so that extra (duplicated) records would be seen too.
-      await new Promise((r) => setTimeout(r, 50))
-      same(entries.length, n, `${what}: records arrived`)
-    },
-    close: () => s.close(),
-  }
-}
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function deadPort() {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address()
-  await new Promise((r) => srv.close(r))
-  return port
-}
-
-/** Starts this runtime on `file` with `args`; resolves with its exit code and output. */
-function child(file, args, timeoutMs = 20_000) {
-  const script = new URL(file, here).pathname
-  // Under Deno, the child gets only the permissions the README says fluent-native needs.
-  const argv = runtime === 'deno' ? ['run', ...DENO_PERMISSIONS, script, ...args] : [script, ...args]
-  const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  p.stdout.on('data', (d) => (out += d))
-  p.stderr.on('data', (d) => (out += d))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL')
-      reject(new CheckFailed(`${file} did not exit within ${timeoutMs} ms: ${out}`))
-    }, timeoutMs)
-    p.on('error', reject)
-    p.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, out })
-    })
-  })
-}
-
-/** Records with a bit of everything; `big` only for peers that decode int64 as bigint (FluentServer does not). */
-const records = (n, tag, big = false) =>
-  Array.from({ length: n }, (_, i) => ({ tag, i, s: `é-${i} "q"\n`, f: i + 0.5, nested: { ok: true, list: [i, null] }, ...(big ? { big: 2n ** 60n + BigInt(i) } : {}) }))
 
 const checks = []
 const check = (name, fn) => checks.push({ name, fn })
@@ -401,52 +297,6 @@ check('failure handler', async () => {
   expect(batches.every((b) => b.reason === 'close' || b.reason === 'unavailable'), `reasons ${batches.map((b) => b.reason)}`)
 })
 
-async function run() {
-  console.log(`fluent-native conformance under ${runtime} ${version}`)
-  const expected = DIFFERENCES[runtime]
-  let passed = 0
-  let failed = 0
-  // CONFORMANCE_ONLY=substring runs only the checks whose names contain it (for debugging one).
-  const only = process.env.CONFORMANCE_ONLY
-  for (const { name, fn } of checks) {
-    if (only && !name.includes(only)) continue
-    let error
-    let timer
-    try {
-      await Promise.race([
-        fn(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new CheckFailed(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
-        }),
-      ])
-    } catch (e) {
-      error = e
-    } finally {
-      clearTimeout(timer)
-    }
-    const difference = expected[name]
-    const message = error === undefined ? '' : `${error?.code ? `${error.code} ` : ''}${error?.message ?? String(error)}`
-    if (difference === undefined && error === undefined) {
-      passed++
-      console.log(`pass  ${name}`)
-    } else if (difference === undefined) {
-      failed++
-      console.log(`FAIL  ${name}: ${message}`)
-    } else if (error === undefined) {
-      failed++
-      console.log(`FAIL  ${name}: works now on ${runtime}; remove it from DIFFERENCES and the README`)
-    } else if (difference.test(message)) {
-      passed++
-      console.log(`pass  ${name}: the documented difference on ${runtime} (${message})`)
-    } else {
-      failed++
-      console.log(`FAIL  ${name}: fails differently than documented (${difference}): ${message}`)
-    }
-  }
-  console.log(`${runtime}: ${passed} passed, ${failed} failed`)
-  return failed
-}
-
-const failed = await run()
+const failed = await run(checks, DIFFERENCES)
 // Not process.exitCode: a runtime whose event loop something keeps alive must still end.
 process.exit(failed > 0 ? 1 : 0)
