@@ -13,6 +13,7 @@ export { FluentReceiver } from './src/receiver.js';
 export type { FluentReceiverOptions, FluentReceiverStats, ReceivedEvent } from './src/receiver.js';
 export type { Time } from './src/time.js';
 export type { Logger, LoggerOptions, LogLevel } from './src/logger.js';
+export type { TraceContextOption } from './src/trace.js';
 export { FluentError } from './src/errors.js';
 export type { FluentWritable, WritableOptions } from './src/writable.js';
 export type { LineOptions } from './src/ndjson.js';

@@ -261,7 +261,7 @@ export class FluentClient extends EventEmitter {
    * encoded once, a disabled level costs a comparison. Throws FluentError for bad options or fields.
    */
   logger(options: LoggerOptions): Logger {
-    const { level, levelKey, messageKey } = checkLoggerOptions(options)
+    const { level, levelKey, messageKey, trace } = checkLoggerOptions(options)
     const id = this.#idOf(options.tag)
     const core = {
       stage: () => this.#stage(id, spliced, 0, STAGING_NOW),
@@ -269,6 +269,7 @@ export class FluentClient extends EventEmitter {
       maxRecordBytes: this.#maxRecord,
       levelKey,
       messageKey,
+      trace,
     }
     return rootLogger(core, level, options.fields)
   }

@@ -776,12 +776,20 @@ function writeWords(w: Words): void {
   pos = p + n
 }
 
+/** The record keys of a logger's trace ids (`traceContext`): names, and each name encoded once. */
+export interface TraceKeys {
+  readonly names: readonly [string, string, string]
+  readonly words: readonly [Words, Words, Words]
+}
+
+const NO_TRACE_KEYS: TraceKeys = { names: ['', '', ''], words: [NO_WORDS, NO_WORDS, NO_WORDS] }
+
 /**
  * The record the logger stages: `encodeSpliced` writes `{ [levelKey]: level,
- * [messageKey]: message, ...bound, ...fields }` with no key twice: a field passed with the call
- * replaces a bound one, and the level and message (when given) replace both. One object serves every
- * call: `writeSpliced` copies it into locals before any user code runs, so a getter that logs cannot
- * change the record in progress.
+ * [messageKey]: message, ...bound, ...trace ids, ...fields }` with no key twice: a field passed with
+ * the call replaces a bound one or a trace id, a trace id replaces a bound field, and the level and
+ * message (when given) replace all. One object serves every call: `writeSpliced` copies it into
+ * locals before any user code runs, so a getter that logs cannot change the record in progress.
  */
 export const spliced = {
   levelKey: 'level',
@@ -793,6 +801,11 @@ export const spliced = {
   /** undefined: no message key is written (a field of that name may give one). */
   message: undefined as unknown,
   bound: NO_ENTRIES,
+  /** The active span's trace id, or undefined: no trace entries (then spanId and traceFlags are unread). */
+  traceId: undefined as string | undefined,
+  spanId: '',
+  traceFlags: '',
+  traceKeys: NO_TRACE_KEYS,
   fields: undefined as object | undefined,
 }
 
@@ -810,15 +823,24 @@ export function encodeString(s: string): Buffer {
   }
 }
 
+/** One trace entry (key encoded once, the id as a string), unless the call's fields have that key; returns the entries written. */
+function traceEntry(keys: TraceKeys, k: 0 | 1 | 2, value: string, fields: object | undefined): number {
+  if (fields !== undefined && hasOwn.call(fields, keys.names[k])) return 0
+  writeWords(keys.words[k])
+  writeString(value)
+  return 1
+}
+
 /** `encodeRecord` for the `spliced` record: a separate entry, so that neither path's inlining crowds the other's. */
 export function encodeSpliced(start: number, maxBytes: number): number {
   pos = start
   recordStart = start
   limit = maxBytes
   slot = 0
-  const { levelKey, levelEntry, messageKey, levelHead, message, bound, fields } = spliced
+  const { levelKey, levelEntry, messageKey, levelHead, message, bound, traceId, spanId, traceFlags, traceKeys, fields } = spliced
   spliced.fields = undefined
   spliced.message = undefined
+  spliced.traceId = undefined
   const hasMessage = message !== undefined
   const head = startMap(0)
   let count = 1
@@ -833,6 +855,9 @@ export function encodeSpliced(start: number, maxBytes: number): number {
     let i = boundIndex(bound, levelKey)
     if (i !== undefined) (skip ??= new Set()).add(i)
     if (hasMessage && (i = boundIndex(bound, messageKey)) !== undefined) (skip ??= new Set()).add(i)
+    if (traceId !== undefined) {
+      for (const key of traceKeys.names) if ((i = boundIndex(bound, key)) !== undefined) (skip ??= new Set()).add(i)
+    }
     if (fields !== undefined) {
       for (const key in fields) {
         if (!hasOwn.call(fields, key)) continue
@@ -856,6 +881,9 @@ export function encodeSpliced(start: number, maxBytes: number): number {
         count++
       }
     }
+  }
+  if (traceId !== undefined) {
+    count += traceEntry(traceKeys, 0, traceId, fields) + traceEntry(traceKeys, 1, spanId, fields) + traceEntry(traceKeys, 2, traceFlags, fields)
   }
   if (fields !== undefined) {
     for (const key in fields) {

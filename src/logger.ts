@@ -7,10 +7,16 @@
  * Records: `{ [levelKey]: 'info', [messageKey]: msg, ...bound fields, ...call fields }`, no key twice:
  * a call's field replaces a bound one of the same key (set to undefined, it removes it), and the
  * level and message replace both. The record time is the call's, as `emit` stamps it.
+ *
+ * With `traceContext`, the active OpenTelemetry span's ids (src/trace.ts) are written after the bound
+ * fields (replacing any of the same key) and before the call's (a call's field replaces them); the
+ * keys are encoded once, the ids written as strings: nothing per span is allocated or cached.
  */
 import { encodeEntries, encodeString, NO_ENTRIES, spliced, toWords } from './encoder.js'
 import type { Entries, Words } from './encoder.js'
 import { FluentError } from './errors.js'
+import { flagsHex, traceReader } from './trace.js'
+import type { TraceContextOption, TraceReader } from './trace.js'
 
 /** Level names, least severe first; `silent` turns a logger off. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
@@ -26,10 +32,16 @@ export interface LoggerOptions {
   messageKey?: string
   /** The record key of the level name (default 'level'). */
   levelKey?: string
+  /**
+   * Adds the active OpenTelemetry span's `trace_id`, `span_id` and `trace_flags` to every record
+   * logged while one is (nothing when none is); children inherit it. Needs `@opentelemetry/api`
+   * (an optional peer dependency, loaded only then). An object renames the keys.
+   */
+  traceContext?: TraceContextOption
 }
 
 const SEVERITY: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
-const OPTION_KEYS = new Set(['tag', 'level', 'fields', 'messageKey', 'levelKey'])
+const OPTION_KEYS = new Set(['tag', 'level', 'fields', 'messageKey', 'levelKey', 'traceContext'])
 
 /** What loggers of one `client.logger()` call share: where records go and how they are keyed. */
 export interface LoggerCore {
@@ -40,6 +52,8 @@ export interface LoggerCore {
   readonly maxRecordBytes: number
   readonly levelKey: string
   readonly messageKey: string
+  /** The active span's ids, when the logger was made with `traceContext`. */
+  readonly trace?: TraceReader
 }
 
 /** What the core's keys and level names encode to, made once per `client.logger()`. */
@@ -90,6 +104,7 @@ function encodeCore(core: LoggerCore): Core {
     maxRecordBytes: core.maxRecordBytes,
     levelKey: core.levelKey,
     messageKey: core.messageKey,
+    trace: core.trace,
     levelEntries,
     levelHeads,
   }
@@ -119,8 +134,12 @@ function bind(fields: object, base: Entries, maxBytes: number): Entries {
   }
 }
 
-/** Checks `client.logger()` options; returns the keys and level (the tag is checked by the client). */
-export function checkLoggerOptions(options: unknown): { level: LogLevel; levelKey: string; messageKey: string } {
+/**
+ * Checks `client.logger()` options; returns the keys, the level and the trace reader (the tag is
+ * checked by the client). `traceContext` loads `@opentelemetry/api` here, so a missing one is an
+ * ERR_FLUENT_CONFIG from `logger()`, not a surprise at the first record.
+ */
+export function checkLoggerOptions(options: unknown): { level: LogLevel; levelKey: string; messageKey: string; trace: TraceReader | undefined } {
   if (typeof options !== 'object' || options === null) {
     throw new FluentError('ERR_FLUENT_CONFIG', `logger() options must be an object with a tag, got ${String(options)}`)
   }
@@ -138,7 +157,7 @@ export function checkLoggerOptions(options: unknown): { level: LogLevel; levelKe
   const levelKey = key(o.levelKey, 'levelKey', 'level')
   const messageKey = key(o.messageKey, 'messageKey', 'msg')
   if (levelKey === messageKey) throw new FluentError('ERR_FLUENT_CONFIG', 'logger() levelKey and messageKey must differ')
-  return { level, levelKey, messageKey }
+  return { level, levelKey, messageKey, trace: traceReader(o.traceContext, levelKey, messageKey) }
 }
 
 /** The root logger of `client.logger()`: options checked, `fields` encoded once. */
@@ -244,12 +263,21 @@ export class Logger {
       core.report(new FluentError('ERR_FLUENT_INVALID_RECORD', `${level}(): fields must be an object, got ${Array.isArray(fields) ? 'an array' : typeof fields}`))
       return false
     }
+    // Read before `spliced` is filled: the context manager is code of someone else's.
+    const trace = core.trace
+    const sc = trace?.current()
     spliced.levelKey = core.levelKey
     spliced.levelEntry = core.levelEntries[level]
     spliced.messageKey = core.messageKey
     spliced.levelHead = core.levelHeads[level]
     spliced.message = message
     spliced.bound = this.#bound
+    if (trace !== undefined && sc !== undefined) {
+      spliced.traceId = sc.traceId
+      spliced.spanId = sc.spanId
+      spliced.traceFlags = flagsHex(sc.traceFlags)
+      spliced.traceKeys = trace.keys
+    }
     spliced.fields = extra
     try {
       return core.stage()
@@ -260,6 +288,7 @@ export class Logger {
     } finally {
       spliced.fields = undefined
       spliced.message = undefined
+      spliced.traceId = undefined
     }
   }
 }
