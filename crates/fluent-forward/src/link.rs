@@ -121,6 +121,15 @@ impl Link {
     (due && (self.healthy || !beats), change)
   }
 
+  /// Does this server want heartbeats now? Only while there is no connection (a connection is its
+  /// own proof), and only when a beat tells something: the server failed and waits to be seen up
+  /// again, or it is a standby whose health must be known before it is needed. A healthy regular
+  /// server that is merely idle is connected to when a batch comes; probing it would only open and
+  /// close a connection twice a second for as long as the app logs nothing.
+  pub fn wants_beats(&self) -> bool {
+    self.conn.is_none() && !self.connecting && (!self.healthy || self.server.standby)
+  }
+
   /// Can a batch be written on the connection now? With acks: at most `max_in_flight` batches,
   /// and a suspect only ever alone on the connection, so that a disconnect or an ack timeout is
   /// attributed to the right batch.

@@ -186,12 +186,7 @@ pub fn specs() -> Vec<OptionSpec> {
       kind: Kind::Secret,
       default: Default::None,
     },
-    // `heartbeat` has no fixed default: TCP for several servers, none for one.
-    OptionSpec {
-      name: "heartbeat",
-      kind: Kind::OneOf(HEARTBEATS),
-      default: Default::None,
-    },
+    one_of("heartbeat", HEARTBEATS, "tcp"),
     int("heartbeatIntervalMs", 10, MAX_MS, ms(d.heartbeat_interval)),
     int("dnsTtlMs", 0, MAX_MS, ms(d.dns_ttl)),
     int(

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use fluent_forward::handshake::{self, Helo, Parsed};
 use fluent_forward::{
-  Breaker, BreakerState, Client, Config, Event, Mode, Secret, Security, TlsConfig, TlsVersion,
+  Breaker, BreakerState, Client, Config, Event, Heartbeat, Mode, Secret, Security, TlsConfig, TlsVersion,
 };
 use rmpv::Value;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -740,6 +740,8 @@ fn keepalive_false_reconnects_and_handshakes_per_request() {
     security: Some(security(None)),
     // Small batches: several requests, so several connections.
     batch_bytes: 256,
+    // Every connection here must be a handshaken one; a heartbeat is a connection without one.
+    heartbeat: Some(Heartbeat::None),
     ..config(srv.port)
   };
   let log = deliver(cfg, &srv, 60);
@@ -979,6 +981,9 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
       cooldown: Duration::from_millis(400),
       max_cooldown: Duration::from_millis(800),
     },
+    // The breaker driven by connects alone: with heartbeats, a missed beat counts as a failure and
+    // is the half-open probe (tests/retry.rs and __test__/recovery.spec.ts cover that path).
+    heartbeat: Some(Heartbeat::None),
     ..config(port)
   };
   let log = EventLog::new();

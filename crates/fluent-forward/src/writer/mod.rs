@@ -631,7 +631,7 @@ impl Writer {
         consider(link.retry_at.filter(|t| *t > now));
         consider(link.breaker.open_until().filter(|t| *t > now));
       }
-      if self.heartbeat != Heartbeat::None && link.conn.is_none() && !link.connecting {
+      if self.heartbeat != Heartbeat::None && link.wants_beats() {
         consider(Some(link.next_beat));
       }
       consider(link.in_flight.front().map(|f| f.deadline));

@@ -174,7 +174,7 @@ impl Writer {
     }
     let every = self.shared.config.heartbeat_interval;
     for (i, link) in self.links.iter_mut().enumerate() {
-      if link.conn.is_some() || link.connecting || now < link.next_beat {
+      if !link.wants_beats() || now < link.next_beat {
         continue;
       }
       let Some(mut resolver) = link.beat_resolver.take() else {
