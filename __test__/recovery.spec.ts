@@ -7,7 +7,7 @@
 // not connected to a server that failed; a beat that reaches it ends an opening of its breaker that
 // was for its being unreachable (crates/fluent-forward/src/breaker.rs), so the cooldown left (up to
 // maxCooldownMs after a long outage) never delays the reconnect. The 10-minute case rests on that:
-// tests/retry.rs drives the breaker through ten minutes of missed beats on a virtual clock.
+// breaker.rs's unit test drives the breaker through ten minutes of missed beats on a virtual clock.
 //
 // The bound asserted is the documented 1 s plus slack for a loaded machine (2 cores shared by
 // several test processes); the measured figure is logged. Before the fix the same cases took ~10 s

@@ -46,6 +46,11 @@ pub enum Error {
   HandshakeTimeout,
   /// One side speaks TLS and the other does not, or no common TLS version.
   TlsProtocol(String),
+  /// A fresh plaintext connection dropped right after our first request with not a byte back: most
+  /// likely a TLS input (`probation.rs`). Reported as `TLS_PROTOCOL`, but it does not open the
+  /// breaker at once as the proven TLS errors do: a server that drops the connection on a poison
+  /// record looks the same, and that record must still get its retries.
+  TlsSuspected(String),
   /// Every server's circuit breaker is open: nothing can be sent until one recovers.
   Unavailable { servers: usize },
 }
@@ -73,7 +78,7 @@ impl Error {
       Error::TlsCert(_) => "TLS_CERT",
       Error::TlsHostname(_) => "TLS_HOSTNAME",
       Error::HandshakeTimeout => "HANDSHAKE_TIMEOUT",
-      Error::TlsProtocol(_) => "TLS_PROTOCOL",
+      Error::TlsProtocol(_) | Error::TlsSuspected(_) => "TLS_PROTOCOL",
       Error::Unavailable { .. } => "UNAVAILABLE",
     }
   }
@@ -131,7 +136,7 @@ impl fmt::Display for Error {
         f,
         "the tls or forward handshake did not finish in handshakeTimeoutMs: is the server's input configured for security (and tls)?"
       ),
-      Error::TlsProtocol(what) => write!(f, "{what}"),
+      Error::TlsProtocol(what) | Error::TlsSuspected(what) => write!(f, "{what}"),
       Error::Unavailable { servers: 1 } => write!(
         f,
         "the server is unavailable (its circuit breaker is open): records stay buffered until it recovers"

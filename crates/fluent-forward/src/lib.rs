@@ -18,6 +18,7 @@ mod link;
 pub mod ndjson;
 pub mod options;
 mod prefetch;
+mod probation;
 pub mod queue;
 mod retry;
 mod shared;

@@ -8,6 +8,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::codec::ack::{parse_ack, AckParse, ChunkId};
 use crate::config::{Config, Server};
 use crate::error::Error;
+use crate::probation::Probation;
 use crate::retry::{Held, RateLimit};
 use crate::shared::ServerShared;
 use crate::transport::{looks_like_tls, tls, Conn, Resolver};
@@ -63,6 +64,9 @@ pub struct Link {
   pub conn_settled: u64,
   pub ever_connected: bool,
   pub reconnect_reports: RateLimit,
+  /// A fresh plaintext connection proving itself (see `probation.rs`): without acks it holds the
+  /// batches written meanwhile.
+  pub probation: Probation,
 }
 
 /// What a read from the server amounted to.
@@ -99,6 +103,7 @@ impl Link {
       conn_settled: 0,
       ever_connected: false,
       reconnect_reports: RateLimit::new(RECONNECT_REPORT_EVERY),
+      probation: Probation::default(),
     }
   }
 
@@ -150,6 +155,10 @@ impl Link {
 
   /// A fresh connection is in place.
   pub fn connected(&mut self, conn: Conn, keepalive: bool, figures: &ServerShared) -> Option<BreakerState> {
+    // TLS proves itself in its handshake, and a server that sent HELO speaks plaintext Forward.
+    self
+      .probation
+      .start(!conn.is_tls() && self.server.security.is_none());
     self.conn = Some(conn);
     self.keepalive = keepalive;
     self.conn_requests = 0;
@@ -178,23 +187,39 @@ impl Link {
       k.copy_from_slice(id.as_bytes());
       self.ack_ids.insert(k, seq);
     }
+    let now = Instant::now();
+    self.probation.wrote(now);
     self.in_flight.push_back(InFlight {
       held,
       seq,
       outstanding: ids.len(),
-      deadline: Instant::now() + ack_timeout,
+      deadline: now + ack_timeout,
     });
+  }
+
+  /// Nothing written to this server waits to settle: no batch waits for its ack (`in_flight`) or
+  /// for a fresh connection's probation to pass (`probation`).
+  pub fn all_settled(&self) -> bool {
+    self.in_flight.is_empty() && self.probation.is_empty()
+  }
+
+  /// What a failure of the current connection most likely means (`Probation::judge`).
+  pub fn judge(&self, why: Error, now: Instant) -> Error {
+    self.probation.judge(why, self.heard, now)
   }
 
   /// Takes every unacked batch back, in write order, for a resend elsewhere (their ack ids die
   /// with this connection). They were written, so the server may have them: `unacked`.
   pub fn take_unsettled(&mut self) -> Vec<Held> {
     self.ack_ids.clear();
+    // Without acks, the batches held on probation (with acks there are none): written too.
+    let held = self.probation.take();
     self
       .in_flight
       .drain(..)
-      .map(|f| {
-        let mut h = f.held;
+      .map(|f| f.held)
+      .chain(held)
+      .map(|mut h| {
         h.retry = true;
         h.unacked = true;
         h

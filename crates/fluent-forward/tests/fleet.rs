@@ -216,7 +216,10 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
 
 #[test]
 fn a_server_that_closes_after_every_request() {
-  fault(Behavior::ReadOneThenClose, "IO");
+  // It never kept a connection past its first request, with not a byte back: to the client that
+  // is exactly a TLS input refusing plaintext (src/probation.rs), reported so, though it still
+  // counts as a broken connection (the breaker opens at its threshold, not at once).
+  fault(Behavior::ReadOneThenClose, "TLS_PROTOCOL");
 }
 
 #[test]

@@ -773,6 +773,76 @@ fn tls_srv(
   })
 }
 
+/// A self-signed server certificate with `CA:TRUE`, as `openssl req -x509` makes by default:
+/// `sans` empty gives none (openssl adds none), so the name is only in the CN. The certificate is
+/// also the `ca` (`ca_pem`), as a user passes it.
+fn self_signed_ca_true(cn: &str, sans: &[&str], not_after: (i32, u8, u8)) -> Pki {
+  use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+  let key = KeyPair::generate().unwrap();
+  let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+  params.distinguished_name = DistinguishedName::new();
+  params.distinguished_name.push(DnType::CommonName, cn);
+  params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+  params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+  params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+  let cert = params.self_signed(&key).unwrap();
+  Pki {
+    ca_pem: cert.pem(),
+    ca_der: cert.der().clone(),
+    server_chain: vec![cert.der().clone()],
+    server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    client_cert_pem: String::new(),
+    client_key_pem: String::new(),
+  }
+}
+
+fn pinned_config(p: &Pki, port: u16, servername: &str) -> Config {
+  Config {
+    tls: Some(TlsConfig {
+      servername: Some(servername.into()),
+      ..tls_trusting(p)
+    }),
+    ..config(port)
+  }
+}
+
+/// REVIEW-0.2 A5: webpki refuses a `CA:TRUE` certificate as the end entity (`CaUsedAsEndEntity`),
+/// so this failed with `TLS_CERT` "Other(OtherError(CaUsedAsEndEntity))" before.
+#[test]
+fn tls_self_signed_ca_true_server_certificate_given_as_ca_is_trusted() {
+  // With the name in a subjectAltName, and only in the CN (what openssl makes).
+  for sans in [&["localhost"][..], &[]] {
+    let p = self_signed_ca_true("localhost", sans, (4000, 1, 1));
+    let srv = tls_srv(&p, &all_versions(), false, None);
+    deliver(pinned_config(&p, srv.port, "localhost"), &srv, 50);
+  }
+}
+
+#[test]
+fn tls_self_signed_ca_true_is_still_checked_for_name_validity_and_identity() {
+  // The wrong name: in the CN only, and in a subjectAltName.
+  for sans in [&[][..], &["localhost"]] {
+    let p = self_signed_ca_true("localhost", sans, (4000, 1, 1));
+    let srv = tls_srv(&p, &all_versions(), false, None);
+    let log = expect_error(pinned_config(&p, srv.port, "other.test"), &srv, "TLS_HOSTNAME");
+    assert!(error_text(&log, "TLS_HOSTNAME").contains("other.test"));
+    assert_eq!(srv.count(), 0);
+  }
+  // Expired.
+  let p = self_signed_ca_true("localhost", &[], (2021, 1, 1));
+  let srv = tls_srv(&p, &all_versions(), false, None);
+  let log = expect_error(pinned_config(&p, srv.port, "localhost"), &srv, "TLS_CERT");
+  let text = error_text(&log, "TLS_CERT");
+  assert!(text.contains("expired"), "{text}");
+  assert_eq!(srv.count(), 0);
+  // Another self-signed certificate as the ca: not the one the server presents.
+  let presented = self_signed_ca_true("localhost", &[], (4000, 1, 1));
+  let given = self_signed_ca_true("localhost", &[], (4000, 1, 1));
+  let srv = tls_srv(&presented, &all_versions(), false, None);
+  expect_error(pinned_config(&given, srv.port, "localhost"), &srv, "TLS_CERT");
+  assert_eq!(srv.count(), 0);
+}
+
 #[test]
 fn tls_trusted_ca_delivers_with_dns_name() {
   let p = pki();
@@ -982,7 +1052,7 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
       max_cooldown: Duration::from_millis(800),
     },
     // The breaker driven by connects alone: with heartbeats, a missed beat counts as a failure and
-    // is the half-open probe (tests/retry.rs and __test__/recovery.spec.ts cover that path).
+    // is the half-open probe (breaker.rs's tests and __test__/recovery.spec.ts cover that path).
     heartbeat: Some(Heartbeat::None),
     ..config(port)
   };

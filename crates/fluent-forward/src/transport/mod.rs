@@ -3,6 +3,7 @@
 //! handshake, each bounded by its timeout and failing with a typed error.
 
 pub mod handshake;
+mod pinned;
 pub mod resolve;
 pub mod tcp;
 pub mod tls;

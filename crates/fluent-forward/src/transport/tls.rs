@@ -7,9 +7,11 @@
 //! containers that carry no `/etc/ssl/certs`, and costs no file reads at start. A private CA is
 //! passed as `tls.ca`, which replaces the default roots.
 
+use super::pinned::CaOrPinned;
 use crate::config::{TlsConfig, TlsVersion};
 use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -61,17 +63,25 @@ impl Tls {
       .map_err(|e| Error::Config(format!("tls: {e}")))?;
     let builder = if cfg.reject_unauthorized {
       let mut roots = RootCertStore::empty();
+      let mut pinned = Vec::new();
       match &cfg.ca {
         Some(pem) => {
           for c in certs(pem, "tls.ca")? {
             roots
-              .add(c)
+              .add(c.clone())
               .map_err(|e| Error::Config(format!("tls.ca holds an unusable certificate: {e}")))?;
+            pinned.push(c);
           }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
       }
-      builder.with_root_certificates(roots)
+      let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Error::Config(format!("tls.ca: {e}")))?;
+      // Only a user's own `tls.ca` is pinned: a public root as a server's certificate is no use case.
+      builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(CaOrPinned::new(webpki, pinned)))
     } else {
       builder
         .dangerous()
@@ -122,9 +132,7 @@ pub fn classify(e: io::Error, name: &ServerName<'_>) -> Error {
     rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => Error::TlsCert(
       "the server's certificate is not signed by a trusted CA: pass tls.ca or check the chain".into(),
     ),
-    rustls::Error::InvalidCertificate(c) => Error::TlsCert(format!(
-      "the server's certificate is not trusted ({c:?}): pass tls.ca or check the chain"
-    )),
+    rustls::Error::InvalidCertificate(c) => Error::TlsCert(describe_cert_error(c)),
     rustls::Error::AlertReceived(
       a @ (A::CertificateRequired
       | A::BadCertificate
@@ -132,19 +140,71 @@ pub fn classify(e: io::Error, name: &ServerName<'_>) -> Error {
       | A::CertificateUnknown
       | A::AccessDenied),
     ) => Error::TlsCert(format!(
-      "the server refused our client certificate (alert {a:?}): check tls.cert and tls.key"
+      "the server refused our client certificate (alert {}): check tls.cert and tls.key",
+      bare(a)
     )),
     rustls::Error::AlertReceived(
       a @ (A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity),
     ) => Error::TlsProtocol(format!(
-      "no tls version or cipher in common with the server (alert {a:?}): check tls.minVersion"
+      "no tls version or cipher in common with the server (alert {}): check tls.minVersion",
+      bare(a)
     )),
     rustls::Error::PeerIncompatible(p) => Error::TlsProtocol(format!(
-      "no tls version or cipher in common with the server ({p:?}): check tls.minVersion"
+      "no tls version or cipher in common with the server ({}): check tls.minVersion",
+      bare(p)
     )),
     rustls::Error::InvalidMessage(_) => Error::TlsProtocol(NOT_TLS.into()),
     other => Error::TlsProtocol(format!("tls failed: {other}")),
   }
+}
+
+/// The name of an enum variant without its fields (`ExpiredContext { .. }` -> `ExpiredContext`): for
+/// the rustls reasons that have no message of their own, so that no message shows Rust's `Debug`.
+fn bare(v: &impl std::fmt::Debug) -> String {
+  let full = format!("{v:?}");
+  let end = full
+    .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+    .unwrap_or(full.len());
+  full[..end].to_string()
+}
+
+fn date(t: UnixTime) -> String {
+  let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+  match time::OffsetDateTime::from_unix_timestamp(secs) {
+    Ok(d) => d.date().to_string(),
+    Err(_) => format!("{secs} s after 1970"),
+  }
+}
+
+/// Why the server's certificate was refused, in words (and what to do about it).
+fn describe_cert_error(c: &CertificateError) -> String {
+  const CHAIN: &str = "pass tls.ca or check the chain";
+  const CLOCK: &str = "renew it, or check this machine's clock";
+  let (why, what_to_do) = match c {
+    CertificateError::Expired => ("has expired".to_string(), CLOCK),
+    CertificateError::ExpiredContext { not_after, .. } => (format!("expired on {}", date(*not_after)), CLOCK),
+    CertificateError::NotValidYet => ("is not valid yet".to_string(), CLOCK),
+    CertificateError::NotValidYetContext { not_before, .. } => {
+      (format!("is not valid before {}", date(*not_before)), CLOCK)
+    }
+    CertificateError::Revoked => ("has been revoked".to_string(), CHAIN),
+    CertificateError::BadSignature => ("has a bad signature".to_string(), CHAIN),
+    CertificateError::BadEncoding => ("is not a well-formed certificate".to_string(), CHAIN),
+    CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => (
+      "is not for server authentication (its extended key usage)".to_string(),
+      CHAIN,
+    ),
+    CertificateError::Other(rustls::OtherError(e)) => match e.downcast_ref::<webpki::Error>() {
+      Some(webpki::Error::CaUsedAsEndEntity) => (
+        "is a CA certificate (CA:TRUE) used as the server's own".to_string(),
+        "such a certificate is trusted only when it is exactly one given as tls.ca",
+      ),
+      Some(w) => (format!("was refused ({})", bare(w)), CHAIN),
+      None => (format!("was refused ({e})"), CHAIN),
+    },
+    other => (format!("was refused ({})", bare(other)), CHAIN),
+  };
+  format!("the server's certificate {why}: {what_to_do}")
 }
 
 /// `rejectUnauthorized: false`: any certificate is accepted, but the handshake signature is still
