@@ -968,6 +968,52 @@ fn tls_client_to_plaintext_server_is_tls_protocol() {
   assert!(error_text(&log, "TLS_PROTOCOL").contains("configured for TLS"));
 }
 
+/// A plaintext server that resets the connection on a ClientHello (fluentd does: REVIEW-0.2 A6 saw
+/// `ERR_FLUENT_IO` there).
+#[test]
+fn tls_client_to_a_plaintext_server_that_resets_is_tls_protocol() {
+  let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+  let port = listener.local_addr().unwrap().port();
+  let server = std::thread::spawn(move || {
+    listener.set_nonblocking(false).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 5];
+    // The record header only: the rest stays unread, so the close is a reset (as with SO_LINGER 0).
+    let _ = s.read_exact(&mut buf);
+    socket2::SockRef::from(&s)
+      .set_linger(Some(Duration::ZERO))
+      .unwrap();
+    drop(s);
+    buf
+  });
+  let cfg = Config {
+    tls: Some(TlsConfig {
+      reject_unauthorized: false,
+      ..TlsConfig::default()
+    }),
+    breaker: Breaker {
+      failure_threshold: 1,
+      ..Breaker::default()
+    },
+    ..config(port)
+  };
+  let log = EventLog::new();
+  let client = Client::start(cfg, log.sink()).unwrap();
+  push_n(&client, 0, 10);
+  let got = log.wait_for(LONG, |es| {
+    count_errors(es, "TLS_PROTOCOL") > 0 || count_errors(es, "IO") > 0
+  });
+  let report = close_and_wait(&client, Duration::from_millis(200));
+  assert_eq!(server.join().unwrap()[0], 0x16, "it got a ClientHello");
+  assert!(got, "{}", log.describe());
+  assert!(
+    error_text(&log, "TLS_PROTOCOL").contains("configured for TLS"),
+    "{}",
+    log.describe()
+  );
+  assert_eq!(report.sent, 0);
+}
+
 #[test]
 fn plaintext_client_to_tls_server_is_tls_protocol() {
   let p = pki();

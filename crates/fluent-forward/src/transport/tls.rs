@@ -118,7 +118,13 @@ impl Tls {
 /// A TLS failure as one of our typed errors; anything else stays `Io`.
 pub fn classify(e: io::Error, name: &ServerName<'_>) -> Error {
   let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
+    // Dropped during our handshake, with nothing TLS back (rustls would have named a bad record):
+    // a plaintext Forward input closes or resets on a ClientHello (fluentd: a reset).
+    use io::ErrorKind as K;
+    if matches!(
+      e.kind(),
+      K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    ) {
       return Error::TlsProtocol(NOT_TLS.into());
     }
     return Error::Io(e);
