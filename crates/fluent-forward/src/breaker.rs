@@ -37,7 +37,7 @@ pub enum Failure {
 impl Failure {
   /// How a connect or connection `error` counts.
   pub fn of(error: &Error) -> Self {
-    match error {
+    match error.inner() {
       _ if error.is_permanent() => Failure::Permanent,
       Error::Connect(_) => Failure::Unreachable,
       _ => Failure::Broken,

@@ -206,6 +206,27 @@ pub async fn open(
   connect_timeout: Duration,
   handshake_timeout: Duration,
 ) -> Result<Opened, Error> {
+  // Every failure names the server it concerns (REVIEW-0.2 A7).
+  open_unnamed(
+    config,
+    target,
+    opener,
+    resolver,
+    connect_timeout,
+    handshake_timeout,
+  )
+  .await
+  .map_err(|e| e.at(target.address()))
+}
+
+async fn open_unnamed(
+  config: &Config,
+  target: &Target,
+  opener: &Opener,
+  resolver: &mut Resolver,
+  connect_timeout: Duration,
+  handshake_timeout: Duration,
+) -> Result<Opened, Error> {
   let conn = connect_resolved(target, resolver, connect_timeout, config.write_timeout)
     .await
     .map_err(Error::Connect)?;

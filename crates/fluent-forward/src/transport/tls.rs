@@ -252,3 +252,54 @@ impl ServerCertVerifier for AcceptAnyCert {
     self.0.signature_verification_algorithms.supported_schemes()
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use rustls::{AlertDescription as A, OtherError, PeerIncompatible};
+
+  /// REVIEW-0.2 A5/A7: a certificate refusal read `not trusted (Other(OtherError(CaUsedAsEndEntity)))`.
+  #[test]
+  fn tls_failures_are_told_in_words() {
+    let t = |s: u64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s));
+    let cases = vec![
+      rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+        time: t(1_800_000_000),
+        not_after: t(1_609_459_200),
+      }),
+      rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+        time: t(1_500_000_000),
+        not_before: t(1_609_459_200),
+      }),
+      rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+        webpki::Error::CaUsedAsEndEntity,
+      )))),
+      rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+        webpki::Error::UnsupportedCertVersion,
+      )))),
+      rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+      rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+      rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+      rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure),
+      rustls::Error::AlertReceived(A::BadCertificate),
+      rustls::Error::AlertReceived(A::Unknown(200)),
+      rustls::Error::AlertReceived(A::HandshakeFailure),
+      rustls::Error::PeerIncompatible(PeerIncompatible::NoCipherSuitesInCommon),
+      rustls::Error::General("something".into()),
+    ];
+    let name = ServerName::try_from("localhost").unwrap();
+    for c in cases {
+      let e = classify(io::Error::new(io::ErrorKind::InvalidData, c), &name);
+      let text = e.to_string();
+      assert_eq!(crate::error::debug_leaks(&text), Vec::<&str>::new(), "{text}");
+    }
+    let expired = rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+      time: t(1_800_000_000),
+      not_after: t(1_609_459_200),
+    });
+    let e = classify(io::Error::new(io::ErrorKind::InvalidData, expired), &name);
+    assert!(e.to_string().contains("expired on 2021-01-01"), "{e}");
+    let reset = classify(io::Error::from(io::ErrorKind::ConnectionReset), &name);
+    assert_eq!(reset.code(), "TLS_PROTOCOL");
+  }
+}

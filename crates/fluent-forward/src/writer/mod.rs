@@ -41,7 +41,7 @@ const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
 const MAX_PANICS: u32 = 100;
 
 type Connecting = JoinSet<(usize, Resolver, Result<Opened, Error>)>;
-type Beating = JoinSet<(usize, Resolver, bool)>;
+type Beating = JoinSet<(usize, Resolver, io::Result<()>)>;
 
 pub struct Writer {
   shared: Arc<Shared>,
@@ -76,7 +76,7 @@ enum Woke {
   Signal,
   Read(usize, io::Result<usize>),
   Connected(Joined<(usize, Resolver, Result<Opened, Error>)>),
-  Beat(Joined<(usize, Resolver, bool)>),
+  Beat(Joined<(usize, Resolver, io::Result<()>)>),
 }
 
 /// Body of the writer thread.
@@ -563,16 +563,17 @@ impl Writer {
     let opened = self.link_down(i, now, Failure::of(&why), counts);
     let report = self.links[i].reconnect_reports.admit(now);
     // The error that opens the breaker is always reported (once: nothing is tried while open).
+    let address = self.links[i].server.target.address();
     if let Some(suppressed) = report.or(opened.then_some(0)) {
       self.shared.emit(Event::Error {
-        error: reconnect_report(&why, suppressed),
+        error: reconnect_report(&why, suppressed).at(address.clone()),
         records: 0,
         tag: None,
       });
     }
     self.shared.emit(Event::Disconnected {
       server: i,
-      error: Some(why),
+      error: Some(why.at(address)),
     });
   }
 
