@@ -1043,6 +1043,104 @@ fn plaintext_client_to_tls_server_is_tls_protocol() {
   assert!(error_text(&log, "HANDSHAKE_TIMEOUT").contains("tls"));
 }
 
+/// A server that takes every connection, reads what comes, and drops it, as a TLS input does with
+/// plaintext: with a close (Node's `tls`) or a reset (fluentd, OpenSSL).
+fn drops_first_bytes(reset: bool) -> (u16, Arc<AtomicBool>, std::thread::JoinHandle<usize>) {
+  let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+  listener.set_nonblocking(true).unwrap();
+  let port = listener.local_addr().unwrap().port();
+  let stop = Arc::new(AtomicBool::new(false));
+  let done = stop.clone();
+  let h = std::thread::spawn(move || {
+    let mut conns = 0;
+    while !done.load(SeqCst) {
+      match listener.accept() {
+        Ok((mut s, _)) => {
+          conns += 1;
+          s.set_nonblocking(false).unwrap();
+          s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+          let mut buf = [0u8; 5];
+          let _ = s.read_exact(&mut buf);
+          if reset {
+            socket2::SockRef::from(&s)
+              .set_linger(Some(Duration::ZERO))
+              .unwrap();
+          }
+        }
+        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+      }
+    }
+    conns
+  });
+  (port, stop, h)
+}
+
+/// REVIEW-0.2 A6: without acks, records written to a TLS input counted as sent (`sent: 10`, nothing
+/// stored). A rustls server answers with an alert; others close or reset after the first bytes.
+#[test]
+fn plaintext_records_to_a_tls_input_are_never_counted_as_sent() {
+  let p = pki();
+  for how in ["alert", "close", "reset"] {
+    let tls = (how == "alert").then(|| tls_srv(&p, &all_versions(), false, None));
+    let dropper = (how != "alert").then(|| drops_first_bytes(how == "reset"));
+    let port = tls
+      .as_ref()
+      .map(|s| s.port)
+      .or(dropper.as_ref().map(|d| d.0))
+      .unwrap();
+    let log = EventLog::new();
+    let client = Client::start(
+      Config {
+        require_ack: false,
+        ..config(port)
+      },
+      log.sink(),
+    )
+    .unwrap();
+    push_n(&client, 0, 10);
+    assert!(
+      log.wait_for(LONG, |es| count_errors(es, "TLS_PROTOCOL") > 0),
+      "{how}: {}",
+      log.describe()
+    );
+    let report = close_and_wait(&client, Duration::from_millis(500));
+    assert_eq!(
+      (report.sent, report.pending),
+      (0, 10),
+      "{how}: {}",
+      log.describe()
+    );
+    assert!(error_text(&log, "TLS_PROTOCOL").contains("set tls"), "{how}");
+    if let Some((_, stop, h)) = dropper {
+      stop.store(true, SeqCst);
+      assert!(h.join().unwrap() >= 1);
+    }
+  }
+}
+
+/// The other side of the probation: a plaintext Forward server without acks gets every record
+/// counted as sent, the first connection's once its window has passed.
+#[test]
+fn plaintext_records_to_a_forward_server_count_as_sent_after_the_window() {
+  let srv = Srv::start(Opts::default());
+  let cfg = Config {
+    require_ack: false,
+    ..config(srv.port)
+  };
+  let log = EventLog::new();
+  let client = Client::start(cfg, log.sink()).unwrap();
+  push_n(&client, 0, 10);
+  assert!(
+    wait_until(LONG, || client.stats().sent == 10),
+    "{}",
+    log.describe()
+  );
+  push_n(&client, 10, 10);
+  let report = close_and_wait(&client, LONG);
+  assert_eq!((report.sent, report.pending), (20, 0));
+  assert!(wait_until(LONG, || srv.count() == 20));
+}
+
 #[test]
 fn min_tls13_against_a_tls12_only_server_is_tls_protocol() {
   let p = pki();
