@@ -155,10 +155,12 @@ impl Link {
 
   /// A fresh connection is in place.
   pub fn connected(&mut self, conn: Conn, keepalive: bool, figures: &ServerShared) -> Option<BreakerState> {
-    // TLS proves itself in its handshake, and a server that sent HELO speaks plaintext Forward.
+    // TLS proves itself in its handshake, a server that sent HELO speaks plaintext Forward, and a
+    // Unix socket is not where a TLS input listens (fluentd's in_unix has no TLS).
+    let tcp = matches!(self.server.target, crate::config::Target::Tcp { .. });
     self
       .probation
-      .start(!conn.is_tls() && self.server.security.is_none());
+      .start(tcp && !conn.is_tls() && self.server.security.is_none());
     self.conn = Some(conn);
     self.keepalive = keepalive;
     self.conn_requests = 0;
