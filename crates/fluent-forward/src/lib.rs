@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod client;
 pub mod codec;
 pub mod config;
+mod errno;
 pub mod error;
 pub mod event;
 mod fleet;
