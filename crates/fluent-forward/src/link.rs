@@ -205,6 +205,17 @@ impl Link {
     self.in_flight.is_empty() && self.probation.is_empty()
   }
 
+  /// The close deadline came before the probation ended: with the connection still up and nothing
+  /// heard against it (what had arrived was read just before), its batches count as sent on the
+  /// evidence there is, as without probation. A deadline shorter than the window must not turn
+  /// records a server took into undelivered ones; a close with time to spare waits for the verdict.
+  pub fn cut_probation_short(&mut self, now: Instant) -> Vec<Held> {
+    if self.conn.is_none() {
+      return Vec::new();
+    }
+    self.probation.cut_short(now)
+  }
+
   /// What a failure of the current connection most likely means (`Probation::judge`).
   pub fn judge(&self, why: Error, now: Instant) -> Error {
     self.probation.judge(why, self.heard, now)

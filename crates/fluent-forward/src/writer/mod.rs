@@ -205,6 +205,11 @@ impl Writer {
     self.settle_waiters(now);
     if let Some(deadline) = closing {
       if now >= deadline || self.all_settled() {
+        for i in 0..self.links.len() {
+          for held in self.links[i].cut_probation_short(now) {
+            self.settle_sent(i, held);
+          }
+        }
         self.finish().await;
         return;
       }
