@@ -19,14 +19,16 @@
 //!
 //! `WINDOW` is what the verdict costs: a batch on a server's first connection counts as sent (and
 //! a flush or the exit drain sees it) up to this much later. A TLS server's alert or reset arrives
-//! one round trip after our first bytes: 300 ms covers round trips across continents.
+//! one round trip after our first bytes, plus however long the server takes to look at them: 500 ms
+//! covers round trips across continents and a server whose event loop is busy (Node's `tls` in a
+//! process running 20 other tests took over 300 ms).
 
 use crate::error::Error;
 use crate::retry::Held;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-pub const WINDOW: Duration = Duration::from_millis(300);
+pub const WINDOW: Duration = Duration::from_millis(500);
 /// How long a window must have run for a close deadline to count its batches as sent: a TLS server
 /// on loopback or a LAN answers plaintext within a few milliseconds, also on a loaded host.
 pub const CUT_SHORT_AFTER: Duration = Duration::from_millis(50);
