@@ -144,6 +144,10 @@ export interface JsEvent {
   retriable?: boolean
   /** For `delivered`: the server acknowledged the batch. */
   acked?: boolean
+  /** For errors about a connection: the server, `host:port` or the socket path. */
+  address?: string
+  /** For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...). */
+  causeCode?: string
 }
 
 /** One client's outcome at exit. */

@@ -9,7 +9,7 @@ import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
 import { spliced, takeOwnError } from './encoder.js'
 import { publishError, publishEvent } from './diagnostics.js'
-import { FluentError, fromNative } from './errors.js'
+import { FluentError, connectionCause, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import type { TypedListeners } from './events.js'
 import { register, warnNow } from './exit.js'
@@ -45,7 +45,10 @@ const MAX_TAG_CACHE = 65_536
 
 function toError(ev: JsEvent): FluentError {
   const code = (ev.code ?? 'ERR_FLUENT_INTERNAL') as FluentErrorCode
-  return new FluentError(code, ev.message ?? code, { records: ev.records ?? undefined, tag: ev.tag ?? undefined })
+  const message = ev.message ?? code
+  const address = ev.address ?? undefined
+  const cause = ev.causeCode ? connectionCause(ev.causeCode, address, message) : undefined
+  return new FluentError(code, message, { records: ev.records ?? undefined, tag: ev.tag ?? undefined, address, cause })
 }
 
 /**

@@ -32,14 +32,28 @@ export class FluentError extends Error {
   readonly records?: number
   /** For undelivered or rejected records: their tag. */
   readonly tag?: string
+  /** For errors about a connection: the server, `host:port` or the socket path (also in the message). */
+  readonly address?: string
 
-  constructor(code: FluentErrorCode, message: string, extra?: { records?: number; tag?: string; cause?: unknown }) {
+  constructor(code: FluentErrorCode, message: string, extra?: { records?: number; tag?: string; address?: string; cause?: unknown }) {
     super(message, extra?.cause === undefined ? undefined : { cause: extra.cause })
     this.name = 'FluentError'
     this.code = code
     if (extra?.records !== undefined) this.records = extra.records
     if (extra?.tag !== undefined) this.tag = extra.tag
+    if (extra?.address !== undefined) this.address = extra.address
   }
+}
+
+/**
+ * The cause of a connection error as Node's own socket errors look: `err.cause.code` is
+ * `ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`..., so code written for `net` errors reads it.
+ */
+export function connectionCause(code: string, address: string | undefined, message: string): Error & { code: string; address?: string } {
+  const cause = new Error(message) as Error & { code: string; address?: string }
+  cause.code = code
+  if (address !== undefined) cause.address = address
+  return cause
 }
 
 /** Errors from the binding carry an `ERR_FLUENT_*` code already; anything else is internal. */

@@ -70,9 +70,9 @@ export interface FluentClientOptions {
    * that failed on one server is delivered by another.
    */
   servers?: ServerOptions[]
-  /** How servers not connected to are probed. Default: `'tcp'` with several servers, `'none'` with one. */
+  /** How a server that failed (or a standby) is probed while not connected to. Default `'tcp'`. */
   heartbeat?: 'udp' | 'tcp' | 'none'
-  /** Default 1000. */
+  /** Default 500. */
   heartbeatIntervalMs?: number
   /** How long a resolved host name is reused; a failed connect resolves it again at once. Default 30000. */
   dnsTtlMs?: number

@@ -396,6 +396,10 @@ pub struct JsEvent {
   pub retriable: Option<bool>,
   /// For `delivered`: the server acknowledged the batch.
   pub acked: Option<bool>,
+  /// For errors about a connection: the server, `host:port` or the socket path.
+  pub address: Option<String>,
+  /// For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...).
+  pub cause_code: Option<String>,
 }
 
 pub fn breaker_name(state: BreakerState) -> &'static str {
@@ -418,6 +422,8 @@ impl JsEvent {
   fn with_error(mut self, e: &fluent_forward::Error) -> Self {
     self.code = Some(error_code(e));
     self.message = Some(e.to_string());
+    self.address = e.address().map(String::from);
+    self.cause_code = e.errno().map(String::from);
     self
   }
 }

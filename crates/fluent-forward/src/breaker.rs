@@ -37,7 +37,7 @@ pub enum Failure {
 impl Failure {
   /// How a connect or connection `error` counts.
   pub fn of(error: &Error) -> Self {
-    match error {
+    match error.inner() {
       _ if error.is_permanent() => Failure::Permanent,
       Error::Connect(_) => Failure::Unreachable,
       _ => Failure::Broken,
@@ -290,6 +290,46 @@ mod tests {
     assert_eq!(b.on_failure(t1, Broken), Some(BreakerState::Open));
     assert_eq!(b.open_until(), Some(t1 + Duration::from_secs(20)));
     assert_eq!(b.on_heartbeat(), None);
+  }
+
+  /// Ten minutes down on a virtual clock, with the writer's default beats (500 ms) and the default
+  /// breaker: by then the cooldown has doubled to its cap (300 s), yet the first beat that reaches
+  /// the server lets the probe go at once. This is what makes recovery after an outage of any
+  /// length take one beat, not the cooldown that happens to be left (__test__/recovery.spec.ts
+  /// measures the real thing for 2 s and 15 s).
+  #[test]
+  fn after_ten_minutes_down_the_first_beat_that_answers_lets_the_probe_go() {
+    let beat = Duration::from_millis(500);
+    let t0 = Instant::now();
+    let mut b = Breaker::new(Config::default());
+    let mut t = t0;
+    let mut openings = 0;
+    while t < t0 + Duration::from_secs(600) {
+      t += beat;
+      // What the writer does each beat: `available` asks `allow`; a missed beat counts unless the
+      // breaker is open (writer/tasks.rs `on_beat`).
+      let _ = b.allow(t);
+      if b.state() != BreakerState::Open && b.on_failure(t, Unreachable) == Some(BreakerState::Open) {
+        openings += 1;
+      }
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+    assert!(openings >= 5, "{openings} openings");
+    assert_eq!(
+      b.next_cooldown(),
+      Duration::from_secs(300),
+      "the cooldown reached its cap"
+    );
+    let left = b.open_until().unwrap().saturating_duration_since(t);
+    assert!(
+      left > Duration::from_secs(10),
+      "a long cooldown is left: {left:?}"
+    );
+    // The server listens again; the next beat reaches it.
+    t += beat;
+    assert_eq!(b.on_heartbeat(), Some(BreakerState::HalfOpen));
+    assert_eq!(b.allow(t), (true, None), "the probe may go now, not in {left:?}");
+    assert_eq!(b.on_connected(), Some(BreakerState::Closed));
   }
 
   #[test]

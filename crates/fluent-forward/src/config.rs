@@ -165,8 +165,13 @@ pub struct Config {
   pub target: Target,
   /// Several servers (failover, load spreading); empty: `target` alone.
   pub servers: Vec<Server>,
-  /// `None`: TCP heartbeats for a fleet, none for a single server (its reconnect backoff is enough).
+  /// `None`: TCP heartbeats, for a single server too: it has nowhere else to go, so the moment it
+  /// listens again matters, and a refused connect every beat costs the server nothing. Without them
+  /// a server back after a few seconds waited for the reconnect backoff or, once the breaker had
+  /// opened, its whole cooldown (REVIEW-0.2 A3: ~10 s after a 2-5 s restart).
   pub heartbeat: Option<Heartbeat>,
+  /// How often a server the client is not connected to is probed. 500 ms: a server back from an
+  /// outage of any length is probed, connected to and sent to within a second of listening again.
   pub heartbeat_interval: Duration,
   /// How long a resolved host name is reused; a failed connect resolves again at once.
   pub dns_ttl: Duration,
@@ -218,7 +223,7 @@ impl Default for Config {
       },
       servers: Vec::new(),
       heartbeat: None,
-      heartbeat_interval: Duration::from_secs(1),
+      heartbeat_interval: Duration::from_millis(500),
       dns_ttl: Duration::from_secs(30),
       keep_undelivered: false,
       undelivered_max_bytes: 8 << 20,
@@ -250,11 +255,7 @@ impl Default for Config {
 impl Config {
   /// The heartbeat in effect (see `heartbeat`).
   pub fn heartbeat_mode(&self) -> Heartbeat {
-    match self.heartbeat {
-      Some(h) => h,
-      None if self.servers.len() > 1 => Heartbeat::Tcp,
-      None => Heartbeat::None,
-    }
+    self.heartbeat.unwrap_or(Heartbeat::Tcp)
   }
 
   /// The servers the writer talks to: `servers`, or `target` alone with the client-wide settings.

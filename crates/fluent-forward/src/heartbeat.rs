@@ -5,16 +5,23 @@
 
 use crate::config::{Heartbeat, Target};
 use crate::transport::{connect_resolved, Resolver};
+use std::io;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
 /// The payload fluentd's in_forward answers on its UDP port.
 const UDP_PAYLOAD: [u8; 1] = [0];
 
-/// One probe: `true` if the server answered within `timeout`. TCP: a connect (closed at once, no
-/// data; fluentd's own `transport` heartbeat also counts a connect). UDP: `0x00` to the server's
-/// port, answered by any datagram. A Unix socket is probed by connecting whatever the kind.
-pub async fn probe(kind: Heartbeat, target: &Target, resolver: &mut Resolver, timeout: Duration) -> bool {
+/// One probe: `Ok` if the server answered within `timeout`, else why not (a missed beat is a failed
+/// connect attempt, and reported as one). TCP: a connect (closed at once, no data; fluentd's own
+/// `transport` heartbeat also counts a connect). UDP: `0x00` to the server's port, answered by any
+/// datagram. A Unix socket is probed by connecting whatever the kind.
+pub async fn probe(
+  kind: Heartbeat,
+  target: &Target,
+  resolver: &mut Resolver,
+  timeout: Duration,
+) -> io::Result<()> {
   match (kind, target) {
     (Heartbeat::Udp, Target::Tcp { host, port }) => {
       let attempt = async {
@@ -32,14 +39,21 @@ pub async fn probe(kind: Heartbeat, target: &Target, resolver: &mut Resolver, ti
         sock.connect(addr).await?;
         sock.send(&UDP_PAYLOAD).await?;
         let mut buf = [0u8; 128];
-        sock.recv(&mut buf).await
+        sock.recv(&mut buf).await.map(|_| ())
       };
-      matches!(tokio::time::timeout(timeout, attempt).await, Ok(Ok(_)))
+      match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+          io::ErrorKind::TimedOut,
+          "no answer to the UDP heartbeat",
+        )),
+      }
     }
     _ => {
       // Write timeout only matters for socket tuning; nothing is written.
-      let conn = connect_resolved(target, resolver, timeout, timeout).await;
-      conn.is_ok()
+      connect_resolved(target, resolver, timeout, timeout)
+        .await
+        .map(|_| ())
     }
   }
 }
@@ -64,17 +78,23 @@ mod tests {
     });
     let mut r = Resolver::new(Duration::from_secs(30));
     let t = Duration::from_millis(500);
-    assert!(probe(Heartbeat::Udp, &target, &mut r, t).await);
+    assert!(probe(Heartbeat::Udp, &target, &mut r, t).await.is_ok());
     echo.await.unwrap();
     // Nobody answers now (the socket is closed): a miss, after the timeout.
-    assert!(!probe(Heartbeat::Udp, &target, &mut r, Duration::from_millis(100)).await);
+    // (Refused, by the ICMP port unreachable; or a timeout where that is filtered.)
+    let miss = probe(Heartbeat::Udp, &target, &mut r, Duration::from_millis(100)).await;
+    assert!(matches!(
+      miss.unwrap_err().kind(),
+      io::ErrorKind::ConnectionRefused | io::ErrorKind::TimedOut
+    ));
     // TCP: nothing listens on that port.
-    assert!(!probe(Heartbeat::Tcp, &target, &mut r, t).await);
+    let refused = probe(Heartbeat::Tcp, &target, &mut r, t).await;
+    assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = Target::Tcp {
       host: "127.0.0.1".into(),
       port: l.local_addr().unwrap().port(),
     };
-    assert!(probe(Heartbeat::Tcp, &up, &mut r, t).await);
+    assert!(probe(Heartbeat::Tcp, &up, &mut r, t).await.is_ok());
   }
 }

@@ -8,6 +8,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::codec::ack::{parse_ack, AckParse, ChunkId};
 use crate::config::{Config, Server};
 use crate::error::Error;
+use crate::probation::Probation;
 use crate::retry::{Held, RateLimit};
 use crate::shared::ServerShared;
 use crate::transport::{looks_like_tls, tls, Conn, Resolver};
@@ -63,6 +64,9 @@ pub struct Link {
   pub conn_settled: u64,
   pub ever_connected: bool,
   pub reconnect_reports: RateLimit,
+  /// A fresh plaintext connection proving itself (see `probation.rs`): without acks it holds the
+  /// batches written meanwhile.
+  pub probation: Probation,
 }
 
 /// What a read from the server amounted to.
@@ -99,6 +103,7 @@ impl Link {
       conn_settled: 0,
       ever_connected: false,
       reconnect_reports: RateLimit::new(RECONNECT_REPORT_EVERY),
+      probation: Probation::default(),
     }
   }
 
@@ -121,6 +126,15 @@ impl Link {
     (due && (self.healthy || !beats), change)
   }
 
+  /// Does this server want heartbeats now? Only while there is no connection (a connection is its
+  /// own proof), and only when a beat tells something: the server failed and waits to be seen up
+  /// again, or it is a standby whose health must be known before it is needed. A healthy regular
+  /// server that is merely idle is connected to when a batch comes; probing it would only open and
+  /// close a connection twice a second for as long as the app logs nothing.
+  pub fn wants_beats(&self) -> bool {
+    self.conn.is_none() && !self.connecting && (!self.healthy || self.server.standby)
+  }
+
   /// Can a batch be written on the connection now? With acks: at most `max_in_flight` batches,
   /// and a suspect only ever alone on the connection, so that a disconnect or an ack timeout is
   /// attributed to the right batch.
@@ -141,6 +155,12 @@ impl Link {
 
   /// A fresh connection is in place.
   pub fn connected(&mut self, conn: Conn, keepalive: bool, figures: &ServerShared) -> Option<BreakerState> {
+    // TLS proves itself in its handshake, a server that sent HELO speaks plaintext Forward, and a
+    // Unix socket is not where a TLS input listens (fluentd's in_unix has no TLS).
+    let tcp = matches!(self.server.target, crate::config::Target::Tcp { .. });
+    self
+      .probation
+      .start(tcp && !conn.is_tls() && self.server.security.is_none());
     self.conn = Some(conn);
     self.keepalive = keepalive;
     self.conn_requests = 0;
@@ -169,23 +189,50 @@ impl Link {
       k.copy_from_slice(id.as_bytes());
       self.ack_ids.insert(k, seq);
     }
+    let now = Instant::now();
+    self.probation.wrote(now);
     self.in_flight.push_back(InFlight {
       held,
       seq,
       outstanding: ids.len(),
-      deadline: Instant::now() + ack_timeout,
+      deadline: now + ack_timeout,
     });
+  }
+
+  /// Nothing written to this server waits to settle: no batch waits for its ack (`in_flight`) or
+  /// for a fresh connection's probation to pass (`probation`).
+  pub fn all_settled(&self) -> bool {
+    self.in_flight.is_empty() && self.probation.is_empty()
+  }
+
+  /// The close deadline came before the probation ended: with the connection still up and nothing
+  /// heard against it (what had arrived was read just before), its batches count as sent on the
+  /// evidence there is, as without probation. A deadline shorter than the window must not turn
+  /// records a server took into undelivered ones; a close with time to spare waits for the verdict.
+  pub fn cut_probation_short(&mut self, now: Instant) -> Vec<Held> {
+    if self.conn.is_none() {
+      return Vec::new();
+    }
+    self.probation.cut_short(now)
+  }
+
+  /// What a failure of the current connection most likely means (`Probation::judge`).
+  pub fn judge(&self, why: Error, now: Instant) -> Error {
+    self.probation.judge(why, self.heard, now)
   }
 
   /// Takes every unacked batch back, in write order, for a resend elsewhere (their ack ids die
   /// with this connection). They were written, so the server may have them: `unacked`.
   pub fn take_unsettled(&mut self) -> Vec<Held> {
     self.ack_ids.clear();
+    // Without acks, the batches held on probation (with acks there are none): written too.
+    let held = self.probation.take();
     self
       .in_flight
       .drain(..)
-      .map(|f| {
-        let mut h = f.held;
+      .map(|f| f.held)
+      .chain(held)
+      .map(|mut h| {
         h.retry = true;
         h.unacked = true;
         h

@@ -186,12 +186,7 @@ pub fn specs() -> Vec<OptionSpec> {
       kind: Kind::Secret,
       default: Default::None,
     },
-    // `heartbeat` has no fixed default: TCP for several servers, none for one.
-    OptionSpec {
-      name: "heartbeat",
-      kind: Kind::OneOf(HEARTBEATS),
-      default: Default::None,
-    },
+    one_of("heartbeat", HEARTBEATS, "tcp"),
     int("heartbeatIntervalMs", 10, MAX_MS, ms(d.heartbeat_interval)),
     int("dnsTtlMs", 0, MAX_MS, ms(d.dns_ttl)),
     int(
@@ -242,6 +237,34 @@ pub fn check_int(name: &str, value: u64) -> Result<(), Error> {
   }
 }
 
+/// A host is a name or an address: `name:24224` or `tcp://name` would only fail later, at every
+/// connect, as a name that does not resolve (REVIEW-0.2 A7).
+fn check_host(host: &str, at: &str) -> Result<(), Error> {
+  let bad = |m: String| Err(Error::Config(format!("{at}{m}")));
+  if let Some((scheme, rest)) = host.split_once("://") {
+    return bad(format!(
+      "host {host:?} is a URL ({scheme}://): set host to the name or address alone ({:?}) and port apart",
+      rest.split([':', '/']).next().unwrap_or_default()
+    ));
+  }
+  // One colon: `name:port` (an IPv6 address has several, and needs no brackets here).
+  if let Some((name, port)) = host.split_once(':') {
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    if !port.contains(':') && digits {
+      return bad(format!(
+        "host {host:?} includes a port: set host: {name:?} and port: {port}"
+      ));
+    }
+  }
+  if host.starts_with('[') && host.ends_with(']') {
+    return bad(format!(
+      "host {host:?} has brackets: set the IPv6 address without them ({:?})",
+      &host[1..host.len() - 1]
+    ));
+  }
+  Ok(())
+}
+
 // `Config::validate` lives here, beside the table it checks against, so that the option table
 // depends on the config (for its defaults) and not the other way round.
 impl Config {
@@ -253,6 +276,7 @@ impl Config {
         if host.is_empty() {
           return bad("host must not be empty");
         }
+        check_host(host, "")?;
         check_int("port", *port as u64)?;
       }
       Target::Unix(path) if path.is_empty() => return bad("path must not be empty"),
@@ -304,6 +328,7 @@ impl Config {
       let at = |m: &str| Err(Error::Config(format!("servers[{i}]: {m}")));
       match &s.target {
         Target::Tcp { host, .. } if host.is_empty() => return at("host must not be empty"),
+        Target::Tcp { host, .. } => check_host(host, &format!("servers[{i}]: "))?,
         Target::Unix(path) if path.is_empty() => return at("path must not be empty"),
         Target::Unix(_) if s.tls.is_some() => return at("tls needs a host and port, not a unix socket path"),
         _ => {}
@@ -343,6 +368,47 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+  use crate::config::Server;
+
+  /// REVIEW-0.2 A7: `host: 'name:24224'` was accepted and failed at every connect as a DNS error.
+  #[test]
+  fn a_host_with_a_port_a_scheme_or_brackets_is_a_config_error_that_says_what_to_set() {
+    let with_host = |host: &str| Config {
+      target: Target::Tcp {
+        host: host.into(),
+        port: 24224,
+      },
+      ..Config::default()
+    };
+    let msg = |c: Config| c.validate().unwrap_err().to_string();
+    let e = with_host("logs.internal:24225").validate().unwrap_err();
+    assert_eq!(e.code(), "CONFIG");
+    assert!(
+      e.to_string()
+        .contains(r#"set host: "logs.internal" and port: 24225"#),
+      "{e}"
+    );
+    assert!(msg(with_host("tcp://logs.internal:24224")).contains("is a URL"));
+    assert!(msg(with_host("[::1]")).contains("without them"));
+    for fine in ["logs.internal", "10.0.0.1", "::1", "fe80::1:2"] {
+      assert!(with_host(fine).validate().is_ok(), "{fine}");
+    }
+    let fleet = Config {
+      servers: vec![Server {
+        target: Target::Tcp {
+          host: "a:1".into(),
+          port: 24224,
+        },
+        weight: 1,
+        standby: false,
+        tls: None,
+        security: None,
+      }],
+      ..Config::default()
+    };
+    assert!(msg(fleet).starts_with("invalid option: servers[0]: host"));
+  }
+
   use super::*;
 
   #[test]

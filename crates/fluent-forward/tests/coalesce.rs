@@ -173,9 +173,9 @@ fn a_write_of_several_batches_that_stalls_loses_nothing_with_acks() {
         matches!(
           e,
           Event::Disconnected {
-            error: Some(fluent_forward::Error::Timeout("write")),
+            error: Some(err),
             ..
-          }
+          } if matches!(err.inner(), fluent_forward::Error::Timeout("write"))
         )
       })
       .count()

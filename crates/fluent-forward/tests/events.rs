@@ -1,6 +1,6 @@
 //! Events the embedding cannot take are counted, not silently lost.
 
-use fluent_forward::{Client, Config, Target};
+use fluent_forward::{Client, Config, Heartbeat, Target};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -21,6 +21,8 @@ fn events_refused_by_the_sink_are_counted() {
     },
     reconnect_initial: Duration::from_millis(10),
     reconnect_max: Duration::from_millis(20),
+    // Reconnects paced by the backoff alone (heartbeats would pace them at one per beat).
+    heartbeat: Some(Heartbeat::None),
     ..Config::default()
   };
   // The sink takes every other event, as a full queue on the JS side would refuse some.

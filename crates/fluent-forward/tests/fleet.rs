@@ -183,15 +183,24 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
   let mut feed = Feed::new(&client, "fleet.cooldown");
   feed.until_open(&client, &log);
   let seen_open = std::time::Instant::now();
-  let beats_before = bad_server.connections();
-  // One second of traffic and heartbeats (every 100 ms), well inside the 5 s cooldown.
+  // One second of traffic and heartbeats (every 100 ms), well inside the 5 s cooldown. Heartbeats
+  // are the connections that never became a `Connected`: one brought the server back after its
+  // first failure, so a second one is a beat that reached it while its breaker was open.
+  let beats = || {
+    let opened = log.with(|es| {
+      es.iter()
+        .filter(|e| matches!(e, Event::Connected { server: 0 }))
+        .count()
+    });
+    bad_server.connections() - opened
+  };
   while seen_open.elapsed() < Duration::from_secs(1) {
     feed.burst(&client);
   }
   let states = log.with(|es| breaker_events(es, 0));
   assert!(
-    bad_server.connections() > beats_before,
-    "no heartbeat reached the server, so this proves nothing: {}",
+    beats() >= 2,
+    "no heartbeat reached the server while open, so this proves nothing: {}",
     log.describe()
   );
   assert_eq!(states, vec![BreakerState::Open], "{}", log.describe());
@@ -207,7 +216,10 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
 
 #[test]
 fn a_server_that_closes_after_every_request() {
-  fault(Behavior::ReadOneThenClose, "IO");
+  // It never kept a connection past its first request, with not a byte back: to the client that
+  // is exactly a TLS input refusing plaintext (src/probation.rs), reported so, though it still
+  // counts as a broken connection (the breaker opens at its threshold, not at once).
+  fault(Behavior::ReadOneThenClose, "TLS_PROTOCOL");
 }
 
 #[test]

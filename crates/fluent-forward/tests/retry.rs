@@ -269,7 +269,9 @@ fn server_that_drops_every_connection_rejects_nothing() {
   assert_eq!((report.rejected, report.pending), (0, 50));
   log.with(|es| {
     assert!(rejected_events(es).is_empty(), "{es:?}");
-    let reports = count_errors(es, "IO") + count_errors(es, "TIMEOUT");
+    // A drop right after the first request of a server that never took one is reported as the
+    // TLS input it looks like (src/probation.rs).
+    let reports = count_errors(es, "IO") + count_errors(es, "TIMEOUT") + count_errors(es, "TLS_PROTOCOL");
     assert!(reports >= 1, "the reconnects were reported: {es:?}");
     assert!(
       reports as u64 <= elapsed.as_secs() + 1,

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use fluent_forward::handshake::{self, Helo, Parsed};
 use fluent_forward::{
-  Breaker, BreakerState, Client, Config, Event, Mode, Secret, Security, TlsConfig, TlsVersion,
+  Breaker, BreakerState, Client, Config, Event, Heartbeat, Mode, Secret, Security, TlsConfig, TlsVersion,
 };
 use rmpv::Value;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -740,6 +740,8 @@ fn keepalive_false_reconnects_and_handshakes_per_request() {
     security: Some(security(None)),
     // Small batches: several requests, so several connections.
     batch_bytes: 256,
+    // Every connection here must be a handshaken one; a heartbeat is a connection without one.
+    heartbeat: Some(Heartbeat::None),
     ..config(srv.port)
   };
   let log = deliver(cfg, &srv, 60);
@@ -769,6 +771,76 @@ fn tls_srv(
     tls: Some(server_tls(p, versions, mtls)),
     ..Opts::default()
   })
+}
+
+/// A self-signed server certificate with `CA:TRUE`, as `openssl req -x509` makes by default:
+/// `sans` empty gives none (openssl adds none), so the name is only in the CN. The certificate is
+/// also the `ca` (`ca_pem`), as a user passes it.
+fn self_signed_ca_true(cn: &str, sans: &[&str], not_after: (i32, u8, u8)) -> Pki {
+  use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+  let key = KeyPair::generate().unwrap();
+  let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+  params.distinguished_name = DistinguishedName::new();
+  params.distinguished_name.push(DnType::CommonName, cn);
+  params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+  params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+  params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+  let cert = params.self_signed(&key).unwrap();
+  Pki {
+    ca_pem: cert.pem(),
+    ca_der: cert.der().clone(),
+    server_chain: vec![cert.der().clone()],
+    server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    client_cert_pem: String::new(),
+    client_key_pem: String::new(),
+  }
+}
+
+fn pinned_config(p: &Pki, port: u16, servername: &str) -> Config {
+  Config {
+    tls: Some(TlsConfig {
+      servername: Some(servername.into()),
+      ..tls_trusting(p)
+    }),
+    ..config(port)
+  }
+}
+
+/// REVIEW-0.2 A5: webpki refuses a `CA:TRUE` certificate as the end entity (`CaUsedAsEndEntity`),
+/// so this failed with `TLS_CERT` "Other(OtherError(CaUsedAsEndEntity))" before.
+#[test]
+fn tls_self_signed_ca_true_server_certificate_given_as_ca_is_trusted() {
+  // With the name in a subjectAltName, and only in the CN (what openssl makes).
+  for sans in [&["localhost"][..], &[]] {
+    let p = self_signed_ca_true("localhost", sans, (4000, 1, 1));
+    let srv = tls_srv(&p, &all_versions(), false, None);
+    deliver(pinned_config(&p, srv.port, "localhost"), &srv, 50);
+  }
+}
+
+#[test]
+fn tls_self_signed_ca_true_is_still_checked_for_name_validity_and_identity() {
+  // The wrong name: in the CN only, and in a subjectAltName.
+  for sans in [&[][..], &["localhost"]] {
+    let p = self_signed_ca_true("localhost", sans, (4000, 1, 1));
+    let srv = tls_srv(&p, &all_versions(), false, None);
+    let log = expect_error(pinned_config(&p, srv.port, "other.test"), &srv, "TLS_HOSTNAME");
+    assert!(error_text(&log, "TLS_HOSTNAME").contains("other.test"));
+    assert_eq!(srv.count(), 0);
+  }
+  // Expired.
+  let p = self_signed_ca_true("localhost", &[], (2021, 1, 1));
+  let srv = tls_srv(&p, &all_versions(), false, None);
+  let log = expect_error(pinned_config(&p, srv.port, "localhost"), &srv, "TLS_CERT");
+  let text = error_text(&log, "TLS_CERT");
+  assert!(text.contains("expired"), "{text}");
+  assert_eq!(srv.count(), 0);
+  // Another self-signed certificate as the ca: not the one the server presents.
+  let presented = self_signed_ca_true("localhost", &[], (4000, 1, 1));
+  let given = self_signed_ca_true("localhost", &[], (4000, 1, 1));
+  let srv = tls_srv(&presented, &all_versions(), false, None);
+  expect_error(pinned_config(&given, srv.port, "localhost"), &srv, "TLS_CERT");
+  assert_eq!(srv.count(), 0);
 }
 
 #[test]
@@ -896,6 +968,52 @@ fn tls_client_to_plaintext_server_is_tls_protocol() {
   assert!(error_text(&log, "TLS_PROTOCOL").contains("configured for TLS"));
 }
 
+/// A plaintext server that resets the connection on a ClientHello (fluentd does: REVIEW-0.2 A6 saw
+/// `ERR_FLUENT_IO` there).
+#[test]
+fn tls_client_to_a_plaintext_server_that_resets_is_tls_protocol() {
+  let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+  let port = listener.local_addr().unwrap().port();
+  let server = std::thread::spawn(move || {
+    listener.set_nonblocking(false).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 5];
+    // The record header only: the rest stays unread, so the close is a reset (as with SO_LINGER 0).
+    let _ = s.read_exact(&mut buf);
+    socket2::SockRef::from(&s)
+      .set_linger(Some(Duration::ZERO))
+      .unwrap();
+    drop(s);
+    buf
+  });
+  let cfg = Config {
+    tls: Some(TlsConfig {
+      reject_unauthorized: false,
+      ..TlsConfig::default()
+    }),
+    breaker: Breaker {
+      failure_threshold: 1,
+      ..Breaker::default()
+    },
+    ..config(port)
+  };
+  let log = EventLog::new();
+  let client = Client::start(cfg, log.sink()).unwrap();
+  push_n(&client, 0, 10);
+  let got = log.wait_for(LONG, |es| {
+    count_errors(es, "TLS_PROTOCOL") > 0 || count_errors(es, "IO") > 0
+  });
+  let report = close_and_wait(&client, Duration::from_millis(200));
+  assert_eq!(server.join().unwrap()[0], 0x16, "it got a ClientHello");
+  assert!(got, "{}", log.describe());
+  assert!(
+    error_text(&log, "TLS_PROTOCOL").contains("configured for TLS"),
+    "{}",
+    log.describe()
+  );
+  assert_eq!(report.sent, 0);
+}
+
 #[test]
 fn plaintext_client_to_tls_server_is_tls_protocol() {
   let p = pki();
@@ -923,6 +1041,104 @@ fn plaintext_client_to_tls_server_is_tls_protocol() {
   };
   let log = expect_error(cfg, &srv, "HANDSHAKE_TIMEOUT");
   assert!(error_text(&log, "HANDSHAKE_TIMEOUT").contains("tls"));
+}
+
+/// A server that takes every connection, reads what comes, and drops it, as a TLS input does with
+/// plaintext: with a close (Node's `tls`) or a reset (fluentd, OpenSSL).
+fn drops_first_bytes(reset: bool) -> (u16, Arc<AtomicBool>, std::thread::JoinHandle<usize>) {
+  let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+  listener.set_nonblocking(true).unwrap();
+  let port = listener.local_addr().unwrap().port();
+  let stop = Arc::new(AtomicBool::new(false));
+  let done = stop.clone();
+  let h = std::thread::spawn(move || {
+    let mut conns = 0;
+    while !done.load(SeqCst) {
+      match listener.accept() {
+        Ok((mut s, _)) => {
+          conns += 1;
+          s.set_nonblocking(false).unwrap();
+          s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+          let mut buf = [0u8; 5];
+          let _ = s.read_exact(&mut buf);
+          if reset {
+            socket2::SockRef::from(&s)
+              .set_linger(Some(Duration::ZERO))
+              .unwrap();
+          }
+        }
+        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+      }
+    }
+    conns
+  });
+  (port, stop, h)
+}
+
+/// REVIEW-0.2 A6: without acks, records written to a TLS input counted as sent (`sent: 10`, nothing
+/// stored). A rustls server answers with an alert; others close or reset after the first bytes.
+#[test]
+fn plaintext_records_to_a_tls_input_are_never_counted_as_sent() {
+  let p = pki();
+  for how in ["alert", "close", "reset"] {
+    let tls = (how == "alert").then(|| tls_srv(&p, &all_versions(), false, None));
+    let dropper = (how != "alert").then(|| drops_first_bytes(how == "reset"));
+    let port = tls
+      .as_ref()
+      .map(|s| s.port)
+      .or(dropper.as_ref().map(|d| d.0))
+      .unwrap();
+    let log = EventLog::new();
+    let client = Client::start(
+      Config {
+        require_ack: false,
+        ..config(port)
+      },
+      log.sink(),
+    )
+    .unwrap();
+    push_n(&client, 0, 10);
+    assert!(
+      log.wait_for(LONG, |es| count_errors(es, "TLS_PROTOCOL") > 0),
+      "{how}: {}",
+      log.describe()
+    );
+    let report = close_and_wait(&client, Duration::from_millis(500));
+    assert_eq!(
+      (report.sent, report.pending),
+      (0, 10),
+      "{how}: {}",
+      log.describe()
+    );
+    assert!(error_text(&log, "TLS_PROTOCOL").contains("set tls"), "{how}");
+    if let Some((_, stop, h)) = dropper {
+      stop.store(true, SeqCst);
+      assert!(h.join().unwrap() >= 1);
+    }
+  }
+}
+
+/// The other side of the probation: a plaintext Forward server without acks gets every record
+/// counted as sent, the first connection's once its window has passed.
+#[test]
+fn plaintext_records_to_a_forward_server_count_as_sent_after_the_window() {
+  let srv = Srv::start(Opts::default());
+  let cfg = Config {
+    require_ack: false,
+    ..config(srv.port)
+  };
+  let log = EventLog::new();
+  let client = Client::start(cfg, log.sink()).unwrap();
+  push_n(&client, 0, 10);
+  assert!(
+    wait_until(LONG, || client.stats().sent == 10),
+    "{}",
+    log.describe()
+  );
+  push_n(&client, 10, 10);
+  let report = close_and_wait(&client, LONG);
+  assert_eq!((report.sent, report.pending), (20, 0));
+  assert!(wait_until(LONG, || srv.count() == 20));
 }
 
 #[test]
@@ -979,6 +1195,9 @@ fn breaker_opens_at_threshold_holds_flush_deadlines_probes_and_closes() {
       cooldown: Duration::from_millis(400),
       max_cooldown: Duration::from_millis(800),
     },
+    // The breaker driven by connects alone: with heartbeats, a missed beat counts as a failure and
+    // is the half-open probe (breaker.rs's tests and __test__/recovery.spec.ts cover that path).
+    heartbeat: Some(Heartbeat::None),
     ..config(port)
   };
   let log = EventLog::new();

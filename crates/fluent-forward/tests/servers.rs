@@ -60,6 +60,8 @@ fn weights_three_to_one_split_the_batches_three_to_one() {
     "server a got {ra} of {} batches",
     ra + rb
   );
+  // Arrived is not yet sent: a server's first connection settles once its probation has passed.
+  assert!(wait_until(LONG, || client.stats().sent == 4000));
   let stats = client.stats();
   assert_eq!(stats.servers.len(), 2);
   assert_eq!(stats.servers[0].batches as usize, ra);
@@ -204,7 +206,9 @@ fn delivery_reports_carry_each_batch_only_while_on() {
   let log = EventLog::new();
   let client = Client::start(fast_config(s.target()), log.sink()).unwrap();
   push(&client, 0, 10);
-  assert!(wait_until(LONG, || s.count() == 10));
+  // Settled, not only arrived: the first connection's batches count as sent once its probation
+  // has passed (src/probation.rs), and that is when their reports would go.
+  assert!(wait_until(LONG, || s.count() == 10 && client.stats().sent == 10));
   let delivered = |es: &[Event]| -> u64 {
     es.iter()
       .filter_map(|e| match e {

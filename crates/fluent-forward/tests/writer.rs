@@ -293,7 +293,9 @@ fn server_restart_in_ack_mode_resends_unacked() {
   log.with(|es| {
     let io = es
       .iter()
-      .filter(|e| matches!(e, Event::Disconnected { error: Some(err), .. } if err.code() == "IO"))
+      // Its first connection closes after one request with not a byte back, which is also how a
+      // TLS input answers plaintext: reported as TLS_PROTOCOL (src/probation.rs).
+      .filter(|e| matches!(e, Event::Disconnected { error: Some(err), .. } if matches!(err.code(), "IO" | "TLS_PROTOCOL")))
       .count();
     assert!(
       io >= 1,
@@ -316,10 +318,11 @@ fn wrong_ack_id_disconnects_and_resends() {
       "expected an ACK_MISMATCH disconnect: {es:?}"
     );
     let mismatch = es.iter().find_map(|e| match e {
-      Event::Disconnected {
-        error: Some(err @ fluent_forward::Error::AckMismatch(_)),
-        ..
-      } => Some(err.to_string()),
+      Event::Disconnected { error: Some(err), .. }
+        if matches!(err.inner(), fluent_forward::Error::AckMismatch(_)) =>
+      {
+        Some(err.to_string())
+      }
       _ => None,
     });
     assert!(
@@ -340,9 +343,9 @@ fn garbage_from_server_disconnects_and_resends() {
       es.iter().any(|e| matches!(
         e,
         Event::Disconnected {
-          error: Some(fluent_forward::Error::AckMismatch(_)),
+          error: Some(err),
           ..
-        }
+        } if matches!(err.inner(), fluent_forward::Error::AckMismatch(_))
       )),
       "garbage should be reported as an unexpected response: {es:?}"
     );
@@ -370,9 +373,9 @@ fn ack_timeout_reconnects_and_resends() {
         matches!(
           e,
           Event::Disconnected {
-            error: Some(fluent_forward::Error::Timeout(_)),
+            error: Some(err),
             ..
-          }
+          } if matches!(err.inner(), fluent_forward::Error::Timeout(_))
         )
       })
       .count();
@@ -412,9 +415,9 @@ fn stalled_server_times_out_writes_and_close_reports_pending() {
       matches!(
         e,
         Event::Disconnected {
-          error: Some(fluent_forward::Error::Timeout(_)),
+          error: Some(err),
           ..
-        }
+        } if matches!(err.inner(), fluent_forward::Error::Timeout(_))
       )
     })
   });
@@ -496,10 +499,7 @@ fn no_server_reports_connect_errors_and_undelivered() {
   log.with(|es| {
     assert!(es.iter().any(|e| matches!(
       e,
-      Event::Error {
-        error: fluent_forward::Error::Connect(_),
-        ..
-      }
+      Event::Error { error, .. } if matches!(error.inner(), fluent_forward::Error::Connect(_))
     )));
     let undelivered: Vec<_> = es
       .iter()

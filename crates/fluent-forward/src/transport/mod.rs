@@ -3,6 +3,7 @@
 //! handshake, each bounded by its timeout and failing with a typed error.
 
 pub mod handshake;
+mod pinned;
 pub mod resolve;
 pub mod tcp;
 pub mod tls;
@@ -198,6 +199,27 @@ pub struct Opened {
 /// Connect (bounded by `connect_timeout`, name resolution included), then TLS and the forward
 /// handshake (bounded together by `handshake_timeout`).
 pub async fn open(
+  config: &Config,
+  target: &Target,
+  opener: &Opener,
+  resolver: &mut Resolver,
+  connect_timeout: Duration,
+  handshake_timeout: Duration,
+) -> Result<Opened, Error> {
+  // Every failure names the server it concerns (REVIEW-0.2 A7).
+  open_unnamed(
+    config,
+    target,
+    opener,
+    resolver,
+    connect_timeout,
+    handshake_timeout,
+  )
+  .await
+  .map_err(|e| e.at(target.address()))
+}
+
+async fn open_unnamed(
   config: &Config,
   target: &Target,
   opener: &Opener,

@@ -26,7 +26,16 @@ impl Resolver {
         return Ok(addrs.clone());
       }
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    // getaddrinfo's failure names neither the host nor a kind (it is `Uncategorized`): said here,
+    // as Node's ENOTFOUND does, and without Rust's `(os error N)`.
+    let found = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+      let why = e.to_string();
+      let why = why
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&why);
+      io::Error::new(io::ErrorKind::NotFound, format!("{host} not found ({why})"))
+    })?;
+    let addrs: Vec<SocketAddr> = found.collect();
     if addrs.is_empty() {
       return Err(io::Error::new(
         io::ErrorKind::NotFound,

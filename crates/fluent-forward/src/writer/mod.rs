@@ -41,7 +41,7 @@ const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
 const MAX_PANICS: u32 = 100;
 
 type Connecting = JoinSet<(usize, Resolver, Result<Opened, Error>)>;
-type Beating = JoinSet<(usize, Resolver, bool)>;
+type Beating = JoinSet<(usize, Resolver, io::Result<()>)>;
 
 pub struct Writer {
   shared: Arc<Shared>,
@@ -76,7 +76,7 @@ enum Woke {
   Signal,
   Read(usize, io::Result<usize>),
   Connected(Joined<(usize, Resolver, Result<Opened, Error>)>),
-  Beat(Joined<(usize, Resolver, bool)>),
+  Beat(Joined<(usize, Resolver, io::Result<()>)>),
 }
 
 /// Body of the writer thread.
@@ -191,6 +191,9 @@ impl Writer {
     // Acks that arrived while a write was blocked count before any deadline is judged.
     for i in 0..self.links.len() {
       self.read_ready(i, now);
+      for held in self.links[i].probation.passed(now) {
+        self.settle_sent(i, held);
+      }
       let late = self.links[i].in_flight.front().is_some_and(|f| now >= f.deadline);
       if late {
         self.fail_link(i, Error::Timeout("ack"), now);
@@ -202,6 +205,11 @@ impl Writer {
     self.settle_waiters(now);
     if let Some(deadline) = closing {
       if now >= deadline || self.all_settled() {
+        for i in 0..self.links.len() {
+          for held in self.links[i].cut_probation_short(now) {
+            self.settle_sent(i, held);
+          }
+        }
         self.finish().await;
         return;
       }
@@ -228,7 +236,7 @@ impl Writer {
     self.pending.is_empty()
       && self.parked.is_empty()
       && self.writing.is_none()
-      && self.links.iter().all(|l| l.in_flight.is_empty())
+      && self.links.iter().all(|l| l.all_settled())
       && self.shared.queue.lock().records == 0
   }
 
@@ -391,9 +399,10 @@ impl Writer {
         for (held, ids) in group.into_iter().zip(ids) {
           if self.shared.config.require_ack {
             self.links[i].wrote(held, &ids, self.shared.config.ack_timeout);
-          } else {
-            // Without acks a batch the kernel took is sent: the client cannot know whether the
-            // server rejected it, so only failed writes count as attempts.
+          } else if let Some(held) = self.links[i].probation.written(held, Instant::now()) {
+            // Without acks a batch the kernel took is sent (once a fresh connection has proven
+            // itself: `probation.rs`): the client cannot know whether the server rejected it, so
+            // only failed writes count as attempts.
             self.settle_sent(i, held);
           }
         }
@@ -531,6 +540,7 @@ impl Writer {
   /// requests in order, so that is the one it choked on. The rest go back in order, uncounted, for
   /// whichever server takes them next.
   fn fail_link(&mut self, i: usize, why: Error, now: Instant) {
+    let why = self.links[i].judge(why, now);
     let counts = self.links[i].conn_settled == 0 || why.is_permanent();
     self.links[i].drop_connection(&self.shared.servers[i]);
     self.update_connected();
@@ -558,16 +568,17 @@ impl Writer {
     let opened = self.link_down(i, now, Failure::of(&why), counts);
     let report = self.links[i].reconnect_reports.admit(now);
     // The error that opens the breaker is always reported (once: nothing is tried while open).
+    let address = self.links[i].server.target.address();
     if let Some(suppressed) = report.or(opened.then_some(0)) {
       self.shared.emit(Event::Error {
-        error: reconnect_report(&why, suppressed),
+        error: reconnect_report(&why, suppressed).at(address.clone()),
         records: 0,
         tag: None,
       });
     }
     self.shared.emit(Event::Disconnected {
       server: i,
-      error: Some(why),
+      error: Some(why.at(address)),
     });
   }
 
@@ -631,10 +642,11 @@ impl Writer {
         consider(link.retry_at.filter(|t| *t > now));
         consider(link.breaker.open_until().filter(|t| *t > now));
       }
-      if self.heartbeat != Heartbeat::None && link.conn.is_none() && !link.connecting {
+      if self.heartbeat != Heartbeat::None && link.wants_beats() {
         consider(Some(link.next_beat));
       }
       consider(link.in_flight.front().map(|f| f.deadline));
+      consider(link.probation.deadline());
     }
     consider(
       self
@@ -688,16 +700,9 @@ impl Writer {
         let is_tls = self.links[i].is_tls();
         match r {
           Ok(0) => {
-            // A TLS server that gets plaintext may close without an alert (Node's does), which
-            // looks exactly like this: a fresh connection closed after our request with not a
-            // byte back.
-            let link = &self.links[i];
-            let what = if link.rlen == 0 && !is_tls && link.heard == 0 {
-              "server closed the connection without a word (if its input expects TLS, set tls)"
-            } else {
-              "server closed the connection"
-            };
-            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, what);
+            // A TLS server that gets plaintext may close without an alert (Node's does): on a
+            // fresh connection, `fail_link` judges that (`Link::judge`), not an ordinary close.
+            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection");
             self.fail_link(i, Error::Io(eof), now);
           }
           Ok(n) => self.on_read(i, n, now),
@@ -728,6 +733,7 @@ fn reconnect_report(why: &Error, suppressed: u64) -> Error {
     Error::TlsCert(w) => Error::TlsCert(w.clone()),
     Error::TlsHostname(w) => Error::TlsHostname(w.clone()),
     Error::TlsProtocol(w) => Error::TlsProtocol(w.clone()),
+    Error::TlsSuspected(w) => Error::TlsSuspected(format!("{w}; reconnecting{more}")),
     Error::HandshakeTimeout => Error::HandshakeTimeout,
     other => Error::Io(io::Error::new(
       io::ErrorKind::TimedOut,

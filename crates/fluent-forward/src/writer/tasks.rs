@@ -38,7 +38,7 @@ impl Writer {
     }
   }
 
-  pub(super) fn on_joined_beat(&mut self, r: Joined<(usize, Resolver, bool)>) {
+  pub(super) fn on_joined_beat(&mut self, r: Joined<(usize, Resolver, std::io::Result<()>)>) {
     match r {
       Some(Ok((_, (i, resolver, ok)))) => self.on_beat(i, resolver, ok),
       Some(Err(e)) => self.lost_task(e.id(), false),
@@ -174,7 +174,7 @@ impl Writer {
     }
     let every = self.shared.config.heartbeat_interval;
     for (i, link) in self.links.iter_mut().enumerate() {
-      if link.conn.is_some() || link.connecting || now < link.next_beat {
+      if !link.wants_beats() || now < link.next_beat {
         continue;
       }
       let Some(mut resolver) = link.beat_resolver.take() else {
@@ -184,21 +184,21 @@ impl Writer {
       let (kind, target) = (self.heartbeat, link.server.target.clone());
       let timeout = every.min(self.shared.config.connect_timeout);
       let task = self.beats.spawn(async move {
-        let ok = crate::heartbeat::probe(kind, &target, &mut resolver, timeout).await;
-        (i, resolver, ok)
+        let beat = crate::heartbeat::probe(kind, &target, &mut resolver, timeout).await;
+        (i, resolver, beat)
       });
       link.beat_task = Some(task.id());
     }
   }
 
-  pub(super) fn on_beat(&mut self, i: usize, resolver: Resolver, ok: bool) {
+  pub(super) fn on_beat(&mut self, i: usize, resolver: Resolver, beat: std::io::Result<()>) {
     let now = Instant::now();
     self.links[i].beat_resolver = Some(resolver);
     self.links[i].beat_task = None;
     if self.links[i].conn.is_some() {
       return;
     }
-    if ok {
+    if beat.is_ok() {
       let link = &mut self.links[i];
       link.healthy = true;
       link.retry_at = None;
@@ -208,8 +208,17 @@ impl Writer {
         self.breaker_changed(i, state);
       }
     } else if self.links[i].healthy || self.links[i].breaker.state() != BreakerState::Open {
-      // A miss counts like a failed connect; while open nothing changes until one answers.
+      // A miss counts like a failed connect, and is reported as one (the beats pace a down
+      // server's reconnects); while open nothing changes until one answers.
       self.link_down(i, now, Failure::Unreachable, true);
+      if let Err(e) = beat {
+        let address = self.links[i].server.target.address();
+        self.shared.emit(Event::Error {
+          error: Error::Connect(e).at(address),
+          records: 0,
+          tag: None,
+        });
+      }
     }
   }
 }
