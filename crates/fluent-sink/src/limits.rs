@@ -31,15 +31,18 @@ pub struct Limits {
   pub handshake_timeout: Duration,
 }
 
+/// The defaults, as a constant so other constants can start from them.
+pub const DEFAULT_LIMITS: Limits = Limits {
+  max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+  max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
+  max_connections: DEFAULT_MAX_CONNECTIONS,
+  idle_timeout: DEFAULT_IDLE_TIMEOUT,
+  request_timeout: DEFAULT_REQUEST_TIMEOUT,
+  handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+};
+
 impl Default for Limits {
   fn default() -> Self {
-    Limits {
-      max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-      max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
-      max_connections: DEFAULT_MAX_CONNECTIONS,
-      idle_timeout: DEFAULT_IDLE_TIMEOUT,
-      request_timeout: DEFAULT_REQUEST_TIMEOUT,
-      handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-    }
+    DEFAULT_LIMITS
   }
 }
