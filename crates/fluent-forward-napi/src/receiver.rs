@@ -93,10 +93,14 @@ fn limits(o: &NativeReceiverOptions) -> Result<Limits, Code> {
     match v {
       None => Ok(default),
       Some(n) if n >= 1024 && n as usize <= MAX_LIMIT_BYTES => Ok(n as usize),
-      Some(_) => Err(fail("ERR_FLUENT_CONFIG", format!("{name} must be in 1024..{MAX_LIMIT_BYTES}"))),
+      Some(_) => Err(fail(
+        "ERR_FLUENT_CONFIG",
+        format!("{name} must be in 1024..{MAX_LIMIT_BYTES}"),
+      )),
     }
   };
-  let ms = |v: Option<u32>, default: Duration| v.map_or(default, |n| Duration::from_millis(u64::from(n.max(1))));
+  let ms =
+    |v: Option<u32>, default: Duration| v.map_or(default, |n| Duration::from_millis(u64::from(n.max(1))));
   Ok(Limits {
     max_request_bytes: bytes(o.max_request_bytes, "maxRequestBytes", d.max_request_bytes)?,
     max_inflated_bytes: bytes(o.max_inflated_bytes, "maxInflatedBytes", d.max_inflated_bytes)?,

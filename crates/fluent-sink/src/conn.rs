@@ -216,7 +216,10 @@ impl<S: EventSink> Session<S> {
     self.sink.flush_batch();
     if let Err(e) = res {
       self.tally.errors += 1;
-      if matches!(e, Closed::Frame(FrameError::TooLarge) | Closed::Request(Fatal::TooLarge)) {
+      if matches!(
+        e,
+        Closed::Frame(FrameError::TooLarge) | Closed::Request(Fatal::TooLarge)
+      ) {
         self.tally.too_large += 1;
       }
     }
@@ -461,7 +464,10 @@ mod tests {
     };
     let mut s = Session::with_limits((), true, limits, Arc::default());
     // bin16 of 1,000 bytes: the request is certain to be longer than 1,000.
-    assert_eq!(feed(&mut s, &[0x92, 0xa1, b't', 0xc5, 0x03, 0xe8]), Err(Closed::Frame(FrameError::TooLarge)));
+    assert_eq!(
+      feed(&mut s, &[0x92, 0xa1, b't', 0xc5, 0x03, 0xe8]),
+      Err(Closed::Frame(FrameError::TooLarge))
+    );
     assert_eq!((s.tally.errors, s.tally.too_large), (1, 1));
   }
 

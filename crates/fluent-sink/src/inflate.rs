@@ -96,7 +96,10 @@ mod tests {
       gunzip(&data[..data.len() - 3], &mut out, 1000, &m),
       Err(InflateError::Corrupt)
     );
-    assert_eq!(gunzip(b"not gzip", &mut out, 1000, &m), Err(InflateError::Corrupt));
+    assert_eq!(
+      gunzip(b"not gzip", &mut out, 1000, &m),
+      Err(InflateError::Corrupt)
+    );
   }
 
   #[test]

@@ -41,6 +41,35 @@ pub const DEFAULT_LIMITS: Limits = Limits {
   handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
 };
 
+/// Space a read buffer keeps beyond its partial request (`conn::MIN_SPARE`).
+const READ_SPARE: u64 = 4 << 10;
+/// An offsets trailer at its largest, with the doubling of its Vec.
+const TRAILER: u64 = 2 * 4 * crate::relay::MAX_BATCH_EVENTS;
+
+impl Limits {
+  /// The most the receiver's accounted buffers (`Stats::memory`) can hold at once, with `threads`
+  /// runtime workers and an embedder queue of `queued` batches:
+  ///
+  /// ```text
+  /// max_connections × (max_request_bytes + 4 KiB)          read buffers, one per connection
+  /// + threads × (max_inflated_bytes + 1)                   inflate buffers, alive only while a
+  ///                                                        worker walks its request
+  /// + (threads + queued) × (2 × max(1 MiB, max_request_bytes + max_inflated_bytes) + 128 KiB)
+  ///                                                        batches being built, handed over or queued
+  /// ```
+  ///
+  /// A worker decodes synchronously, so at most `threads` connections are inside a request at
+  /// once; a batch holds at most 1 MiB or one event (never longer than its request or inflated
+  /// payload), and its Vec may have doubled once.
+  pub fn memory_bound(&self, threads: usize, queued: usize) -> u64 {
+    let (r, i) = (self.max_request_bytes as u64, self.max_inflated_bytes as u64);
+    let batch = 2 * (crate::relay::MAX_BATCH_BYTES as u64).max(r + i) + TRAILER;
+    self.max_connections as u64 * (r + READ_SPARE)
+      + threads as u64 * (i + 1)
+      + (threads + queued) as u64 * batch
+  }
+}
+
 impl Default for Limits {
   fn default() -> Self {
     DEFAULT_LIMITS

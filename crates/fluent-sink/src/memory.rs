@@ -31,7 +31,9 @@ impl Memory {
 
   /// Starts a new peak window at the current level.
   pub fn reset_peak(&self) {
-    self.peak.store(self.now.load(Ordering::Relaxed), Ordering::Relaxed);
+    self
+      .peak
+      .store(self.now.load(Ordering::Relaxed), Ordering::Relaxed);
   }
 }
 

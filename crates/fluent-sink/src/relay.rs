@@ -293,7 +293,10 @@ mod tests {
     let got = sizes.lock().unwrap().clone();
     assert_eq!(got.iter().map(|s| s.0).sum::<u64>(), 26);
     for &(n, len) in &got[..got.len() - 1] {
-      assert!(len <= MAX_BATCH_BYTES + 4 * n as usize + 4, "{n} events in {len} bytes");
+      assert!(
+        len <= MAX_BATCH_BYTES + 4 * n as usize + 4,
+        "{n} events in {len} bytes"
+      );
     }
     assert_eq!(got.last().unwrap().0, 1);
     assert_eq!(memory.now(), 0);

@@ -343,7 +343,11 @@ mod tests {
     let mut enough = Scratch::new(9_000, memory.clone());
     assert_eq!(handle(&gz, &mut enough, &mut ()).unwrap().counts.valid, 600);
     assert!(memory.peak() >= 9_000);
-    assert_eq!(memory.now(), 0, "the inflate buffer is given back after each request");
+    assert_eq!(
+      memory.now(),
+      0,
+      "the inflate buffer is given back after each request"
+    );
   }
 
   #[test]

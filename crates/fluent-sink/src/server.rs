@@ -68,8 +68,15 @@ pub struct Serving<F> {
 }
 
 /// The handshake, if required, then the connection. A refused client is a connection error.
-async fn authenticated<T, S>(mut io: T, stats: &Stats, sink: S, ack: bool, security: Option<&Security>, limits: &Limits, deadline: Instant)
-where
+async fn authenticated<T, S>(
+  mut io: T,
+  stats: &Stats,
+  sink: S,
+  ack: bool,
+  security: Option<&Security>,
+  limits: &Limits,
+  deadline: Instant,
+) where
   T: AsyncRead + AsyncWrite + Unpin,
   S: EventSink,
 {
