@@ -226,6 +226,11 @@ impl<S: EventSink> Session<S> {
     res
   }
 
+  /// The sink events go to (tests read what it collected).
+  pub fn sink_mut(&mut self) -> &mut S {
+    &mut self.sink
+  }
+
   /// Encoded acks waiting to be written.
   pub fn acks(&self) -> &[u8] {
     &self.acks
