@@ -105,12 +105,15 @@ where
   F: Fn() -> S,
   S: EventSink + Send + 'static,
 {
-  stats.connection();
   if stats.open_connections() >= serving.limits.max_connections as u64 {
     // Closed at once (dropping `io`): what a full server can do without holding anything.
+    // Counted as refused before it counts as a connection, so a reader that sees the connection
+    // also sees why it is gone.
     stats.refused();
+    stats.connection();
     return;
   }
+  stats.connection();
   let open = stats.open();
   let stats = stats.clone();
   let tls = serving.tls.clone();

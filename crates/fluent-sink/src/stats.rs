@@ -105,7 +105,7 @@ impl Stats {
   }
 
   pub fn connection(&self) {
-    self.connections.fetch_add(1, Ordering::Relaxed);
+    self.connections.fetch_add(1, Ordering::SeqCst);
   }
 
   pub fn error(&self) {
@@ -119,7 +119,7 @@ impl Stats {
   }
 
   pub fn refused(&self) {
-    self.refused.fetch_add(1, Ordering::Relaxed);
+    self.refused.fetch_add(1, Ordering::SeqCst);
   }
 
   /// Counts a connection open until the returned guard drops.
@@ -141,11 +141,11 @@ impl Stats {
       acks: get(&self.acks),
       invalid: get(&self.invalid),
       size_mismatch: get(&self.size_mismatch),
-      connections: get(&self.connections),
+      connections: self.connections.load(Ordering::SeqCst),
       errors: get(&self.errors),
       too_large: get(&self.too_large),
       timeouts: get(&self.timeouts),
-      refused: get(&self.refused),
+      refused: self.refused.load(Ordering::SeqCst),
       open_connections: self.open_connections(),
       memory_bytes: self.memory.now(),
       memory_peak_bytes: self.memory.peak(),

@@ -301,6 +301,11 @@ async fn fluent_bit_handshake_with_a_raw_salt_then_forward_mode_over_a_socket() 
   tokio::time::timeout(std::time::Duration::from_secs(10), run)
     .await
     .expect("timed out");
+  // The ack goes out just before the connection adds its counts to the stats: wait for them.
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+  while stats.snapshot().acks < 1 && std::time::Instant::now() < deadline {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+  }
   server.abort();
   let s = stats.snapshot();
   assert_eq!((s.events, s.acks, s.errors), (2, 1, 0));
