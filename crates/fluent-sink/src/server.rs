@@ -113,8 +113,9 @@ where
     stats.connection();
     return;
   }
-  stats.connection();
+  // Open before counted, so a reader that sees the connection counted also sees it open.
   let open = stats.open();
+  stats.connection();
   let stats = stats.clone();
   let tls = serving.tls.clone();
   let sink = (serving.make_sink)();
