@@ -99,7 +99,11 @@ impl Harness {
         // A fresh snapshot: counters a connection adds before it closes are all in it by now.
         return self.stats();
       }
-      assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", self.stats());
+      assert!(
+        Instant::now() < deadline,
+        "timed out waiting for {what}: {:?}",
+        self.stats()
+      );
       tokio::time::sleep(Duration::from_millis(10)).await;
     }
   }
