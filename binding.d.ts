@@ -68,8 +68,8 @@ export declare class NativeNdjson {
 
 export declare class NativeReceiver {
   /**
-   * Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays
-   * (see `fluent_sink::relay`), only while delivery is on.
+   * Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays and
+   * an offsets trailer (see `fluent_sink::relay`), only while delivery is on.
    */
   constructor(options: NativeReceiverOptions, onBatch: (batch: Buffer) => void)
   /** The bound TCP port; `null` for a Unix socket. */
@@ -198,6 +198,12 @@ export interface JsReceiverStats {
   eventsRelayed: number
   /** Decoded events that could not be handed to JS (the JS thread was gone). */
   eventsLost: number
+  tooLarge: number
+  timeouts: number
+  refused: number
+  openConnections: number
+  memoryBytes: number
+  memoryPeakBytes: number
 }
 
 export interface JsServerStats {
@@ -292,6 +298,13 @@ export interface NativeReceiverOptions {
   sharedKey?: string
   selfHostname?: string
   users?: Array<NativeReceiverUser>
+  /** See `fluent_sink::limits::Limits`; each unset one keeps its default. */
+  maxRequestBytes?: number
+  maxInflatedBytes?: number
+  maxConnections?: number
+  idleTimeoutMs?: number
+  requestTimeoutMs?: number
+  handshakeTimeoutMs?: number
 }
 
 export interface NativeReceiverUser {

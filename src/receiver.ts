@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import { NativeReceiver } from '../binding.js'
 import type { JsReceiverStats } from '../binding.js'
 import { decodeBatch } from './receiver-decode.js'
-import type { ReceivedEvent } from './receiver-decode.js'
+import type { DecodedBatch, ReceivedEvent } from './receiver-decode.js'
 import { FluentError, fromNative } from './errors.js'
 
 export type { ReceivedEvent } from './receiver-decode.js'
@@ -36,6 +36,21 @@ export interface FluentReceiverOptions {
    * `stats().eventsDropped`). Default 100,000.
    */
   maxBufferedEvents?: number
+  /**
+   * Largest request in wire bytes; a longer one closes its connection (counted in `tooLarge` and
+   * `errors`). Default 6,144,000 (Fluent Bit's `buffer_max_size`). 1024..2^30.
+   */
+  maxRequestBytes?: number
+  /** Largest size a gzip request may inflate to; more closes the connection. Default 24,576,000. 1024..2^30. */
+  maxInflatedBytes?: number
+  /** Connections served at once; more are closed as they arrive (counted in `refused`). Default 1024. */
+  maxConnections?: number
+  /** A connection that starts no request for this long is closed. Default 300,000 (5 minutes). */
+  idleTimeoutMs?: number
+  /** A request must arrive whole within this long of its first byte, else its connection is closed. Default 30,000. */
+  requestTimeoutMs?: number
+  /** TLS accept and the Forward handshake (`security`) must finish within this. Default 10,000. */
+  handshakeTimeoutMs?: number
 }
 
 export interface FluentReceiverStats {
@@ -50,13 +65,40 @@ export interface FluentReceiverStats {
   sizeMismatch: number
   /** Connections accepted since listen. */
   connections: number
-  /** Connections closed for undecodable input, failed TLS handshakes and I/O errors. */
+  /** Connections closed for undecodable input, limits, request/handshake timeouts, failed TLS handshakes and I/O errors. */
   errors: number
   /** Events a `for await` loop could not take because its buffer was full. */
   eventsDropped: number
+  /** Requests refused for `maxRequestBytes` or `maxInflatedBytes` (each also an error). */
+  tooLarge: number
+  /** Connections closed by the idle, request or handshake timeout. */
+  timeouts: number
+  /** Connections closed on arrival because `maxConnections` were open. */
+  refused: number
+  /** Connections open now. */
+  openConnections: number
+  /** Bytes the receiver holds now for its clients (read, inflate and batch buffers; see README). */
+  memoryBytes: number
+  /** The most `memoryBytes` has been since listen. */
+  memoryPeakBytes: number
 }
 
-const KEYS = new Set(['host', 'port', 'path', 'ack', 'tls', 'security', 'threads', 'maxBufferedEvents'])
+const KEYS = new Set([
+  'host',
+  'port',
+  'path',
+  'ack',
+  'tls',
+  'security',
+  'threads',
+  'maxBufferedEvents',
+  'maxRequestBytes',
+  'maxInflatedBytes',
+  'maxConnections',
+  'idleTimeoutMs',
+  'requestTimeoutMs',
+  'handshakeTimeoutMs',
+])
 
 type Security = NonNullable<FluentReceiverOptions['security']>
 
@@ -89,11 +131,14 @@ function pem(v: unknown, name: string): Buffer {
   throw configError(`tls.${name} must be a PEM string or Buffer`)
 }
 
-function positiveInt(v: unknown, name: string, max: number): number | undefined {
+function positiveInt(v: unknown, name: string, max: number, min = 1): number | undefined {
   if (v === undefined) return undefined
-  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > max) throw configError(`${name} must be an integer in 1..${max}`)
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw configError(`${name} must be an integer in ${min}..${max}`)
   return v as number
 }
+
+/** The native u32 timeouts: up to a day, as every other timeout of the package. */
+const MAX_MS = 24 * 3600 * 1000
 
 /** One `for await` loop's waiting events. */
 interface Waiting {
@@ -101,7 +146,11 @@ interface Waiting {
   wake: ((r: IteratorResult<ReceivedEvent>) => void) | undefined
 }
 
-/** Events: `'event'` ({ tag, time, record }), `'close'`. */
+/**
+ * Events: `'event'` ({ tag, time, record }), `'invalid'` (a FluentError ERR_FLUENT_INVALID_RECORD
+ * with the event's `tag`: an event that could not be decoded into JS; its neighbours are still
+ * delivered), `'close'`.
+ */
 export class FluentReceiver extends EventEmitter implements AsyncIterable<ReceivedEvent> {
   readonly #native: NativeReceiver
   readonly #path: string | undefined
@@ -112,6 +161,9 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
   /** Events handed to listeners and loops, to compare with the native `eventsRelayed`. */
   #dispatched = 0
   #dropped = 0
+  /** Events the native side counted valid that JS could not decode: moved from events to invalid. */
+  #undecodable = 0
+  #warned = false
   #closed = false
 
   private constructor(options: FluentReceiverOptions) {
@@ -141,6 +193,12 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
           sharedKey: security?.sharedKey,
           selfHostname: security?.selfHostname,
           users: security?.users,
+          maxRequestBytes: positiveInt(options.maxRequestBytes, 'maxRequestBytes', 2 ** 30, 1024),
+          maxInflatedBytes: positiveInt(options.maxInflatedBytes, 'maxInflatedBytes', 2 ** 30, 1024),
+          maxConnections: positiveInt(options.maxConnections, 'maxConnections', 2 ** 31),
+          idleTimeoutMs: positiveInt(options.idleTimeoutMs, 'idleTimeoutMs', MAX_MS),
+          requestTimeoutMs: positiveInt(options.requestTimeoutMs, 'requestTimeoutMs', MAX_MS),
+          handshakeTimeoutMs: positiveInt(options.handshakeTimeoutMs, 'handshakeTimeoutMs', MAX_MS),
         },
         (batch: Buffer) => {
           const self = ref.deref()
@@ -181,14 +239,21 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
   }
 
   #onBatch(batch: Buffer): void {
-    let events: ReceivedEvent[]
+    let decoded: DecodedBatch
     try {
-      events = decodeBatch(batch)
+      decoded = decodeBatch(batch)
     } catch (e) {
-      // The native side validated every record; a failure here is a bug, reported, not thrown into native code.
-      process.emitWarning(`fluent-native: FluentReceiver could not decode a batch: ${(e as Error)?.message ?? String(e)}`)
+      // Only a batch whose trailer is broken gets here (a bug on the native side): reported, counted.
+      const n = batch.length >= 4 ? batch.readUInt32LE(batch.length - 4) : 0
+      this.#undecodable += n
+      this.#dispatched += n
+      this.#reportInvalid(undefined, `a batch of ${n} event(s) could not be read: ${(e as Error)?.message ?? String(e)}`)
       return
     }
+    const { events, invalid } = decoded
+    this.#undecodable += invalid.length
+    this.#dispatched += invalid.length
+    for (const bad of invalid) this.#reportInvalid(bad.tag, bad.reason)
     for (const ev of events) {
       for (const loop of this.#loops) {
         if (loop.wake !== undefined) {
@@ -208,6 +273,21 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
       }
     }
     this.#dispatched += events.length
+  }
+
+  #reportInvalid(tag: string | undefined, reason: string): void {
+    const err = new FluentError('ERR_FLUENT_INVALID_RECORD', `FluentReceiver: an event${tag === undefined ? '' : ` tagged "${tag}"`} could not be decoded (${reason}); it is counted in stats().invalid`, { tag, records: 1 })
+    if (this.listenerCount('invalid') > 0) {
+      try {
+        super.emit('invalid', err)
+      } catch (e) {
+        process.emitWarning(`fluent-native: a FluentReceiver 'invalid' listener threw: ${(e as Error)?.stack ?? String(e)}`)
+      }
+    } else if (!this.#warned) {
+      // Once per receiver: a stream of bad events must not turn into a stream of warnings.
+      this.#warned = true
+      process.emitWarning(err)
+    }
   }
 
   /** Every event from now on, until `close()`; breaking out of the loop stops its buffering. */
@@ -236,15 +316,21 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
   stats(): FluentReceiverStats {
     const s: JsReceiverStats = this.#native.stats()
     return {
-      events: s.events,
+      events: s.events - this.#undecodable,
       requests: s.requests,
       bytes: s.bytes,
       acks: s.acks,
-      invalid: s.invalid,
+      invalid: s.invalid + this.#undecodable,
       sizeMismatch: s.sizeMismatch,
       connections: s.connections,
       errors: s.errors,
       eventsDropped: this.#dropped + s.eventsLost,
+      tooLarge: s.tooLarge,
+      timeouts: s.timeouts,
+      refused: s.refused,
+      openConnections: s.openConnections,
+      memoryBytes: s.memoryBytes,
+      memoryPeakBytes: s.memoryPeakBytes,
     }
   }
 
@@ -259,10 +345,11 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const s = this.#native.stats()
-        if (s.events >= n && this.#dispatched >= s.eventsRelayed) return resolve(this.stats())
+        // Both sides in one unit: events JS could not decode count as relayed and dispatched, not as events.
+        if (s.events - this.#undecodable >= n && this.#dispatched >= s.eventsRelayed) return resolve(this.stats())
         if (this.#closed || Date.now() >= until) {
           const why = this.#closed ? 'the receiver was closed' : `${timeoutMs} ms passed`
-          return reject(new FluentError('ERR_FLUENT_TIMEOUT', `waitFor(${n}): ${s.events} event(s) arrived before ${why}`))
+          return reject(new FluentError('ERR_FLUENT_TIMEOUT', `waitFor(${n}): ${s.events - this.#undecodable} event(s) arrived before ${why}`))
         }
         // Polling a few atomics: cheaper and simpler than a native wake-up for a test helper.
         setTimeout(check, 5)

@@ -24,11 +24,24 @@ export function eventLine(ev: ReceivedEvent): string {
   return JSON.stringify({ tag: ev.tag, time: ev.time, record: ev.record }, replacer)
 }
 
-/** For people: ISO time with nanoseconds, the tag, then the record indented. */
+/**
+ * For people: ISO time with nanoseconds, the tag, then the record indented. A time no Date can
+ * hold (beyond year 275760: a sender may send any uint64) is printed as its seconds instead.
+ */
 export function prettyEvent(ev: ReceivedEvent): string {
   const t = ev.time
   const sec = t instanceof EventTime ? t.epoch : Math.floor(t)
-  const nano = t instanceof EventTime ? t.nano : 0
-  const iso = new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, `.${String(nano).padStart(9, '0')}Z`)
-  return `${iso} ${ev.tag}\n${JSON.stringify(ev.record, replacer, 2)}`
+  const nano = String(t instanceof EventTime ? t.nano : 0).padStart(9, '0')
+  const date = new Date(sec * 1000)
+  const when = Number.isNaN(date.getTime()) ? `${sec}.${nano}s` : date.toISOString().replace(/\.\d{3}Z$/, `.${nano}Z`)
+  return `${when} ${ev.tag}\n${JSON.stringify(ev.record, replacer, 2)}`
+}
+
+/**
+ * The line for an event its printer could not render (a record nested deeper than
+ * JSON.stringify goes): said so on the line, so the event is never silently missing.
+ */
+export function unprintableLine(ev: ReceivedEvent, e: unknown): string {
+  const time = ev.time instanceof EventTime ? [ev.time.epoch, ev.time.nano] : ev.time
+  return JSON.stringify({ tag: ev.tag, time, unprintable: (e as Error)?.message ?? String(e) })
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { FluentReceiver } from '../receiver.js'
 import type { FluentReceiverOptions } from '../receiver.js'
 import { EXIT, UsageError, integer, parse } from './args.js'
-import { eventLine, prettyEvent } from './json.js'
+import { eventLine, prettyEvent, unprintableLine } from './json.js'
 
 export const RECEIVE_HELP = `usage: fluent-native receive [options]
 
@@ -20,7 +20,15 @@ Stops on Ctrl-C (SIGINT) or SIGTERM and prints the receiver's counts on stderr.
   --tls-cert FILE --tls-key FILE   TLS listener
   --pretty                 ISO times and indented records, for people
   --count N                exit after N events (status 0), e.g. in scripts
-  -q, --quiet              count only, print nothing per event`
+  -q, --quiet              count only, print nothing per event
+
+Limits (each closes the offending connection, counted in the summary; see the README):
+  --max-request-bytes N    largest request (default 6144000, Fluent Bit's buffer_max_size)
+  --max-inflated-bytes N   largest size a gzip request inflates to (default 24576000)
+  --max-connections N      connections at once; more are closed on arrival (default 1024)
+  --idle-timeout MS        close a connection that starts no request for MS (default 300000)
+  --request-timeout MS     a request must arrive whole within MS of its first byte (default 30000)
+  --handshake-timeout MS   TLS accept and handshake must finish within MS (default 10000)`
 
 /** Bytes of output waiting for a slow stdout before events are counted instead of printed. */
 const MAX_UNWRITTEN = 64 * 1024 * 1024
@@ -38,8 +46,16 @@ const SPEC = {
   pretty: { type: 'boolean' },
   count: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  'max-request-bytes': { type: 'string' },
+  'max-inflated-bytes': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'handshake-timeout': { type: 'string' },
   help: { type: 'boolean' },
 } as const
+
+const DAY_MS = 24 * 3600 * 1000
 
 export async function receive(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse('receive', SPEC, argv)
@@ -64,6 +80,12 @@ export async function receive(argv: string[]): Promise<number> {
       throw new UsageError(`receive: ${(e as Error).message}`)
     }
   }
+  options.maxRequestBytes = integer('receive', 'max-request-bytes', v['max-request-bytes'], 1024, 2 ** 30)
+  options.maxInflatedBytes = integer('receive', 'max-inflated-bytes', v['max-inflated-bytes'], 1024, 2 ** 30)
+  options.maxConnections = integer('receive', 'max-connections', v['max-connections'], 1, 2 ** 31)
+  options.idleTimeoutMs = integer('receive', 'idle-timeout', v['idle-timeout'], 1, DAY_MS)
+  options.requestTimeoutMs = integer('receive', 'request-timeout', v['request-timeout'], 1, DAY_MS)
+  options.handshakeTimeoutMs = integer('receive', 'handshake-timeout', v['handshake-timeout'], 1, DAY_MS)
   const limit = integer('receive', 'count', v.count, 1, Number.MAX_SAFE_INTEGER)
   const receiver = await FluentReceiver.listen(options)
   let seen = 0
@@ -94,7 +116,13 @@ export async function receive(argv: string[]): Promise<number> {
       if (out.writableLength >= MAX_UNWRITTEN) {
         unprinted++
       } else {
-        pending += print(ev) + '\n'
+        let line: string
+        try {
+          line = print(ev)
+        } catch (e) {
+          line = unprintableLine(ev, e)
+        }
+        pending += line + '\n'
         if (pending.length >= FLUSH_AT) flush()
       }
       if (limit !== undefined && seen >= limit) done()
@@ -118,7 +146,7 @@ export async function receive(argv: string[]): Promise<number> {
   process.removeListener('SIGTERM', stop)
   const s = receiver.stats()
   process.stderr.write(
-    `fluent-native receive: ${s.events} events in ${s.requests} requests over ${s.connections} connection(s), ${s.acks} acks, ${s.invalid} invalid, ${s.errors} connection errors${unprinted > 0 ? `, ${unprinted} not printed (stdout too slow)` : ''}\n`,
+    `fluent-native receive: ${s.events} events in ${s.requests} requests over ${s.connections} connection(s), ${s.acks} acks, ${s.invalid} invalid, ${s.errors} connection errors${s.tooLarge > 0 ? ` (${s.tooLarge} requests too large)` : ''}${s.timeouts > 0 ? `, ${s.timeouts} timed out` : ''}${s.refused > 0 ? `, ${s.refused} refused (--max-connections)` : ''}${unprinted > 0 ? `, ${unprinted} not printed (stdout too slow)` : ''}\n`,
   )
   return EXIT.ok
 }

@@ -2,9 +2,12 @@
 //! the addon. Internal: the public API is `FluentReceiver` in src/receiver.ts.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use fluent_sink::auth::Security;
 use fluent_sink::embed::{Options, Receiver};
+use fluent_sink::limits::{Limits, MAX_LIMIT_BYTES};
+use fluent_sink::relay::Batch;
 use fluent_sink::server::Endpoint;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -12,10 +15,22 @@ use napi_derive::napi;
 
 use crate::convert::Code;
 
-/// Weak (the JS side decides what keeps the process alive), at most 64 batches queued. Calls block
-/// when the queue is full: a JS thread that falls behind slows the senders down (as a slow server
-/// would) instead of losing events.
-type BatchFn = ThreadsafeFunction<Buffer, (), Buffer, Status, false, true, 64>;
+/// Batches waiting for the JS thread. Each is at most `relay::MAX_BATCH_BYTES` (or one event).
+pub const BATCH_QUEUE: usize = 4;
+
+/// Weak (the JS side decides what keeps the process alive), at most [`BATCH_QUEUE`] batches
+/// queued. Calls block when the queue is full: a JS thread that falls behind stops the decoding
+/// and the reading (as a slow server would) instead of queueing or losing events.
+type BatchFn = ThreadsafeFunction<JsBatch, (), JsBatch, Status, false, true, BATCH_QUEUE>;
+
+/// A batch becomes a Buffer (without a copy) on the JS thread, and leaves the memory gauge then.
+pub struct JsBatch(Batch);
+
+impl ToNapiValue for JsBatch {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    Buffer::to_napi_value(env, Buffer::from(val.0.into_bytes()))
+  }
+}
 
 #[napi(object)]
 pub struct NativeReceiverOptions {
@@ -31,6 +46,13 @@ pub struct NativeReceiverOptions {
   pub shared_key: Option<String>,
   pub self_hostname: Option<String>,
   pub users: Option<Vec<NativeReceiverUser>>,
+  /// See `fluent_sink::limits::Limits`; each unset one keeps its default.
+  pub max_request_bytes: Option<u32>,
+  pub max_inflated_bytes: Option<u32>,
+  pub max_connections: Option<u32>,
+  pub idle_timeout_ms: Option<u32>,
+  pub request_timeout_ms: Option<u32>,
+  pub handshake_timeout_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -53,10 +75,40 @@ pub struct JsReceiverStats {
   pub events_relayed: f64,
   /// Decoded events that could not be handed to JS (the JS thread was gone).
   pub events_lost: f64,
+  pub too_large: f64,
+  pub timeouts: f64,
+  pub refused: f64,
+  pub open_connections: f64,
+  pub memory_bytes: f64,
+  pub memory_peak_bytes: f64,
 }
 
 fn fail(code: &str, msg: String) -> napi::Error<Code> {
   napi::Error::new(Code::Core(code.to_string()), msg)
+}
+
+fn limits(o: &NativeReceiverOptions) -> Result<Limits, Code> {
+  let d = Limits::default();
+  let bytes = |v: Option<u32>, name: &str, default: usize| -> Result<usize, Code> {
+    match v {
+      None => Ok(default),
+      Some(n) if n >= 1024 && n as usize <= MAX_LIMIT_BYTES => Ok(n as usize),
+      Some(_) => Err(fail(
+        "ERR_FLUENT_CONFIG",
+        format!("{name} must be in 1024..{MAX_LIMIT_BYTES}"),
+      )),
+    }
+  };
+  let ms =
+    |v: Option<u32>, default: Duration| v.map_or(default, |n| Duration::from_millis(u64::from(n.max(1))));
+  Ok(Limits {
+    max_request_bytes: bytes(o.max_request_bytes, "maxRequestBytes", d.max_request_bytes)?,
+    max_inflated_bytes: bytes(o.max_inflated_bytes, "maxInflatedBytes", d.max_inflated_bytes)?,
+    max_connections: o.max_connections.map_or(d.max_connections, |n| n.max(1) as usize),
+    idle_timeout: ms(o.idle_timeout_ms, d.idle_timeout),
+    request_timeout: ms(o.request_timeout_ms, d.request_timeout),
+    handshake_timeout: ms(o.handshake_timeout_ms, d.handshake_timeout),
+  })
 }
 
 #[napi]
@@ -67,14 +119,15 @@ pub struct NativeReceiver {
 
 #[napi]
 impl NativeReceiver {
-  /// Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays
-  /// (see `fluent_sink::relay`), only while delivery is on.
+  /// Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays and
+  /// an offsets trailer (see `fluent_sink::relay`), only while delivery is on.
   #[napi(
     constructor,
     catch_unwind,
     ts_args_type = "options: NativeReceiverOptions, onBatch: (batch: Buffer) => void"
   )]
   pub fn new(options: NativeReceiverOptions, on_batch: BatchFn) -> Result<Self, Code> {
+    let limits = limits(&options)?;
     let endpoint = match options.path {
       Some(path) => Endpoint::Unix(path.into()),
       None => Endpoint::Tcp {
@@ -110,11 +163,11 @@ impl NativeReceiver {
     };
     let on_batch = Arc::new(Mutex::new(Some(Arc::new(on_batch))));
     let slot = on_batch.clone();
-    let deliver = Arc::new(move |batch: Vec<u8>, _events: u64| {
+    let deliver = Arc::new(move |batch: Batch| {
       // A clone of the handle, so the lock is not held while a full queue blocks the call.
       let f = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
       match f {
-        Some(f) => f.call(Buffer::from(batch), ThreadsafeFunctionCallMode::Blocking) == Status::Ok,
+        Some(f) => f.call(JsBatch(batch), ThreadsafeFunctionCallMode::Blocking) == Status::Ok,
         None => false,
       }
     });
@@ -126,6 +179,7 @@ impl NativeReceiver {
         threads: options.threads.unwrap_or(1) as usize,
         tls,
         security,
+        limits,
       },
       deliver,
     )
@@ -167,6 +221,12 @@ impl NativeReceiver {
         errors: s.errors as f64,
         events_relayed: r.relay().relayed() as f64,
         events_lost: r.relay().lost() as f64,
+        too_large: s.too_large as f64,
+        timeouts: s.timeouts as f64,
+        refused: s.refused as f64,
+        open_connections: s.open_connections as f64,
+        memory_bytes: s.memory_bytes as f64,
+        memory_peak_bytes: s.memory_peak_bytes as f64,
       }
     })
   }

@@ -12,8 +12,6 @@ use crate::frame::Framer;
 
 /// A PING is six short strings; anything much larger is not a PING.
 const MAX_PING: usize = 64 << 10;
-/// A client that does not answer HELO within this is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct Security {
@@ -173,11 +171,17 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, sec: &Security)
   verdict
 }
 
-/// Runs the handshake on a fresh connection, bounded by [`HANDSHAKE_TIMEOUT`].
-pub async fn accept<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, sec: &Security) -> Result<(), Refused> {
-  tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange(io, sec))
-    .await
-    .unwrap_or(Err(Refused::Protocol))
+/// Runs the handshake on a fresh connection; a client that has not sent its PING within `limit`
+/// is dropped (`Err(None)`).
+pub async fn accept<T: AsyncRead + AsyncWrite + Unpin>(
+  io: &mut T,
+  sec: &Security,
+  limit: Duration,
+) -> Result<(), Option<Refused>> {
+  match tokio::time::timeout(limit, exchange(io, sec)).await {
+    Ok(r) => r.map_err(Some),
+    Err(_) => Err(None),
+  }
 }
 
 #[cfg(test)]

@@ -298,11 +298,29 @@ pub fn time_at(buf: &[u8], pos: usize) -> Result<(Option<Time>, usize), Malforme
   }
   let end = skip(buf, pos, 1)?;
   let time = match value(buf, pos) {
-    Some((Value::UInt(v), _)) => Some(Time::Secs(v)),
-    Some((Value::Ext(0, d), _)) if d.len() == 8 => Some(Time::Event(u32_at(d, 0), u32_at(d, 4))),
-    _ => None,
+    // Fluent Bit >= 2.1 (and its out_forward by default since v5.0.4) sends `[time, metadata]`;
+    // fluentd accepts it since #5411. The metadata map is not part of the event: skipped. One
+    // level only: the inner time must be a plain one.
+    Some((Value::Array(2), inner)) => {
+      match value(buf, inner).and_then(|(v, meta)| Some((plain_time(v)?, meta))) {
+        Some((t, meta)) if matches!(value(buf, meta), Some((Value::Map(_), _))) => Some(t),
+        _ => None,
+      }
+    }
+    Some((v, _)) => plain_time(v),
+    None => None,
   };
   Ok((time, end))
+}
+
+/// An integer or an EventTime.
+#[inline]
+fn plain_time(v: Value<'_>) -> Option<Time> {
+  match v {
+    Value::UInt(v) => Some(Time::Secs(v)),
+    Value::Ext(0, d) if d.len() == 8 => Some(Time::Event(u32_at(d, 0), u32_at(d, 4))),
+    _ => None,
+  }
 }
 
 #[cfg(test)]

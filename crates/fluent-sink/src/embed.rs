@@ -9,6 +9,7 @@ use tokio::runtime::Runtime;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Security;
+use crate::limits::Limits;
 use crate::relay::{Deliver, Relay};
 use crate::server::{serve_sinks, Endpoint, Listener, Serving};
 use crate::stats::{Snapshot, Stats};
@@ -21,6 +22,7 @@ pub struct Options {
   pub threads: usize,
   pub tls: Option<TlsAcceptor>,
   pub security: Option<Security>,
+  pub limits: Limits,
 }
 
 pub struct Receiver {
@@ -46,13 +48,14 @@ impl Receiver {
     };
     let path = listener.unix_path().map(|p| p.to_path_buf());
     let stats = Arc::new(Stats::default());
-    let relay = Relay::new(deliver);
+    let relay = Relay::new(deliver, stats.memory.clone());
     let r = relay.clone();
     let serving = Serving {
       make_sink: move || r.sink(),
       ack: options.ack,
       tls: options.tls,
       security: options.security.map(Arc::new),
+      limits: options.limits,
     };
     runtime.spawn(serve_sinks(listener, stats.clone(), serving));
     Ok(Receiver {

@@ -5,15 +5,13 @@
 //! whole (possibly multi-megabyte) prefix.
 
 use crate::decode::{step, Step};
-
-/// Largest request accepted, in wire bytes.
-pub const MAX_FRAME: usize = 64 << 20;
+use crate::limits::DEFAULT_MAX_REQUEST_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
   /// Not msgpack, or a top-level value that is neither an array nor a `nil` heartbeat.
   Malformed,
-  /// The request is certain to be larger than [`MAX_FRAME`].
+  /// The request is certain to be larger than the framer's limit (`max_request_bytes`).
   TooLarge,
 }
 
@@ -23,24 +21,37 @@ pub struct Framer {
   pos: usize,
   /// Values still to walk before the request is complete.
   owed: u64,
-  /// Smallest total length the request can have, from what has been seen so far.
+  /// Smallest total length the request can have, from what has been seen so far. Only a check
+  /// against `max`: a declared length reserves nothing (the buffer grows with bytes received).
   need: usize,
+  /// Largest request accepted, in wire bytes.
+  max: usize,
 }
 
 impl Default for Framer {
   fn default() -> Self {
-    Framer {
-      pos: 0,
-      owed: 1,
-      need: 1,
-    }
+    Framer::new(DEFAULT_MAX_REQUEST_BYTES)
   }
 }
 
 impl Framer {
-  /// The current request is at least this long; used to grow the read buffer in one step.
+  pub fn new(max: usize) -> Self {
+    Framer {
+      pos: 0,
+      owed: 1,
+      need: 1,
+      max,
+    }
+  }
+
+  /// The current request is at least this long.
   pub fn need(&self) -> usize {
     self.need
+  }
+
+  /// Whether part of a request has been walked (a request is in progress).
+  pub fn started(&self) -> bool {
+    self.pos > 0
   }
 
   /// Continues the walk over `buf`, which starts at the current request and holds every byte
@@ -59,13 +70,13 @@ impl Framer {
           self.pos += size;
           self.owed = self.owed - 1 + kids;
           // Every owed value takes at least one byte, so this also bounds lying element counts.
-          if self.pos > MAX_FRAME || self.owed > (MAX_FRAME - self.pos) as u64 {
+          if self.pos > self.max || self.owed > (self.max - self.pos) as u64 {
             return Err(FrameError::TooLarge);
           }
         }
         Err(Step::Need(n)) => {
           self.need = self.pos + n;
-          if self.need > MAX_FRAME {
+          if self.need > self.max {
             return Err(FrameError::TooLarge);
           }
           return Ok(None);
@@ -74,7 +85,7 @@ impl Framer {
       }
     }
     let len = self.pos;
-    *self = Framer::default();
+    *self = Framer::new(self.max);
     Ok(Some(len))
   }
 }
@@ -120,6 +131,10 @@ mod tests {
     // bin32 of 100 MiB: refused from its header, before any payload arrives
     let big = [0x92, 0xa1, b't', 0xc6, 0x06, 0x40, 0x00, 0x00];
     assert_eq!(Framer::default().advance(&big), Err(FrameError::TooLarge));
+    // the limit is the framer's own: 100 bytes of bin8 under a limit of 64
+    let small = [0x92, 0xa1, b't', 0xc4, 100];
+    assert_eq!(Framer::new(64).advance(&small), Err(FrameError::TooLarge));
+    assert_eq!(Framer::new(200).advance(&small), Ok(None));
     // array32 owing more values than could ever fit
     assert_eq!(
       Framer::default().advance(&[0xdd, 0xff, 0xff, 0xff, 0xff]),

@@ -4,9 +4,10 @@ use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 
-/// Largest decompressed PackedForward stream accepted; a bound keeps a small gzip bomb from taking
-/// the machine's memory.
-pub const MAX_INFLATED: usize = 64 << 20;
+use crate::memory::Memory;
+
+/// The first step of the output buffer; it doubles from there while the stream lasts.
+const FIRST_STEP: usize = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InflateError {
@@ -14,16 +15,47 @@ pub enum InflateError {
   TooLarge,
 }
 
-/// Decompresses every gzip member of `data` into `out` (cleared first, capacity reused).
-/// The spec allows a payload made of several concatenated members, hence the multi-member decoder.
-pub fn gunzip(data: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+/// Decompresses every gzip member of `data` into `out` (cleared first). The spec allows a payload
+/// made of several concatenated members, hence the multi-member decoder.
+///
+/// `out` grows with what the stream yields (never past `limit + 1` bytes plus one step), each
+/// growth recorded in `memory`; the caller gives the buffer back with [`release`].
+pub fn gunzip(data: &[u8], out: &mut Vec<u8>, limit: usize, memory: &Memory) -> Result<(), InflateError> {
   out.clear();
-  let mut reader = MultiGzDecoder::new(data).take(limit as u64 + 1);
-  reader.read_to_end(out).map_err(|_| InflateError::Corrupt)?;
-  if out.len() > limit {
-    return Err(InflateError::TooLarge);
+  let mut reader = MultiGzDecoder::new(data);
+  let mut len = 0;
+  loop {
+    if len == out.len() {
+      let step = out.len().max(FIRST_STEP).min(limit + 1 - len);
+      let before = out.capacity();
+      out.reserve_exact(step);
+      out.resize(len + step, 0);
+      memory.resized(before, out.capacity());
+    }
+    let n = match reader.read(&mut out[len..]) {
+      Ok(n) => n,
+      Err(_) => {
+        out.truncate(len);
+        return Err(InflateError::Corrupt);
+      }
+    };
+    if n == 0 {
+      break;
+    }
+    len += n;
+    if len > limit {
+      out.truncate(len);
+      return Err(InflateError::TooLarge);
+    }
   }
+  out.truncate(len);
   Ok(())
+}
+
+/// Frees an inflate buffer after its request: one bomb must not pin its size on an idle connection.
+pub fn release(out: &mut Vec<u8>, memory: &Memory) {
+  memory.resized(out.capacity(), 0);
+  *out = Vec::new();
 }
 
 #[cfg(test)]
@@ -45,20 +77,43 @@ mod tests {
     let mut data = gzip(b"hello ");
     data.extend(gzip(b"world"));
     let mut out = Vec::new();
-    gunzip(&data, &mut out, 100).unwrap();
+    let m = Memory::default();
+    gunzip(&data, &mut out, 100, &m).unwrap();
     assert_eq!(out, b"hello world");
+    assert_eq!(m.now(), out.capacity() as u64);
+    release(&mut out, &m);
+    assert_eq!((m.now(), out.capacity()), (0, 0));
   }
 
   #[test]
   fn limits_and_corruption() {
     let data = gzip(&[0u8; 1000]);
     let mut out = Vec::new();
-    assert_eq!(gunzip(&data, &mut out, 999), Err(InflateError::TooLarge));
-    assert_eq!(gunzip(&data, &mut out, 1000), Ok(()));
+    let m = Memory::default();
+    assert_eq!(gunzip(&data, &mut out, 999, &m), Err(InflateError::TooLarge));
+    assert_eq!(gunzip(&data, &mut out, 1000, &m), Ok(()));
     assert_eq!(
-      gunzip(&data[..data.len() - 3], &mut out, 1000),
+      gunzip(&data[..data.len() - 3], &mut out, 1000, &m),
       Err(InflateError::Corrupt)
     );
-    assert_eq!(gunzip(b"not gzip", &mut out, 1000), Err(InflateError::Corrupt));
+    assert_eq!(
+      gunzip(b"not gzip", &mut out, 1000, &m),
+      Err(InflateError::Corrupt)
+    );
+  }
+
+  #[test]
+  fn a_bomb_stops_at_the_limit_not_at_its_size() {
+    // 64 MiB of zeros inflate from about 64 KiB; a 1 MiB limit must hold the buffer near 1 MiB.
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+      enc.write_all(&zeros).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    let mut out = Vec::new();
+    let m = Memory::default();
+    assert_eq!(gunzip(&bomb, &mut out, 1 << 20, &m), Err(InflateError::TooLarge));
+    assert!(m.peak() <= (1 << 20) + 1 + FIRST_STEP as u64, "peak {}", m.peak());
   }
 }

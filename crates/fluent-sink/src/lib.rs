@@ -15,6 +15,8 @@ pub mod event;
 pub mod frame;
 pub mod inflate;
 pub mod json;
+pub mod limits;
+pub mod memory;
 pub mod output;
 pub mod print;
 pub mod relay;

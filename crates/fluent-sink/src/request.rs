@@ -2,7 +2,11 @@
 
 use crate::decode::{skip, str_at, value, Malformed, Value};
 use crate::event::{forward, packed, time_and_record, Counts, EventSink};
-use crate::inflate::{gunzip, InflateError, MAX_INFLATED};
+use std::sync::Arc;
+
+use crate::inflate::{gunzip, release, InflateError};
+use crate::limits::DEFAULT_MAX_INFLATED_BYTES;
+use crate::memory::Memory;
 
 /// Why a request could not be decoded; the connection is closed after any of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +34,33 @@ pub struct Outcome<'a> {
   pub size_mismatch: bool,
   /// The `chunk` id to acknowledge.
   pub chunk: Option<&'a [u8]>,
+  /// Bytes a gzip payload inflated to (0 for other requests).
+  pub inflated: usize,
 }
 
-/// Buffers reused across the requests of one connection.
-#[derive(Debug, Default)]
+/// What decoding a request may use beyond the request itself: the inflate buffer (held only while
+/// its request is walked) and the limit on it.
+#[derive(Debug)]
 pub struct Scratch {
   inflated: Vec<u8>,
+  max_inflated: usize,
+  memory: Arc<Memory>,
+}
+
+impl Default for Scratch {
+  fn default() -> Self {
+    Scratch::new(DEFAULT_MAX_INFLATED_BYTES, Arc::default())
+  }
+}
+
+impl Scratch {
+  pub fn new(max_inflated: usize, memory: Arc<Memory>) -> Self {
+    Scratch {
+      inflated: Vec::new(),
+      max_inflated,
+      memory,
+    }
+  }
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +125,7 @@ pub fn handle<'a, S: EventSink>(
   }
   let tag = str_at(frame, p).map(|(t, _)| t);
   let p = skip(frame, p, 1)?;
+  let mut inflated_len = 0;
   let (counts, opts) = match value(frame, p) {
     Some((Value::Str(blob) | Value::Bin(blob), after)) => {
       if n > 3 {
@@ -115,13 +141,14 @@ pub fn handle<'a, S: EventSink>(
         Some(b"gzip") => {
           // Taken out of `scratch` so the sink can borrow the bytes while `scratch` stays usable.
           let mut inflated = std::mem::take(&mut scratch.inflated);
-          let res = gunzip(blob, &mut inflated, MAX_INFLATED);
+          let res = gunzip(blob, &mut inflated, scratch.max_inflated, &scratch.memory);
+          inflated_len = inflated.len();
           let counts = match res {
             Ok(()) => packed(&inflated, tag, sink).map_err(Fatal::from),
             Err(InflateError::Corrupt) => Err(Fatal::CorruptGzip),
             Err(InflateError::TooLarge) => Err(Fatal::TooLarge),
           };
-          scratch.inflated = inflated;
+          release(&mut inflated, &scratch.memory);
           counts?
         }
         Some(_) => return Err(Fatal::Compression),
@@ -165,6 +192,7 @@ pub fn handle<'a, S: EventSink>(
     counts,
     size_mismatch: opts.size.is_some_and(|s| s != Some(counts.entries)),
     chunk: opts.chunk,
+    inflated: inflated_len,
   })
 }
 
@@ -293,7 +321,33 @@ mod tests {
     let out = out.unwrap();
     assert_eq!(out.counts, Counts { entries: 3, valid: 3 });
     assert!(!out.size_mismatch);
+    assert_eq!(out.inflated, 45);
     assert_eq!(sink.0.len(), 3);
+  }
+
+  #[test]
+  fn inflation_is_bounded_and_its_buffer_released() {
+    // 600 entries of 15 bytes: 9,000 bytes inflated.
+    let mut frame = vec![0x92];
+    frame.extend(TAG);
+    frame.extend(bin(&gzip(&ENTRY_A1.repeat(600))));
+    let mut gz = frame.clone();
+    gz[0] = 0x93;
+    gz.extend([0x81, 0xaa]);
+    gz.extend(b"compressed");
+    gz.extend([0xa4]);
+    gz.extend(b"gzip");
+    let memory = Arc::new(Memory::default());
+    let mut small = Scratch::new(8_999, memory.clone());
+    assert_eq!(handle(&gz, &mut small, &mut ()), Err(Fatal::TooLarge));
+    let mut enough = Scratch::new(9_000, memory.clone());
+    assert_eq!(handle(&gz, &mut enough, &mut ()).unwrap().counts.valid, 600);
+    assert!(memory.peak() >= 9_000);
+    assert_eq!(
+      memory.now(),
+      0,
+      "the inflate buffer is given back after each request"
+    );
   }
 
   #[test]

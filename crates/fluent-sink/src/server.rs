@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::{self, Security};
 use crate::conn;
 use crate::event::EventSink;
+use crate::limits::Limits;
 use crate::print::JsonSink;
 use crate::stats::Stats;
 use crate::unix::{remove_stale_socket, UnixListener};
@@ -63,22 +64,39 @@ pub struct Serving<F> {
   pub tls: Option<TlsAcceptor>,
   /// The Forward handshake every connection must pass (after TLS) before its requests count.
   pub security: Option<Arc<Security>>,
+  pub limits: Limits,
 }
 
 /// The handshake, if required, then the connection. A refused client is a connection error.
-async fn authenticated<T, S>(mut io: T, stats: &Stats, sink: S, ack: bool, security: Option<&Security>)
-where
+async fn authenticated<T, S>(
+  mut io: T,
+  stats: &Stats,
+  sink: S,
+  ack: bool,
+  security: Option<&Security>,
+  limits: &Limits,
+  deadline: Instant,
+) where
   T: AsyncRead + AsyncWrite + Unpin,
   S: EventSink,
 {
   if let Some(sec) = security {
-    if auth::accept(&mut io, sec).await.is_err() {
-      stats.error();
-      let _ = io.shutdown().await;
-      return;
+    let left = deadline.saturating_duration_since(Instant::now());
+    match auth::accept(&mut io, sec, left).await {
+      Ok(()) => {}
+      Err(Some(_)) => {
+        stats.error();
+        let _ = io.shutdown().await;
+        return;
+      }
+      Err(None) => {
+        stats.handshake_timeout();
+        let _ = io.shutdown().await;
+        return;
+      }
     }
   }
-  conn::run_with(io, stats, sink, ack).await
+  conn::run_with(io, stats, sink, ack, limits).await
 }
 
 fn spawn_conn<T, F, S>(io: T, stats: &Arc<Stats>, serving: &Serving<F>)
@@ -87,20 +105,35 @@ where
   F: Fn() -> S,
   S: EventSink + Send + 'static,
 {
+  if stats.open_connections() >= serving.limits.max_connections as u64 {
+    // Closed at once (dropping `io`): what a full server can do without holding anything.
+    // Counted as refused before it counts as a connection, so a reader that sees the connection
+    // also sees why it is gone.
+    stats.refused();
+    stats.connection();
+    return;
+  }
+  // Open before counted, so a reader that sees the connection counted also sees it open.
+  let open = stats.open();
   stats.connection();
   let stats = stats.clone();
   let tls = serving.tls.clone();
   let sink = (serving.make_sink)();
   let ack = serving.ack;
   let security = serving.security.clone();
+  let limits = serving.limits;
   tokio::spawn(async move {
+    let _open = open;
     let security = security.as_deref();
+    // TLS and the Forward handshake share one deadline: a half-open handshake holds a slot no longer.
+    let deadline = Instant::now() + limits.handshake_timeout;
     match tls {
-      None => authenticated(io, &stats, sink, ack, security).await,
-      Some(acceptor) => match acceptor.accept(io).await {
-        Ok(io) => authenticated(io, &stats, sink, ack, security).await,
+      None => authenticated(io, &stats, sink, ack, security, &limits, deadline).await,
+      Some(acceptor) => match tokio::time::timeout_at(deadline.into(), acceptor.accept(io)).await {
+        Ok(Ok(io)) => authenticated(io, &stats, sink, ack, security, &limits, deadline).await,
         // A failed handshake is a connection error, as undecodable input is.
-        Err(_) => stats.error(),
+        Ok(Err(_)) => stats.error(),
+        Err(_) => stats.handshake_timeout(),
       },
     }
   });
@@ -119,6 +152,7 @@ pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls:
       ack: true,
       tls,
       security: None,
+      limits: Limits::default(),
     };
     serve_sinks(listener, stats, serving).await
   } else {
@@ -127,6 +161,7 @@ pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls:
       ack: true,
       tls,
       security: None,
+      limits: Limits::default(),
     };
     serve_sinks(listener, stats, serving).await
   }

@@ -1,8 +1,10 @@
 //! Counters shared by all connections and the command thread.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::memory::Memory;
 
 /// Per-connection counts, added to [`Stats`] once per read batch so the hot loop never touches
 /// shared cache lines.
@@ -15,6 +17,10 @@ pub struct Tally {
   pub invalid: u64,
   pub size_mismatch: u64,
   pub errors: u64,
+  /// Requests over `max_request_bytes` or inflating past `max_inflated_bytes` (also errors).
+  pub too_large: u64,
+  /// Connections closed by the idle, request or handshake timeout.
+  pub timeouts: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +33,23 @@ pub struct Snapshot {
   pub size_mismatch: u64,
   pub connections: u64,
   pub errors: u64,
+  pub too_large: u64,
+  pub timeouts: u64,
+  /// Connections closed on accept because `max_connections` were open.
+  pub refused: u64,
+  /// Connections open now.
+  pub open_connections: u64,
+  /// Bytes of the accounted buffers now, and at most since start.
+  pub memory_bytes: u64,
+  pub memory_peak_bytes: u64,
 }
 
 impl Snapshot {
   pub fn to_json(&self) -> String {
     format!(
-      "{{\"events\":{},\"requests\":{},\"bytes\":{},\"acks\":{},\"invalid\":{},\"sizeMismatch\":{},\"connections\":{},\"errors\":{}}}",
-      self.events, self.requests, self.bytes, self.acks, self.invalid, self.size_mismatch, self.connections, self.errors
+      "{{\"events\":{},\"requests\":{},\"bytes\":{},\"acks\":{},\"invalid\":{},\"sizeMismatch\":{},\"connections\":{},\"errors\":{},\"tooLarge\":{},\"timeouts\":{},\"refused\":{},\"openConnections\":{},\"memoryBytes\":{},\"memoryPeakBytes\":{}}}",
+      self.events, self.requests, self.bytes, self.acks, self.invalid, self.size_mismatch, self.connections, self.errors,
+      self.too_large, self.timeouts, self.refused, self.open_connections, self.memory_bytes, self.memory_peak_bytes
     )
   }
 }
@@ -48,6 +64,12 @@ pub struct Stats {
   size_mismatch: AtomicU64,
   connections: AtomicU64,
   errors: AtomicU64,
+  too_large: AtomicU64,
+  timeouts: AtomicU64,
+  refused: AtomicU64,
+  open: AtomicU64,
+  /// Every buffer grown with client input, shared with the connections and the relay.
+  pub memory: Arc<Memory>,
   /// Lets `commit` skip the lock entirely unless someone is blocked in `wait_events`.
   waiters: AtomicUsize,
   lock: Mutex<()>,
@@ -69,6 +91,8 @@ impl Stats {
     add(&self.invalid, t.invalid);
     add(&self.size_mismatch, t.size_mismatch);
     add(&self.errors, t.errors);
+    add(&self.too_large, t.too_large);
+    add(&self.timeouts, t.timeouts);
     if t.events != 0 {
       // SeqCst pairs with `wait_events`: either the waiter sees the new count, or we see the waiter.
       self.events.fetch_add(t.events, Ordering::SeqCst);
@@ -81,11 +105,31 @@ impl Stats {
   }
 
   pub fn connection(&self) {
-    self.connections.fetch_add(1, Ordering::Relaxed);
+    self.connections.fetch_add(1, Ordering::SeqCst);
   }
 
   pub fn error(&self) {
     self.errors.fetch_add(1, Ordering::Relaxed);
+  }
+
+  /// A handshake that did not finish in time: an error and a timeout.
+  pub fn handshake_timeout(&self) {
+    self.errors.fetch_add(1, Ordering::Relaxed);
+    self.timeouts.fetch_add(1, Ordering::Relaxed);
+  }
+
+  pub fn refused(&self) {
+    self.refused.fetch_add(1, Ordering::SeqCst);
+  }
+
+  /// Counts a connection open until the returned guard drops.
+  pub fn open(self: &Arc<Self>) -> OpenConnection {
+    self.open.fetch_add(1, Ordering::SeqCst);
+    OpenConnection(self.clone())
+  }
+
+  pub fn open_connections(&self) -> u64 {
+    self.open.load(Ordering::SeqCst)
   }
 
   pub fn snapshot(&self) -> Snapshot {
@@ -97,8 +141,14 @@ impl Stats {
       acks: get(&self.acks),
       invalid: get(&self.invalid),
       size_mismatch: get(&self.size_mismatch),
-      connections: get(&self.connections),
+      connections: self.connections.load(Ordering::SeqCst),
       errors: get(&self.errors),
+      too_large: get(&self.too_large),
+      timeouts: get(&self.timeouts),
+      refused: self.refused.load(Ordering::SeqCst),
+      open_connections: self.open_connections(),
+      memory_bytes: self.memory.now(),
+      memory_peak_bytes: self.memory.peak(),
     }
   }
 
@@ -112,9 +162,13 @@ impl Stats {
       &self.size_mismatch,
       &self.connections,
       &self.errors,
+      &self.too_large,
+      &self.timeouts,
+      &self.refused,
     ] {
       c.store(0, Ordering::SeqCst);
     }
+    self.memory.reset_peak();
   }
 
   /// Blocks until at least `n` valid events were counted or `timeout` passes.
@@ -139,6 +193,16 @@ impl Stats {
   }
 }
 
+/// See [`Stats::open`].
+#[derive(Debug)]
+pub struct OpenConnection(Arc<Stats>);
+
+impl Drop for OpenConnection {
+  fn drop(&mut self) {
+    self.0.open.fetch_sub(1, Ordering::SeqCst);
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use std::sync::Arc;
@@ -158,12 +222,14 @@ mod tests {
       invalid: 4,
       size_mismatch: 5,
       errors: 1,
+      too_large: 1,
+      timeouts: 2,
     };
     s.commit(&mut t);
     assert_eq!(t, Tally::default());
     assert_eq!(
       s.snapshot().to_json(),
-      r#"{"events":3,"requests":2,"bytes":100,"acks":1,"invalid":4,"sizeMismatch":5,"connections":1,"errors":2}"#
+      r#"{"events":3,"requests":2,"bytes":100,"acks":1,"invalid":4,"sizeMismatch":5,"connections":1,"errors":2,"tooLarge":1,"timeouts":2,"refused":0,"openConnections":0,"memoryBytes":0,"memoryPeakBytes":0}"#
     );
     s.reset();
     assert_eq!(s.snapshot(), Snapshot::default());
