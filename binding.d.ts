@@ -32,8 +32,17 @@ export declare class NativeClient {
   stats(): JsStats
   /** Per-batch `delivered` events on or off (on only while someone listens: each copies its batch). */
   setDeliveryReports(on: boolean): void
-  /** `undelivered` events the writer has queued for JS so far (the close waits to have seen them). */
-  undeliveredEvents(): number
+  /**
+   * The batches waiting for the failure handler (after a `handover` event, at close and at exit),
+   * each returned once; from here JS answers for them (see `fluent_forward::undelivered`).
+   */
+  takeUndelivered(): Array<JsKept>
+  /**
+   * Gives records back from the failure handler: buffered where they fit, never refused by the
+   * overflow policy, never counted as emitted again. Returns how many were taken (JS counts the
+   * rest as dropped). Throws ERR_FLUENT_ENCODE at the first invalid entry.
+   */
+  requeueEntries(tag: number, entries: Uint8Array): JsPushed
   /** Once stopped, with a failure handler: the batches the writer still held, each returned once. */
   takeLeftovers(): Array<JsBatch>
   /**
@@ -115,6 +124,9 @@ export interface JsBatch {
 }
 
 export interface JsCloseReport {
+  emitted: number
+  refused: number
+  kept: number
   sent: number
   dropped: number
   pending: number
@@ -136,12 +148,8 @@ export interface JsEvent {
   state?: string
   /** Index of the server in the fleet (connect, disconnect, breaker, delivered). */
   server?: number
-  /** For `delivered` and `undelivered`: the msgpack entries, as on the wire. */
+  /** For `delivered`: the msgpack entries, as on the wire. */
   entries?: Buffer
-  /** For `undelivered`: `rejected`, `dropped` or `unavailable`. */
-  reason?: string
-  /** For `undelivered`: the failure handler may give the records back to be sent again. */
-  retriable?: boolean
   /** For `delivered`: the server acknowledged the batch. */
   acked?: boolean
 }
@@ -157,6 +165,21 @@ export interface JsExitReport {
   report: JsCloseReport
   /** Records not delivered. */
   pending: number
+}
+
+/** One batch for the failure handler, taken from the hand-over store (`takeUndelivered`). */
+export interface JsKept {
+  tag: string
+  entries: Buffer
+  records: number
+  /** `rejected`, `dropped` or `unavailable`. */
+  reason: string
+  /** The failure handler may give the records back to be sent again. */
+  retriable: boolean
+  /** The records had been accepted at emit (they count in `emitted`, not in `refused`). */
+  accepted: boolean
+  code: string
+  message: string
 }
 
 /** One row of the option table (`fluent_forward::options`), for the JS side's checks. */
@@ -209,6 +232,8 @@ export interface JsServerStats {
 
 export interface JsStats {
   emitted: number
+  refused: number
+  pending: number
   sent: number
   dropped: number
   rejected: number

@@ -332,20 +332,32 @@ impl Client {
 
   pub fn stats(&self) -> Stats {
     let c = &self.shared.counters;
-    let (emitted, refused, discarded, bytes, records) = {
+    let leftovers: u64 = {
+      let c = self.shared.control.lock();
+      c.leftovers.iter().map(|c| c.records() as u64).sum()
+    };
+    let (emitted, refused, dropped, bytes, records, pending, handler_overflow) = {
       let q = self.shared.queue.lock();
+      let (kept, kept_in_cap, overflow) = q
+        .undelivered
+        .as_ref()
+        .map_or((0, 0, 0), |u| (u.records(), u.in_cap_records, u.overflow));
       (
         q.emitted,
         q.refused,
-        q.discarded,
+        self.shared.dropped(&q),
         q.bytes + q.held_bytes,
         q.records + q.held_records,
+        (q.records + q.held_records) as u64 + kept - kept_in_cap + leftovers,
+        overflow,
       )
     };
     Stats {
       emitted,
+      refused,
+      pending,
       sent: Counters::get(&c.sent),
-      dropped: refused + discarded + Counters::get(&c.dropped),
+      dropped,
       rejected: Counters::get(&c.rejected),
       queued_bytes: bytes as u64,
       queued_records: records as u64,
@@ -362,13 +374,7 @@ impl Client {
       breaker: crate::breaker::BreakerState::from_u8(self.shared.servers[0].breaker.load(Relaxed)),
       duplicates: Counters::get(&c.duplicates),
       handed_over: Counters::get(&c.handed_over),
-      handler_overflow: self
-        .shared
-        .queue
-        .lock()
-        .undelivered
-        .as_ref()
-        .map_or(0, |u| u.overflow),
+      handler_overflow,
       servers: self
         .shared
         .servers
@@ -396,21 +402,39 @@ impl Client {
     self.shared.delivery_reports.store(on, Relaxed);
   }
 
-  /// `Event::Undelivered` events the sink has taken so far.
-  pub fn undelivered_events(&self) -> u64 {
-    Counters::get(&self.shared.undelivered_events)
+  /// With `keep_undelivered`: the batches waiting for the failure handler (see `undelivered.rs`),
+  /// each returned once. Retriable ones leave the cap now: the embedding owns them from here.
+  pub fn take_undelivered(&self) -> Vec<crate::undelivered::Kept> {
+    let kept = {
+      let mut q = self.shared.queue.lock();
+      let Some(store) = q.undelivered.as_mut() else {
+        return Vec::new();
+      };
+      let kept = store.take();
+      for k in kept.iter().filter(|k| k.in_cap) {
+        q.release(&k.chunk);
+      }
+      kept
+    };
+    let n: u64 = kept.iter().map(|k| k.chunk.records() as u64).sum();
+    Counters::add(&self.shared.counters.handed_over, n);
+    // Room was freed: a producer waiting for it (NDJSON, `'drain'`) looks again on its own.
+    kept
   }
 
   /// With `keep_undelivered`, once the writer has stopped: the batches it still held, as
   /// `(tag, entries, records)`, for the failure handler. Each is returned once.
   pub fn take_leftovers(&self) -> Vec<(Arc<str>, Vec<u8>, u64)> {
-    std::mem::take(&mut self.shared.control.lock().leftovers)
+    let left: Vec<_> = std::mem::take(&mut self.shared.control.lock().leftovers)
       .into_iter()
       .map(|c| {
         let n = c.records() as u64;
         (c.tag, c.entries, n)
       })
-      .collect()
+      .collect();
+    let n: u64 = left.iter().map(|(_, _, n)| n).sum();
+    Counters::add(&self.shared.counters.handed_over, n);
+    left
   }
 
   /// Buffers msgpack entries (`[time, record]` each, as on the wire: what a failure handler or a
@@ -418,6 +442,19 @@ impl Client {
   /// how many were accepted; an invalid entry stops the call with an error, and the entries
   /// before it stay buffered.
   pub fn push_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
+    self.entries(tag, entries, false)
+  }
+
+  /// A failure handler gives records back (`false` on a retriable batch): the same records again,
+  /// not new ones. They are buffered only where they fit, without the overflow policy (which would
+  /// discard or keep other records for the handler) and without counting them as emitted or
+  /// refused; returns how many were taken, and the embedding counts the rest as dropped. Never
+  /// fails for a full buffer (REVIEW-0.2 A1): that is a count, not an error.
+  pub fn requeue_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
+    self.entries(tag, entries, true)
+  }
+
+  fn entries(&self, tag: u32, entries: &[u8], requeue: bool) -> Result<u64, Error> {
     let mut at = 0;
     let mut accepted = 0;
     while at < entries.len() {
@@ -427,12 +464,43 @@ impl Client {
       if n != record.len() {
         return Err(Error::Encode(format!("entry at byte {at}: trailing bytes")));
       }
-      if self.push(tag, Some(time), record)? {
+      let taken = if requeue {
+        self.requeue_one(tag, time, record)?
+      } else {
+        self.push(tag, Some(time), record)?
+      };
+      if taken {
         accepted += 1;
       }
       at += used;
     }
     Ok(accepted)
+  }
+}
+
+impl Client {
+  fn requeue_one(&self, tag: u32, time: EventTime, record: &[u8]) -> Result<bool, Error> {
+    let max = self.shared.config.max_record_bytes;
+    if record.len() > max {
+      return Err(Error::RecordTooLarge {
+        size: record.len(),
+        max,
+      });
+    }
+    let wake = {
+      let mut q = self.shared.queue.lock();
+      if !q.has_tag(tag) {
+        return Err(Error::InvalidTag(format!("unknown tag id {tag}")));
+      }
+      match q.requeue(tag, time, record, &self.shared.limits) {
+        Some(wake) => wake,
+        None => return Ok(false),
+      }
+    };
+    if wake {
+      self.shared.wake.notify_one();
+    }
+    Ok(true)
   }
 }
 

@@ -40,3 +40,4 @@ pub use shared::{CloseReport, FlushOutcome};
 pub use stats::{ServerStats, Stats};
 /// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
 pub use transport::handshake;
+pub use undelivered::Kept;

@@ -322,6 +322,23 @@ impl Queue {
     Pushed::Accepted { wake }
   }
 
+  /// A record given back by the failure handler: buffered only if it fits and the queue is open,
+  /// never through the overflow policy, and not counted as emitted again (it was, once). `None`:
+  /// no room (the caller counts it as dropped). `Some(wake)` as in `Pushed::Accepted`.
+  pub fn requeue(&mut self, tag_id: u32, time: EventTime, record: &[u8], lim: &Limits) -> Option<bool> {
+    let len = entry_prefix_len(time, lim.time_format) + record.len() + INDEX_BYTES;
+    if self.closed || self.bytes + self.held_bytes + len > lim.max_bytes {
+      return None;
+    }
+    match self.push(tag_id, time, record, lim) {
+      Pushed::Accepted { wake } => {
+        self.emitted -= 1;
+        Some(wake)
+      }
+      _ => unreachable!("checked for room above"),
+    }
+  }
+
   fn drop_new(&mut self, tag_id: u32, time: EventTime, record: &[u8], lim: &Limits) -> Pushed {
     self.refused += 1;
     self.unreported_drops += 1;
