@@ -10,9 +10,12 @@ import type { Server, Socket } from 'node:net'
 import { gunzipSync } from 'node:zlib'
 import { Decoder, decodeMulti, encode, ExtensionCodec } from '@msgpack/msgpack'
 
-/** EventTime (ext 0) decodes to its 8 raw bytes: the check is about records, not times. */
+/** EventTime (ext 0) decodes to its 8 raw bytes, boxed: the check is about records, not times. */
+class EventTimeBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
 const codec = new ExtensionCodec()
-codec.register({ type: 0, encode: () => null, decode: (data: Uint8Array) => data })
+codec.register({ type: 0, encode: () => null, decode: (data: Uint8Array) => new EventTimeBytes(data) })
 
 export interface Received {
   tag: string
@@ -51,8 +54,10 @@ export type FaultName = keyof typeof FAULTS
 
 export class ScriptedServer {
   readonly received: Received[] = []
-  /** Requests whose records were stored; connections this server ended. */
+  /** Requests whose records were stored. */
   requests = 0
+  /** Requests that were not valid Forward (from a client that speaks it, a bug). */
+  readonly malformed: string[] = []
   port = 0
   #fault: Fault = FAULTS.healthy
   #faultName: FaultName = 'healthy'
@@ -156,7 +161,15 @@ export class ScriptedServer {
           return -1
         }
       }
-      if (!this.#request(sock, msg)) return -1
+      let ok: boolean
+      try {
+        ok = this.#request(sock, msg)
+      } catch (e) {
+        this.malformed.push(String(e))
+        sock.destroy()
+        ok = false
+      }
+      if (!ok) return -1
       used += size
     }
     return used
@@ -165,7 +178,9 @@ export class ScriptedServer {
   /** One Forward request: store its records and answer; false if the connection was ended. */
   #request(sock: Socket, msg: unknown): boolean {
     if (!Array.isArray(msg) || typeof msg[0] !== 'string') {
-      // A heartbeat or handshake would come here; none are used. Anything else is a protocol error.
+      // A heartbeat or handshake would come here; none are used. Anything else is a protocol error
+      // (or TLS bytes, from a client told to use TLS here).
+      this.malformed.push(`not a Forward request: ${JSON.stringify(msg)?.slice(0, 80)}`)
       sock.destroy()
       return false
     }
