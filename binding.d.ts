@@ -253,6 +253,7 @@ export interface JsStats {
   duplicates: number
   handedOver: number
   handlerOverflow: number
+  retagged: number
   servers: Array<JsServerStats>
 }
 

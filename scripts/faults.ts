@@ -30,6 +30,7 @@ do {
   } else if (seedArg !== undefined) {
     console.log(`seed ${seed} passed: ${o.records} records, ${Math.round(o.ms)} ms, faults ${o.faults.join(' ') || 'none'}`)
   }
+  if (runs % 25 === 0) console.log(`... ${runs} schedule(s), ${failed} failed, up to seed ${seed}`)
   seed++
 } while (seedArg === undefined && Date.now() < until)
 const drawn = Object.values(faults).reduce((a, b) => a + b, 0)

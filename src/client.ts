@@ -529,7 +529,7 @@ export class FluentClient extends EventEmitter {
     if (pending <= 0) return 0
     const err = new FluentError(
       'ERR_FLUENT_UNDELIVERED',
-      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs})`,
+      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs}); ${this.#terms()}`,
       { records: pending },
     )
     if (this.listenerCount('error') === 0) {
@@ -558,6 +558,12 @@ export class FluentClient extends EventEmitter {
   /** `stats()` as Prometheus text exposition (`fluent_native_*`, see src/metrics.ts); `labels` go on every sample. */
   metrics(labels?: Labels): string {
     return renderMetrics(this.stats(), labels)
+  }
+
+  /** The identity's terms, for the exit report: `emitted + refused = sent + dropped + rejected + handled + pending`. */
+  #terms(): string {
+    const s = this.stats()
+    return `emitted ${s.emitted}, refused ${s.refused} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}`
   }
 
   stats(): FluentStats {

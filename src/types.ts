@@ -228,6 +228,8 @@ export interface FluentStats {
   handled: number
   /** Dropped records the failure handler never saw (its backlog, errorHandlerMaxBytes, was full). */
   handlerOverflow: number
+  /** NDJSON lines sent under the fallback tag because the tag their `tagKey` field named cannot be used (reported as ERR_FLUENT_INVALID_TAG). */
+  retagged: number
   servers: ServerStats[]
 }
 

@@ -569,6 +569,7 @@ pub struct JsStats {
   pub duplicates: f64,
   pub handed_over: f64,
   pub handler_overflow: f64,
+  pub retagged: f64,
   pub servers: Vec<JsServerStats>,
 }
 
@@ -607,6 +608,7 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     duplicates: s.duplicates as f64,
     handed_over: s.handed_over as f64,
     handler_overflow: s.handler_overflow as f64,
+    retagged: s.retagged as f64,
     servers: s
       .servers
       .into_iter()

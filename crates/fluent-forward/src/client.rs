@@ -375,6 +375,7 @@ impl Client {
       duplicates: Counters::get(&c.duplicates),
       handed_over: Counters::get(&c.handed_over),
       handler_overflow,
+      retagged: Counters::get(&c.retagged),
       servers: self
         .shared
         .servers
@@ -542,8 +543,28 @@ pub struct NdjsonSink<'a> {
 }
 
 impl crate::ndjson::Sink for NdjsonSink<'_> {
+  /// A tag a line names that cannot be used sends the line under the fallback tag: counted
+  /// (`retagged`) and reported (the 1st, 2nd, 4th, 8th... time), never silent (REVIEW-0.2 A4).
   fn tag_id(&mut self, tag: &str) -> Option<u32> {
-    self.client.tag_id(tag).ok()
+    match self.client.tag_id(tag) {
+      Ok(id) => Some(id),
+      Err(e) => {
+        let shared = &self.client.shared;
+        let n = shared.counters.retagged.fetch_add(1, Relaxed) + 1;
+        if n.is_power_of_two() {
+          let shown: String = tag.chars().take(64).collect();
+          shared.emit(Event::Error {
+            error: Error::InvalidTag(format!(
+              "an NDJSON line names tag \"{shown}\"{}: {e}; the line was sent under the fallback tag ({n} line(s) so far, stats().retagged)",
+              if shown.len() < tag.len() { "..." } else { "" }
+            )),
+            records: 0,
+            tag: None,
+          });
+        }
+        None
+      }
+    }
   }
 
   fn offer(&mut self, tag: u32, time: Option<EventTime>, record: &[u8]) -> crate::ndjson::Offer {

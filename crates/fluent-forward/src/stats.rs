@@ -23,6 +23,8 @@ pub struct Counters {
   /// Records the server rejected on every attempt that went to the failure handler (not in
   /// `rejected`: the handler decides where they end).
   pub rejected_offered: AtomicU64,
+  /// NDJSON lines whose tag field named a tag that cannot be used: sent under the fallback tag.
+  pub retagged: AtomicU64,
 }
 
 /// One server's figures in `Stats::servers`.
@@ -81,6 +83,8 @@ pub struct Stats {
   pub duplicates: u64,
   /// Records handed to the failure handler.
   pub handed_over: u64,
+  /// NDJSON lines sent under the fallback tag because the tag they named cannot be used.
+  pub retagged: u64,
   /// Dropped records the failure handler never saw: its backlog (`undelivered_max_bytes`) was full.
   pub handler_overflow: u64,
   pub servers: Vec<ServerStats>,
