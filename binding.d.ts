@@ -14,6 +14,13 @@ export declare class NativeClient {
   constructor(options: NativeOptions, onEvent: (event: JsEvent) => void)
   /** The id to pass to `pushStaged`. */
   get id(): number
+  /**
+   * Forgets every tag with nothing buffered that nobody pinned (JS hands its staged records over
+   * first and clears its tag caches after). Returns how many were forgotten.
+   */
+  forgetIdleTags(): number
+  /** `tagId`, and the tag is never forgotten (a `logger()` holds its id for its life). */
+  pinTag(tag: string): number
   /** Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many. */
   tagId(tag: string): number
   /**

@@ -41,6 +41,8 @@ import type {
 
 const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
 const MAX_TAG_CACHE = 65_536
+/** The native error for a full table of live tags (crates/fluent-forward/src/client.rs `tag_id_for`). */
+const TOO_MANY_TAGS = /tags with buffered records/
 
 function toError(ev: JsEvent): FluentError {
   const code = (ev.code ?? 'ERR_FLUENT_INTERNAL') as FluentErrorCode
@@ -178,10 +180,32 @@ export class FluentClient extends EventEmitter {
     try {
       fresh = this.#native.tagId(tag)
     } catch (e) {
-      throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
+      // The table of live tags is full: forget the idle ones and try once more (REVIEW-0.2 A4).
+      if (!TOO_MANY_TAGS.test(String((e as Error)?.message)) || !this.#forgetIdleTags()) throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
+      try {
+        fresh = this.#native.tagId(tag)
+      } catch (e2) {
+        throw fromNative(e2, 'ERR_FLUENT_INVALID_TAG')
+      }
     }
     cache.set(tag, fresh)
     return fresh
+  }
+
+  /**
+   * Tags are not a lifetime budget: when the native table of live tags is full, the tags with
+   * nothing buffered are forgotten and their ids reused. Staged records are handed over first (a
+   * tag whose records are only staged looks idle natively), and the caches are cleared after: the
+   * ids they held may now stand for other tags. Not while a record is being encoded: its tag id is
+   * already written into the stage. Pinned tags (loggers', streams') keep their ids.
+   */
+  #forgetIdleTags(): boolean {
+    if (nested()) return false
+    handOver()
+    const forgotten = this.#native.forgetIdleTags()
+    this.#tags.clear()
+    this.#eventTags.clear()
+    return forgotten > 0
   }
 
   /**
@@ -251,7 +275,9 @@ export class FluentClient extends EventEmitter {
    */
   logger(options: LoggerOptions): Logger {
     const { level, levelKey, messageKey } = checkLoggerOptions(options)
-    const id = this.#idOf(options.tag)
+    this.#idOf(options.tag)
+    // The logger holds its tag's id for its life: pinned, never forgotten (see #forgetIdleTags).
+    const id = this.#native.pinTag(options.tag)
     const core = {
       stage: () => this.#stage(id, spliced, 0, STAGING_NOW),
       report: (err: FluentError) => process.nextTick(() => this.#report(err)),

@@ -125,6 +125,19 @@ impl NativeClient {
     self.id
   }
 
+  /// Forgets every tag with nothing buffered that nobody pinned (JS hands its staged records over
+  /// first and clears its tag caches after). Returns how many were forgotten.
+  #[napi(catch_unwind)]
+  pub fn forget_idle_tags(&self) -> u32 {
+    self.client.forget_idle_tags() as u32
+  }
+
+  /// `tagId`, and the tag is never forgotten (a `logger()` holds its id for its life).
+  #[napi(catch_unwind)]
+  pub fn pin_tag(&self, tag: String) -> Result<u32, Code> {
+    self.client.pin_tag(&tag).map_err(convert::to_napi)
+  }
+
   /// Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many.
   #[napi(catch_unwind)]
   pub fn tag_id(&self, tag: String) -> Result<u32, Code> {

@@ -70,8 +70,13 @@ impl Client {
     })
   }
 
-  /// A small integer standing for `tag`, to pass to `push` instead of the string.
+  /// A small integer standing for `tag`, to pass to `push` instead of the string. For JS, which
+  /// caches it: such an id stays valid until `forget_idle_tags`.
   pub fn tag_id(&self, tag: &str) -> Result<u32, Error> {
+    self.tag_id_for(tag, true)
+  }
+
+  fn tag_id_for(&self, tag: &str, js: bool) -> Result<u32, Error> {
     if tag.is_empty() {
       return Err(Error::InvalidTag("tag must not be empty".into()));
     }
@@ -80,12 +85,35 @@ impl Client {
         "tag longer than {MAX_TAG_BYTES} bytes"
       )));
     }
-    self
-      .shared
-      .queue
-      .lock()
-      .tag_id(tag)
-      .ok_or_else(|| Error::InvalidTag(format!("more than {MAX_TAGS} distinct tags")))
+    self.shared.queue.lock().tag_id_for(tag, js).ok_or_else(|| {
+      Error::InvalidTag(format!(
+        "more than {MAX_TAGS} tags with buffered records (tags with nothing buffered are forgotten; a tag built from unbounded data?)"
+      ))
+    })
+  }
+
+  /// Forgets every tag with nothing buffered (that no `logger()` or stream pinned), so that their
+  /// ids can be reused. The caller (JS) hands its staged records over first and clears its tag
+  /// caches after: ids it held for forgotten tags are no longer valid. Returns how many.
+  pub fn forget_idle_tags(&self) -> usize {
+    self.shared.queue.lock().forget_idle_tags()
+  }
+
+  /// `tag_id`, and the tag is never forgotten until `unpin_tag` (a `logger()` or a stream holds it).
+  pub fn pin_tag(&self, tag: &str) -> Result<u32, Error> {
+    let id = self.tag_id(tag)?;
+    self.shared.queue.lock().pin_tag(id);
+    Ok(id)
+  }
+
+  pub fn unpin_tag(&self, id: u32) {
+    self.shared.queue.lock().unpin_tag(id);
+  }
+
+  /// Live tags (see `tags`), and the epoch that moves when tags are forgotten.
+  pub fn tag_state(&self) -> (usize, u64) {
+    let q = self.shared.queue.lock();
+    (q.live_tags(), q.tag_epoch())
   }
 
   /// Buffers one record that the caller guarantees is a single msgpack map (the JS encoder's output).
@@ -543,10 +571,14 @@ pub struct NdjsonSink<'a> {
 }
 
 impl crate::ndjson::Sink for NdjsonSink<'_> {
+  fn tag_epoch(&mut self) -> u64 {
+    self.client.shared.queue.lock().tag_epoch()
+  }
+
   /// A tag a line names that cannot be used sends the line under the fallback tag: counted
   /// (`retagged`) and reported (the 1st, 2nd, 4th, 8th... time), never silent (REVIEW-0.2 A4).
   fn tag_id(&mut self, tag: &str) -> Option<u32> {
-    match self.client.tag_id(tag) {
+    match self.client.tag_id_for(tag, false) {
       Ok(id) => Some(id),
       Err(e) => {
         let shared = &self.client.shared;

@@ -23,6 +23,7 @@ mod retry;
 mod shared;
 pub mod staging;
 pub mod stats;
+mod tags;
 mod transport;
 mod undelivered;
 pub mod vet;

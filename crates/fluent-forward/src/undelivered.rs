@@ -58,8 +58,9 @@ impl Kept {
 
 pub struct Undelivered {
   kept: VecDeque<Kept>,
-  /// Tag id -> index in `kept` of that tag's batch of refused records still growing.
-  growing: HashMap<u32, usize>,
+  /// Tag -> index in `kept` of that tag's batch of refused records still growing. By name, not
+  /// id: an id may be reused for another tag once its tag was forgotten (see `tags`).
+  growing: HashMap<Arc<str>, usize>,
   /// Bytes of the dropped batches (the ones outside the cap).
   bytes: usize,
   cap: usize,
@@ -110,7 +111,7 @@ impl Undelivered {
       self.overflow += 1;
       return;
     }
-    let at = match self.growing.get(&tag_id) {
+    let at = match self.growing.get(tag) {
       Some(&i) if self.kept[i].chunk.entries.len() + len <= MAX_KEPT_BATCH => i,
       _ => {
         self.kept.push_back(Kept {
@@ -127,7 +128,7 @@ impl Undelivered {
           servers: 0,
         });
         let i = self.kept.len() - 1;
-        self.growing.insert(tag_id, i);
+        self.growing.insert(tag.clone(), i);
         i
       }
     };
