@@ -105,3 +105,41 @@ test('a busy JS thread never makes accepted records vanish from the counts (A2)'
   // One kept batch per tag, not per tag change: a handful of handler calls, not one per record.
   t.true(f.calls < 1000, `${f.calls} handler calls`)
 })
+
+/**
+ * Found by the fault schedules (seeds 1055, 1061, 1064 of the first long run): a thousand tags'
+ * refused records make a thousand handler batches, and a handler that does not answer held the
+ * close for one errorHandlerTimeoutMs each, minutes in all. The close now gives the handler
+ * errorHandlerTimeoutMs in all after the writer stopped.
+ */
+test('a close with a thousand batches for a handler that never answers ends within its bound', async (t) => {
+  const port = await deadPort()
+  const run = await runNode(
+    `${requireClient}
+    let calls = 0
+    const log = new lib.FluentClient({
+      port: ${port}, overflow: 'dropNewest', maxBufferBytes: 16384, maxRecordBytes: 1024,
+      flushIntervalMs: 600000, errorHandlerTimeoutMs: 200, errorHandlerMaxBytes: 1 << 30,
+      errorHandler: () => { calls++; return new Promise(() => {}) },
+    })
+    log.on('error', () => {})
+    // The buffer fills, then every tag's refused record is kept apart: a batch per tag.
+    for (let i = 0; i < 3000; i++) log.emit('c.' + (i % 1000), { i, pad: 'x'.repeat(40) })
+    const keep = setInterval(() => {}, 1000)
+    const started = Date.now()
+    log.close({ timeoutMs: 100 }).then((report) => {
+      clearInterval(keep)
+      console.log('FIGURES ' + JSON.stringify({ report, stats: log.stats(), calls, ms: Date.now() - started }))
+    })`,
+    60_000,
+  )
+  t.is(run.status, 0, run.stderr)
+  const f = parse(run.stdout) as Figures & { ms: number }
+  // The writer's deadline (100 ms, plus its 250 ms margin), then 200 ms for the handler and at most
+  // one call started just before that; 2 s of slack for a loaded machine.
+  t.true(f.ms < 100 + 250 + 2 * 200 + 2000, `close took ${f.ms} ms`)
+  t.true(f.calls < 1000, `${f.calls} calls: the batches after the handler's time were not offered`)
+  t.is(f.report.emitted + f.report.refused, sum(f.report), JSON.stringify(f.report))
+  t.is(f.stats.emitted + f.stats.refused, sum(f.stats), JSON.stringify(f.stats))
+  t.is(f.stats.pending, 0)
+})

@@ -81,9 +81,11 @@ test('a handler that throws, rejects, hangs or answers nonsense is reported as E
       call++
       if (call === 1) throw new Error('boom')
       if (call === 2) return Promise.reject(new Error('nope'))
-      if (call === 3) return new Promise<boolean>(() => {})
-      if (call === 4) return 'yes' as unknown as boolean
-      return true
+      if (call === 3) return 'yes' as unknown as boolean
+      if (call === 4) return true
+      // Last: at a close the handler has errorHandlerTimeoutMs in all, so a batch after a hang
+      // would not be offered (see the close bound test in accounting.spec.ts).
+      return new Promise<boolean>(() => {})
     }) as never,
   })
   const errors: FluentError[] = []
@@ -94,8 +96,8 @@ test('a handler that throws, rejects, hangs or answers nonsense is reported as E
   t.is(handler.length, 4, handler.join('\n'))
   t.regex(handler[0], /threw: .*boom/)
   t.regex(handler[1], /threw: .*nope/)
-  t.regex(handler[2], /did not answer within errorHandlerTimeoutMs \(100 ms\)/)
-  t.regex(handler[3], /must return true or false, returned string/)
+  t.regex(handler[2], /must return true or false, returned string/)
+  t.regex(handler[3], /did not answer within errorHandlerTimeoutMs \(100 ms\)/)
   // Five left at the deadline: one handled, four not taken (counted once each).
   t.is(report.pending, 4)
   t.is(report.handled, 1)

@@ -28,7 +28,7 @@ do {
     failed++
     console.log(`FAILED seed ${seed} (replay: FAULT_SEED=${seed} npm run faults):\n  ${o.problems.join('\n  ')}`)
   } else if (seedArg !== undefined) {
-    console.log(`seed ${seed} passed: ${o.records} records, ${Math.round(o.ms)} ms, faults ${o.faults.join(' ') || 'none'}`)
+    console.log(`seed ${seed} passed: ${o.records} records, ${Math.round(o.ms)} ms, faults ${o.faults.join(' ') || 'none'}; errors ${JSON.stringify(o.errors)}`)
   }
   if (runs % 25 === 0) console.log(`... ${runs} schedule(s), ${failed} failed, up to seed ${seed}`)
   seed++

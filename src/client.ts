@@ -522,15 +522,15 @@ export class FluentClient extends EventEmitter {
 
   /**
    * Once the writer has stopped: gives the handler what still waits in the hand-over store and
-   * what was left at the deadline, and waits for it to finish (each call is bounded by
-   * `errorHandlerTimeoutMs`). Nothing is on its way any more: the store is the only way over.
+   * what was left at the deadline, and waits for it to finish, for at most `errorHandlerTimeoutMs`
+   * (see `HandlerRunner.finish`). Nothing is on its way any more: the store is the only way over.
    */
   async #settleHandlers(): Promise<HandlerRunner | undefined> {
     const h = this.#handlers
     if (h === undefined) return undefined
     this.#takeUndelivered((err, batch) => h.run(err, batch))
     for (const [err, batch] of this.#leftovers('close')) h.run(err, batch)
-    await h.idle()
+    await h.finish()
     return h
   }
 

@@ -44,6 +44,10 @@ export class HandlerRunner {
   requeued = 0
   /** Records given to the runner. */
   taken = 0
+  /** After this (ms since the epoch), queued batches are no longer offered to the handler (a close). */
+  #deadline = Infinity
+  /** Records not offered because the deadline had passed. */
+  #skipped = 0
 
   /** Records given to the runner and not yet through it. */
   get inHand(): number {
@@ -94,6 +98,31 @@ export class HandlerRunner {
   }
 
   /**
+   * A close: the handler gets `errorHandlerTimeoutMs` from now for what is queued, and batches not
+   * started by then are not offered (they count as left at the deadline). Without this, a slow
+   * handler and many batches (a thousand tags' worth) would hold the close for minutes: one call at
+   * a time, each up to `errorHandlerTimeoutMs`. So a close ends within its timeout plus at most
+   * twice `errorHandlerTimeoutMs` (a call started just before this deadline may run its own).
+   */
+  async finish(): Promise<void> {
+    this.#deadline = Math.min(this.#deadline, Date.now() + this.#timeoutMs)
+    await this.#chain
+    if (this.#skipped > 0) {
+      const n = this.#skipped
+      this.#skipped = 0
+      try {
+        this.#host.report(
+          new FluentError('ERR_FLUENT_HANDLER', `${n} record(s) were not offered to the failure handler: it had errorHandlerTimeoutMs (${this.#timeoutMs} ms) after the close to answer for what it held`, {
+            records: n,
+          }),
+        )
+      } catch {
+        // Reporting is best effort.
+      }
+    }
+  }
+
+  /**
    * At exit: the handler is called and only a synchronous `true` counts (no later tick will come
    * to settle a promise); `fallbackToFile` writes synchronously for this reason.
    */
@@ -132,6 +161,12 @@ export class HandlerRunner {
   }
 
   async #one(error: FluentError, batch: FailedBatch): Promise<void> {
+    if (Date.now() >= this.#deadline) {
+      this.#skipped += batch.count
+      this.dropped += batch.count
+      this.droppedAtDeadline += batch.count
+      return
+    }
     let answer: unknown
     try {
       answer = await this.#bounded(this.#handler(error, batch))

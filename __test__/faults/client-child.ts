@@ -52,6 +52,7 @@ const options: Record<string, unknown> = {
     weight: s.weight,
     standby: s.standby,
     ...(s.tls ? { tls: { rejectUnauthorized: false } } : {}),
+    ...(s.auth ? { security: { sharedKey: 'not-the-key', clientHostname: 'fault-client' } } : {}),
   })),
   errorHandlerTimeoutMs: plan.handlerTimeoutMs,
 }

@@ -21,12 +21,14 @@ export interface Outcome {
   faults: string[]
   ms: number
   records: number
+  /** Error codes the client reported, with counts. */
+  errors: Record<string, number>
 }
 
 export async function runSeed(seed: number): Promise<Outcome> {
   const plan = draw(seed)
   const started = performance.now()
-  const servers = plan.servers.map(() => new ScriptedServer())
+  const servers = plan.servers.map((p) => new ScriptedServer({ refuseAuth: p.auth }))
   for (const s of servers) await s.start()
   let running = true
   const timelines = plan.servers.map(async (p, i) => {
@@ -43,7 +45,7 @@ export async function runSeed(seed: number): Promise<Outcome> {
   for (const s of servers) await s.close()
   const problems = check(plan, child, servers)
   const records = child.result?.accepted.length ?? 0
-  return { seed, problems, faults: faultsOf(plan), ms: performance.now() - started, records }
+  return { seed, problems, faults: faultsOf(plan), ms: performance.now() - started, records, errors: child.result?.errors ?? {} }
 }
 
 function sleepWhile(ms: number, cond: () => boolean): Promise<void> {
@@ -108,6 +110,9 @@ function check(plan: Schedule, child: Child, servers: ScriptedServer[]): string[
   const p: string[] = []
   const r = child.result
   if (child.status !== 0) p.push(`child exited with ${child.status ?? child.signal}: ${child.stderr.slice(-2000)}`)
+  servers.forEach((srv, i) => {
+    if ((plan.servers[i].tls || plan.servers[i].auth) && srv.received.length > 0) p.push(`server ${i} (${plan.servers[i].tls ? 'TLS' : 'auth'} failure) received records`)
+  })
   if (r === undefined) return [...p, `the child printed no result (status ${child.status}): ${child.stderr.slice(-2000)}`]
   p.push(...r.troubles)
   const s = r.stats
@@ -139,7 +144,7 @@ function check(plan: Schedule, child: Child, servers: ScriptedServer[]): string[
     }
   }
   servers.forEach((srv, i) => {
-    if (!plan.servers[i].tls && srv.malformed.length > 0) p.push(`server ${i} got malformed requests: ${srv.malformed.slice(0, 3).join('; ')}`)
+    if (!plan.servers[i].tls && !plan.servers[i].auth && srv.malformed.length > 0) p.push(`server ${i} got malformed requests: ${srv.malformed.slice(0, 3).join('; ')}`)
   })
   if (fromUnknown > r.unknownAccepted) p.push(`${fromUnknown} records of refusing emitMany calls arrived, only ${r.unknownAccepted} were accepted`)
   if (plan.client.requireAck && unique.size < s.sent) p.push(`sent ${s.sent} acknowledged records, the servers hold ${unique.size} distinct ones`)
@@ -147,9 +152,9 @@ function check(plan: Schedule, child: Child, servers: ScriptedServer[]): string[
   if (plan.end === 'close') {
     if (r.report === undefined) p.push('close never resolved')
     else if (s.pending !== 0) p.push(`after close resolved, stats().pending is ${s.pending}`)
-    // The writer stops at the deadline (plus its margin); then the failure handler answers for what
-    // it still holds, one batch at a time, each bounded by errorHandlerTimeoutMs.
-    const bound = plan.closeTimeoutMs + 1500 + (r.handlerCalls + 1) * plan.handlerTimeoutMs
+    // The writer stops at the deadline (plus its margin); then the failure handler has
+    // errorHandlerTimeoutMs for what it holds, and a call started just before may run its own.
+    const bound = plan.closeTimeoutMs + 1500 + (plan.handler === 'none' ? 0 : 2 * plan.handlerTimeoutMs)
     if ((r.endMs ?? Infinity) > bound) p.push(`close took ${Math.round(r.endMs ?? -1)} ms, bound ${bound} ms`)
   } else {
     const exitMs = Number(plan.client.exitFlushTimeoutMs)

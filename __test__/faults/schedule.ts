@@ -18,6 +18,8 @@ export interface ServerPlan {
   standby: boolean
   /** The client is told to use TLS with this plaintext server: every attempt fails. */
   tls: boolean
+  /** This server refuses the client's shared key in the handshake: every attempt fails. */
+  auth: boolean
   /** The fault timeline: each fault for `ms`, then the next; healthy after the last. */
   timeline: Array<[FaultName, number]>
 }
@@ -57,10 +59,13 @@ export function draw(seed: number): Schedule {
     const timeline: Array<[FaultName, number]> = []
     const segments = rng.int(0, 5)
     for (let j = 0; j < segments; j++) timeline.push([rng.weighted(FAULT_WEIGHTS), rng.int(50, 3000)])
+    const broken = n > 1 && rng.chance(0.2)
+    const tls = broken && rng.chance(0.5)
     servers.push({
       weight: rng.int(1, 100),
       standby: n > 1 && i === n - 1 && rng.chance(0.3),
-      tls: n > 1 && rng.chance(0.1),
+      tls,
+      auth: broken && !tls,
       timeline,
     })
   }
@@ -95,6 +100,6 @@ export function draw(seed: number): Schedule {
 }
 
 /** The faults a schedule draws (for the long run's figures). */
-export function faultsOf(s: Schedule): FaultName[] {
-  return s.servers.flatMap((p) => p.timeline.map(([f]) => f))
+export function faultsOf(s: Schedule): string[] {
+  return s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])])
 }

@@ -53,6 +53,8 @@ export const FAULTS = {
 export type FaultName = keyof typeof FAULTS
 
 export class ScriptedServer {
+  /** Speaks the Forward handshake and refuses every client's PING (a wrong shared key). */
+  readonly refuseAuth: boolean
   readonly received: Received[] = []
   /** Requests whose records were stored. */
   requests = 0
@@ -63,6 +65,10 @@ export class ScriptedServer {
   #faultName: FaultName = 'healthy'
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
+
+  constructor(options: { refuseAuth?: boolean } = {}) {
+    this.refuseAuth = options.refuseAuth === true
+  }
 
   async start(): Promise<void> {
     await this.#listen(0)
@@ -121,6 +127,7 @@ export class ScriptedServer {
     this.#sockets.add(sock)
     sock.on('close', () => this.#sockets.delete(sock))
     if (this.#fault.stall) sock.pause()
+    if (this.refuseAuth) sock.write(encode(['HELO', { nonce: new Uint8Array(16).fill(7), auth: new Uint8Array(0), keepalive: true }]))
     let pending: Buffer = Buffer.alloc(0)
     let slowTimer: NodeJS.Timeout | undefined
     sock.on('data', (data: Buffer) => {
@@ -177,6 +184,11 @@ export class ScriptedServer {
 
   /** One Forward request: store its records and answer; false if the connection was ended. */
   #request(sock: Socket, msg: unknown): boolean {
+    if (msg === null) return true // a TCP heartbeat (msgpack nil)
+    if (this.refuseAuth && Array.isArray(msg) && msg[0] === 'PING') {
+      sock.end(encode(['PONG', false, 'shared_key mismatch', '', '']))
+      return false
+    }
     if (!Array.isArray(msg) || typeof msg[0] !== 'string') {
       // A heartbeat or handshake would come here; none are used. Anything else is a protocol error
       // (or TLS bytes, from a client told to use TLS here).
