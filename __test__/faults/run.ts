@@ -115,6 +115,8 @@ function check(plan: Schedule, child: Child, servers: ScriptedServer[]): string[
   })
   if (r === undefined) return [...p, `the child printed no result (status ${child.status}): ${child.stderr.slice(-2000)}`]
   p.push(...r.troubles)
+  // A writer panic or a malformed staged block: a bug wherever it shows.
+  if ((r.errors.ERR_FLUENT_INTERNAL ?? 0) > 0) p.push(`ERR_FLUENT_INTERNAL reported ${r.errors.ERR_FLUENT_INTERNAL} time(s)`)
   const s = r.stats
   if (s === undefined) return [...p, 'no stats after the end']
   p.push(...identity('stats() after the end', s))
