@@ -98,6 +98,7 @@ test('a busy JS thread never makes accepted records vanish from the counts (A2)'
   )
   t.is(run.status, 0, run.stderr)
   const f = parse(run.stdout)
+  t.log(`${f.calls} handler calls; close report ${JSON.stringify(f.report)}`)
   t.is(f.report.emitted + f.report.refused, sum(f.report), JSON.stringify(f.report))
   t.is(f.stats.emitted + f.stats.refused, sum(f.stats), JSON.stringify(f.stats))
   t.is(f.stats.pending, 0, 'after close every record is in a final bucket')
