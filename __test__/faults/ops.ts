@@ -21,6 +21,10 @@ export interface OpContext {
   tags: string[]
   /** Promises the schedule must see settle (flushes): each is caught, never left unhandled. */
   waits: Promise<unknown>[]
+  /** A close started by the `close` operation, mid-schedule: later operations meet a closed client. */
+  closing?: { promise: Promise<unknown>; started: number; timeoutMs: number; ended?: number }
+  /** Time the operations kept the JS thread busy since the close started (the close cannot settle meanwhile). */
+  busyWhileClosing: number
   log: string[]
 }
 
@@ -98,6 +102,16 @@ export const OPS: Record<string, { weight: number; run: Op }> = {
       ctx.waits.push(ctx.client.flush({ timeoutMs: rng.int(1, 3000) }).catch(() => {}))
     },
   },
+  close: {
+    weight: 0.1,
+    run(ctx, rng) {
+      if (ctx.closing !== undefined) return
+      const timeoutMs = rng.int(0, 3000)
+      const closing: NonNullable<OpContext['closing']> = { promise: ctx.client.close({ timeoutMs }), started: performance.now(), timeoutMs }
+      closing.promise.then(() => (closing.ended = performance.now()))
+      ctx.closing = closing
+    },
+  },
   stats: {
     weight: 1,
     run(ctx) {
@@ -106,8 +120,10 @@ export const OPS: Record<string, { weight: number; run: Op }> = {
   },
   busy: {
     weight: 2,
-    run(_ctx, rng) {
-      busy(rng.chance(0.2) ? rng.int(500, 3000) : rng.int(1, 300))
+    run(ctx, rng) {
+      const ms = rng.chance(0.2) ? rng.int(500, 3000) : rng.int(1, 300)
+      busy(ms)
+      if (ctx.closing !== undefined) ctx.busyWhileClosing += ms
     },
   },
   sleep: {

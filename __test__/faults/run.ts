@@ -68,6 +68,7 @@ interface Child {
     report?: Record<string, number>
     stats?: Record<string, number>
     endMs?: number
+    closeTimeoutMs?: number
     handlerCalls: number
     errors: Record<string, number>
     troubles: string[]
@@ -151,12 +152,12 @@ function check(plan: Schedule, child: Child, servers: ScriptedServer[]): string[
   if (fromUnknown > r.unknownAccepted) p.push(`${fromUnknown} records of refusing emitMany calls arrived, only ${r.unknownAccepted} were accepted`)
   if (plan.client.requireAck && unique.size < s.sent) p.push(`sent ${s.sent} acknowledged records, the servers hold ${unique.size} distinct ones`)
   // Bounds.
-  if (plan.end === 'close') {
+  if (r.report !== undefined || plan.end === 'close') {
     if (r.report === undefined) p.push('close never resolved')
     else if (s.pending !== 0) p.push(`after close resolved, stats().pending is ${s.pending}`)
     // The writer stops at the deadline (plus its margin); then the failure handler has
     // errorHandlerTimeoutMs for what it holds, and a call started just before may run its own.
-    const bound = plan.closeTimeoutMs + 1500 + (plan.handler === 'none' ? 0 : 2 * plan.handlerTimeoutMs)
+    const bound = (r.closeTimeoutMs ?? plan.closeTimeoutMs) + 1500 + (plan.handler === 'none' ? 0 : 2 * plan.handlerTimeoutMs)
     if ((r.endMs ?? Infinity) > bound) p.push(`close took ${Math.round(r.endMs ?? -1)} ms, bound ${bound} ms`)
   } else {
     const exitMs = Number(plan.client.exitFlushTimeoutMs)
