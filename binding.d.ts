@@ -14,6 +14,13 @@ export declare class NativeClient {
   constructor(options: NativeOptions, onEvent: (event: JsEvent) => void)
   /** The id to pass to `pushStaged`. */
   get id(): number
+  /**
+   * Forgets every tag with nothing buffered that nobody pinned (JS hands its staged records over
+   * first and clears its tag caches after). Returns how many were forgotten.
+   */
+  forgetIdleTags(): number
+  /** `tagId`, and the tag is never forgotten (a `logger()` holds its id for its life). */
+  pinTag(tag: string): number
   /** Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many. */
   tagId(tag: string): number
   /**
@@ -32,8 +39,17 @@ export declare class NativeClient {
   stats(): JsStats
   /** Per-batch `delivered` events on or off (on only while someone listens: each copies its batch). */
   setDeliveryReports(on: boolean): void
-  /** `undelivered` events the writer has queued for JS so far (the close waits to have seen them). */
-  undeliveredEvents(): number
+  /**
+   * The batches waiting for the failure handler (after a `handover` event, at close and at exit),
+   * each returned once; from here JS answers for them (see `fluent_forward::undelivered`).
+   */
+  takeUndelivered(): Array<JsKept>
+  /**
+   * Gives records back from the failure handler: buffered where they fit, never refused by the
+   * overflow policy, never counted as emitted again. Returns how many were taken (JS counts the
+   * rest as dropped). Throws ERR_FLUENT_ENCODE at the first invalid entry.
+   */
+  requeueEntries(tag: number, entries: Uint8Array): JsPushed
   /** Once stopped, with a failure handler: the batches the writer still held, each returned once. */
   takeLeftovers(): Array<JsBatch>
   /**
@@ -115,6 +131,9 @@ export interface JsBatch {
 }
 
 export interface JsCloseReport {
+  emitted: number
+  refused: number
+  kept: number
   sent: number
   dropped: number
   pending: number
@@ -136,12 +155,8 @@ export interface JsEvent {
   state?: string
   /** Index of the server in the fleet (connect, disconnect, breaker, delivered). */
   server?: number
-  /** For `delivered` and `undelivered`: the msgpack entries, as on the wire. */
+  /** For `delivered`: the msgpack entries, as on the wire. */
   entries?: Buffer
-  /** For `undelivered`: `rejected`, `dropped` or `unavailable`. */
-  reason?: string
-  /** For `undelivered`: the failure handler may give the records back to be sent again. */
-  retriable?: boolean
   /** For `delivered`: the server acknowledged the batch. */
   acked?: boolean
   /** For errors about a connection: the server, `host:port` or the socket path. */
@@ -161,6 +176,21 @@ export interface JsExitReport {
   report: JsCloseReport
   /** Records not delivered. */
   pending: number
+}
+
+/** One batch for the failure handler, taken from the hand-over store (`takeUndelivered`). */
+export interface JsKept {
+  tag: string
+  entries: Buffer
+  records: number
+  /** `rejected`, `dropped` or `unavailable`. */
+  reason: string
+  /** The failure handler may give the records back to be sent again. */
+  retriable: boolean
+  /** The records had been accepted at emit (they count in `emitted`, not in `refused`). */
+  accepted: boolean
+  code: string
+  message: string
 }
 
 /** One row of the option table (`fluent_forward::options`), for the JS side's checks. */
@@ -219,6 +249,8 @@ export interface JsServerStats {
 
 export interface JsStats {
   emitted: number
+  refused: number
+  pending: number
   sent: number
   dropped: number
   rejected: number
@@ -238,6 +270,7 @@ export interface JsStats {
   duplicates: number
   handedOver: number
   handlerOverflow: number
+  retagged: number
   servers: Array<JsServerStats>
 }
 

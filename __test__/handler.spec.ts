@@ -56,7 +56,8 @@ test('fallbackToFile gets what is left at close, as JSON lines with the event ti
   log.on('error', () => {})
   for (let i = 0; i < 1000; i++) log.emit('to.file', { i, s: 'é"\n' }, new EventTime(1_700_000_123, 5 + i))
   const report = await log.close({ timeoutMs: 100 })
-  t.is(report.pending, 1000)
+  // Handled records are counted as handled only (the identity): none is left pending.
+  t.is(report.pending, 0)
   t.is(report.handled, 1000)
   const lines = readFileSync(file.path, 'utf8').trimEnd().split('\n')
   t.is(lines.length, 1000)
@@ -80,9 +81,11 @@ test('a handler that throws, rejects, hangs or answers nonsense is reported as E
       call++
       if (call === 1) throw new Error('boom')
       if (call === 2) return Promise.reject(new Error('nope'))
-      if (call === 3) return new Promise<boolean>(() => {})
-      if (call === 4) return 'yes' as unknown as boolean
-      return true
+      if (call === 3) return 'yes' as unknown as boolean
+      if (call === 4) return true
+      // Last: at a close the handler has errorHandlerTimeoutMs in all, so a batch after a hang
+      // would not be offered (see the close bound test in accounting.spec.ts).
+      return new Promise<boolean>(() => {})
     }) as never,
   })
   const errors: FluentError[] = []
@@ -93,9 +96,10 @@ test('a handler that throws, rejects, hangs or answers nonsense is reported as E
   t.is(handler.length, 4, handler.join('\n'))
   t.regex(handler[0], /threw: .*boom/)
   t.regex(handler[1], /threw: .*nope/)
-  t.regex(handler[2], /did not answer within errorHandlerTimeoutMs \(100 ms\)/)
-  t.regex(handler[3], /must return true or false, returned string/)
-  t.is(report.pending, 5)
+  t.regex(handler[2], /must return true or false, returned string/)
+  t.regex(handler[3], /did not answer within errorHandlerTimeoutMs \(100 ms\)/)
+  // Five left at the deadline: one handled, four not taken (counted once each).
+  t.is(report.pending, 4)
   t.is(report.handled, 1)
 })
 

@@ -42,6 +42,8 @@ import type {
 
 const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
 const MAX_TAG_CACHE = 65_536
+/** The native error for a full table of live tags (crates/fluent-forward/src/client.rs `tag_id_for`). */
+const TOO_MANY_TAGS = /tags with buffered records/
 
 function toError(ev: JsEvent): FluentError {
   const code = (ev.code ?? 'ERR_FLUENT_INTERNAL') as FluentErrorCode
@@ -62,9 +64,6 @@ function encodeError(e: unknown): FluentError {
     cause: e,
   })
 }
-
-/** How long `close()` waits for failure-handler batches still on their way from the writer. */
-const CATCH_UP_MS = 1000
 
 // Typed listeners (src/events.ts): a declaration merged with the class, no code.
 export interface FluentClient {
@@ -142,7 +141,8 @@ export class FluentClient extends EventEmitter {
             native.errorHandlerMaxBytes ?? defaultOf('errorHandlerMaxBytes'),
             {
               report: (err) => this.#report(err),
-              requeue: (tag, bytes) => (this.#closing === undefined ? this.#pushEntries(tag, bytes) : 0),
+              // After close nothing can be buffered again: the runner counts those records as dropped.
+              requeue: (tag, bytes) => (this.#closing === undefined ? this.#requeue(tag, bytes) : 0),
             },
           )
     // The callback holds the client weakly: the native side roots it for the client's whole life.
@@ -198,10 +198,32 @@ export class FluentClient extends EventEmitter {
     try {
       fresh = this.#native.tagId(tag)
     } catch (e) {
-      throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
+      // The table of live tags is full: forget the idle ones and try once more (REVIEW-0.2 A4).
+      if (!TOO_MANY_TAGS.test(String((e as Error)?.message)) || !this.#forgetIdleTags()) throw fromNative(e, 'ERR_FLUENT_INVALID_TAG')
+      try {
+        fresh = this.#native.tagId(tag)
+      } catch (e2) {
+        throw fromNative(e2, 'ERR_FLUENT_INVALID_TAG')
+      }
     }
     cache.set(tag, fresh)
     return fresh
+  }
+
+  /**
+   * Tags are not a lifetime budget: when the native table of live tags is full, the tags with
+   * nothing buffered are forgotten and their ids reused. Staged records are handed over first (a
+   * tag whose records are only staged looks idle natively), and the caches are cleared after: the
+   * ids they held may now stand for other tags. Not while a record is being encoded: its tag id is
+   * already written into the stage. Pinned tags (loggers', streams') keep their ids.
+   */
+  #forgetIdleTags(): boolean {
+    if (nested()) return false
+    handOver()
+    const forgotten = this.#native.forgetIdleTags()
+    this.#tags.clear()
+    this.#eventTags.clear()
+    return forgotten > 0
   }
 
   /**
@@ -265,7 +287,9 @@ export class FluentClient extends EventEmitter {
    */
   logger(options: LoggerOptions): Logger {
     const { level, levelKey, messageKey, trace } = checkLoggerOptions(options)
-    const id = this.#idOf(options.tag)
+    this.#idOf(options.tag)
+    // The logger holds its tag's id for its life: pinned, never forgotten (see #forgetIdleTags).
+    const id = this.#native.pinTag(options.tag)
     const core = {
       stage: () => this.#stage(id, spliced, 0, STAGING_NOW),
       report: (err: FluentError) => process.nextTick(() => this.#report(err)),
@@ -383,6 +407,26 @@ export class FluentClient extends EventEmitter {
     return pushed.accepted
   }
 
+  /** A failure handler gives records back: where they fit, never through the overflow policy. */
+  #requeue(tag: string, bytes: Uint8Array): number {
+    handOver()
+    const pushed = this.#native.requeueEntries(this.#idOf(tag), bytes)
+    this.#estimate = pushed.queuedBytes
+    return pushed.accepted
+  }
+
+  /**
+   * Gives the failure handler what waits for it in the native hand-over store (on its doorbell, at
+   * close, at exit). Until taken, those records are counted as pending there; from here the
+   * runner counts them. After close nothing is retriable (nothing can be buffered again).
+   */
+  #takeUndelivered(run: (err: FluentError, batch: FailedBatch) => void): void {
+    for (const k of this.#native.takeUndelivered()) {
+      const err = new FluentError(k.code as FluentErrorCode, k.message, { records: k.records, tag: k.tag })
+      run(err, new FailedBatch(k.tag, k.entries, k.records, k.reason as BatchReason, k.retriable && this.#closing === undefined))
+    }
+  }
+
   #serverName(i: number | null | undefined): string {
     return this.#servers[i ?? 0] ?? this.#servers[0]
   }
@@ -397,11 +441,9 @@ export class FluentClient extends EventEmitter {
         if (this.listenerCount('delivered') === 0) return
         const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev.server), ev.acked === true)
         super.emit('delivered', batch)
-      } else if (ev.kind === 'undelivered') {
-        if (this.#handlers === undefined) return
-        this.#handlers.seen++
-        const batch = new FailedBatch(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, ev.reason as BatchReason, ev.retriable === true)
-        this.#handlers.run(toError(ev), batch)
+      } else if (ev.kind === 'handover') {
+        const h = this.#handlers
+        if (h !== undefined) this.#takeUndelivered((err, batch) => h.run(err, batch))
       } else this.#report(toError(ev))
     } catch (e) {
       // A throwing listener must not become an uncaught exception from native code.
@@ -461,9 +503,21 @@ export class FluentClient extends EventEmitter {
     // Stays registered for exit: if the process exits before the drain ends, the exit waits for it.
     release(this.#sink)
     this.#closing = this.#native.close(timeoutMs).then(async (r) => {
-      const handled = await this.#settleHandlers()
+      const h = await this.#settleHandlers()
       this.#closeSettled = true
-      return { ...r, dropped: r.dropped + this.#droppedAfterClose, handled }
+      const after = this.#droppedAfterClose
+      // `emitted + refused = sent + dropped + rejected + handled + pending`. What the close left is
+      // `pending` (with a handler: what the handler did not take of it); what the handler let go
+      // of before is `dropped`.
+      return {
+        emitted: r.emitted,
+        refused: r.refused + after,
+        sent: r.sent,
+        dropped: r.dropped + after + (h === undefined ? 0 : h.dropped - h.droppedAtDeadline),
+        rejected: r.rejected,
+        handled: h?.handled ?? 0,
+        pending: h === undefined ? r.pending : h.droppedAtDeadline,
+      }
     })
     return this.#closing
   }
@@ -480,41 +534,41 @@ export class FluentClient extends EventEmitter {
   }
 
   /**
-   * Once the writer has stopped: waits for the failure-handler batches still on their way (the
-   * writer counts what it sent), gives the handler what was left at the deadline, and waits for it
-   * to finish. Returns the records the handler took over the client's life.
+   * Once the writer has stopped: gives the handler what still waits in the hand-over store and
+   * what was left at the deadline, and waits for it to finish, for at most `errorHandlerTimeoutMs`
+   * (see `HandlerRunner.finish`). Nothing is on its way any more: the store is the only way over.
    */
-  async #settleHandlers(): Promise<number> {
+  async #settleHandlers(): Promise<HandlerRunner | undefined> {
     const h = this.#handlers
-    if (h === undefined) return 0
-    const until = Date.now() + CATCH_UP_MS
-    while (h.seen < this.#native.undeliveredEvents() && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
+    if (h === undefined) return undefined
+    this.#takeUndelivered((err, batch) => h.run(err, batch))
     for (const [err, batch] of this.#leftovers('close')) h.run(err, batch)
-    await h.idle()
-    return h.handled
+    await h.finish()
+    return h
   }
 
   #beginExit(): void {
     release(this.#sink)
     this.#exited = true
-    this.#closing ??= Promise.resolve({ sent: 0, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+    this.#closing ??= Promise.resolve({ emitted: 0, refused: 0, sent: 0, dropped: 0, pending: 0, rejected: 0, handled: 0 })
   }
 
   #endExit(r: JsExitReport | undefined): number {
-    if (r === undefined || this.#closeSettled || r.pending === 0) return 0
+    if (r === undefined || this.#closeSettled) return 0
     let pending = r.pending
-    if (this.#handlers !== undefined) {
-      // No later tick will come: the handler gets what is left now, and only a synchronous answer counts.
-      const before = this.#handlers.handled
-      for (const [err, batch] of this.#leftovers('exit')) this.#handlers.runSync(err, batch)
-      pending -= this.#handlers.handled - before
-      if (pending <= 0) return 0
+    const h = this.#handlers
+    if (h !== undefined) {
+      // No later tick will come: the handler gets what is left now (the hand-over store too), and
+      // only a synchronous answer counts. Batches still waiting on an asynchronous answer are lost.
+      const before = h.handled + h.dropped
+      this.#takeUndelivered((err, batch) => h.runSync(err, new FailedBatch(batch.tag, batch.bytes, batch.count, 'exit', false)))
+      for (const [err, batch] of this.#leftovers('exit')) h.runSync(err, batch)
+      pending = h.dropped - before + h.inHand
     }
+    if (pending <= 0) return 0
     const err = new FluentError(
       'ERR_FLUENT_UNDELIVERED',
-      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs})`,
+      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs}); ${this.#terms()}`,
       { records: pending },
     )
     if (this.listenerCount('error') === 0) {
@@ -545,6 +599,12 @@ export class FluentClient extends EventEmitter {
     return renderMetrics(this.stats(), labels)
   }
 
+  /** The identity's terms, for the exit report: `emitted + refused = sent + dropped + rejected + handled + pending`. */
+  #terms(): string {
+    const s = this.stats()
+    return `emitted ${s.emitted}, refused ${s.refused} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}`
+  }
+
   stats(): FluentStats {
     handOver()
     const s = this.#native.stats()
@@ -552,7 +612,9 @@ export class FluentClient extends EventEmitter {
       ...s,
       breaker: s.breaker as FluentStats['breaker'],
       servers: s.servers.map((v) => ({ ...v, breaker: v.breaker as FluentStats['breaker'] })),
-      dropped: s.dropped + this.#droppedAfterClose,
+      refused: s.refused + this.#droppedAfterClose,
+      dropped: s.dropped + this.#droppedAfterClose + (this.#handlers?.dropped ?? 0),
+      pending: s.pending + (this.#handlers?.inHand ?? 0),
       handled: this.#handlers?.handled ?? 0,
       handlerOverflow: s.handlerOverflow + (this.#handlers?.overflow ?? 0),
       unhandledErrors: this.#unhandled,

@@ -57,6 +57,8 @@ const gauge = (name: string, field: keyof FluentStats, help: string): Row => ({ 
 
 const ROWS: Row[] = [
   counter('fluent_native_records_emitted_total', 'emitted', 'Records accepted by emit, emitMany and emitRaw.'),
+  counter('fluent_native_records_refused_total', 'refused', 'Records refused at emit (overflow policy, closed client); in dropped too unless kept for the failure handler.'),
+  gauge('fluent_native_records_pending', 'pending', 'Records accepted and not yet settled: buffered, being sent, or waiting for the failure handler.'),
   counter('fluent_native_records_sent_total', 'sent', 'Records delivered (acknowledged, with requireAck).'),
   counter('fluent_native_records_dropped_total', 'dropped', 'Records dropped by the overflow policy, after close, or left at a deadline.'),
   counter('fluent_native_records_rejected_total', 'rejected', 'Records the server rejected on every attempt.'),
@@ -64,6 +66,7 @@ const ROWS: Row[] = [
   counter('fluent_native_records_handed_over_total', 'handedOver', 'Records handed to the failure handler.'),
   counter('fluent_native_records_handled_total', 'handled', 'Records the failure handler took.'),
   counter('fluent_native_records_handler_overflow_total', 'handlerOverflow', "Records dropped without reaching the failure handler (over errorHandlerMaxBytes)."),
+  counter('fluent_native_ndjson_retagged_total', 'retagged', 'NDJSON lines sent under the fallback tag because the tag they named cannot be used.'),
   counter('fluent_native_batches_sent_total', 'batchesSent', 'Batches (requests) written.'),
   counter('fluent_native_sent_bytes_total', 'bytesSent', 'Bytes written to the servers.'),
   counter('fluent_native_retries_total', 'retries', 'Batches written again after a failure.'),

@@ -9,7 +9,7 @@
  * `__proto__`) can answer for a tag.
  */
 export class TagIds {
-  readonly #ids: Record<string, number> = Object.create(null)
+  #ids: Record<string, number> = Object.create(null)
   #size = 0
 
   /** Keeps at most `max` tags (the native side refuses more than that anyway). */
@@ -18,6 +18,12 @@ export class TagIds {
   /** The id of `tag`, or undefined if unknown or not a string (so a number never reads as a tag). */
   get(tag: unknown): number | undefined {
     return typeof tag === 'string' ? this.#ids[tag] : undefined
+  }
+
+  /** Forgets every id: the native side forgot tags, and may give their ids to other tags. */
+  clear(): void {
+    this.#ids = Object.create(null)
+    this.#size = 0
   }
 
   set(tag: string, id: number): void {

@@ -171,9 +171,13 @@ export interface CloseOptions {
 }
 
 export interface CloseReport {
+  /** Records accepted at emit over the client's life (records a failure handler gave back are not counted again). */
+  emitted: number
+  /** Records refused at emit (overflow policy, emits after close); each then ends as `dropped` or `handled`. */
+  refused: number
   /** Records delivered over the client's life (acknowledged, with `requireAck`). */
   sent: number
-  /** Records dropped: the overflow policy, emits after close (what this close left is `pending`, not here). */
+  /** Records dropped: the overflow policy, emits after close, not taken by the failure handler (what this close left is `pending`, not here). */
   dropped: number
   /** Records still buffered at the deadline; they were discarded and reported as ERR_FLUENT_UNDELIVERED. */
   pending: number
@@ -181,14 +185,19 @@ export interface CloseReport {
   rejected: number
   /**
    * Records the failure handler took (returned `true` for) over the client's life, including
-   * what was left at this close's deadline. They are also counted where they left the pipeline
-   * (`dropped`, `rejected`, `pending`).
+   * what was left at this close's deadline. Counted here only: `emitted + refused = sent + dropped
+   * + rejected + handled + pending`.
    */
   handled: number
 }
 
 export interface FluentStats {
+  /** Records accepted at emit. `emitted + refused = sent + dropped + rejected + handled + pending`. */
   emitted: number
+  /** Records refused at emit (overflow policy, closed client); each then ends as `dropped` or `handled`. */
+  refused: number
+  /** Records not yet in a final bucket: buffered, being sent, or with the failure handler. */
+  pending: number
   sent: number
   dropped: number
   /** Records the server rejected on every attempt, isolated from their batch and given up on. */
@@ -219,6 +228,8 @@ export interface FluentStats {
   handled: number
   /** Dropped records the failure handler never saw (its backlog, errorHandlerMaxBytes, was full). */
   handlerOverflow: number
+  /** NDJSON lines sent under the fallback tag because the tag their `tagKey` field named cannot be used (reported as ERR_FLUENT_INVALID_TAG). */
+  retagged: number
   servers: ServerStats[]
 }
 

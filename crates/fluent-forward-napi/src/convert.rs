@@ -388,12 +388,8 @@ pub struct JsEvent {
   pub state: Option<String>,
   /// Index of the server in the fleet (connect, disconnect, breaker, delivered).
   pub server: Option<u32>,
-  /// For `delivered` and `undelivered`: the msgpack entries, as on the wire.
+  /// For `delivered`: the msgpack entries, as on the wire.
   pub entries: Option<Buffer>,
-  /// For `undelivered`: `rejected`, `dropped` or `unavailable`.
-  pub reason: Option<String>,
-  /// For `undelivered`: the failure handler may give the records back to be sent again.
-  pub retriable: Option<bool>,
   /// For `delivered`: the server acknowledged the batch.
   pub acked: Option<bool>,
   /// For errors about a connection: the server, `host:port` or the socket path.
@@ -469,21 +465,37 @@ pub fn event_to_js(event: Event) -> JsEvent {
       acked: Some(acked),
       ..JsEvent::of("delivered")
     },
-    Event::Undelivered {
-      error,
-      reason,
-      tag,
-      entries,
-      records,
-    } => JsEvent {
-      tag: Some(tag.to_string()),
-      entries: Some(entries.into()),
-      records: Some(records as f64),
-      reason: Some(reason.name().into()),
-      retriable: Some(reason.retriable()),
-      ..JsEvent::of("undelivered")
-    }
-    .with_error(&error),
+    Event::HandOver => JsEvent::of("handover"),
+  }
+}
+
+/// One batch for the failure handler, taken from the hand-over store (`takeUndelivered`).
+#[napi(object)]
+pub struct JsKept {
+  pub tag: String,
+  pub entries: Buffer,
+  pub records: f64,
+  /// `rejected`, `dropped` or `unavailable`.
+  pub reason: String,
+  /// The failure handler may give the records back to be sent again.
+  pub retriable: bool,
+  /// The records had been accepted at emit (they count in `emitted`, not in `refused`).
+  pub accepted: bool,
+  pub code: String,
+  pub message: String,
+}
+
+pub fn kept_to_js(k: fluent_forward::Kept) -> JsKept {
+  let error = k.error();
+  JsKept {
+    tag: k.chunk.tag.to_string(),
+    records: k.chunk.records() as f64,
+    entries: k.chunk.entries.into(),
+    reason: k.reason.name().into(),
+    retriable: k.reason.retriable(),
+    accepted: k.accepted,
+    code: error_code(&error),
+    message: error.to_string(),
   }
 }
 
@@ -504,6 +516,9 @@ pub struct JsPushed {
 
 #[napi(object)]
 pub struct JsCloseReport {
+  pub emitted: f64,
+  pub refused: f64,
+  pub kept: f64,
   pub sent: f64,
   pub dropped: f64,
   pub pending: f64,
@@ -526,6 +541,9 @@ pub struct JsExitReport {
 
 pub fn close_report(r: CloseReport) -> JsCloseReport {
   JsCloseReport {
+    emitted: r.emitted as f64,
+    refused: r.refused as f64,
+    kept: r.kept as f64,
     sent: r.sent as f64,
     dropped: r.dropped as f64,
     pending: r.pending as f64,
@@ -536,6 +554,8 @@ pub fn close_report(r: CloseReport) -> JsCloseReport {
 #[napi(object)]
 pub struct JsStats {
   pub emitted: f64,
+  pub refused: f64,
+  pub pending: f64,
   pub sent: f64,
   pub dropped: f64,
   pub rejected: f64,
@@ -555,6 +575,7 @@ pub struct JsStats {
   pub duplicates: f64,
   pub handed_over: f64,
   pub handler_overflow: f64,
+  pub retagged: f64,
   pub servers: Vec<JsServerStats>,
 }
 
@@ -573,6 +594,8 @@ pub struct JsServerStats {
 pub fn stats_to_js(s: Stats) -> JsStats {
   JsStats {
     emitted: s.emitted as f64,
+    refused: s.refused as f64,
+    pending: s.pending as f64,
     sent: s.sent as f64,
     dropped: s.dropped as f64,
     rejected: s.rejected as f64,
@@ -591,6 +614,7 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     duplicates: s.duplicates as f64,
     handed_over: s.handed_over as f64,
     handler_overflow: s.handler_overflow as f64,
+    retagged: s.retagged as f64,
     servers: s
       .servers
       .into_iter()

@@ -10,7 +10,7 @@ mod registry;
 
 use convert::{
   close_report, config_from, event_to_js, stats_to_js, Code, JsBatch, JsCloseReport, JsEvent, JsExitReport,
-  JsPushed, JsStats, NativeOptions,
+  JsKept, JsPushed, JsStats, NativeOptions,
 };
 use fluent_forward::staging::Anchor;
 use fluent_forward::{Admission, Client, EventTime, FlushOutcome};
@@ -125,6 +125,19 @@ impl NativeClient {
     self.id
   }
 
+  /// Forgets every tag with nothing buffered that nobody pinned (JS hands its staged records over
+  /// first and clears its tag caches after). Returns how many were forgotten.
+  #[napi(catch_unwind)]
+  pub fn forget_idle_tags(&self) -> u32 {
+    self.client.forget_idle_tags() as u32
+  }
+
+  /// `tagId`, and the tag is never forgotten (a `logger()` holds its id for its life).
+  #[napi(catch_unwind)]
+  pub fn pin_tag(&self, tag: String) -> Result<u32, Code> {
+    self.client.pin_tag(&tag).map_err(convert::to_napi)
+  }
+
   /// Id for a tag. Throws ERR_FLUENT_INVALID_TAG for an empty or overlong tag, or one tag too many.
   #[napi(catch_unwind)]
   pub fn tag_id(&self, tag: String) -> Result<u32, Code> {
@@ -195,10 +208,31 @@ impl NativeClient {
     self.client.set_delivery_reports(on);
   }
 
-  /// `undelivered` events the writer has queued for JS so far (the close waits to have seen them).
+  /// The batches waiting for the failure handler (after a `handover` event, at close and at exit),
+  /// each returned once; from here JS answers for them (see `fluent_forward::undelivered`).
   #[napi(catch_unwind)]
-  pub fn undelivered_events(&self) -> f64 {
-    self.client.undelivered_events() as f64
+  pub fn take_undelivered(&self) -> Vec<JsKept> {
+    self
+      .client
+      .take_undelivered()
+      .into_iter()
+      .map(convert::kept_to_js)
+      .collect()
+  }
+
+  /// Gives records back from the failure handler: buffered where they fit, never refused by the
+  /// overflow policy, never counted as emitted again. Returns how many were taken (JS counts the
+  /// rest as dropped). Throws ERR_FLUENT_ENCODE at the first invalid entry.
+  #[napi(catch_unwind)]
+  pub fn requeue_entries(&self, tag: u32, entries: &[u8]) -> Result<JsPushed, Code> {
+    let accepted = self
+      .client
+      .requeue_entries(tag, entries)
+      .map_err(convert::to_napi)?;
+    Ok(JsPushed {
+      accepted: accepted as f64,
+      queued_bytes: self.client.queued_bytes() as f64,
+    })
   }
 
   /// Once stopped, with a failure handler: the batches the writer still held, each returned once.

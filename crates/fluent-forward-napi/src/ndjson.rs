@@ -65,7 +65,8 @@ impl NativeNdjson {
   pub fn new(client_id: u32, options: NdjsonOptions) -> Result<Self, Code> {
     let client = registry::get(client_id)
       .ok_or_else(|| to_napi(Error::Config("the client is closed or gone".into())))?;
-    let fallback_tag = client.tag_id(&options.tag).map_err(to_napi)?;
+    // Pinned: the transcoder holds this id for its life (see `fluent_forward` tags).
+    let fallback_tag = client.pin_tag(&options.tag).map_err(to_napi)?;
     if options.levels.len() != options.level_names.len() {
       return Err(to_napi(Error::Config(
         "levels and levelNames differ in length".into(),
@@ -152,6 +153,12 @@ impl NativeNdjson {
       too_large,
       pending_bytes: self.transcoder.pending_bytes() as f64,
     }
+  }
+}
+
+impl Drop for NativeNdjson {
+  fn drop(&mut self) {
+    self.client.unpin_tag(self.transcoder.fallback_tag());
   }
 }
 

@@ -70,8 +70,13 @@ impl Client {
     })
   }
 
-  /// A small integer standing for `tag`, to pass to `push` instead of the string.
+  /// A small integer standing for `tag`, to pass to `push` instead of the string. For JS, which
+  /// caches it: such an id stays valid until `forget_idle_tags`.
   pub fn tag_id(&self, tag: &str) -> Result<u32, Error> {
+    self.tag_id_for(tag, true)
+  }
+
+  fn tag_id_for(&self, tag: &str, js: bool) -> Result<u32, Error> {
     if tag.is_empty() {
       return Err(Error::InvalidTag("tag must not be empty".into()));
     }
@@ -80,12 +85,35 @@ impl Client {
         "tag longer than {MAX_TAG_BYTES} bytes"
       )));
     }
-    self
-      .shared
-      .queue
-      .lock()
-      .tag_id(tag)
-      .ok_or_else(|| Error::InvalidTag(format!("more than {MAX_TAGS} distinct tags")))
+    self.shared.queue.lock().tag_id_for(tag, js).ok_or_else(|| {
+      Error::InvalidTag(format!(
+        "more than {MAX_TAGS} tags with buffered records (tags with nothing buffered are forgotten; a tag built from unbounded data?)"
+      ))
+    })
+  }
+
+  /// Forgets every tag with nothing buffered (that no `logger()` or stream pinned), so that their
+  /// ids can be reused. The caller (JS) hands its staged records over first and clears its tag
+  /// caches after: ids it held for forgotten tags are no longer valid. Returns how many.
+  pub fn forget_idle_tags(&self) -> usize {
+    self.shared.queue.lock().forget_idle_tags()
+  }
+
+  /// `tag_id`, and the tag is never forgotten until `unpin_tag` (a `logger()` or a stream holds it).
+  pub fn pin_tag(&self, tag: &str) -> Result<u32, Error> {
+    let id = self.tag_id(tag)?;
+    self.shared.queue.lock().pin_tag(id);
+    Ok(id)
+  }
+
+  pub fn unpin_tag(&self, id: u32) {
+    self.shared.queue.lock().unpin_tag(id);
+  }
+
+  /// Live tags (see `tags`), and the epoch that moves when tags are forgotten.
+  pub fn tag_state(&self) -> (usize, u64) {
+    let q = self.shared.queue.lock();
+    (q.live_tags(), q.tag_epoch())
   }
 
   /// Buffers one record that the caller guarantees is a single msgpack map (the JS encoder's output).
@@ -332,20 +360,32 @@ impl Client {
 
   pub fn stats(&self) -> Stats {
     let c = &self.shared.counters;
-    let (emitted, refused, discarded, bytes, records) = {
+    let leftovers: u64 = {
+      let c = self.shared.control.lock();
+      c.leftovers.iter().map(|c| c.records() as u64).sum()
+    };
+    let (emitted, refused, dropped, bytes, records, pending, handler_overflow) = {
       let q = self.shared.queue.lock();
+      let (kept, kept_in_cap, overflow) = q
+        .undelivered
+        .as_ref()
+        .map_or((0, 0, 0), |u| (u.records(), u.in_cap_records, u.overflow));
       (
         q.emitted,
         q.refused,
-        q.discarded,
+        self.shared.dropped(&q),
         q.bytes + q.held_bytes,
         q.records + q.held_records,
+        (q.records + q.held_records) as u64 + kept - kept_in_cap + leftovers,
+        overflow,
       )
     };
     Stats {
       emitted,
+      refused,
+      pending,
       sent: Counters::get(&c.sent),
-      dropped: refused + discarded + Counters::get(&c.dropped),
+      dropped,
       rejected: Counters::get(&c.rejected),
       queued_bytes: bytes as u64,
       queued_records: records as u64,
@@ -362,13 +402,8 @@ impl Client {
       breaker: crate::breaker::BreakerState::from_u8(self.shared.servers[0].breaker.load(Relaxed)),
       duplicates: Counters::get(&c.duplicates),
       handed_over: Counters::get(&c.handed_over),
-      handler_overflow: self
-        .shared
-        .queue
-        .lock()
-        .undelivered
-        .as_ref()
-        .map_or(0, |u| u.overflow),
+      handler_overflow,
+      retagged: Counters::get(&c.retagged),
       servers: self
         .shared
         .servers
@@ -396,21 +431,39 @@ impl Client {
     self.shared.delivery_reports.store(on, Relaxed);
   }
 
-  /// `Event::Undelivered` events the sink has taken so far.
-  pub fn undelivered_events(&self) -> u64 {
-    Counters::get(&self.shared.undelivered_events)
+  /// With `keep_undelivered`: the batches waiting for the failure handler (see `undelivered.rs`),
+  /// each returned once. Retriable ones leave the cap now: the embedding owns them from here.
+  pub fn take_undelivered(&self) -> Vec<crate::undelivered::Kept> {
+    let kept = {
+      let mut q = self.shared.queue.lock();
+      let Some(store) = q.undelivered.as_mut() else {
+        return Vec::new();
+      };
+      let kept = store.take();
+      for k in kept.iter().filter(|k| k.in_cap) {
+        q.release(&k.chunk);
+      }
+      kept
+    };
+    let n: u64 = kept.iter().map(|k| k.chunk.records() as u64).sum();
+    Counters::add(&self.shared.counters.handed_over, n);
+    // Room was freed: a producer waiting for it (NDJSON, `'drain'`) looks again on its own.
+    kept
   }
 
   /// With `keep_undelivered`, once the writer has stopped: the batches it still held, as
   /// `(tag, entries, records)`, for the failure handler. Each is returned once.
   pub fn take_leftovers(&self) -> Vec<(Arc<str>, Vec<u8>, u64)> {
-    std::mem::take(&mut self.shared.control.lock().leftovers)
+    let left: Vec<_> = std::mem::take(&mut self.shared.control.lock().leftovers)
       .into_iter()
       .map(|c| {
         let n = c.records() as u64;
         (c.tag, c.entries, n)
       })
-      .collect()
+      .collect();
+    let n: u64 = left.iter().map(|(_, _, n)| n).sum();
+    Counters::add(&self.shared.counters.handed_over, n);
+    left
   }
 
   /// Buffers msgpack entries (`[time, record]` each, as on the wire: what a failure handler or a
@@ -418,6 +471,19 @@ impl Client {
   /// how many were accepted; an invalid entry stops the call with an error, and the entries
   /// before it stay buffered.
   pub fn push_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
+    self.entries(tag, entries, false)
+  }
+
+  /// A failure handler gives records back (`false` on a retriable batch): the same records again,
+  /// not new ones. They are buffered only where they fit, without the overflow policy (which would
+  /// discard or keep other records for the handler) and without counting them as emitted or
+  /// refused; returns how many were taken, and the embedding counts the rest as dropped. Never
+  /// fails for a full buffer (REVIEW-0.2 A1): that is a count, not an error.
+  pub fn requeue_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
+    self.entries(tag, entries, true)
+  }
+
+  fn entries(&self, tag: u32, entries: &[u8], requeue: bool) -> Result<u64, Error> {
     let mut at = 0;
     let mut accepted = 0;
     while at < entries.len() {
@@ -427,12 +493,43 @@ impl Client {
       if n != record.len() {
         return Err(Error::Encode(format!("entry at byte {at}: trailing bytes")));
       }
-      if self.push(tag, Some(time), record)? {
+      let taken = if requeue {
+        self.requeue_one(tag, time, record)?
+      } else {
+        self.push(tag, Some(time), record)?
+      };
+      if taken {
         accepted += 1;
       }
       at += used;
     }
     Ok(accepted)
+  }
+}
+
+impl Client {
+  fn requeue_one(&self, tag: u32, time: EventTime, record: &[u8]) -> Result<bool, Error> {
+    let max = self.shared.config.max_record_bytes;
+    if record.len() > max {
+      return Err(Error::RecordTooLarge {
+        size: record.len(),
+        max,
+      });
+    }
+    let wake = {
+      let mut q = self.shared.queue.lock();
+      if !q.has_tag(tag) {
+        return Err(Error::InvalidTag(format!("unknown tag id {tag}")));
+      }
+      match q.requeue(tag, time, record, &self.shared.limits) {
+        Some(wake) => wake,
+        None => return Ok(false),
+      }
+    };
+    if wake {
+      self.shared.wake.notify_one();
+    }
+    Ok(true)
   }
 }
 
@@ -474,8 +571,32 @@ pub struct NdjsonSink<'a> {
 }
 
 impl crate::ndjson::Sink for NdjsonSink<'_> {
+  fn tag_epoch(&mut self) -> u64 {
+    self.client.shared.queue.lock().tag_epoch()
+  }
+
+  /// A tag a line names that cannot be used sends the line under the fallback tag: counted
+  /// (`retagged`) and reported (the 1st, 2nd, 4th, 8th... time), never silent (REVIEW-0.2 A4).
   fn tag_id(&mut self, tag: &str) -> Option<u32> {
-    self.client.tag_id(tag).ok()
+    match self.client.tag_id_for(tag, false) {
+      Ok(id) => Some(id),
+      Err(e) => {
+        let shared = &self.client.shared;
+        let n = shared.counters.retagged.fetch_add(1, Relaxed) + 1;
+        if n.is_power_of_two() {
+          let shown: String = tag.chars().take(64).collect();
+          shared.emit(Event::Error {
+            error: Error::InvalidTag(format!(
+              "an NDJSON line names tag \"{shown}\"{}: {e}; the line was sent under the fallback tag ({n} line(s) so far, stats().retagged)",
+              if shown.len() < tag.len() { "..." } else { "" }
+            )),
+            records: 0,
+            tag: None,
+          });
+        }
+        None
+      }
+    }
   }
 
   fn offer(&mut self, tag: u32, time: Option<EventTime>, record: &[u8]) -> crate::ndjson::Offer {

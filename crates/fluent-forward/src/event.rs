@@ -61,15 +61,10 @@ pub enum Event {
     server: usize,
     acked: bool,
   },
-  /// Records left the pipeline without being delivered; only with `Config::keep_undelivered`. The
-  /// records are no longer counted against the cap: the embedding owns them now.
-  Undelivered {
-    error: Error,
-    reason: Reason,
-    tag: Arc<str>,
-    entries: Vec<u8>,
-    records: u64,
-  },
+  /// A doorbell, only with `Config::keep_undelivered`: batches for the failure handler wait in the
+  /// hand-over store; take them with `Client::take_undelivered`. At most one is outstanding until
+  /// they are taken, and one the sink refused is rung again (see `undelivered.rs`).
+  HandOver,
 }
 
 /// Receives events on the writer thread. Returns `false` when it could not take the event (the

@@ -26,6 +26,7 @@ mod shared;
 pub mod spool;
 pub mod staging;
 pub mod stats;
+mod tags;
 mod transport;
 mod undelivered;
 pub mod vet;
@@ -43,3 +44,4 @@ pub use shared::{CloseReport, FlushOutcome};
 pub use stats::{ServerStats, Stats};
 /// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
 pub use transport::handshake;
+pub use undelivered::Kept;

@@ -17,13 +17,13 @@ use crate::codec::entry::{entry_prefix_len, write_entry};
 use crate::codec::event_time::{EventTime, TimeFormat};
 use crate::config::Overflow;
 use crate::prefetch;
+use crate::tags::TagTable;
 use crate::undelivered::Undelivered;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Distinct tags one client will track; more is almost always a tag built from unbounded data.
-pub const MAX_TAGS: usize = 65_536;
+pub use crate::tags::MAX_TAGS;
 /// Emptied batches the pool keeps at least; with more tags it keeps up to one per tag (see `recycle`).
 const POOL_SIZE: usize = 16;
 /// What a fresh batch buffer reserves when the memory budget allows.
@@ -94,8 +94,8 @@ struct Slot {
 }
 
 pub struct Queue {
-  tag_ids: HashMap<Arc<str>, u32>,
-  tags: Vec<Arc<str>>,
+  tags: TagTable,
+  /// By tag id: its open batch.
   open: Vec<Slot>,
   /// Ends of the open-batch list: the oldest batch is the next to become due.
   oldest: Option<u32>,
@@ -164,8 +164,7 @@ fn reserve<T>(v: &mut Vec<T>, need: usize, soft_max: usize, alloc: &mut usize, l
 impl Queue {
   pub fn new(lim: &Limits) -> Self {
     Self {
-      tag_ids: HashMap::new(),
-      tags: Vec::new(),
+      tags: TagTable::default(),
       open: Vec::new(),
       oldest: None,
       newest: None,
@@ -188,23 +187,63 @@ impl Queue {
     }
   }
 
+  /// The id of `tag` for JS (`js`: its caches are cleared only by `forget_idle_tags`) or for a
+  /// transcoder, which sweeps the tags only transcoders know when the table is full (see `tags`).
+  pub fn tag_id_for(&mut self, tag: &str, js: bool) -> Option<u32> {
+    if let Some(id) = self.add_tag(tag, js) {
+      return Some(id);
+    }
+    if !js && self.sweep_tags(false) > 0 {
+      return self.add_tag(tag, js);
+    }
+    None
+  }
+
+  /// `tag_id_for` JS.
   pub fn tag_id(&mut self, tag: &str) -> Option<u32> {
-    if let Some(id) = self.tag_ids.get(tag) {
-      return Some(*id);
+    self.tag_id_for(tag, true)
+  }
+
+  fn add_tag(&mut self, tag: &str, js: bool) -> Option<u32> {
+    let (id, fresh) = self.tags.get_or_add(tag, js)?;
+    if fresh {
+      self.open.push(Slot::default());
     }
-    if self.tags.len() >= MAX_TAGS {
-      return None;
-    }
-    let id = self.tags.len() as u32;
-    let tag: Arc<str> = Arc::from(tag);
-    self.tag_ids.insert(tag.clone(), id);
-    self.tags.push(tag);
-    self.open.push(Slot::default());
     Some(id)
   }
 
+  /// JS asks (its staged records handed over first, its caches cleared after): forgets every tag
+  /// with nothing buffered that no one pinned. Returns how many.
+  pub fn forget_idle_tags(&mut self) -> usize {
+    self.sweep_tags(true)
+  }
+
+  fn sweep_tags(&mut self, js_too: bool) -> usize {
+    let open = &self.open;
+    // A tag with an open batch is busy; sealed and held batches carry their tag by name.
+    self.tags.sweep(js_too, |id| open[id as usize].chunk.is_none())
+  }
+
+  /// Moves whenever tags were forgotten: caches of ids outside JS clear themselves when it does.
+  pub fn tag_epoch(&self) -> u64 {
+    self.tags.epoch
+  }
+
+  /// Live tags (with an open batch, pinned, or known since the last sweep).
+  pub fn live_tags(&self) -> usize {
+    self.tags.live()
+  }
+
+  pub fn pin_tag(&mut self, id: u32) {
+    self.tags.pin(id);
+  }
+
+  pub fn unpin_tag(&mut self, id: u32) {
+    self.tags.unpin(id);
+  }
+
   pub fn has_tag(&self, id: u32) -> bool {
-    (id as usize) < self.tags.len()
+    self.tags.has(id)
   }
 
   /// With many tags, `push` finds each tag's slot and the ends of its batch's buffers cold: three
@@ -280,7 +319,7 @@ impl Queue {
         }
         None => {
           let mut c = Chunk {
-            tag: self.tags[id].clone(),
+            tag: self.tags.name(tag_id).clone(),
             tag_id,
             entries: Vec::new(),
             offsets: Vec::new(),
@@ -322,11 +361,28 @@ impl Queue {
     Pushed::Accepted { wake }
   }
 
+  /// A record given back by the failure handler: buffered only if it fits and the queue is open,
+  /// never through the overflow policy, and not counted as emitted again (it was, once). `None`:
+  /// no room (the caller counts it as dropped). `Some(wake)` as in `Pushed::Accepted`.
+  pub fn requeue(&mut self, tag_id: u32, time: EventTime, record: &[u8], lim: &Limits) -> Option<bool> {
+    let len = entry_prefix_len(time, lim.time_format) + record.len() + INDEX_BYTES;
+    if self.closed || self.bytes + self.held_bytes + len > lim.max_bytes {
+      return None;
+    }
+    match self.push(tag_id, time, record, lim) {
+      Pushed::Accepted { wake } => {
+        self.emitted -= 1;
+        Some(wake)
+      }
+      _ => unreachable!("checked for room above"),
+    }
+  }
+
   fn drop_new(&mut self, tag_id: u32, time: EventTime, record: &[u8], lim: &Limits) -> Pushed {
     self.refused += 1;
     self.unreported_drops += 1;
     if let Some(u) = self.undelivered.as_mut() {
-      u.keep_record(&self.tags[tag_id as usize], tag_id, time, lim.time_format, record);
+      u.keep_record(self.tags.name(tag_id), tag_id, time, lim.time_format, record);
     }
     Pushed::Dropped
   }
@@ -357,7 +413,7 @@ impl Queue {
   }
 
   fn open_batch(&mut self, id: u32, mut chunk: Chunk, now: Instant) {
-    chunk.tag = self.tags[id as usize].clone();
+    chunk.tag = self.tags.name(id).clone();
     chunk.tag_id = id;
     chunk.since = now;
     let slot = &mut self.open[id as usize];
@@ -486,7 +542,7 @@ impl Queue {
   /// batch comes back small each flush and would otherwise be freed here and grown again from
   /// nothing on the JS thread, reallocation by reallocation. The bytes stay within `pool_room`.
   pub fn recycle(&mut self, mut chunk: Chunk, keep_capacity: usize) {
-    if self.pool.len() < POOL_SIZE.max(self.tags.len())
+    if self.pool.len() < POOL_SIZE.max(self.tags.live())
       && chunk.entries.capacity() <= keep_capacity
       && self.pooled + chunk.capacity() <= self.pool_room()
     {
@@ -708,5 +764,29 @@ mod tests {
       assert!(q.allocated_bytes() <= bound, "round {round}");
       assert!(q.alloc <= 2 * q.bytes + lim.slack(), "round {round}");
     }
+  }
+
+  /// REVIEW-0.2 A4: a tag with nothing in an open batch can be forgotten and its id reused; a
+  /// sealed batch of the forgotten tag keeps its name, and a tag with an open batch stays.
+  #[test]
+  fn forgotten_tags_free_their_ids_without_relabelling_records() {
+    let lim = limits(1 << 20, Overflow::DropNewest);
+    let mut q = Queue::new(&lim);
+    let a = q.tag_id("a").unwrap();
+    let b = q.tag_id("b").unwrap();
+    assert!(accepted(q.push(a, t0(), REC, &lim)));
+    q.seal_older_than(Instant::now(), Duration::ZERO);
+    assert!(accepted(q.push(b, t0(), REC, &lim)));
+    // "a" has only a sealed batch: idle. "b" has an open one: busy.
+    assert_eq!(q.forget_idle_tags(), 1);
+    assert!(!q.has_tag(a) && q.has_tag(b));
+    let c = q.tag_id("c").unwrap();
+    assert_eq!(c, a, "the freed id is reused");
+    assert!(accepted(q.push(c, t0(), REC, &lim)));
+    q.seal_older_than(Instant::now(), Duration::ZERO);
+    let tags: Vec<String> = std::iter::from_fn(|| q.take())
+      .map(|c| c.tag.to_string())
+      .collect();
+    assert_eq!(tags, ["a", "b", "c"]);
   }
 }

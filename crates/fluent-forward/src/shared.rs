@@ -15,14 +15,23 @@ use tokio::sync::Notify;
 /// What `close` reports once the writer has stopped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CloseReport {
+  /// Records accepted at emit over the client's life (a failure handler's requeue is not counted).
+  pub emitted: u64,
+  /// Records refused at emit: overflow policy, closed client, a staged frame that failed its checks.
+  pub refused: u64,
   /// Records delivered over the client's life.
   pub sent: u64,
-  /// Records given up on before the close: overflow policy, emits after close.
+  /// Records given up on before the close: refusals and discards (not kept for the failure
+  /// handler), invalid records.
   pub dropped: u64,
-  /// Records still buffered when the close deadline passed; they were discarded.
+  /// Records still buffered when the close deadline passed; they were discarded (with a failure
+  /// handler: given to it as leftovers).
   pub pending: u64,
-  /// Records the server refused on every attempt (see `Error::Rejected`).
+  /// Records the server refused on every attempt (see `Error::Rejected`), with no failure handler
+  /// to take them.
   pub rejected: u64,
+  /// With a failure handler: records waiting in the hand-over store when the writer stopped.
+  pub kept: u64,
 }
 
 /// How a `flush` ended.
@@ -103,9 +112,6 @@ pub struct Shared {
   pub servers: Vec<ServerShared>,
   /// Emit `Event::Delivered` per settled batch (someone listens for deliveries).
   pub delivery_reports: AtomicBool,
-  /// `Event::Undelivered` events the sink took: the embedding waits until it has seen this many
-  /// before it reports a close, so that no handler call is still on its way.
-  pub undelivered_events: AtomicU64,
   /// `lost()` when the last flush was called: where the next flush's window starts.
   pub flush_mark: AtomicU64,
   pub control: Mutex<Control>,
@@ -159,32 +165,70 @@ impl Shared {
       openers,
       servers,
       delivery_reports: AtomicBool::new(false),
-      undelivered_events: AtomicU64::new(0),
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
       sink,
     }
   }
 
-  /// Delivers an event; a panicking sink must not take the writer down with it.
+  /// Delivers an event; a panicking sink must not take the writer down with it. An event the sink
+  /// could not take is counted in `events_lost`.
   pub fn emit(&self, event: Event) {
     if matches!(event, Event::Error { .. }) {
       Counters::add(&self.counters.errors, 1);
     }
-    let undelivered = matches!(event, Event::Undelivered { .. });
-    let sink = &self.sink;
-    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
-    if !matches!(delivered, Ok(true)) {
+    if !self.offer(event) {
       Counters::add(&self.counters.events_lost, 1);
-    } else if undelivered {
-      Counters::add(&self.undelivered_events, 1);
     }
   }
 
+  fn offer(&self, event: Event) -> bool {
+    let sink = &self.sink;
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
+    matches!(delivered, Ok(true))
+  }
+
+  /// Rings the hand-over doorbell (`Event::HandOver`) when batches wait for the failure handler and
+  /// none is outstanding. A doorbell the sink refused (JS busy: its queue is full) is no loss: the
+  /// records stay in the store, and the writer rings again (`bell_due`).
+  pub fn ring(&self) {
+    let ring = {
+      let mut q = self.queue.lock();
+      match q.undelivered.as_mut() {
+        Some(u) if !u.bell && !u.is_empty() => {
+          u.bell = true;
+          true
+        }
+        _ => false,
+      }
+    };
+    if ring && !self.offer(Event::HandOver) {
+      if let Some(u) = self.queue.lock().undelivered.as_mut() {
+        u.bell = false;
+      }
+    }
+  }
+
+  /// Batches wait for the failure handler and no doorbell is on its way: the writer must ring.
+  pub fn bell_due(&self) -> bool {
+    let q = self.queue.lock();
+    q.undelivered.as_ref().is_some_and(|u| !u.bell && !u.is_empty())
+  }
+
   /// Records accepted and then given up on: discarded by `dropOldest`, left at the close deadline
-  /// (`counters.dropped`) or rejected by the server.
+  /// (`counters.dropped`) or rejected by the server (with a failure handler, handed to it).
   pub fn lost(&self) -> u64 {
     let discarded = self.queue.lock().discarded;
-    discarded + Counters::get(&self.counters.dropped) + Counters::get(&self.counters.rejected)
+    discarded
+      + Counters::get(&self.counters.dropped)
+      + Counters::get(&self.counters.rejected)
+      + Counters::get(&self.counters.rejected_offered)
+  }
+
+  /// The identity's `dropped`: records refused or discarded and not kept for the failure handler
+  /// (kept ones are pending until it answers), and accepted records given up on by the writer.
+  pub fn dropped(&self, q: &crate::queue::Queue) -> u64 {
+    let kept = q.undelivered.as_ref().map_or(0, |u| u.kept_dropped);
+    q.refused + q.discarded - kept + Counters::get(&self.counters.dropped)
   }
 }

@@ -18,8 +18,13 @@ pub struct Counters {
   pub events_lost: AtomicU64,
   /// Records written again after a write whose ack never came (each may arrive twice).
   pub duplicates: AtomicU64,
-  /// Records handed to the failure handler (`Event::Undelivered`, leftovers at close).
+  /// Records the embedding took for its failure handler (`Client::take_undelivered`, leftovers).
   pub handed_over: AtomicU64,
+  /// Records the server rejected on every attempt that went to the failure handler (not in
+  /// `rejected`: the handler decides where they end).
+  pub rejected_offered: AtomicU64,
+  /// NDJSON lines whose tag field named a tag that cannot be used: sent under the fallback tag.
+  pub retagged: AtomicU64,
 }
 
 /// One server's figures in `Stats::servers`.
@@ -42,13 +47,21 @@ pub struct ServerStats {
 /// A point-in-time view for `stats()`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-  /// Records accepted into the buffer.
+  /// Records accepted into the buffer at emit (a failure handler's requeue is not counted again).
   pub emitted: u64,
+  /// Records refused at emit (overflow policy, closed client); also in `dropped` unless kept for
+  /// the failure handler.
+  pub refused: u64,
+  /// Records accepted and not yet in a final bucket: buffered, held by the writer, or waiting for
+  /// the failure handler (kept), including refused records kept for it.
+  pub pending: u64,
   /// Records written to the socket (with acks: acknowledged).
   pub sent: u64,
-  /// Records given up on: overflow, closed client, close deadline.
+  /// Records given up on: overflow, closed client, close deadline (not those kept for the failure
+  /// handler: they are pending until it answers).
   pub dropped: u64,
-  /// Records the server refused on every attempt, isolated and given up on (not in `dropped`).
+  /// Records the server refused on every attempt, isolated and given up on (not in `dropped`; with a
+  /// failure handler they go to it instead).
   pub rejected: u64,
   pub queued_bytes: u64,
   pub queued_records: u64,
@@ -70,6 +83,8 @@ pub struct Stats {
   pub duplicates: u64,
   /// Records handed to the failure handler.
   pub handed_over: u64,
+  /// NDJSON lines sent under the fallback tag because the tag they named cannot be used.
+  pub retagged: u64,
   /// Dropped records the failure handler never saw: its backlog (`undelivered_max_bytes`) was full.
   pub handler_overflow: u64,
   pub servers: Vec<ServerStats>,

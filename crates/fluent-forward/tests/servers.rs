@@ -171,23 +171,27 @@ fn dropped_records_reach_the_failure_handler_as_entries() {
     }
   }
   assert!(refused > 100);
-  let kept = |es: &[Event]| -> u64 {
-    es.iter()
-      .filter_map(|e| match e {
-        Event::Undelivered {
-          reason: Reason::Dropped,
-          records,
-          entries,
-          ..
-        } => {
-          assert!(!entries.is_empty());
-          Some(*records)
-        }
-        _ => None,
-      })
-      .sum()
-  };
-  assert!(log.wait_for(LONG, |es| kept(es) == refused), "{}", log.describe());
+  // A doorbell comes; the records wait in the store, decoded exactly, until taken.
+  assert!(
+    log.wait_for(LONG, |es| es.iter().any(|e| matches!(e, Event::HandOver))),
+    "{}",
+    log.describe()
+  );
+  // Accepted ones wait in the buffer (no server), refused ones in the store: all pending.
+  assert_eq!(
+    client.stats().pending,
+    200,
+    "kept records are pending until taken"
+  );
+  let kept = client.take_undelivered();
+  assert!(kept
+    .iter()
+    .all(|k| k.reason == Reason::Dropped && !k.accepted && !k.chunk.entries.is_empty()));
+  assert_eq!(
+    kept.iter().map(|k| k.chunk.records() as u64).sum::<u64>(),
+    refused
+  );
+  assert_eq!(kept.len(), 1, "one kept batch for the one tag");
   assert_eq!(client.stats().handed_over, refused);
   // What is left at the close deadline is kept for the handler too.
   let report = close_and_wait(&client, Duration::from_millis(50));

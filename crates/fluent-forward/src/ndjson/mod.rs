@@ -54,6 +54,10 @@ pub enum Offer {
 pub trait Sink {
   /// The id of `tag`, or `None` if it is not a usable tag (then the fallback tag is used).
   fn tag_id(&mut self, tag: &str) -> Option<u32>;
+  /// Moves when the sink forgot tags: cached ids are then stale (see `tags.rs`).
+  fn tag_epoch(&mut self) -> u64 {
+    0
+  }
   fn offer(&mut self, tag: u32, time: Option<EventTime>, record: &[u8]) -> Offer;
 }
 
@@ -89,6 +93,8 @@ pub struct Transcoder {
   edited: Vec<u8>,
   specials: Vec<Special>,
   tags: HashMap<Box<str>, u32>,
+  /// The sink's tag epoch `tags` was filled in.
+  epoch: u64,
 }
 
 impl Fields for Options {
@@ -115,6 +121,21 @@ impl Transcoder {
       edited: Vec::with_capacity(1024),
       specials: Vec::with_capacity(3),
       tags: HashMap::new(),
+      epoch: 0,
+    }
+  }
+
+  /// The tag of lines that name none (or none usable).
+  pub fn fallback_tag(&self) -> u32 {
+    self.opts.fallback_tag
+  }
+
+  /// Cached tag ids are stale once the sink forgot tags (another caller's sweep, between calls).
+  fn check_epoch(&mut self, sink: &mut dyn Sink) {
+    let epoch = sink.tag_epoch();
+    if epoch != self.epoch {
+      self.tags.clear();
+      self.epoch = epoch;
     }
   }
 
@@ -125,6 +146,7 @@ impl Transcoder {
 
   /// Turns every complete line of `chunk` (after what was pending) into a record.
   pub fn feed(&mut self, sink: &mut dyn Sink, chunk: &[u8]) -> Fed {
+    self.check_epoch(sink);
     let mut fed = Fed::default();
     let mut input = chunk;
     if self.skipping {
@@ -283,7 +305,13 @@ impl Transcoder {
         Role::Tag => {
           if let Scalar::Str(a, b) = s.value {
             if let Ok(name) = std::str::from_utf8(&self.out[a..b]) {
-              tag = tag_of(&mut self.tags, self.opts.fallback_tag, sink, name);
+              tag = tag_of(
+                &mut self.tags,
+                &mut self.epoch,
+                self.opts.fallback_tag,
+                sink,
+                name,
+              );
             }
           }
         }
@@ -330,11 +358,24 @@ impl Transcoder {
 }
 
 /// The id of a tag named in a line, remembered for the next lines.
-fn tag_of(tags: &mut HashMap<Box<str>, u32>, fallback: u32, sink: &mut dyn Sink, name: &str) -> u32 {
+fn tag_of(
+  tags: &mut HashMap<Box<str>, u32>,
+  epoch: &mut u64,
+  fallback: u32,
+  sink: &mut dyn Sink,
+  name: &str,
+) -> u32 {
   if let Some(id) = tags.get(name) {
     return *id;
   }
-  match sink.tag_id(name) {
+  let found = sink.tag_id(name);
+  // The lookup may have swept the table to make room (a full table): what is cached is stale.
+  let now = sink.tag_epoch();
+  if now != *epoch {
+    tags.clear();
+    *epoch = now;
+  }
+  match found {
     Some(id) => {
       if tags.len() < TAG_CACHE {
         tags.insert(name.into(), id);

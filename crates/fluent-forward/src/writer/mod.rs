@@ -15,7 +15,7 @@
 use crate::breaker::Failure;
 use crate::config::Heartbeat;
 use crate::error::Error;
-use crate::event::{Event, Reason};
+use crate::event::Event;
 use crate::fleet::{eligible, Picker};
 use crate::framer::Framer;
 use crate::link::{Heard, Link};
@@ -37,6 +37,8 @@ mod undelivered;
 
 /// Drops are reported in bulk, at most this often, so an outage cannot flood the error handler.
 const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
+/// How soon a refused hand-over doorbell is rung again (see `undelivered.rs`).
+const BELL_RETRY: Duration = Duration::from_millis(20);
 /// Panics caught before the writer gives up and drains what it can.
 const MAX_PANICS: u32 = 100;
 
@@ -158,7 +160,7 @@ impl Writer {
     self.collect_tasks().await;
     let now = Instant::now();
     let closing = self.shared.control.lock().close_deadline;
-    let (has_sealed, drops, kept) = {
+    let (has_sealed, drops) = {
       let mut q = self.shared.queue.lock();
       // Closing: everything goes out now, whatever its age.
       let age = if closing.is_some() {
@@ -168,13 +170,12 @@ impl Writer {
       };
       q.seal_older_than(now, age);
       let due = self.last_drop_report.is_none_or(|t| now >= t + DROP_REPORT_EVERY);
-      let (drops, kept) = if due && q.unreported_drops > 0 {
-        let kept = q.undelivered.as_mut().map(|u| u.take()).unwrap_or_default();
-        (std::mem::take(&mut q.unreported_drops), kept)
+      let drops = if due && q.unreported_drops > 0 {
+        std::mem::take(&mut q.unreported_drops)
       } else {
-        (0, Vec::new())
+        0
       };
-      (q.has_sealed(), drops, kept)
+      (q.has_sealed(), drops)
     };
     if drops > 0 {
       self.last_drop_report = Some(now);
@@ -183,11 +184,10 @@ impl Writer {
         records: drops,
         tag: None,
       });
-      for c in kept {
-        let n = c.records() as u64;
-        self.hand_over(c, Reason::Dropped, Error::QueueFull { dropped: n });
-      }
     }
+    // Kept records (refused, discarded, rejected, offered) wait in the store until JS takes them;
+    // this rings again when the last doorbell was refused.
+    self.shared.ring();
     // Acks that arrived while a write was blocked count before any deadline is judged.
     for i in 0..self.links.len() {
       self.read_ready(i, now);
@@ -631,6 +631,10 @@ impl Writer {
       if q.unreported_drops > 0 {
         consider(self.last_drop_report.map(|t| t + DROP_REPORT_EVERY));
       }
+    }
+    if self.shared.bell_due() {
+      // The last doorbell was refused (the JS thread is behind): ring again soon, not never.
+      consider(Some(now + BELL_RETRY));
     }
     for link in &self.links {
       // Only times still ahead: a backoff that has passed while the server waits for a

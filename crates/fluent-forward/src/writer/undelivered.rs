@@ -34,41 +34,23 @@ impl Writer {
     }
     let mut offered: Vec<Chunk> = self.pending.drain(..).map(|h| h.chunk).collect();
     offered.extend(self.parked.drain(..).map(|h| h.chunk));
-    {
-      let mut q = self.shared.queue.lock();
-      q.seal_older_than(Instant::now(), Duration::ZERO);
-      while let Some(c) = q.take() {
-        offered.push(c);
-      }
+    let mut q = self.shared.queue.lock();
+    q.seal_older_than(Instant::now(), Duration::ZERO);
+    while let Some(c) = q.take() {
+      offered.push(c);
     }
-    for c in offered {
-      self.release(&c);
-      self.hand_over(c, Reason::Unavailable, Error::Unavailable { servers });
+    // Still held against the cap: they leave it only when the embedding takes them.
+    let store = q.undelivered.as_mut().expect("keep_undelivered");
+    for c in offered.into_iter().filter(|c| c.records() > 0) {
+      store.keep_held(c, Reason::Unavailable, servers);
     }
-  }
-
-  /// Gives records that leave the pipeline undelivered to the failure handler (with
-  /// `keep_undelivered`); they no longer count against the cap (the caller released them).
-  pub(super) fn hand_over(&self, chunk: Chunk, reason: Reason, error: Error) {
-    if !self.shared.config.keep_undelivered || chunk.records() == 0 {
-      return;
-    }
-    let records = chunk.records() as u64;
-    Counters::add(&self.shared.counters.handed_over, records);
-    self.shared.emit(Event::Undelivered {
-      error,
-      reason,
-      tag: chunk.tag.clone(),
-      entries: chunk.entries,
-      records,
-    });
+    drop(q);
+    self.shared.ring();
   }
 
   pub(super) fn reject(&mut self, held: Held) {
     let chunk = held.chunk;
     let n = chunk.records() as u64;
-    Counters::add(&self.shared.counters.rejected, n);
-    self.release(&chunk);
     let tag = chunk.tag.clone();
     self.shared.emit(Event::Error {
       error: Error::Rejected { records: n },
@@ -76,8 +58,16 @@ impl Writer {
       tag: Some(tag),
     });
     if self.shared.config.keep_undelivered {
-      self.hand_over(chunk, Reason::Rejected, Error::Rejected { records: n });
+      // To the failure handler, which decides where they end; held against the cap until taken.
+      Counters::add(&self.shared.counters.rejected_offered, n);
+      let mut q = self.shared.queue.lock();
+      let store = q.undelivered.as_mut().expect("keep_undelivered");
+      store.keep_held(chunk, Reason::Rejected, 0);
+      drop(q);
+      self.shared.ring();
     } else {
+      Counters::add(&self.shared.counters.rejected, n);
+      self.release(&chunk);
       self.recycle(chunk);
     }
   }
@@ -115,11 +105,12 @@ impl Writer {
     for c in &leftover {
       self.release(c);
     }
-    let (refused, discarded) = {
+    let (emitted, refused, dropped, kept) = {
       let mut q = self.shared.queue.lock();
       q.closed = true;
       leftover.extend(q.take_all());
-      (q.refused, q.discarded)
+      let kept = q.undelivered.as_ref().map_or(0, |u| u.records());
+      (q.emitted, q.refused, self.shared.dropped(&q), kept)
     };
     let pending: u64 = leftover.iter().map(|c| c.records() as u64).sum();
     for c in &leftover {
@@ -135,14 +126,18 @@ impl Writer {
       }
     }
     let report = CloseReport {
+      emitted,
+      refused,
       sent: Counters::get(&self.shared.counters.sent),
-      dropped: refused + discarded + Counters::get(&self.shared.counters.dropped),
+      dropped,
       pending,
       rejected: Counters::get(&self.shared.counters.rejected),
+      kept,
     };
-    Counters::add(&self.shared.counters.dropped, pending);
-    if self.shared.config.keep_undelivered {
-      Counters::add(&self.shared.counters.handed_over, pending);
+    // With a failure handler the leftovers stay pending until the embedding takes them (and the
+    // handler answers); without one they are dropped now.
+    if !self.shared.config.keep_undelivered {
+      Counters::add(&self.shared.counters.dropped, pending);
     }
     self.finished = true;
     // Final from here on: nothing is sent or lost any more.

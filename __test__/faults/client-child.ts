@@ -1,0 +1,152 @@
+/**
+ * The client side of one fault schedule, in its own process: the servers stay in the parent, so
+ * this JS thread can be kept busy for seconds while they keep serving, and a crash, an unhandled
+ * rejection or an exit that overruns its bound shows as this process's exit. Prints one line,
+ * `RESULT {json}`, with what it saw: every id emit accepted, the close report, `stats()` after the
+ * end, how long the close or the exit took.
+ */
+import { FluentClient } from '../../index.js'
+import type { CloseReport, FluentStats } from '../../index.js'
+import { OPS } from './ops.js'
+import type { OpContext } from './ops.js'
+import { Rng } from './rng.js'
+import type { Schedule } from './schedule.js'
+import { writeSync } from 'node:fs'
+
+const plan = JSON.parse(process.argv[2]) as Schedule & { ports: number[] }
+const troubles: string[] = []
+process.on('unhandledRejection', (e) => {
+  troubles.push(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`)
+})
+process.on('uncaughtException', (e) => {
+  troubles.push(`uncaught exception: ${e?.stack ?? String(e)}`)
+  process.exitCode = 3
+})
+
+const rng = new Rng(plan.seed).fork(0x0c11e47)
+let handlerCalls = 0
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function answer(kind: string): boolean | Promise<boolean> {
+  switch (kind) {
+    case 'true':
+      return true
+    case 'false':
+      return false
+    case 'throws':
+      throw new Error('handler fault')
+    case 'slow':
+      return sleep(rng.int(0, plan.handlerTimeoutMs * 2)).then(() => true)
+    case 'never':
+      return new Promise<boolean>(() => {})
+    default:
+      return answer(rng.pick(['true', 'false', 'throws', 'slow', 'never']))
+  }
+}
+
+const options: Record<string, unknown> = {
+  ...plan.client,
+  servers: plan.servers.map((s, i) => ({
+    host: '127.0.0.1',
+    port: plan.ports[i],
+    weight: s.weight,
+    standby: s.standby,
+    ...(s.tls ? { tls: { rejectUnauthorized: false } } : {}),
+    ...(s.auth ? { security: { sharedKey: 'not-the-key', clientHostname: 'fault-client' } } : {}),
+  })),
+  errorHandlerTimeoutMs: plan.handlerTimeoutMs,
+}
+if (plan.handler !== 'none') {
+  options.errorHandler = () => {
+    handlerCalls++
+    return answer(plan.handler)
+  }
+}
+const client = new FluentClient(options as never)
+const errors: Record<string, number> = {}
+client.on('error', (err) => {
+  errors[err.code] = (errors[err.code] ?? 0) + 1
+})
+
+const ctx: OpContext = {
+  client,
+  poison: plan.poison,
+  nextId: 0,
+  accepted: [],
+  refused: 0,
+  unknown: [],
+  unknownAccepted: 0,
+  tags: Array.from({ length: plan.tags }, (_, i) => `fault.t${i}`),
+  waits: [],
+  log: [],
+  busyWhileClosing: 0,
+}
+const names = Object.keys(OPS)
+const weights = Object.fromEntries(names.map((n) => [n, OPS[n].weight]))
+
+interface Result {
+  accepted: number[]
+  refused: number
+  unknown: number[]
+  unknownAccepted: number
+  report?: CloseReport
+  stats?: FluentStats
+  endMs?: number
+  closeTimeoutMs?: number
+  handlerCalls: number
+  errors: Record<string, number>
+  troubles: string[]
+  ops: string[]
+}
+
+function result(extra: Partial<Result>): void {
+  const r: Result = {
+    accepted: ctx.accepted,
+    refused: ctx.refused,
+    unknown: ctx.unknown,
+    unknownAccepted: ctx.unknownAccepted,
+    handlerCalls,
+    errors,
+    troubles,
+    ops: ctx.log,
+    ...extra,
+  }
+  // Synchronously: this may run inside 'exit', where no later tick comes.
+  writeSync(1, `RESULT ${JSON.stringify(r)}\n`)
+}
+
+async function main(): Promise<void> {
+  for (let i = 0; i < plan.ops; i++) {
+    const name = rng.weighted(weights)
+    ctx.log.push(name)
+    await OPS[name].run(ctx, rng)
+  }
+  if (plan.end === 'exit' && ctx.closing === undefined) {
+    // The package's own 'exit' listener (registered when it loaded) drains first; this one runs after.
+    const start = performance.now()
+    process.on('exit', () => result({ stats: client.stats(), endMs: performance.now() - start }))
+    process.exit(0)
+  }
+  // A close the operations started mid-schedule is the one that counts; else close now.
+  ctx.closing ??= { promise: client.close({ timeoutMs: plan.closeTimeoutMs }), started: performance.now(), timeoutMs: plan.closeTimeoutMs }
+  const report = (await ctx.closing.promise) as CloseReport
+  // The operations may have kept this thread busy after a mid-schedule close: not the close's time.
+  const endMs = (ctx.closing.ended ?? performance.now()) - ctx.closing.started - ctx.busyWhileClosing
+  // Emits after close are refused and counted.
+  for (let i = 0; i < 3; i++) {
+    const id = ctx.nextId++
+    if (client.emit('fault.after', { id })) ctx.accepted.push(id)
+    else ctx.refused++
+  }
+  await Promise.all(ctx.waits)
+  result({ report, stats: client.stats(), endMs, closeTimeoutMs: ctx.closing.timeoutMs })
+}
+
+// An idle client never keeps a process alive, on purpose; this schedule must run to its end.
+const alive = setInterval(() => {}, 1000)
+main()
+  .catch((e) => {
+    troubles.push(`main threw: ${(e as Error)?.stack ?? String(e)}`)
+    result({})
+  })
+  .finally(() => clearInterval(alive))

@@ -1,0 +1,105 @@
+/**
+ * One fault schedule, drawn from a seed: the servers (1 to 3, weights, maybe a standby, maybe one
+ * the client reaches with TLS while it speaks plaintext), each server's fault timeline, the
+ * client's options and failure handler, and how the client ends (close at a random moment with a
+ * random timeout, or process exit). The parent draws it, runs the servers and the timelines, and
+ * hands the rest to the child (client-child.ts) as JSON; the child draws its operations from the
+ * same seed.
+ */
+import { FAULTS } from './servers.js'
+import type { FaultName } from './servers.js'
+import { Rng } from './rng.js'
+
+export const HANDLERS = ['none', 'true', 'false', 'throws', 'slow', 'never', 'mixed'] as const
+export type HandlerKind = (typeof HANDLERS)[number]
+
+export interface ServerPlan {
+  weight: number
+  standby: boolean
+  /** The client is told to use TLS with this plaintext server: every attempt fails. */
+  tls: boolean
+  /** This server refuses the client's shared key in the handshake: every attempt fails. */
+  auth: boolean
+  /** The fault timeline: each fault for `ms`, then the next; healthy after the last. */
+  timeline: Array<[FaultName, number]>
+}
+
+export interface Schedule {
+  seed: number
+  servers: ServerPlan[]
+  client: Record<string, unknown>
+  handler: HandlerKind
+  handlerTimeoutMs: number
+  /** Operations the child draws and runs before it ends. */
+  ops: number
+  tags: number
+  poison: boolean
+  end: 'close' | 'exit'
+  closeTimeoutMs: number
+}
+
+/** How much each fault is drawn; `healthy` most, so that records also get through. */
+const FAULT_WEIGHTS: Record<FaultName, number> = {
+  healthy: 6,
+  refuse: 2,
+  acceptClose: 1,
+  stall: 1,
+  slowRead: 1,
+  neverAck: 1,
+  wrongAck: 1,
+  garbage: 1,
+  poison: 1,
+}
+
+export function draw(seed: number): Schedule {
+  const rng = new Rng(seed)
+  const n = rng.int(1, 3)
+  const servers: ServerPlan[] = []
+  for (let i = 0; i < n; i++) {
+    const timeline: Array<[FaultName, number]> = []
+    const segments = rng.int(0, 5)
+    for (let j = 0; j < segments; j++) timeline.push([rng.weighted(FAULT_WEIGHTS), rng.int(50, 3000)])
+    const broken = n > 1 && rng.chance(0.2)
+    const tls = broken && rng.chance(0.5)
+    servers.push({
+      weight: rng.int(1, 100),
+      standby: n > 1 && i === n - 1 && rng.chance(0.3),
+      tls,
+      auth: broken && !tls,
+      timeline,
+    })
+  }
+  const requireAck = rng.chance(0.6)
+  const client: Record<string, unknown> = {
+    requireAck,
+    overflow: rng.pick(['dropNewest', 'dropOldest', 'error']),
+    maxBufferBytes: rng.pick([16 << 10, 64 << 10, 256 << 10, 1 << 20, 8 << 20]),
+    maxRecordBytes: 8 << 10,
+    flushIntervalMs: rng.int(1, 200),
+    ackTimeoutMs: rng.int(200, 2000),
+    writeTimeoutMs: rng.int(300, 3000),
+    connectTimeoutMs: rng.int(200, 2000),
+    exitFlushTimeoutMs: rng.int(100, 2000),
+    maxBatchAttempts: rng.int(1, 4),
+    mode: rng.pick(['packedForward', 'packedForward', 'forward', 'message']),
+  }
+  const handler = rng.pick(HANDLERS)
+  void FAULTS
+  return {
+    seed,
+    servers,
+    client,
+    handler,
+    handlerTimeoutMs: rng.int(50, 500),
+    ops: rng.int(5, 40),
+    tags: rng.pick([1, 3, 50, 1000]),
+    poison: rng.chance(0.3),
+    end: rng.chance(0.7) ? 'close' : 'exit',
+    closeTimeoutMs: rng.int(0, 3000),
+  }
+}
+
+/** The faults a schedule draws (for the long run's figures). */
+export function faultsOf(s: Schedule): string[] {
+  return s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])])
+}
