@@ -4,7 +4,10 @@
 // PackedForward and reads the zstd frame as entries. Node 20 has no zstd decoder, so the frame itself
 // is checked against the `zstd` crate's decoder on the Rust side (crates/fluent-forward/tests/writer.rs).
 import test from 'ava'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import net from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { Unpackr } from 'msgpackr'
 import { EventTime, FluentClient, FluentReceiver } from '../index.js'
 import type { FluentClientOptions, FluentError, ReceivedEvent } from '../index.js'
@@ -57,13 +60,13 @@ for (const requireAck of [false, true]) {
   }
 }
 
-/** Every byte a client sends, for the wire form. */
+/** Every byte a client sends until it closes its connection, for the wire form. */
 async function capture(options: FluentClientOptions, send: (c: FluentClient) => void): Promise<Buffer> {
   const chunks: Buffer[] = []
-  const sockets: net.Socket[] = []
+  const ended: Array<Promise<unknown>> = []
   const server = net.createServer((s) => {
-    sockets.push(s)
     s.on('data', (d) => chunks.push(d))
+    ended.push(once(s, 'end'))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as net.AddressInfo).port
@@ -71,7 +74,9 @@ async function capture(options: FluentClientOptions, send: (c: FluentClient) => 
   send(client)
   const report = await client.close({ timeoutMs: 10_000 })
   if (report.sent !== 3) throw new Error(`sent ${report.sent} of 3`)
-  for (const s of sockets) s.destroy()
+  // The client has closed: everything it wrote arrives before the end of its stream.
+  const deadline = new Promise((_, reject) => setTimeout(() => reject(new Error('no end of stream in 10 s')), 10_000).unref())
+  await Promise.race([Promise.all(ended), deadline])
   await new Promise((resolve) => server.close(resolve))
   return Buffer.concat(chunks)
 }
@@ -138,4 +143,63 @@ test('compress: "zstd" levels are 1-19, and need packedForward', (t) => {
     })
     void c?.close({ timeoutMs: 0 })
   }
+})
+
+const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
+
+/** Runs the CLI with `input` on stdin, killed after 60 s. */
+async function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  child.stdin.on('error', () => {})
+  child.stdin.end(input)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const [code] = await once(child, 'exit')
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+test('cli: cat --zstd --compression-level 19 --ack delivers every line; bench --zstd reports it', async (t) => {
+  const r = await FluentReceiver.listen()
+  const got: ReceivedEvent[] = []
+  r.on('event', (ev) => got.push(ev))
+  const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify(line(i)))
+  const cat = await cli(['cat', '--port', String(r.port), '--ack', '--zstd', '--compression-level', '19', '-q', 'cli.z'], lines.join('\n') + '\n')
+  t.is(cat.code, 0, cat.stderr)
+  await r.waitFor(300, 10_000)
+  t.deepEqual(
+    got.map((e) => e.record),
+    Array.from({ length: 300 }, (_, i) => line(i)),
+  )
+  await r.close()
+  const bench = await cli(['bench', '--zstd', '--records', '2000', '--json'])
+  t.is(bench.code, 0, bench.stderr)
+  const result = JSON.parse(bench.stdout) as { records: number; compress: string | false }
+  t.is(result.records, 2000)
+  t.is(result.compress, 'zstd')
+})
+
+test('cli: --zstd is in -h, a typo of it gets a "did you mean", and it excludes --gzip', async (t) => {
+  for (const command of ['cat', 'bench']) {
+    const help = await cli([command, '-h'])
+    t.is(help.code, 0)
+    t.regex(help.stdout, /--zstd/)
+    t.regex(help.stdout, /--compression-level N/)
+  }
+  const typo = await cli(['cat', '--zsdt', 'x'])
+  t.is(typo.code, 2)
+  t.regex(typo.stderr, /unknown option --zsdt \(did you mean --zstd\?\)/)
+  const both = await cli(['bench', '--gzip', '--zstd'])
+  t.is(both.code, 2)
+  t.regex(both.stderr, /--gzip and --zstd exclude each other/)
+  const alone = await cli(['cat', '--compression-level', '3', 'x'])
+  t.is(alone.code, 2)
+  t.regex(alone.stderr, /--compression-level needs --gzip or --zstd/)
+  // 0 is a level (gzip's), so the flag takes it; the client refuses it for zstd.
+  const range = await cli(['cat', '--zstd', '--compression-level', '0', 'x'])
+  t.is(range.code, 2)
+  t.regex(range.stderr, /compressionLevel must be an integer in 1\.\.19 with compress: 'zstd', got 0/)
 })

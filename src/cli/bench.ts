@@ -61,11 +61,12 @@ export async function bench(argv: string[]): Promise<number> {
   if (v.records !== undefined && v.duration !== undefined) throw new UsageError('bench: --records and --duration exclude each other')
   const duration = integer('bench', 'duration', v.duration, 1, 3600)
   const records = duration === undefined ? (integer('bench', 'records', v.records, 1, 1e10) ?? 1_000_000) : Infinity
+  // Every flag is checked before the in-process receiver starts: a usage error must not leave it running.
+  const compress = compression('bench', v)
   const external = ['host', 'port', 'unix', 'socket'].some((k) => v[k] !== undefined)
   const receiver = external ? undefined : await FluentReceiver.listen({ threads: 1 })
   const target: FluentClientOptions = external ? connection('bench', v) : { port: receiver!.port }
   const make = SHAPES[shape]
-  const compress = compression('bench', v)
   const client = new FluentClient({
     ...target,
     requireAck: v.ack === true,
