@@ -9,7 +9,8 @@ use zstd::bulk::Compressor;
 /// The levels `compressionLevel` may take with `compress: 'zstd'`. 20-22 ("ultra") are left out:
 /// they trade tens of MiB of window per context for a ratio a log batch of at most 64 MiB hardly
 /// shows, and a receiver may refuse their windows. Negative ("fast") levels are left out too: level
-/// 1 already costs less CPU than gzip's fastest level (bench/results/compression.md).
+/// 1 already sent half or less of gzip 1's bytes for 0.7-1.3x its writer CPU on every record shape
+/// of bench/compression.ts (bench/results/compression.md).
 pub const LEVELS: std::ops::RangeInclusive<u32> = 1..=19;
 
 pub struct ZstdWriter {
