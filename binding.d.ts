@@ -106,6 +106,12 @@ export declare class NativeReceiver {
  */
 export declare function closeAllSync(allThreads: boolean): Array<JsExitReport>
 
+/** The values of `compress` (options.rs COMPRESSIONS), each the `compressed` value on the wire. */
+export declare const enum Compress {
+  Gzip = 'gzip',
+  Zstd = 'zstd',
+}
+
 /**
  * What a record costs against the cap beyond its own bytes, at most: entry array header, time
  * (EventTime ext, or integer seconds) and its 4-byte slot in the offset index.
@@ -287,8 +293,10 @@ export interface NativeOptions {
   path?: string
   mode?: WireMode
   timeAsInteger?: boolean
-  /** gzip level 0-9 when compressing. */
-  gzipLevel?: number
+  /** Send CompressedPackedForward with this algorithm. */
+  compress?: Compress
+  /** The level of `compress`'s algorithm; unset takes that algorithm's default. */
+  compressionLevel?: number
   requireAck?: boolean
   maxBufferBytes?: number
   overflow?: OverflowPolicy

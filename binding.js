@@ -839,6 +839,7 @@ module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeNdjson = nativeBinding.NativeNdjson
 module.exports.NativeReceiver = nativeBinding.NativeReceiver
 module.exports.closeAllSync = nativeBinding.closeAllSync
+module.exports.Compress = nativeBinding.Compress
 module.exports.ENTRY_OVERHEAD_EVENT_TIME = nativeBinding.ENTRY_OVERHEAD_EVENT_TIME
 module.exports.ENTRY_OVERHEAD_INTEGER_TIME = nativeBinding.ENTRY_OVERHEAD_INTEGER_TIME
 module.exports.excludeFromProcessExit = nativeBinding.excludeFromProcessExit

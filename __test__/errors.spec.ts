@@ -54,7 +54,7 @@ test('EventTime and options are validated with codes', (t) => {
     { port: 70000 },
     { mode: 'json' },
     { overflow: 'block' },
-    { compress: 'zstd' },
+    { compress: 'lz4' },
     { maxBufferBytes: -5 },
     { host: '' },
     { mode: 'message', compress: 'gzip' },

@@ -21,7 +21,9 @@ function bound(o: { maxRequestBytes?: number; maxInflatedBytes?: number; maxConn
   const i = o.maxInflatedBytes ?? 24_576_000
   const c = o.maxConnections ?? 1024
   const t = o.threads ?? 1
-  return c * (r + 4096) + t * (i + 1) + (t + QUEUE) * (2 * Math.max(MiB, r + i) + 131072)
+  // The zstd decoder's window: the power of two at or above the inflate limit (at most 2^27).
+  const w = 2 ** Math.min(27, Math.max(10, Math.ceil(Math.log2(i))))
+  return c * (r + 4096) + t * (i + 1 + w) + (t + QUEUE) * (2 * Math.max(MiB, r + i) + 131072)
 }
 
 async function until(r: FluentReceiver, what: string, done: (s: FluentReceiverStats) => boolean, timeoutMs = 20_000): Promise<FluentReceiverStats> {
@@ -74,6 +76,27 @@ function bomb(n: number): Buffer {
   return Buffer.concat([head, gz, opts])
 }
 
+/**
+ * A zstd frame of `bytes` zeros (a multiple of 128 KiB) written by hand, as Node 20 has no zstd:
+ * RLE blocks of 128 KiB, 4 bytes each, under a 1 MiB window and no declared content size
+ * (RFC 8878 §3.1.1), so only the output bound can stop it.
+ */
+function zstdBomb(bytes: number): Buffer {
+  const block = 128 * 1024
+  const n = bytes / block
+  const frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, (20 - 10) << 3]
+  for (let i = 0; i < n; i++) {
+    // Block header, 3 bytes little-endian: size << 3 | RLE (1) << 1 | last; then the byte to repeat.
+    const h = (block << 3) | (1 << 1) | (i === n - 1 ? 1 : 0)
+    frame.push(h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, 0x00)
+  }
+  const z = Buffer.from(frame)
+  const head = Buffer.from([0x93, 0xa1, 0x62, 0xc6, 0, 0, 0, 0])
+  head.writeUInt32BE(z.length, 4)
+  const opts = Buffer.concat([Buffer.from([0x81, 0xaa]), Buffer.from('compressed'), Buffer.from([0xa4]), Buffer.from('zstd')])
+  return Buffer.concat([head, z, opts])
+}
+
 function report(t: { log: (...a: unknown[]) => void }, name: string, s: FluentReceiverStats, b: number, rss0: number) {
   const rss = process.memoryUsage().rss
   t.log(`${name}: accounted peak ${s.memoryPeakBytes} bytes (bound ${b}); RSS ${Math.round(rss0 / MiB)} -> ${Math.round(rss / MiB)} MiB`)
@@ -99,6 +122,30 @@ test.serial('gzip bomb (B1): about 64 KiB that inflate to 63 MiB are refused wit
   const grown = process.memoryUsage().rss - rss0
   t.true(grown < 200 * MiB, `RSS grew ${Math.round(grown / MiB)} MiB`)
   report(t, 'gzip bomb (defaults)', r.stats(), bound({}), rss0)
+  t.true(r.stats().memoryPeakBytes <= bound({}))
+  await r.close()
+})
+
+test.serial('zstd bomb: 2 KiB of RLE blocks that inflate to 63 MiB are refused with the defaults', async (t) => {
+  const rss0 = process.memoryUsage().rss
+  const r = await FluentReceiver.listen()
+  let fromBomb = 0
+  r.on('event', (ev) => {
+    if (ev.tag === 'b') fromBomb++
+  })
+  const good = goodClient(r)
+  await good.served(1)
+  const s1 = await open(r.port!)
+  s1.on('error', () => {})
+  s1.end(zstdBomb(63 * MiB))
+  const s = await until(r, 'the bomb refused', (s) => s.errors === 1)
+  await good.served(3)
+  await good.close()
+  t.is(fromBomb, 0)
+  t.is(s.tooLarge, 1)
+  const grown = process.memoryUsage().rss - rss0
+  t.true(grown < 200 * MiB, `RSS grew ${Math.round(grown / MiB)} MiB`)
+  report(t, 'zstd bomb (defaults)', r.stats(), bound({}), rss0)
   t.true(r.stats().memoryPeakBytes <= bound({}))
   await r.close()
 })

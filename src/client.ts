@@ -1,6 +1,6 @@
 /**
  * FluentClient: the public class. It encodes on the JS thread (encoder.ts, through the stage) and
- * leaves batching, framing, gzip, acks, retries and reconnects to the native writer thread.
+ * leaves batching, framing, compression, acks, retries and reconnects to the native writer thread.
  */
 import { EventEmitter } from 'node:events'
 import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged, STAGING_NOW } from '../binding.js'

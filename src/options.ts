@@ -266,7 +266,7 @@ export function checkClientOptions(options: unknown): NativeOptions {
   const compress = o.compress === false ? undefined : (v('compress') as string | undefined)
   const level = v('compressionLevel') as number | undefined
   if (level !== undefined && compress === undefined) {
-    throw new FluentError('ERR_FLUENT_CONFIG', 'compressionLevel is set but compress is not: set compress: "gzip"')
+    throw new FluentError('ERR_FLUENT_CONFIG', 'compressionLevel is set but compress is not: set compress: "gzip" or "zstd"')
   }
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
     throw new FluentError('ERR_FLUENT_CONFIG', 'path (a Unix socket) and host/port are exclusive: set one or the other')
@@ -277,7 +277,9 @@ export function checkClientOptions(options: unknown): NativeOptions {
     path: v('path'),
     mode: v('mode'),
     timeAsInteger: v('timeAsInteger'),
-    gzipLevel: compress === 'gzip' ? (level ?? defaultOf('compressionLevel')) : undefined,
+    // The level's range and default depend on the algorithm: the core checks and fills them.
+    compress: compress as NativeOptions['compress'],
+    compressionLevel: level,
     requireAck: v('requireAck'),
     maxBufferBytes: v('maxBufferBytes'),
     overflow: v('overflow'),

@@ -1,6 +1,6 @@
 /**
  * FluentReceiver: a Forward-protocol server for tests and local development. The decoding (every
- * mode, gzip, acks, TLS) is the Rust receiver linked into the addon, on its own threads; JS only
+ * mode, gzip, zstd, acks, TLS) is the Rust receiver linked into the addon, on its own threads; JS only
  * sees the events, and only while someone listens for them.
  */
 import { EventEmitter } from 'node:events'
@@ -41,7 +41,7 @@ export interface FluentReceiverOptions {
    * `errors`). Default 6,144,000 (Fluent Bit's `buffer_max_size`). 1024..2^30.
    */
   maxRequestBytes?: number
-  /** Largest size a gzip request may inflate to; more closes the connection. Default 24,576,000. 1024..2^30. */
+  /** Largest size a gzip or zstd request may inflate to; more closes the connection. Default 24,576,000. 1024..2^30. */
   maxInflatedBytes?: number
   /** Connections served at once; more are closed as they arrive (counted in `refused`). Default 1024. */
   maxConnections?: number

@@ -129,6 +129,26 @@ export function connection(command: string, v: Record<string, unknown>): FluentC
   return out
 }
 
+/** The compression flags of `cat` and `bench`. */
+export const COMPRESSION: Spec = {
+  gzip: { type: 'boolean' },
+  zstd: { type: 'boolean' },
+  'compression-level': { type: 'string' },
+}
+
+export const COMPRESSION_HELP = `  --gzip                   send compressed batches (CompressedPackedForward, gzip)
+  --zstd                   the same with zstd (Fluent Bit >= 4.1.0, fluentd >= 1.19)
+  --compression-level N    the level of --gzip (0-9, default 1) or --zstd (1-19, default 3)`
+
+/** `compress` and `compressionLevel` from the compression flags; the client checks the level's range. */
+export function compression(command: string, v: Record<string, unknown>): Pick<FluentClientOptions, 'compress' | 'compressionLevel'> {
+  if (v.gzip && v.zstd) throw new UsageError(`${command}: --gzip and --zstd exclude each other`)
+  const compress = v.gzip ? ('gzip' as const) : v.zstd ? ('zstd' as const) : undefined
+  const level = integer(command, 'compression-level', v['compression-level'], 0, 19)
+  if (level !== undefined && compress === undefined) throw new UsageError(`${command}: --compression-level needs --gzip or --zstd`)
+  return { ...(compress === undefined ? {} : { compress }), ...(level === undefined ? {} : { compressionLevel: level }) }
+}
+
 /** `host:port` or the socket path, for messages. */
 export function where(o: FluentClientOptions): string {
   return o.path ?? `${o.host ?? '127.0.0.1'}:${o.port ?? 24224}`

@@ -6,7 +6,7 @@
 import { FluentClient } from '../client.js'
 import { FluentReceiver } from '../receiver.js'
 import type { FluentClientOptions } from '../types.js'
-import { CONNECTION, CONNECTION_HELP, EXIT, UsageError, connection, integer, parse, where } from './args.js'
+import { COMPRESSION, COMPRESSION_HELP, CONNECTION, CONNECTION_HELP, EXIT, UsageError, compression, connection, integer, parse, where } from './args.js'
 import { Reach, closeWithin } from './reach.js'
 import { SHAPES } from './shapes.js'
 import type { Shape } from './shapes.js'
@@ -22,7 +22,7 @@ ${CONNECTION_HELP}
   --duration S             send for S seconds instead of a count
   --shape SHAPE            small (default, ~70 bytes), medium (~600 bytes) or large (~1.1 KiB)
   --ack                    requireAck: count only acknowledged records
-  --gzip                   compressed batches
+${COMPRESSION_HELP}
   --json                   print the result as one JSON object
 
 Against a server that cannot be reached (5 failed connection attempts, or an authentication,
@@ -37,7 +37,7 @@ const SPEC = {
   duration: { type: 'string' },
   shape: { type: 'string' },
   ack: { type: 'boolean' },
-  gzip: { type: 'boolean' },
+  ...COMPRESSION,
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const
@@ -61,6 +61,8 @@ export async function bench(argv: string[]): Promise<number> {
   if (v.records !== undefined && v.duration !== undefined) throw new UsageError('bench: --records and --duration exclude each other')
   const duration = integer('bench', 'duration', v.duration, 1, 3600)
   const records = duration === undefined ? (integer('bench', 'records', v.records, 1, 1e10) ?? 1_000_000) : Infinity
+  // Every flag is checked before the in-process receiver starts: a usage error must not leave it running.
+  const compress = compression('bench', v)
   const external = ['host', 'port', 'unix', 'socket'].some((k) => v[k] !== undefined)
   const receiver = external ? undefined : await FluentReceiver.listen({ threads: 1 })
   const target: FluentClientOptions = external ? connection('bench', v) : { port: receiver!.port }
@@ -68,7 +70,7 @@ export async function bench(argv: string[]): Promise<number> {
   const client = new FluentClient({
     ...target,
     requireAck: v.ack === true,
-    ...(v.gzip ? { compress: 'gzip' as const } : {}),
+    ...compress,
     overflow: 'dropNewest',
     exitFlushTimeoutMs: 0,
   })
@@ -105,13 +107,14 @@ export async function bench(argv: string[]): Promise<number> {
     cpuMicrosPerEvent: Number(((cpu.user + cpu.system) / Math.max(1, report.sent)).toFixed(3)),
     server: external ? where(target) : `in-process FluentReceiver on 127.0.0.1:${receiver!.port}`,
     ack: v.ack === true,
-    gzip: v.gzip === true,
+    gzip: compress.compress === 'gzip',
+    compress: compress.compress ?? false,
   }
   if (v.json) process.stdout.write(JSON.stringify(result) + '\n')
   else {
     process.stdout.write(
       `${result.records} ${shape} records in ${result.seconds} s: ${result.eventsPerSecond} events/s, ` +
-        `${result.cpuMicrosPerEvent} µs CPU per event (${result.server}${result.ack ? ', ack' : ''}${result.gzip ? ', gzip' : ''})` +
+        `${result.cpuMicrosPerEvent} µs CPU per event (${result.server}${result.ack ? ', ack' : ''}${result.compress ? `, ${result.compress}` : ''})` +
         `${result.dropped > 0 ? `, ${result.dropped} dropped` : ''}\n`,
     )
   }

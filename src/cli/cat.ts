@@ -1,7 +1,7 @@
 /** `fluent-native cat <tag> [file...]`: records from stdin or files to a Forward server. */
 import { FluentClient } from '../client.js'
 import type { FluentClientOptions } from '../types.js'
-import { CONNECTION, CONNECTION_HELP, EXIT, UsageError, connection, integer, parse, where } from './args.js'
+import { COMPRESSION, COMPRESSION_HELP, CONNECTION, CONNECTION_HELP, EXIT, UsageError, compression, connection, integer, parse, where } from './args.js'
 import { items, parseTime } from './input.js'
 import type { Bad, Format, Item } from './input.js'
 import { Progress } from './progress.js'
@@ -25,7 +25,7 @@ Input:
 
 Delivery:
   --ack                    ask the server to acknowledge every batch; success means acknowledged
-  --gzip                   send compressed batches
+${COMPRESSION_HELP}
   --mode MODE              packedForward (default), forward or message
   --retry-limit N          connection attempts before giving up when the server never answers (default 5)
   --flush-timeout MS       how long to wait at the end of the input for everything to be delivered
@@ -49,7 +49,7 @@ const SPEC = {
   'event-time': { type: 'string' },
   'time-as-integer': { type: 'boolean' },
   ack: { type: 'boolean' },
-  gzip: { type: 'boolean' },
+  ...COMPRESSION,
   mode: { type: 'string' },
   'retry-limit': { type: 'string' },
   'flush-timeout': { type: 'string' },
@@ -89,7 +89,7 @@ export async function cat(argv: string[]): Promise<number> {
   const options: FluentClientOptions = {
     ...connection('cat', v),
     requireAck: v.ack === true,
-    ...(v.gzip ? { compress: 'gzip' as const } : {}),
+    ...compression('cat', v),
     ...(mode === undefined ? {} : { mode }),
     ...(v['time-as-integer'] ? { timeAsInteger: true } : {}),
     // The exit code reports the outcome; the process must not also wait at exit.

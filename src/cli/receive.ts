@@ -24,7 +24,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM and prints the receiver's counts on stderr.
 
 Limits (each closes the offending connection, counted in the summary; see the README):
   --max-request-bytes N    largest request (default 6144000, Fluent Bit's buffer_max_size)
-  --max-inflated-bytes N   largest size a gzip request inflates to (default 24576000)
+  --max-inflated-bytes N   largest size a gzip or zstd request inflates to (default 24576000)
   --max-connections N      connections at once; more are closed on arrival (default 1024)
   --idle-timeout MS        close a connection that starts no request for MS (default 300000)
   --request-timeout MS     a request must arrive whole within MS of its first byte (default 30000)

@@ -2,8 +2,8 @@
 
 use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{
-  BreakerState, CloseReport, Config, Event, Heartbeat, Mode, Overflow, Secret, Security, Server, Stats,
-  Target, TimeFormat, TlsConfig, TlsVersion,
+  BreakerState, CloseReport, Compression, Config, Event, Heartbeat, Mode, Overflow, Secret, Security, Server,
+  Stats, Target, TimeFormat, TlsConfig, TlsVersion,
 };
 use napi::bindgen_prelude::Buffer;
 use napi::bindgen_prelude::Status;
@@ -117,6 +117,13 @@ pub enum WireMode {
   PackedForward,
 }
 
+/// The values of `compress` (options.rs COMPRESSIONS), each the `compressed` value on the wire.
+#[napi(string_enum = "camelCase")]
+pub enum Compress {
+  Gzip,
+  Zstd,
+}
+
 #[napi(string_enum = "camelCase")]
 pub enum OverflowPolicy {
   DropNewest,
@@ -132,8 +139,10 @@ pub struct NativeOptions {
   pub path: Option<String>,
   pub mode: Option<WireMode>,
   pub time_as_integer: Option<bool>,
-  /// gzip level 0-9 when compressing.
-  pub gzip_level: Option<u32>,
+  /// Send CompressedPackedForward with this algorithm.
+  pub compress: Option<Compress>,
+  /// The level of `compress`'s algorithm; unset takes that algorithm's default.
+  pub compression_level: Option<u32>,
   pub require_ack: Option<bool>,
   pub max_buffer_bytes: Option<f64>,
   pub overflow: Option<OverflowPolicy>,
@@ -284,7 +293,12 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   if o.time_as_integer == Some(true) {
     c.time_format = TimeFormat::Integer;
   }
-  c.gzip = o.gzip_level;
+  // Each algorithm its own default level; `Config::validate` checks each its own range.
+  let level = o.compression_level;
+  c.compression = o.compress.map(|a| match a {
+    Compress::Gzip => Compression::Gzip(level.unwrap_or(options::DEFAULT_GZIP_LEVEL)),
+    Compress::Zstd => Compression::Zstd(level.unwrap_or(options::DEFAULT_ZSTD_LEVEL)),
+  });
   c.require_ack = o.require_ack.unwrap_or(false);
   if let Some(v) = o.max_buffer_bytes {
     c.max_buffer_bytes = bytes_option("maxBufferBytes", v)?;

@@ -159,6 +159,25 @@ impl Target {
   }
 }
 
+/// How PackedForward entries are compressed, with the algorithm's level (`compressionLevel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+  /// Level 0-9.
+  Gzip(u32),
+  /// Level 1-19 (codec::zstd::LEVELS).
+  Zstd(u32),
+}
+
+impl Compression {
+  /// The `compressed` option value on the wire (PROTOCOL.md §4).
+  pub fn wire_name(self) -> &'static str {
+    match self {
+      Compression::Gzip(_) => "gzip",
+      Compression::Zstd(_) => "zstd",
+    }
+  }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
   /// The server when `servers` is empty (with the client-wide `tls` and `security`).
@@ -183,7 +202,8 @@ pub struct Config {
   pub undelivered_max_bytes: usize,
   pub mode: Mode,
   pub time_format: TimeFormat,
-  pub gzip: Option<u32>,
+  /// CompressedPackedForward with this algorithm and level (packedForward mode only).
+  pub compression: Option<Compression>,
   pub require_ack: bool,
   /// Cap on all buffered record bytes: waiting, being written and waiting for an ack.
   pub max_buffer_bytes: usize,
@@ -229,7 +249,7 @@ impl Default for Config {
       undelivered_max_bytes: 8 << 20,
       mode: Mode::default(),
       time_format: TimeFormat::default(),
-      gzip: None,
+      compression: None,
       require_ack: false,
       max_buffer_bytes: 64 << 20,
       overflow: Overflow::default(),

@@ -3,15 +3,37 @@
 
 use crate::codec::ack::ChunkId;
 use crate::codec::gzip::GzipWriter;
+use crate::codec::zstd::ZstdWriter;
 use crate::codec::{forward, message, packed_forward, RequestOptions};
-use crate::config::{Config, Mode};
+use crate::config::{Compression, Config, Mode};
 use crate::queue::Chunk;
 
 /// Request encoding and its reusable buffers.
 pub struct Framer {
   pub wbuf: Vec<u8>,
   zbuf: Vec<u8>,
-  gzip: Option<GzipWriter>,
+  compressor: Option<Compressor>,
+}
+
+/// The compression context of the configured algorithm, reused from batch to batch.
+enum Compressor {
+  Gzip(GzipWriter),
+  Zstd(ZstdWriter),
+}
+
+impl Compressor {
+  fn compress_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> &'static str {
+    match self {
+      Compressor::Gzip(gz) => {
+        gz.compress_into(input, out);
+        "gzip"
+      }
+      Compressor::Zstd(z) => {
+        z.compress_into(input, out);
+        "zstd"
+      }
+    }
+  }
 }
 
 impl Framer {
@@ -49,21 +71,21 @@ impl Framer {
         let opts = RequestOptions {
           size: Some(n),
           chunk: id.as_ref().map(|c| c.as_str()),
-          gzip: false,
+          compressed: None,
         };
         forward::write_request(&mut self.wbuf, tag, &chunk.entries, n, &opts);
       }
       Mode::PackedForward => {
         let id = new_id(&mut ids);
         let chunk_id = id.as_ref().map(|c| c.as_str());
-        match self.gzip.as_mut() {
-          Some(gz) => {
+        match self.compressor.as_mut() {
+          Some(c) => {
             self.zbuf.clear();
-            gz.compress_into(&chunk.entries, &mut self.zbuf);
+            let algorithm = c.compress_into(&chunk.entries, &mut self.zbuf);
             let opts = RequestOptions {
               size: Some(n),
               chunk: chunk_id,
-              gzip: true,
+              compressed: Some(algorithm),
             };
             packed_forward::write_request(&mut self.wbuf, tag, &self.zbuf, &opts);
           }
@@ -71,7 +93,7 @@ impl Framer {
             let opts = RequestOptions {
               size: Some(n),
               chunk: chunk_id,
-              gzip: false,
+              compressed: None,
             };
             packed_forward::write_request(&mut self.wbuf, tag, &chunk.entries, &opts);
           }
@@ -94,11 +116,14 @@ impl Framer {
 }
 
 impl Framer {
-  pub fn new(gzip_level: Option<u32>) -> Self {
+  pub fn new(compression: Option<Compression>) -> Self {
     Self {
       wbuf: Vec::new(),
       zbuf: Vec::new(),
-      gzip: gzip_level.map(GzipWriter::new),
+      compressor: compression.map(|c| match c {
+        Compression::Gzip(level) => Compressor::Gzip(GzipWriter::new(level)),
+        Compression::Zstd(level) => Compressor::Zstd(ZstdWriter::new(level)),
+      }),
     }
   }
 }

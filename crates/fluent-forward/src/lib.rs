@@ -36,7 +36,8 @@ pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{
-  Breaker, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, Target, TlsConfig, TlsVersion,
+  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, Target, TlsConfig,
+  TlsVersion,
 };
 pub use error::Error;
 pub use event::{Event, EventSink, Reason};

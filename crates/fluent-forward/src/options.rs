@@ -2,7 +2,8 @@
 //! reads this table through the binding to check option bags (unknown keys, types, ranges) and never
 //! retypes a default or a bound; `Config::validate` checks the same table again on the Rust side.
 
-use crate::config::{Config, Heartbeat, Mode, Overflow, Target, TlsConfig, TlsVersion};
+use crate::codec::zstd::LEVELS as ZSTD_LEVELS;
+use crate::config::{Compression, Config, Heartbeat, Mode, Overflow, Target, TlsConfig, TlsVersion};
 use crate::error::Error;
 use std::time::Duration;
 
@@ -126,13 +127,22 @@ pub fn specs() -> Vec<OptionSpec> {
     text("path", None),
     one_of("mode", MODES, mode_name(d.mode)),
     boolean("timeAsInteger", false),
-    // `compress` is `'gzip'` or `false`; `false` is checked by the JS side as "off".
+    // `compress` is `'gzip'`, `'zstd'` or `false`; `false` is checked by the JS side as "off".
     OptionSpec {
       name: "compress",
-      kind: Kind::OneOf(&["gzip"]),
+      kind: Kind::OneOf(COMPRESSIONS),
       default: Default::None,
     },
-    int("compressionLevel", 0, 9, DEFAULT_GZIP_LEVEL as u64),
+    // The level of the algorithm `compress` names: the widest range here, each algorithm's own in
+    // `Config::validate` (GZIP_LEVELS, codec::zstd::LEVELS); its default is the algorithm's too.
+    OptionSpec {
+      name: "compressionLevel",
+      kind: Kind::Integer {
+        min: *GZIP_LEVELS.start() as u64,
+        max: *ZSTD_LEVELS.end() as u64,
+      },
+      default: Default::None,
+    },
     boolean("requireAck", d.require_ack),
     int("maxBufferBytes", 1, MAX_BUFFER, d.max_buffer_bytes as u64),
     one_of("overflow", OVERFLOWS, overflow_name(d.overflow)),
@@ -208,6 +218,11 @@ pub fn specs() -> Vec<OptionSpec> {
 /// gzip level when `compress: 'gzip'` is set without a level: on log-like text 1 compressed as well
 /// as 6 here, 5x faster (examples/gzip_levels.rs).
 pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+pub const GZIP_LEVELS: std::ops::RangeInclusive<u32> = 0..=9;
+/// zstd level when `compress: 'zstd'` is set without a level: zstd's own default (ZSTD_CLEVEL_DEFAULT).
+pub const DEFAULT_ZSTD_LEVEL: u32 = 3;
+/// The values of `compress`, each the `compressed` value it puts on the wire.
+pub const COMPRESSIONS: &[&str] = &["gzip", "zstd"];
 
 pub fn mode_name(m: Mode) -> &'static str {
   match m {
@@ -306,13 +321,24 @@ impl Config {
     ] {
       check_int(name, value)?;
     }
-    if let Some(level) = self.gzip {
-      check_int("compressionLevel", level as u64)?;
+    if let Some(c) = self.compression {
+      let (level, range) = match c {
+        Compression::Gzip(l) => (l, GZIP_LEVELS),
+        Compression::Zstd(l) => (l, ZSTD_LEVELS),
+      };
+      if !range.contains(&level) {
+        return Err(Error::Config(format!(
+          "compressionLevel must be an integer in {}..{} with compress: '{}', got {level}",
+          range.start(),
+          range.end(),
+          c.wire_name()
+        )));
+      }
     }
     if self.max_buffer_bytes < self.max_record_bytes {
       return bad("maxBufferBytes must be at least maxRecordBytes");
     }
-    if self.gzip.is_some() && self.mode != Mode::PackedForward {
+    if self.compression.is_some() && self.mode != Mode::PackedForward {
       return bad("compression needs packedForward mode");
     }
     if self.reconnect_max < self.reconnect_initial {

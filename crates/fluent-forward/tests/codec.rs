@@ -206,7 +206,7 @@ fn forward_mode_shape() {
   let opts = RequestOptions {
     size: Some(n as usize),
     chunk: Some(id.as_str()),
-    gzip: false,
+    compressed: None,
   };
   forward::write_request(&mut out, "app.fwd", &entries, n as usize, &opts);
   let v = decode_one(&out);
@@ -300,7 +300,7 @@ fn compressed_packed_forward() {
   let opts = RequestOptions {
     size: Some(n as usize),
     chunk: Some(id.as_str()),
-    gzip: true,
+    compressed: Some("gzip"),
   };
   packed_forward::write_request(&mut out, "app.gz", &z, &opts);
 

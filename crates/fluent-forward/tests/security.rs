@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use fluent_forward::handshake::{self, Helo, Parsed};
 use fluent_forward::{
-  Breaker, BreakerState, Client, Config, Event, Heartbeat, Mode, Secret, Security, TlsConfig, TlsVersion,
+  Breaker, BreakerState, Client, Compression, Config, Event, Heartbeat, Mode, Secret, Security, TlsConfig,
+  TlsVersion,
 };
 use rmpv::Value;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -1175,7 +1176,7 @@ fn tls_handshake_acks_and_gzip_together_deliver_exactly() {
     }),
     security: Some(security(Some(("alice", PASS)))),
     mode: Mode::PackedForward,
-    gzip: Some(1),
+    compression: Some(Compression::Gzip(1)),
     batch_bytes: 4096,
     ..config(srv.port)
   };

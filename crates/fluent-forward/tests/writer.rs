@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use fluent_forward::{Client, CloseReport, Config, Event, EventTime, Mode, Overflow, TimeFormat};
+use fluent_forward::{
+  Client, CloseReport, Compression, Config, Event, EventTime, Mode, Overflow, TimeFormat,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -67,12 +69,12 @@ fn assert_no_violations(server: &Server) {
 // ---------------------------------------------------------------------------------------------
 // 1. Every mode, with and without acks
 
-fn deliver_all(mode: Mode, gzip: bool, ack: bool) {
+fn deliver_all(mode: Mode, compression: Option<Compression>, ack: bool) {
   let server = Server::start();
   let log = EventLog::new();
   let cfg = Config {
     mode,
-    gzip: gzip.then_some(6),
+    compression,
     require_ack: ack,
     // Small batches: several requests per tag, several in flight at once.
     batch_bytes: 8 << 10,
@@ -117,7 +119,7 @@ fn deliver_all(mode: Mode, gzip: bool, ack: bool) {
       let t = time_of(n);
       assert_eq!(r.time, (t.seconds as u64, Some(t.nanos)), "time of record {n}");
     }
-    let want_kind = mode_kind(mode, gzip);
+    let want_kind = mode_kind(mode, compression.is_some());
     assert!(
       s.requests.iter().all(|r| r.kind == want_kind),
       "wire form: {:?}",
@@ -159,42 +161,52 @@ fn deliver_all(mode: Mode, gzip: bool, ack: bool) {
 
 #[test]
 fn message_mode_delivers_all() {
-  deliver_all(Mode::Message, false, false);
+  deliver_all(Mode::Message, None, false);
 }
 
 #[test]
 fn message_mode_with_acks_delivers_all() {
-  deliver_all(Mode::Message, false, true);
+  deliver_all(Mode::Message, None, true);
 }
 
 #[test]
 fn forward_mode_delivers_all() {
-  deliver_all(Mode::Forward, false, false);
+  deliver_all(Mode::Forward, None, false);
 }
 
 #[test]
 fn forward_mode_with_acks_delivers_all() {
-  deliver_all(Mode::Forward, false, true);
+  deliver_all(Mode::Forward, None, true);
 }
 
 #[test]
 fn packed_forward_delivers_all() {
-  deliver_all(Mode::PackedForward, false, false);
+  deliver_all(Mode::PackedForward, None, false);
 }
 
 #[test]
 fn packed_forward_with_acks_delivers_all() {
-  deliver_all(Mode::PackedForward, false, true);
+  deliver_all(Mode::PackedForward, None, true);
 }
 
 #[test]
 fn compressed_packed_forward_delivers_all() {
-  deliver_all(Mode::PackedForward, true, false);
+  deliver_all(Mode::PackedForward, Some(Compression::Gzip(6)), false);
 }
 
 #[test]
 fn compressed_packed_forward_with_acks_delivers_all() {
-  deliver_all(Mode::PackedForward, true, true);
+  deliver_all(Mode::PackedForward, Some(Compression::Gzip(6)), true);
+}
+
+#[test]
+fn zstd_packed_forward_delivers_all() {
+  deliver_all(Mode::PackedForward, Some(Compression::Zstd(3)), false);
+}
+
+#[test]
+fn zstd_packed_forward_with_acks_delivers_all() {
+  deliver_all(Mode::PackedForward, Some(Compression::Zstd(19)), true);
 }
 
 #[test]
@@ -856,12 +868,20 @@ fn invalid_config_is_rejected() {
   let log = EventLog::new();
   let bad = [
     Config {
-      gzip: Some(6),
+      compression: Some(Compression::Gzip(6)),
       mode: Mode::Forward,
       ..Config::default()
     },
     Config {
-      gzip: Some(10),
+      compression: Some(Compression::Gzip(10)),
+      ..Config::default()
+    },
+    Config {
+      compression: Some(Compression::Zstd(0)),
+      ..Config::default()
+    },
+    Config {
+      compression: Some(Compression::Zstd(20)),
       ..Config::default()
     },
     Config {

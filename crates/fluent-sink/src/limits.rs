@@ -52,8 +52,10 @@ impl Limits {
   ///
   /// ```text
   /// max_connections × (max_request_bytes + 4 KiB)          read buffers, one per connection
-  /// + threads × (max_inflated_bytes + 1)                   inflate buffers, alive only while a
-  ///                                                        worker walks its request
+  /// + threads × (max_inflated_bytes + 1 + zstd window)     inflate buffers, alive only while a
+  ///                                                        worker walks its request; the window
+  ///                                                        (zstd only) is the power of two at or
+  ///                                                        above max_inflated_bytes
   /// + (threads + queued) × (2 × max(1 MiB, max_request_bytes + max_inflated_bytes) + 128 KiB)
   ///                                                        batches being built, handed over or queued
   /// ```
@@ -65,7 +67,7 @@ impl Limits {
     let (r, i) = (self.max_request_bytes as u64, self.max_inflated_bytes as u64);
     let batch = 2 * (crate::relay::MAX_BATCH_BYTES as u64).max(r + i) + TRAILER;
     self.max_connections as u64 * (r + READ_SPARE)
-      + threads as u64 * (i + 1)
+      + threads as u64 * (i + 1 + (1u64 << crate::inflate::zstd_window_log(i as usize)))
       + (threads + queued) as u64 * batch
   }
 }

@@ -4,7 +4,7 @@ use crate::decode::{skip, str_at, value, Malformed, Value};
 use crate::event::{forward, packed, time_and_record, Counts, EventSink};
 use std::sync::Arc;
 
-use crate::inflate::{gunzip, release, InflateError};
+use crate::inflate::{gunzip, release, unzstd, InflateError};
 use crate::limits::DEFAULT_MAX_INFLATED_BYTES;
 use crate::memory::Memory;
 
@@ -17,6 +17,7 @@ pub enum Fatal {
   /// `compressed` names an algorithm we do not implement.
   Compression,
   CorruptGzip,
+  CorruptZstd,
   TooLarge,
 }
 
@@ -34,7 +35,7 @@ pub struct Outcome<'a> {
   pub size_mismatch: bool,
   /// The `chunk` id to acknowledge.
   pub chunk: Option<&'a [u8]>,
-  /// Bytes a gzip payload inflated to (0 for other requests).
+  /// Bytes a gzip or zstd payload inflated to (0 for other requests).
   pub inflated: usize,
 }
 
@@ -62,6 +63,9 @@ impl Scratch {
     }
   }
 }
+
+/// [`gunzip`] or [`unzstd`]: the same bounds for either.
+type Inflate = fn(&[u8], &mut Vec<u8>, usize, &Memory) -> Result<(), InflateError>;
 
 #[derive(Debug, Default)]
 struct Options<'a> {
@@ -138,14 +142,18 @@ pub fn handle<'a, S: EventSink>(
       };
       let counts = match opts.compressed {
         None | Some(b"text") => packed(blob, tag, sink)?,
-        Some(b"gzip") => {
+        Some(algorithm @ (b"gzip" | b"zstd")) => {
+          let (inflate, corrupt): (Inflate, _) = match algorithm {
+            b"gzip" => (gunzip, Fatal::CorruptGzip),
+            _ => (unzstd, Fatal::CorruptZstd),
+          };
           // Taken out of `scratch` so the sink can borrow the bytes while `scratch` stays usable.
           let mut inflated = std::mem::take(&mut scratch.inflated);
-          let res = gunzip(blob, &mut inflated, scratch.max_inflated, &scratch.memory);
+          let res = inflate(blob, &mut inflated, scratch.max_inflated, &scratch.memory);
           inflated_len = inflated.len();
           let counts = match res {
             Ok(()) => packed(&inflated, tag, sink).map_err(Fatal::from),
-            Err(InflateError::Corrupt) => Err(Fatal::CorruptGzip),
+            Err(InflateError::Corrupt) => Err(corrupt),
             Err(InflateError::TooLarge) => Err(Fatal::TooLarge),
           };
           release(&mut inflated, &scratch.memory);
@@ -350,6 +358,54 @@ mod tests {
     );
   }
 
+  /// A CompressedPackedForward frame of `entries` compressed as zstd, with `size`.
+  fn zstd_frame(entries: &[u8], size: u8) -> Vec<u8> {
+    let z = zstd::bulk::compress(entries, 3).unwrap();
+    let mut frame = vec![0x93];
+    frame.extend(TAG);
+    frame.extend(bin(&z));
+    frame.extend([0x82, 0xaa]);
+    frame.extend(b"compressed");
+    frame.extend([0xa4]);
+    frame.extend(b"zstd");
+    frame.extend([0xa4, b's', b'i', b'z', b'e', size]);
+    frame
+  }
+
+  #[test]
+  fn zstd_entries_decode() {
+    let frame = zstd_frame(&ENTRY_A1.repeat(3), 3);
+    let (out, sink) = run(&frame);
+    let out = out.unwrap();
+    assert_eq!(out.counts, Counts { entries: 3, valid: 3 });
+    assert!(!out.size_mismatch);
+    assert_eq!(out.inflated, 45);
+    assert_eq!(sink.0.len(), 3);
+  }
+
+  #[test]
+  fn zstd_inflation_is_bounded_and_its_buffer_released() {
+    let frame = zstd_frame(&ENTRY_A1.repeat(600), 0);
+    let memory = Arc::new(Memory::default());
+    let mut small = Scratch::new(8_999, memory.clone());
+    assert_eq!(handle(&frame, &mut small, &mut ()), Err(Fatal::TooLarge));
+    let mut enough = Scratch::new(9_000, memory.clone());
+    assert_eq!(handle(&frame, &mut enough, &mut ()).unwrap().counts.valid, 600);
+    assert_eq!(memory.now(), 0, "buffer and window are given back");
+  }
+
+  #[test]
+  fn zstd_errors_are_fatal() {
+    let mut frame = vec![0x93];
+    frame.extend(TAG);
+    frame.extend(bin(b"definitely not zstd"));
+    frame.extend([0x81, 0xaa]);
+    frame.extend(b"compressed");
+    frame.extend([0xa4]);
+    frame.extend(b"zstd");
+    assert_eq!(run(&frame).0, Err(Fatal::CorruptZstd));
+  }
+
   #[test]
   fn gzip_errors_are_fatal() {
     let mut frame = vec![0x93];
@@ -360,8 +416,8 @@ mod tests {
     frame.extend([0xa4]);
     frame.extend(b"gzip");
     assert_eq!(run(&frame).0, Err(Fatal::CorruptGzip));
-    let zstd = frame.len() - 4;
-    frame[zstd..].copy_from_slice(b"zstd");
+    let name = frame.len() - 4;
+    frame[name..].copy_from_slice(b"zlib");
     assert_eq!(run(&frame).0, Err(Fatal::Compression));
   }
 

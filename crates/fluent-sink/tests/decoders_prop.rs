@@ -11,7 +11,7 @@ use fluent_sink::auth::{answer, Security};
 use fluent_sink::conn::Session;
 use fluent_sink::decode::{skip, Time};
 use fluent_sink::event::EventSink;
-use fluent_sink::inflate::{gunzip, release, InflateError};
+use fluent_sink::inflate::{gunzip, release, unzstd, InflateError};
 use fluent_sink::limits::Limits;
 use fluent_sink::memory::Memory;
 use fluent_sink::request::{handle, Scratch};
@@ -120,7 +120,8 @@ proptest! {
   fn arbitrary_bytes_decode_the_same_split_or_whole(data in prop::collection::vec(any::<u8>(), 0..3000), piece in 1usize..300) {
     let (split, split_ok, peak) = feed(&data, piece);
     let (whole, whole_ok, _) = feed(&data, usize::MAX);
-    prop_assert!(peak <= (LIMITS.max_request_bytes + 4096 + LIMITS.max_inflated_bytes + 1) as u64);
+    let window = 1usize << fluent_sink::inflate::zstd_window_log(LIMITS.max_inflated_bytes);
+    prop_assert!(peak <= (LIMITS.max_request_bytes + 4096 + LIMITS.max_inflated_bytes + 1 + window) as u64);
     prop_assert_eq!(split_ok, whole_ok);
     prop_assert_eq!((split.events, split.requests, split.invalid), (whole.events, whole.requests, whole.invalid));
   }
@@ -190,6 +191,40 @@ proptest! {
         prop_assert_eq!(&out, &body);
       } else {
         prop_assert_eq!(res, Err(InflateError::TooLarge));
+      }
+    }
+    release(&mut out, &memory);
+    prop_assert_eq!(memory.now(), 0);
+  }
+
+  #[test]
+  fn zstd_inflate_is_bounded_on_any_input(body in prop::collection::vec(any::<u8>(), 0..40_000), mode in 0u8..4, at in any::<prop::sample::Index>(), level in 1i32..=19) {
+    const LIMIT: usize = 16 << 10;
+    let input = match mode {
+      0 => body.clone(),
+      m => {
+        let mut z = zstd::bulk::compress(&body, level).unwrap();
+        let i = at.index(z.len());
+        match m {
+          1 => {}
+          2 => z[i] ^= 0x5a,
+          _ => z.truncate(i),
+        }
+        z
+      }
+    };
+    let memory = Memory::default();
+    let mut out = Vec::new();
+    let res = unzstd(&input, &mut out, LIMIT, &memory);
+    prop_assert!(out.len() <= LIMIT + 1);
+    // The output buffer as for gzip, plus the decoder's window (LIMIT, a power of two).
+    prop_assert!(memory.peak() <= (3 * LIMIT + 2) as u64);
+    if mode == 1 {
+      if body.len() <= LIMIT {
+        prop_assert_eq!(res, Ok(()));
+        prop_assert_eq!(&out, &body);
+      } else {
+        prop_assert!(res.is_err());
       }
     }
     release(&mut out, &memory);

@@ -1,5 +1,5 @@
 //! Hostile clients against the receiver core (the library the Node addon embeds), each beside a
-//! well-behaved client on its own connection: a gzip bomb, declared lengths on many connections,
+//! well-behaved client on its own connection: a gzip bomb, a zstd bomb, declared lengths on many connections,
 //! slowloris, 10,000 idle connections, random garbage, half-open TLS handshakes. In each the
 //! accounted memory stays within `Limits::memory_bound`, the receiver keeps serving, and the
 //! well-behaved client's requests keep being acknowledged meanwhile.
@@ -291,6 +291,54 @@ async fn gzip_bomb() {
     .await;
   assert_eq!(s.events, 3 * n as u64 + acks);
   h.check_memory("gzip bomb");
+}
+
+/// CompressedPackedForward `["b", bin(zstd(entries)), {"compressed": "zstd"}]` of `n` 3-byte entries,
+/// as one streamed frame with a 1 MiB window and no declared size: what a bomb that passes the
+/// window check looks like, only the output bound can stop it.
+fn zstd_bomb(n: usize) -> Vec<u8> {
+  let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+  enc.window_log(20).unwrap();
+  let entries = [0x92, 0x01, 0x80].repeat(1 << 16);
+  for _ in 0..n >> 16 {
+    enc.write_all(&entries).unwrap();
+  }
+  let z = enc.finish().unwrap();
+  let mut v = vec![0x93, 0xa1, b'b', 0xc6];
+  v.extend((z.len() as u32).to_be_bytes());
+  v.extend(z);
+  v.extend([0x81, 0xaa]);
+  v.extend(b"compressed");
+  v.push(0xa4);
+  v.extend(b"zstd");
+  v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_bomb_is_refused_at_the_inflate_limit() {
+  let h = Harness::start(limits(), None);
+  let good = Good::tcp(h.port).await;
+  // About 8 KiB that inflate to 63 MiB, its frame asking for a window the limit allows.
+  let big = zstd_bomb(22 << 20);
+  eprintln!(
+    "zstd bomb of {} bytes inflating to {} bytes",
+    big.len(),
+    3 * (22 << 20)
+  );
+  let mut sock = connect(h.port).await;
+  sock.write_all(&big).await.unwrap();
+  let mut rest = Vec::new();
+  let _ = sock.read_to_end(&mut rest).await;
+  h.until("the bomb refused", |s| s.too_large == 1).await;
+  good.served(3).await;
+  let acks = good.finish().await;
+  let s = h
+    .until("every event consumed", |s| {
+      s.events == h.consumed.load(Ordering::SeqCst)
+    })
+    .await;
+  assert_eq!(s.events, acks, "only the well-behaved client's events");
+  h.check_memory("zstd bomb");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ pub mod message;
 pub mod packed_forward;
 pub mod primitives;
 pub mod validate;
+pub mod zstd;
 
 /// Option-map fields a request may carry (PROTOCOL.md §4). `size` is always the event count.
 #[derive(Clone, Copy, Debug, Default)]
@@ -16,16 +17,17 @@ pub struct RequestOptions<'a> {
   pub size: Option<usize>,
   /// Base64 chunk id asking the server for an ack.
   pub chunk: Option<&'a str>,
-  pub gzip: bool,
+  /// The `compressed` value of CompressedPackedForward: `"gzip"` or `"zstd"` (PROTOCOL.md §4).
+  pub compressed: Option<&'static str>,
 }
 
 impl RequestOptions<'_> {
   fn is_empty(&self) -> bool {
-    self.size.is_none() && self.chunk.is_none() && !self.gzip
+    self.size.is_none() && self.chunk.is_none() && self.compressed.is_none()
   }
 
   pub(crate) fn write(&self, out: &mut Vec<u8>) {
-    let n = self.size.is_some() as usize + self.chunk.is_some() as usize + self.gzip as usize;
+    let n = self.size.is_some() as usize + self.chunk.is_some() as usize + self.compressed.is_some() as usize;
     primitives::write_map_header(out, n);
     if let Some(size) = self.size {
       primitives::write_str(out, "size");
@@ -35,9 +37,9 @@ impl RequestOptions<'_> {
       primitives::write_str(out, "chunk");
       primitives::write_str(out, chunk);
     }
-    if self.gzip {
+    if let Some(algorithm) = self.compressed {
       primitives::write_str(out, "compressed");
-      primitives::write_str(out, "gzip");
+      primitives::write_str(out, algorithm);
     }
   }
 

@@ -132,7 +132,7 @@ impl Writer {
     let cfg = &shared.config;
     let links: Vec<Link> = cfg.fleet().into_iter().map(|s| Link::new(s, cfg)).collect();
     Self {
-      framer: Framer::new(cfg.gzip),
+      framer: Framer::new(cfg.compression),
       picker: Picker::new(links.len()),
       heartbeat: cfg.heartbeat_mode(),
       links,

@@ -641,6 +641,10 @@ fn parse_request(v: &Value, conn: usize) -> Result<(Request, Vec<Received>), Str
           .map_err(|e| format!("gunzip: {e}"))?;
         (Kind::CompressedPackedForward, out)
       }
+      Some("zstd") => {
+        let out = zstd::stream::decode_all(raw).map_err(|e| format!("zstd: {e}"))?;
+        (Kind::CompressedPackedForward, out)
+      }
       Some(other) => return Err(format!("unknown compression {other}")),
     };
     let mut cur = Cursor::new(&plain[..]);
