@@ -84,3 +84,19 @@ test('receive rejects a limit flag out of range', async (t) => {
   t.not(code, 0)
   t.regex(stderr, /--max-connections must be an integer in 1\.\./)
 })
+
+test('receive on a port already in use names the address, says EADDRINUSE and suggests --port 0, with no Rust text (REVIEW-0.2 A7)', async (t) => {
+  const { FluentReceiver } = await import('../src/receiver.js')
+  const taken = await FluentReceiver.listen()
+  t.teardown(() => taken.close())
+  const child = spawn(process.execPath, [BIN, 'receive', '--port', String(taken.port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const [code] = await once(child, 'exit')
+  clearTimeout(timer)
+  t.not(code, 0)
+  t.regex(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken.port}: address already in use \\(EADDRINUSE\\)`))
+  t.regex(stderr, /--port 0 picks a free one/)
+  t.notRegex(stderr, /Tcp \{|os error|Kind\(/)
+})

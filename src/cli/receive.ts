@@ -87,7 +87,11 @@ export async function receive(argv: string[]): Promise<number> {
   options.requestTimeoutMs = integer('receive', 'request-timeout', v['request-timeout'], 1, DAY_MS)
   options.handshakeTimeoutMs = integer('receive', 'handshake-timeout', v['handshake-timeout'], 1, DAY_MS)
   const limit = integer('receive', 'count', v.count, 1, Number.MAX_SAFE_INTEGER)
-  const receiver = await FluentReceiver.listen(options)
+  const receiver = await FluentReceiver.listen(options).catch((e: unknown) => {
+    // The receiver's message says "port 0 picks a free one"; on the command line that is --port 0.
+    if (e instanceof Error && /EADDRINUSE/.test(e.message)) e.message = e.message.replace('port 0', '--port 0')
+    throw e
+  })
   let seen = 0
   let done!: () => void
   const finished = new Promise<void>((resolve) => (done = resolve))

@@ -8,7 +8,7 @@ use fluent_sink::auth::Security;
 use fluent_sink::embed::{Options, Receiver};
 use fluent_sink::limits::{Limits, MAX_LIMIT_BYTES};
 use fluent_sink::relay::Batch;
-use fluent_sink::server::Endpoint;
+use fluent_sink::server::{listen_error, Endpoint};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -171,7 +171,7 @@ impl NativeReceiver {
         None => false,
       }
     });
-    let where_ = format!("{endpoint:?}");
+    let at = endpoint.clone();
     let receiver = Receiver::start(
       Options {
         endpoint,
@@ -183,7 +183,7 @@ impl NativeReceiver {
       },
       deliver,
     )
-    .map_err(|e| fail("ERR_FLUENT_IO", format!("cannot listen on {where_}: {e}")))?;
+    .map_err(|e| fail("ERR_FLUENT_IO", listen_error(&at, &e)))?;
     Ok(Self {
       inner: Mutex::new(receiver),
       on_batch,

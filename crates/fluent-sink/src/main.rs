@@ -47,7 +47,10 @@ fn main() -> ExitCode {
     let listener = match Listener::bind(&config.endpoint).await {
       Ok(l) => l,
       Err(e) => {
-        eprintln!("fluent-sink: cannot listen on {:?}: {e}", config.endpoint);
+        eprintln!(
+          "fluent-sink: {}",
+          fluent_sink::server::listen_error(&config.endpoint, &e)
+        );
         return ExitCode::FAILURE;
       }
     };

@@ -23,6 +23,43 @@ pub enum Endpoint {
   Unix(PathBuf),
 }
 
+/// `host:port` (an IPv6 host in brackets) or the socket path: how users write an address.
+impl std::fmt::Display for Endpoint {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match self {
+      Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+      Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+      Endpoint::Unix(path) => write!(f, "{}", path.display()),
+    }
+  }
+}
+
+/// Why a listener could not be opened, in words and with the errno name Node users know, never
+/// Rust's `Debug` form or "(os error N)"; an address in use says how to get a free port.
+pub fn listen_error(endpoint: &Endpoint, e: &io::Error) -> String {
+  let why = match e.kind() {
+    io::ErrorKind::AddrInUse => {
+      let hint = match endpoint {
+        Endpoint::Tcp { .. } => {
+          "another process is listening there; choose another port (port 0 picks a free one)"
+        }
+        Endpoint::Unix(_) => "another process is listening on that socket",
+      };
+      format!("address already in use (EADDRINUSE): {hint}")
+    }
+    io::ErrorKind::PermissionDenied => "permission denied (EACCES)".to_string(),
+    io::ErrorKind::AddrNotAvailable => "address not available on this machine (EADDRNOTAVAIL)".to_string(),
+    _ => {
+      let text = e.to_string();
+      match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+      }
+    }
+  };
+  format!("cannot listen on {endpoint}: {why}")
+}
+
 #[derive(Debug)]
 pub enum Listener {
   Tcp(TcpListener),
@@ -186,6 +223,42 @@ where
       stats.error();
       // Typically out of file descriptors: back off instead of spinning on the same error.
       tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+  }
+}
+
+#[cfg(test)]
+mod listen_error_tests {
+  use super::*;
+
+  #[test]
+  fn an_address_in_use_names_the_address_and_the_way_out() {
+    let ep = Endpoint::Tcp {
+      host: "127.0.0.1".into(),
+      port: 24224,
+    };
+    let msg = listen_error(&ep, &io::Error::from(io::ErrorKind::AddrInUse));
+    assert_eq!(
+      msg,
+      "cannot listen on 127.0.0.1:24224: address already in use (EADDRINUSE): another process is listening there; choose another port (port 0 picks a free one)"
+    );
+    let v6 = Endpoint::Tcp {
+      host: "::1".into(),
+      port: 1,
+    };
+    assert!(listen_error(&v6, &io::Error::from_raw_os_error(13))
+      .starts_with("cannot listen on [::1]:1: permission denied"));
+  }
+
+  #[test]
+  fn no_rust_debug_text_or_os_error_numbers() {
+    let ep = Endpoint::Unix(PathBuf::from("/run/x.sock"));
+    for code in [1, 2, 13, 98, 99, 110] {
+      let msg = listen_error(&ep, &io::Error::from_raw_os_error(code));
+      assert!(msg.starts_with("cannot listen on /run/x.sock: "), "{msg}");
+      for bad in ["os error", "Tcp {", "Unix(", "Kind(", "Os {"] {
+        assert!(!msg.contains(bad), "{msg}");
+      }
     }
   }
 }
