@@ -32,7 +32,8 @@ async function run(args: string[], input?: string | Uint8Array, timeoutMs = 30_0
   if (keepOpen) child.stdin.write(input ?? '')
   else child.stdin.end(input)
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const [code] = await once(child, 'exit')
+  // 'close', not 'exit': after 'exit' the last stderr bytes may still be in the pipe (seen under load).
+  const [code] = await once(child, 'close')
   clearTimeout(timer)
   return { code, stdout, stderr }
 }
@@ -112,7 +113,7 @@ async function receiving(args: string[]) {
     child.on('exit', () => reject(new Error(out.stderr)))
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  const exited = once(child, 'exit').then(([code]) => {
+  const exited = once(child, 'close').then(([code]) => {
     clearTimeout(timer)
     return code as number | null
   })

@@ -22,7 +22,7 @@ async function receiving(args: string[]) {
     child.on('exit', () => reject(new Error(out.stderr)))
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  const exited = once(child, 'exit').then(([code]) => {
+  const exited = once(child, 'close').then(([code]) => {
     clearTimeout(timer)
     return code as number | null
   })
@@ -80,7 +80,7 @@ test('receive rejects a limit flag out of range', async (t) => {
   const child = spawn(process.execPath, [BIN, 'receive', '--max-connections', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   t.not(code, 0)
   t.regex(stderr, /--max-connections must be an integer in 1\.\./)
 })
@@ -93,7 +93,7 @@ test('receive on a port already in use names the address, says EADDRINUSE and su
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   clearTimeout(timer)
   t.not(code, 0)
   t.regex(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken.port}: address already in use \\(EADDRINUSE\\)`))

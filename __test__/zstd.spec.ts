@@ -164,7 +164,7 @@ async function cli(args: string[], input = ''): Promise<{ code: number | null; s
   child.stdin.on('error', () => {})
   child.stdin.end(input)
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   clearTimeout(timer)
   return { code, stdout, stderr }
 }
