@@ -166,6 +166,9 @@ test.serial('gzip bomb: three requests just under maxInflatedBytes in one write 
   await until(r, '3 requests of events', () => events - before >= 3 * n, 60_000)
   await good.served(3)
   await good.close()
+  // The good client's last batch may be counted by the listener a moment before stats() shows it
+  // (seen once in a CI run under Node 24: 2097155 against 2097156); they must agree once quiet.
+  await until(r, 'stats() to agree with the listener', () => r.stats().events === events, 10_000)
   const s = r.stats()
   t.is(s.tooLarge + s.errors, 0)
   t.is(s.events, events)
