@@ -317,14 +317,7 @@ mod tests {
     }
     let mut gz = gzip(&entries[..15]);
     gz.extend(gzip(&entries[15..]));
-    let mut frame = vec![0x93];
-    frame.extend(TAG);
-    frame.extend(bin(&gz));
-    frame.extend([0x82, 0xaa]);
-    frame.extend(b"compressed");
-    frame.extend([0xa4]);
-    frame.extend(b"gzip");
-    frame.extend([0xa4, b's', b'i', b'z', b'e', 0x03]);
+    let frame = compressed_frame(&gz, b"gzip", 3);
     let (out, sink) = run(&frame);
     let out = out.unwrap();
     assert_eq!(out.counts, Counts { entries: 3, valid: 3 });
@@ -358,18 +351,23 @@ mod tests {
     );
   }
 
-  /// A CompressedPackedForward frame of `entries` compressed as zstd, with `size`.
-  fn zstd_frame(entries: &[u8], size: u8) -> Vec<u8> {
-    let z = zstd::bulk::compress(entries, 3).unwrap();
+  /// A CompressedPackedForward frame: `compressed` entries, `{compressed: algorithm, size}`
+  /// (`algorithm` is 4 bytes: gzip or zstd).
+  fn compressed_frame(compressed: &[u8], algorithm: &[u8; 4], size: u8) -> Vec<u8> {
     let mut frame = vec![0x93];
     frame.extend(TAG);
-    frame.extend(bin(&z));
+    frame.extend(bin(compressed));
     frame.extend([0x82, 0xaa]);
     frame.extend(b"compressed");
     frame.extend([0xa4]);
-    frame.extend(b"zstd");
+    frame.extend(algorithm);
     frame.extend([0xa4, b's', b'i', b'z', b'e', size]);
     frame
+  }
+
+  /// A CompressedPackedForward frame of `entries` compressed as zstd, with `size`.
+  fn zstd_frame(entries: &[u8], size: u8) -> Vec<u8> {
+    compressed_frame(&zstd::bulk::compress(entries, 3).unwrap(), b"zstd", size)
   }
 
   #[test]
