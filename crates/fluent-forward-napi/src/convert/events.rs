@@ -1,0 +1,148 @@
+//! Events and batches going to JS: what the writer reports (`JsEvent`), and the batches kept for
+//! the failure handler.
+
+use super::codes::error_code;
+use fluent_forward::{BreakerState, Event};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+/// An event for the JS side: `kind` is `connect`, `disconnect`, `error`, `breaker`, `delivered` or
+/// `undelivered`; the fields that do not apply to a kind are unset.
+#[napi(object)]
+#[derive(Default)]
+pub struct JsEvent {
+  pub kind: String,
+  pub code: Option<String>,
+  pub message: Option<String>,
+  /// Records the event concerns (dropped, undelivered, delivered).
+  pub records: Option<f64>,
+  pub tag: Option<String>,
+  /// For `breaker`: `closed`, `open` or `halfOpen`.
+  pub state: Option<String>,
+  /// Index of the server in the fleet (connect, disconnect, breaker, delivered).
+  pub server: Option<u32>,
+  /// For `delivered`: the msgpack entries, as on the wire.
+  pub entries: Option<Buffer>,
+  /// For `delivered`: the server acknowledged the batch.
+  pub acked: Option<bool>,
+  /// For errors about a connection: the server, `host:port` or the socket path.
+  pub address: Option<String>,
+  /// For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...).
+  pub cause_code: Option<String>,
+}
+
+pub fn breaker_name(state: BreakerState) -> &'static str {
+  match state {
+    BreakerState::Closed => "closed",
+    BreakerState::Open => "open",
+    BreakerState::HalfOpen => "halfOpen",
+  }
+}
+
+impl JsEvent {
+  fn of(kind: &str) -> Self {
+    Self {
+      kind: kind.into(),
+      ..std::default::Default::default()
+    }
+  }
+
+  /// `Display` of every core error already carries its source, so the message is just that.
+  fn with_error(mut self, e: &fluent_forward::Error) -> Self {
+    self.code = Some(error_code(e));
+    self.message = Some(e.to_string());
+    self.address = e.address().map(String::from);
+    self.cause_code = e.errno().map(String::from);
+    self
+  }
+}
+
+pub fn event_to_js(event: Event) -> JsEvent {
+  match event {
+    Event::Connected { server } => JsEvent {
+      server: Some(server as u32),
+      ..JsEvent::of("connect")
+    },
+    Event::Disconnected { server, error } => {
+      let ev = JsEvent {
+        server: Some(server as u32),
+        ..JsEvent::of("disconnect")
+      };
+      match &error {
+        Some(e) => ev.with_error(e),
+        None => ev,
+      }
+    }
+    Event::Error { error, records, tag } => JsEvent {
+      records: Some(records as f64),
+      tag: tag.map(|t| t.to_string()),
+      ..JsEvent::of("error")
+    }
+    .with_error(&error),
+    Event::Breaker { state, server } => JsEvent {
+      state: Some(breaker_name(state).into()),
+      server: Some(server as u32),
+      ..JsEvent::of("breaker")
+    },
+    Event::Delivered {
+      tag,
+      entries,
+      records,
+      server,
+      acked,
+    } => JsEvent {
+      tag: Some(tag.to_string()),
+      entries: Some(entries.into()),
+      records: Some(records as f64),
+      server: Some(server as u32),
+      acked: Some(acked),
+      ..JsEvent::of("delivered")
+    },
+    Event::HandOver => JsEvent::of("handover"),
+  }
+}
+
+/// One batch for the failure handler, taken from the hand-over store (`takeUndelivered`).
+#[napi(object)]
+pub struct JsKept {
+  pub tag: String,
+  pub entries: Buffer,
+  pub records: f64,
+  /// `rejected`, `dropped` or `unavailable`.
+  pub reason: String,
+  /// The failure handler may give the records back to be sent again.
+  pub retriable: bool,
+  /// The records had been accepted at emit (they count in `emitted`, not in `refused`).
+  pub accepted: bool,
+  pub code: String,
+  pub message: String,
+}
+
+pub fn kept_to_js(k: fluent_forward::Kept) -> JsKept {
+  let error = k.error();
+  JsKept {
+    tag: k.chunk.tag.to_string(),
+    records: k.chunk.records() as f64,
+    entries: k.chunk.entries.into(),
+    reason: k.reason.name().into(),
+    retriable: k.reason.retriable(),
+    accepted: k.accepted,
+    code: error_code(&error),
+    message: error.to_string(),
+  }
+}
+
+/// A batch left with the writer when it stopped (see `Client::take_leftovers`).
+#[napi(object)]
+pub struct JsBatch {
+  pub tag: String,
+  pub entries: Buffer,
+  pub records: f64,
+}
+
+/// What `pushEntries` did: records accepted, and the bytes buffered afterwards.
+#[napi(object)]
+pub struct JsPushed {
+  pub accepted: f64,
+  pub queued_bytes: f64,
+}
