@@ -1,15 +1,20 @@
 //! The public handle: producers push records, the writer thread does everything else.
 
 use crate::codec::event_time::EventTime;
-use crate::codec::validate::{record_len, Invalid};
+use crate::codec::validate::record_len;
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::{Event, EventSink};
+use crate::event::EventSink;
 use crate::queue::{Pushed, MAX_TAGS};
 use crate::shared::{CloseDone, CloseReport, FlushDone, FlushWaiter, Shared};
-use crate::staging::{self, Anchor, Staged};
 use crate::stats::{Counters, ServerStats, Stats};
 use crate::writer::run_thread;
+
+mod handover;
+mod ndjson_sink;
+mod staged;
+
+pub use ndjson_sink::NdjsonSink;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -153,86 +158,6 @@ impl Client {
       Pushed::Full => Err(Error::QueueFull { dropped: 1 }),
       Pushed::Closed => Ok(false),
     }
-  }
-
-  /// Buffers a staged block from the JS thread (see `staging`): one lock for the whole block.
-  /// Returns the bytes buffered afterwards, which JS uses to anticipate the cap, and what happened
-  /// to the last frame (JS hands a record over on its own when its estimate says it may not fit, and
-  /// reports this answer from `emit`).
-  ///
-  /// Frames are checked, not trusted: one the JS side got wrong (unknown tag, too large, not a
-  /// msgpack map) is not queued, counts as dropped and is reported once per block through the event
-  /// sink as `Error::Internal`, while the block's other frames go in; so the answer stays true.
-  /// (`Err` is not returned for frame problems, since it would lose that answer.)
-  pub fn push_staged(&self, block: &[u8], anchor: Anchor) -> Result<StagedPush, Error> {
-    let max = self.shared.config.max_record_bytes;
-    let mut wake = false;
-    let mut bad: Option<(usize, String)> = None;
-    let mut bad_count = 0u64;
-    let mut last = None;
-    let queued = {
-      let mut q = self.shared.queue.lock();
-      let before = q.unreported_drops;
-      // Prefetch distances in records: far enough for a miss to arrive, near enough to stay cached.
-      let mut slots_ahead = staging::tags(block).skip(8);
-      let mut tails_ahead = staging::tags(block).skip(4);
-      for (i, frame) in staging::frames(block, anchor).enumerate() {
-        if let Some(t) = slots_ahead.next() {
-          q.prefetch_slot(t);
-        }
-        if let Some(t) = tails_ahead.next() {
-          q.prefetch_tail(t);
-        }
-        let f = match frame {
-          Ok(f) => f,
-          Err(e) => {
-            // The walk cannot go on: whatever followed is lost with this frame, at least one record.
-            bad_count += 1;
-            bad.get_or_insert_with(|| (i, format!("{e}; the rest of the block is lost")));
-            last = Some(Admission::Dropped);
-            break;
-          }
-        };
-        if let Some(why) = staged_fault(&f, max, q.has_tag(f.tag)) {
-          bad_count += 1;
-          bad.get_or_insert_with(|| (i, format!("tag {}, {} bytes: {why}", f.tag, f.record.len())));
-          last = Some(Admission::Dropped);
-          continue;
-        }
-        let pushed = q.push(f.tag, f.time, f.record, &self.shared.limits);
-        last = Some(match pushed {
-          Pushed::Accepted { wake: w } => {
-            wake |= w;
-            Admission::Accepted
-          }
-          // Under the `error` policy the caller throws for this record; it is counted as refused.
-          Pushed::Full => Admission::Full,
-          Pushed::Dropped => Admission::Dropped,
-          Pushed::Closed => Admission::Closed,
-        });
-      }
-      q.refused += bad_count;
-      wake |= before == 0 && q.unreported_drops > 0;
-      q.bytes + q.held_bytes
-    };
-    if wake {
-      self.shared.wake.notify_one();
-    }
-    if let Some((i, what)) = bad {
-      let more = match bad_count {
-        1 => String::new(),
-        n => format!(" ({} more bad frame(s) in the block)", n - 1),
-      };
-      self.shared.emit(Event::Error {
-        error: Error::Internal(format!("staged frame {i} dropped: {what}{more}")),
-        records: bad_count,
-        tag: None,
-      });
-    }
-    Ok(StagedPush {
-      queued_bytes: queued as u64,
-      last,
-    })
   }
 
   /// Buffers one record encoded elsewhere: it must be exactly one valid msgpack map.
@@ -430,223 +355,11 @@ impl Client {
   pub fn set_delivery_reports(&self, on: bool) {
     self.shared.delivery_reports.store(on, Relaxed);
   }
-
-  /// With `keep_undelivered`: the batches waiting for the failure handler (see `undelivered.rs`),
-  /// each returned once. Retriable ones leave the cap now: the embedding owns them from here.
-  pub fn take_undelivered(&self) -> Vec<crate::undelivered::Kept> {
-    let kept = {
-      let mut q = self.shared.queue.lock();
-      let Some(store) = q.undelivered.as_mut() else {
-        return Vec::new();
-      };
-      let kept = store.take();
-      for k in kept.iter().filter(|k| k.in_cap) {
-        q.release(&k.chunk);
-      }
-      kept
-    };
-    let n: u64 = kept.iter().map(|k| k.chunk.records() as u64).sum();
-    Counters::add(&self.shared.counters.handed_over, n);
-    // Room was freed: a producer waiting for it (NDJSON, `'drain'`) looks again on its own.
-    kept
-  }
-
-  /// With `keep_undelivered`, once the writer has stopped: the batches it still held, as
-  /// `(tag, entries, records)`, for the failure handler. Each is returned once.
-  pub fn take_leftovers(&self) -> Vec<(Arc<str>, Vec<u8>, u64)> {
-    let left: Vec<_> = std::mem::take(&mut self.shared.control.lock().leftovers)
-      .into_iter()
-      .map(|c| {
-        let n = c.records() as u64;
-        (c.tag, c.entries, n)
-      })
-      .collect();
-    let n: u64 = left.iter().map(|(_, _, n)| n).sum();
-    Counters::add(&self.shared.counters.handed_over, n);
-    left
-  }
-
-  /// Buffers msgpack entries (`[time, record]` each, as on the wire: what a failure handler or a
-  /// delivery report carries) under `tag`, keeping their times. Each entry is validated. Returns
-  /// how many were accepted; an invalid entry stops the call with an error, and the entries
-  /// before it stay buffered.
-  pub fn push_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
-    self.entries(tag, entries, false)
-  }
-
-  /// A failure handler gives records back (`false` on a retriable batch): the same records again,
-  /// not new ones. They are buffered only where they fit, without the overflow policy (which would
-  /// discard or keep other records for the handler) and without counting them as emitted or
-  /// refused; returns how many were taken, and the embedding counts the rest as dropped. Never
-  /// fails for a full buffer (REVIEW-0.2 A1): that is a count, not an error.
-  pub fn requeue_entries(&self, tag: u32, entries: &[u8]) -> Result<u64, Error> {
-    self.entries(tag, entries, true)
-  }
-
-  fn entries(&self, tag: u32, entries: &[u8], requeue: bool) -> Result<u64, Error> {
-    let mut at = 0;
-    let mut accepted = 0;
-    while at < entries.len() {
-      let (time, record, used) = crate::codec::entry::read_entry(&entries[at..])
-        .map_err(|e| Error::Encode(format!("entry at byte {at}: {e}")))?;
-      let n = record_len(record).map_err(|e| Error::Encode(format!("entry at byte {at}: {e}")))?;
-      if n != record.len() {
-        return Err(Error::Encode(format!("entry at byte {at}: trailing bytes")));
-      }
-      let taken = if requeue {
-        self.requeue_one(tag, time, record)?
-      } else {
-        self.push(tag, Some(time), record)?
-      };
-      if taken {
-        accepted += 1;
-      }
-      at += used;
-    }
-    Ok(accepted)
-  }
-}
-
-impl Client {
-  fn requeue_one(&self, tag: u32, time: EventTime, record: &[u8]) -> Result<bool, Error> {
-    let max = self.shared.config.max_record_bytes;
-    if record.len() > max {
-      return Err(Error::RecordTooLarge {
-        size: record.len(),
-        max,
-      });
-    }
-    let wake = {
-      let mut q = self.shared.queue.lock();
-      if !q.has_tag(tag) {
-        return Err(Error::InvalidTag(format!("unknown tag id {tag}")));
-      }
-      match q.requeue(tag, time, record, &self.shared.limits) {
-        Some(wake) => wake,
-        None => return Ok(false),
-      }
-    };
-    if wake {
-      self.shared.wake.notify_one();
-    }
-    Ok(true)
-  }
-}
-
-/// Why a staged frame cannot be queued, if it cannot. The full msgpack walk runs in debug builds
-/// only: it costs several times the rest of the handover (see `examples/staged_cost.rs`), so release
-/// builds check what is cheap and catches a frame that is misplaced or overwritten, its first byte.
-fn staged_fault(f: &Staged<'_>, max: usize, known_tag: bool) -> Option<String> {
-  if !known_tag {
-    return Some("unknown tag id".into());
-  }
-  if f.record.len() > max {
-    return Some(format!("larger than maxRecordBytes ({max})"));
-  }
-  if cfg!(debug_assertions) {
-    return match record_len(f.record) {
-      Ok(n) if n == f.record.len() => None,
-      Ok(n) => Some(format!("{} trailing bytes after the record", f.record.len() - n)),
-      Err(e) => Some(e.to_string()),
-    };
-  }
-  match f.record.first() {
-    Some(0x80..=0x8f | 0xde | 0xdf) => None,
-    _ => Some(Invalid::NotAMap.to_string()),
-  }
 }
 
 impl Drop for Client {
   /// Never blocks: the writer gets a bounded time to drain and then stops on its own.
   fn drop(&mut self) {
     self.close(DROP_DRAIN, None);
-  }
-}
-
-/// Records transcoded from NDJSON (see `ndjson`): the client as their sink.
-pub struct NdjsonSink<'a> {
-  pub client: &'a Client,
-  /// Wait for room instead of applying the overflow policy (streams never drop).
-  pub wait_for_room: bool,
-}
-
-impl crate::ndjson::Sink for NdjsonSink<'_> {
-  fn tag_epoch(&mut self) -> u64 {
-    self.client.shared.queue.lock().tag_epoch()
-  }
-
-  /// A tag a line names that cannot be used sends the line under the fallback tag: counted
-  /// (`retagged`) and reported (the 1st, 2nd, 4th, 8th... time), never silent (REVIEW-0.2 A4).
-  fn tag_id(&mut self, tag: &str) -> Option<u32> {
-    match self.client.tag_id_for(tag, false) {
-      Ok(id) => Some(id),
-      Err(e) => {
-        let shared = &self.client.shared;
-        let n = shared.counters.retagged.fetch_add(1, Relaxed) + 1;
-        if n.is_power_of_two() {
-          let shown: String = tag.chars().take(64).collect();
-          shared.emit(Event::Error {
-            error: Error::InvalidTag(format!(
-              "an NDJSON line names tag \"{shown}\"{}: {e}; the line was sent under the fallback tag ({n} line(s) so far, stats().retagged)",
-              if shown.len() < tag.len() { "..." } else { "" }
-            )),
-            records: 0,
-            tag: None,
-          });
-        }
-        None
-      }
-    }
-  }
-
-  fn offer(&mut self, tag: u32, time: Option<EventTime>, record: &[u8]) -> crate::ndjson::Offer {
-    use crate::ndjson::Offer;
-    let shared = &self.client.shared;
-    if record.len() > shared.config.max_record_bytes {
-      // Counted with the lines too long to transcode, by `report_lost`.
-      return Offer::TooLarge;
-    }
-    let time = time.unwrap_or_else(EventTime::now);
-    let (pushed, first_drop) = {
-      let mut q = shared.queue.lock();
-      if self.wait_for_room && !q.closed {
-        let len = crate::codec::entry::entry_prefix_len(time, shared.limits.time_format)
-          + record.len()
-          + crate::queue::INDEX_BYTES;
-        if q.bytes + q.held_bytes + len > shared.limits.max_bytes {
-          return Offer::NoRoom;
-        }
-      }
-      let before = q.unreported_drops;
-      let pushed = q.push(tag, time, record, &shared.limits);
-      (pushed, before == 0 && q.unreported_drops > 0)
-    };
-    match pushed {
-      Pushed::Accepted { wake } => {
-        if wake {
-          shared.wake.notify_one();
-        }
-        Offer::Accepted
-      }
-      Pushed::Dropped | Pushed::Full | Pushed::Closed => {
-        if first_drop {
-          shared.wake.notify_one();
-        }
-        Offer::Refused
-      }
-    }
-  }
-}
-
-impl Client {
-  /// Counts records lost before they reached the queue as refused (in `stats().dropped`) and
-  /// reports them through the event sink, with their count.
-  pub fn report_lost(&self, error: Error, records: u64) {
-    self.shared.queue.lock().refused += records;
-    self.shared.emit(Event::Error {
-      error,
-      records,
-      tag: None,
-    });
   }
 }
