@@ -6,6 +6,7 @@
 
 mod backoff;
 pub mod breaker;
+pub mod chunk;
 pub mod client;
 pub mod codec;
 pub mod config;

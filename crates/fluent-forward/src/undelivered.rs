@@ -18,11 +18,11 @@
 //! Refused records of one tag are appended to that tag's open kept batch, whatever came between,
 //! so alternating tags make one batch per tag, not one per tag change.
 
+use crate::chunk::Chunk;
 use crate::codec::entry::write_entry;
 use crate::codec::event_time::{EventTime, TimeFormat};
 use crate::error::Error;
 use crate::event::Reason;
-use crate::queue::Chunk;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;

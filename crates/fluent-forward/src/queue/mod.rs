@@ -13,8 +13,8 @@
 //! what is allocated stays within twice the buffered footprint plus `Limits::slack` (shared with the
 //! pool), and 10,000 tags allocate no more than their records need.
 //!
-//! `chunk` is the batch and its buffer growth, `pool` the emptied batches kept for reuse; the
-//! tag ids live in `crate::tags`.
+//! `pool` holds the emptied batches kept for reuse; the batch itself and its buffer growth are
+//! `crate::chunk`, the tag ids `crate::tags`.
 
 use crate::codec::entry::{entry_prefix_len, write_entry};
 use crate::codec::event_time::{EventTime, TimeFormat};
@@ -25,14 +25,13 @@ use crate::undelivered::Undelivered;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-mod chunk;
 mod pool;
 #[cfg(test)]
 mod tests;
 
+use crate::chunk::reserve;
+pub use crate::chunk::{Chunk, INDEX_BYTES};
 pub use crate::tags::MAX_TAGS;
-use chunk::reserve;
-pub use chunk::{Chunk, INDEX_BYTES};
 /// Emptied batches the pool keeps at least; with more tags it keeps up to one per tag (see `recycle`).
 const POOL_SIZE: usize = 16;
 /// What a fresh batch buffer reserves when the memory budget allows.

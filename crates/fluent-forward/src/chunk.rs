@@ -1,5 +1,6 @@
 //! A batch (`Chunk`): one tag's `[time, record]` entries with their offsets, and how the queue grows
-//! its buffers within the memory budget (`reserve`).
+//! its buffers within the memory budget (`reserve`). Its own module, below both the queue and the
+//! failure handler's store (`undelivered`), which both hold batches.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,7 +48,7 @@ impl Chunk {
 
 /// Grows `v` by at least `need` elements: doubling up to `soft_max` elements, as far as `limit`
 /// (bytes, for `alloc` after the growth) allows, and exactly beyond that. `alloc` follows the change.
-pub(super) fn reserve<T>(v: &mut Vec<T>, need: usize, soft_max: usize, alloc: &mut usize, limit: usize) {
+pub(crate) fn reserve<T>(v: &mut Vec<T>, need: usize, soft_max: usize, alloc: &mut usize, limit: usize) {
   let (len, cap) = (v.len(), v.capacity());
   if cap - len >= need {
     return;
