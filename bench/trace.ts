@@ -99,6 +99,14 @@ async function main(): Promise<void> {
         for (let i = 0; i < calls; i++) count(traced.info(SMALL_MSG, smallFields(seq++)))
       })
     },
+    // The floor of the option without a span: asking the context manager for the active context
+    // (what any trace-aware logger must do per record), and then the API for its span.
+    'floor: context.active()': (calls) => {
+      for (let i = 0; i < calls; i++) ring[i & 255] = context.active()
+    },
+    'floor: trace.getSpan(context.active())': (calls) => {
+      for (let i = 0; i < calls; i++) ring[i & 255] = trace.getSpan(context.active()) ?? ring
+    },
     'small: info, no option (again: the noise)': (calls) => {
       for (let i = 0; i < calls; i++) count(plain.info(SMALL_MSG, smallFields(seq++)))
     },
@@ -146,10 +154,12 @@ async function main(): Promise<void> {
     ratios[`${size}: span active / no option`] = net(`${size}, traceContext, span active`) / base
     ratios[`${size}: no option again / no option (noise)`] = net(`${size}, no option (again: the noise)`) / base
   }
+  ratios['small: no span, less the floor context.active() / no option'] =
+    (net('small: info, traceContext, no span') - m('floor: context.active()')) / net('small: info, no option')
   ratios['small: spans alternating / the same without the option (both in context.with)'] =
     net('small: context.with(span) { info }, traceContext, spans alternating') / net('small: context.with(span) { info }, no option')
   const rows = Object.keys(tasks).map((name) => {
-    const isBuild = name.endsWith('build the fields')
+    const isBuild = name.endsWith('build the fields') || name.startsWith('floor:')
     return `| ${name} | ${m(name).toFixed(1)} | ${isBuild ? '' : net(name).toFixed(1)} | ${samples
       .get(name)!
       .map((x) => x.toFixed(0))
