@@ -67,15 +67,25 @@ function encodeError(e: unknown): FluentError {
 
 // Typed listeners (src/events.ts): a declaration merged with the class, no code.
 export interface FluentClient {
+  /** Adds a listener for one of the client's events (see `FluentClientEvents`). */
   on: TypedListeners<this>['on']
+  /** Adds a listener called once. */
   once: TypedListeners<this>['once']
+  /** Removes a listener. */
   off: TypedListeners<this>['off']
+  /** Same as `on`. */
   addListener: TypedListeners<this>['addListener']
+  /** Same as `off`. */
   removeListener: TypedListeners<this>['removeListener']
+  /** Adds a listener before the others. */
   prependListener: TypedListeners<this>['prependListener']
+  /** Adds a listener, called once, before the others. */
   prependOnceListener: TypedListeners<this>['prependOnceListener']
+  /** The listeners of an event. */
   listeners: TypedListeners<this>['listeners']
+  /** How many listeners an event has. */
   listenerCount: TypedListeners<this>['listenerCount']
+  /** Removes every listener (of one event, or of all). */
   removeAllListeners: TypedListeners<this>['removeAllListeners']
 }
 
@@ -605,6 +615,10 @@ export class FluentClient extends EventEmitter {
     return `emitted ${s.emitted}, refused ${s.refused} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}`
   }
 
+  /**
+   * A snapshot of the counters and state (see {@link FluentStats}). The accounting identity holds
+   * exactly once the client has stopped; while it runs, a batch moving between counters may show in two.
+   */
   stats(): FluentStats {
     handOver()
     const s = this.#native.stats()

@@ -10,7 +10,7 @@ export type OverflowPolicy = 'dropNewest' | 'dropOldest' | 'error'
 /**
  * Client options; all optional. An unknown key or a wrong type throws ERR_FLUENT_CONFIG. Types,
  * ranges and defaults are defined once, in the native option table (crates/fluent-forward/src/
- * options.rs), which the checks read; the README's option table lists them (a test keeps it complete).
+ * options.rs), which the checks read; docs/options.md is generated from that table and this TSDoc.
  */
 export interface FluentClientOptions {
   /** TCP server host name or IP address (never `host:port`: set `port` apart). */
