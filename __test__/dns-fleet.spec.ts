@@ -56,9 +56,7 @@ async function pods(n: number): Promise<Pod[]> {
 
 function options(port: number): Record<string, unknown> {
   return {
-    host: NAME,
-    port,
-    resolve: 'all',
+    servers: [{ host: NAME, port, resolve: 'all' }],
     requireAck: true,
     dnsTtlMs: TTL,
     flushIntervalMs: 5,
@@ -181,11 +179,12 @@ test('bad resolve entries are ERR_FLUENT_CONFIG naming the entry', async (t) => 
   const { FluentClient } = await import('../index.js')
   const make = (o: Record<string, unknown>) => () => new FluentClient(o as never)
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ host: NAME, resolve: 'every' }, /resolve/],
-    [{ path: '/tmp/fluent.sock', resolve: 'all' }, /resolve: 'all' needs a host name and port, not a unix socket path/],
-    [{ host: '10.0.0.1', resolve: 'all' }, /needs a host name whose addresses are the fleet, got the address "10.0.0.1"/],
-    [{ servers: [{ host: NAME }, { path: '/tmp/f.sock', resolve: 'all' }] }, /servers\[1\]: resolve: 'all' needs a host name/],
+    [{ servers: [{ host: NAME, resolve: 'every' }] }, /servers\[0\]\.resolve/],
     [{ servers: [{ host: NAME, resolve: true }] }, /servers\[0\]\.resolve/],
+    [{ servers: [{ host: NAME }, { path: '/tmp/f.sock', resolve: 'all' }] }, /servers\[1\]: resolve: 'all' needs a host name and port, not a unix socket path/],
+    [{ servers: [{ host: '10.0.0.1', resolve: 'all' }] }, /servers\[0\]: resolve: 'all' needs a host name whose addresses are the fleet, got the address "10.0.0.1"/],
+    // Only in a servers entry: the top level takes one server.
+    [{ host: NAME, resolve: 'all' }, /unknown option "resolve"/],
   ]
   for (const [o, message] of cases) {
     const err = t.throws(make(o), { message }, JSON.stringify(o))

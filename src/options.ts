@@ -211,7 +211,7 @@ function checkServer(i: number, value: unknown): NativeServer {
     path: at('path', 'path') as string | undefined,
     weight: at('servers.weight', 'weight') as number | undefined,
     standby: at('servers.standby', 'standby') as boolean | undefined,
-    resolve: at('resolve', 'resolve') as string | undefined,
+    resolve: at('servers.resolve', 'resolve') as string | undefined,
     tls: tls as NativeServer['tls'],
     noTls: off('tls') || undefined,
     security: security === undefined ? undefined : ({ clientHostname: hostname(), ...security } as NativeServer['security']),
@@ -306,7 +306,6 @@ export function checkClientOptions(options: unknown): NativeOptions {
     heartbeat: v('heartbeat'),
     heartbeatIntervalMs: v('heartbeatIntervalMs'),
     dnsTtlMs: v('dnsTtlMs'),
-    resolve: v('resolve'),
     keepUndelivered: o.errorHandler !== undefined ? true : undefined,
     errorHandlerMaxBytes: v('errorHandlerMaxBytes'),
   }

@@ -81,18 +81,11 @@ export interface FluentClientOptions {
   /** Default 500. */
   heartbeatIntervalMs?: number
   /**
-   * How long a resolved host name is reused; a failed connect resolves it again at once. With
-   * `resolve: 'all'`, how often the name is looked up again for members that joined or left
+   * How long a resolved host name is reused; a failed connect resolves it again at once. With a
+   * `servers` entry's `resolve: 'all'`, how often the name is looked up again for members that joined or left
    * (at least every 100 ms; sooner, from 1 s doubling, while a member fails). Default 30000.
    */
   dnsTtlMs?: number
-  /**
-   * `'all'`: every address `host` resolves to (each A/AAAA record, e.g. a Kubernetes headless
-   * service) is a server of the fleet, with its own connection, breaker and this entry's weight;
-   * looked up again every `dnsTtlMs`, members join and leave (drained, nothing lost) without a
-   * restart. `'first'`: one server, the first address that answers. Default `'first'`.
-   */
-  resolve?: 'first' | 'all'
   /**
    * Receives records that leave the pipeline undelivered (rejected, dropped by the overflow policy,
    * left at the close or exit deadline, or offered while every server is unavailable), one batch per
@@ -115,7 +108,13 @@ export interface ServerOptions {
   weight?: number
   /** Only used while no regular server is healthy. Default `false`. */
   standby?: boolean
-  /** `'all'`: one server per address of `host` (a fleet found through DNS; see the top-level `resolve`). */
+  /**
+   * `'all'`: every address `host` resolves to (each A/AAAA record, e.g. a Kubernetes headless
+   * service) is a server of the fleet, with its own connection, breaker and this entry's weight,
+   * standby, tls and security; looked up again every `dnsTtlMs`, members join and leave (drained,
+   * nothing lost) without a restart. `'first'`: one server, the first address that answers.
+   * Default `'first'`.
+   */
   resolve?: 'first' | 'all'
   tls?: true | TlsOptions | false
   security?: SecurityOptions | false

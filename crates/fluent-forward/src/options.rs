@@ -210,8 +210,6 @@ pub fn specs() -> Vec<OptionSpec> {
     one_of("heartbeat", HEARTBEATS, "tcp"),
     int("heartbeatIntervalMs", 10, MAX_MS, ms(d.heartbeat_interval)),
     int("dnsTtlMs", 0, MAX_MS, ms(d.dns_ttl)),
-    // Top level and in each `servers` entry (checked against this row, as `host` and `port` are).
-    one_of("resolve", RESOLVES, resolve_name(d.resolve)),
     int(
       "errorHandlerMaxBytes",
       0,
@@ -223,6 +221,9 @@ pub fn specs() -> Vec<OptionSpec> {
     // plus these, and its own `tls` / `security` (or `false` to turn the client-wide ones off).
     int("servers.weight", 1, MAX_WEIGHT, 1),
     boolean("servers.standby", false),
+    // A fleet found through DNS is a `servers` entry; the core also takes it for `target`
+    // (`Config::resolve`), which the binding does not expose.
+    one_of("servers.resolve", RESOLVES, resolve_name(d.resolve)),
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]
