@@ -31,7 +31,9 @@ pub const EARLY: Duration = Duration::from_secs(1);
 /// Looks a host name up: its addresses with `port`, or why not. Blocking (it runs on tokio's
 /// blocking pool).
 #[derive(Clone)]
-pub struct Lookup(pub Arc<dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync>);
+pub struct Lookup(pub Arc<LookupFn>);
+
+pub type LookupFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 
 impl std::fmt::Debug for Lookup {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

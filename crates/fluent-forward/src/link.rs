@@ -323,3 +323,28 @@ impl Link {
     self.conn.is_some() && !self.keepalive && self.conn_requests > 0 && self.in_flight.is_empty()
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// A DNS member that left takes no new batch, no connect and no heartbeat while it drains; a free
+  /// slot neither.
+  #[test]
+  fn a_draining_member_or_a_free_slot_is_never_available_nor_probed() {
+    let config = Config::default();
+    let mut link = Link::new(config.fleet().remove(0), &config);
+    link.healthy = false;
+    let now = Instant::now();
+    assert!(link.available(now, false).0 && link.wants_beats());
+    link.draining = true;
+    assert!(!link.available(now, false).0 && !link.wants_beats());
+    assert!(link.drained(), "nothing in flight: drained at once");
+    link.connecting = true;
+    assert!(!link.drained(), "a connect task still holds its index");
+    link.connecting = false;
+    link.draining = false;
+    link.vacant = true;
+    assert!(!link.available(now, false).0 && !link.wants_beats());
+  }
+}

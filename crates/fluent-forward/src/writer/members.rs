@@ -92,11 +92,8 @@ impl Writer {
     let current: Vec<SocketAddr> = self.discovery.entries[e].members.iter().map(|m| m.0).collect();
     let change = plan(&current, found, self.free_slots());
     for (addr, slot) in self.discovery.entries[e].members.clone() {
-      if change.leave.contains(&addr) {
-        self.links[slot].draining = true;
-      } else {
-        self.links[slot].draining = false;
-      }
+      // Leaving, or back while still draining (it kept its connection and batches).
+      self.links[slot].draining = change.leave.contains(&addr);
     }
     for addr in change.join {
       self.join(e, addr);
