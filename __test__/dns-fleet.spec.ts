@@ -9,6 +9,8 @@ import { FluentServer } from '@fluent-org/logger'
 import { Hosts, namespaceUnavailable, startClient } from './dns/namespace.js'
 import type { ChildResult, FleetChild } from './dns/namespace.js'
 import { sleep, until } from './helpers.js'
+import { renderMetrics } from '../src/metrics.js'
+import type { FluentStats } from '../index.js'
 
 const NAME = 'fleet.test'
 /** The re-resolution interval of these tests (dnsTtlMs). */
@@ -128,6 +130,10 @@ test('members join and leave while records flow under acks: nothing lost, a new 
     t.true(joinedMs <= TTL + 2000, `c was first used ${joinedMs} ms after it appeared, the TTL is ${TTL} ms`)
     // a is drained (its acks come back: it is up) and its slot freed; then it gets nothing more.
     t.true(await untilMembers(client, [b, c]), `stats still list a: ${(await members(client)).join(' ')}`)
+    // The metrics follow: a series per member now, none for a.
+    const text = renderMetrics((await client.stats()).stats as unknown as FluentStats)
+    for (const p of [b, c]) t.true(text.includes(`fluent_native_connected{server="${p.address()}"}`), text)
+    t.false(text.includes(a.address()), 'metrics still show the member that left')
     const aLeft = a.entries
     await sleep(3 * TTL)
     t.is(a.entries, aLeft, 'a member that left got records')
