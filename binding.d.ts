@@ -170,13 +170,19 @@ export interface JsEvent {
   tag?: string
   /** For `breaker`: `closed`, `open` or `halfOpen`. */
   state?: string
-  /** Index of the server in the fleet (connect, disconnect, breaker, delivered). */
+  /**
+   * The server's slot in the fleet (connect, disconnect, breaker, delivered): a DNS member's slot
+   * is reused after it left, so `address` is what names it.
+   */
   server?: number
   /** For `delivered`: the msgpack entries, as on the wire. */
   entries?: Buffer
   /** For `delivered`: the server acknowledged the batch. */
   acked?: boolean
-  /** For errors about a connection: the server, `host:port` or the socket path. */
+  /**
+   * For connect, disconnect, breaker and delivered, and errors about a connection: the server,
+   * `host:port` (a DNS member's own address) or the socket path.
+   */
   address?: string
   /** For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...). */
   causeCode?: string
@@ -429,6 +435,8 @@ export interface NativeServer {
   path?: string
   weight?: number
   standby?: boolean
+  /** `first` or `all` (one server per address of `host`: a fleet found through DNS). */
+  resolve?: string
   tls?: NativeTls
   noTls?: boolean
   security?: NativeSecurity

@@ -20,7 +20,7 @@ const require = createRequire(import.meta.url)
 const GITHUB = 'https://github.com/fluent-native/fluent-native/blob/main/'
 const RAW = 'https://raw.githubusercontent.com/fluent-native/fluent-native/main/'
 /** Host names the examples use, all pointed at the test's server. */
-const HOSTS = ['fluentd', 'fluentd.internal', 'agg-1.logging', 'agg-2.logging', 'agg-dr.logging']
+const HOSTS = ['fluentd', 'fluentd.internal', 'agg-1.logging', 'agg-2.logging', 'agg-dr.logging', 'fluentd.logging.svc.cluster.local']
 
 function packedFiles(): Set<string> {
   // --ignore-scripts: prepack would rewrite package.json while other test files read it.

@@ -437,19 +437,21 @@ export class FluentClient extends EventEmitter {
     }
   }
 
-  #serverName(i: number | null | undefined): string {
-    return this.#servers[i ?? 0] ?? this.#servers[0]
+  /** The server an event concerns: its own address (a DNS member's slot is reused by the next one). */
+  #serverName(ev: JsEvent): string {
+    if (ev.kind !== 'error' && ev.address != null) return ev.address
+    return this.#servers[ev.server ?? 0] ?? this.#servers[0]
   }
 
   #dispatch(ev: JsEvent): void {
     try {
-      publishEvent(this, this.#serverName(ev.server), ev, toError)
-      if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev.server))
-      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev.server) })
-      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev.server))
+      publishEvent(this, this.#serverName(ev), ev, toError)
+      if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev))
+      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev) })
+      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev))
       else if (ev.kind === 'delivered') {
         if (this.listenerCount('delivered') === 0) return
-        const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev.server), ev.acked === true)
+        const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev), ev.acked === true)
         super.emit('delivered', batch)
       } else if (ev.kind === 'handover') {
         const h = this.#handlers

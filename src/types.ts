@@ -90,7 +90,11 @@ export interface FluentClientOptions {
   heartbeat?: 'udp' | 'tcp' | 'none'
   /** Time between two heartbeats to a server. */
   heartbeatIntervalMs?: number
-  /** How long a resolved host name is reused; a failed connect resolves it again at once. */
+  /**
+   * How long a resolved host name is reused; a failed connect resolves it again at once. With a
+   * `servers` entry's `resolve: 'all'`, how often the name is looked up again for members that joined or left
+   * (at least every 100 ms; sooner, from 1 s doubling, while a member fails).
+   */
   dnsTtlMs?: number
   /**
    * Receives records that leave the pipeline undelivered (rejected, dropped by the overflow policy,
@@ -116,6 +120,13 @@ export interface ServerOptions {
   weight?: number
   /** Only used while no regular server is available. */
   standby?: boolean
+  /**
+   * `'all'`: every address `host` resolves to (each A/AAAA record, e.g. a Kubernetes headless
+   * service) is a server of the fleet, with its own connection, breaker and this entry's weight,
+   * standby, tls and security; looked up again every `dnsTtlMs`, members join and leave (drained,
+   * nothing lost) without a restart. `'first'`: one server, the first address that answers.
+   */
+  resolve?: 'first' | 'all'
   /** TLS for this server, instead of the client-wide `tls`; `false`: none. */
   tls?: true | TlsOptions | false
   /** The handshake for this server, instead of the client-wide `security`; `false`: none. */

@@ -3,8 +3,8 @@
 
 use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{
-  Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, Target, TimeFormat, TlsConfig,
-  TlsVersion,
+  Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, Target, TimeFormat,
+  TlsConfig, TlsVersion,
 };
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -157,6 +157,8 @@ pub struct NativeServer {
   pub path: Option<String>,
   pub weight: Option<u32>,
   pub standby: Option<bool>,
+  /// `first` or `all` (one server per address of `host`: a fleet found through DNS).
+  pub resolve: Option<String>,
   pub tls: Option<NativeTls>,
   pub no_tls: Option<bool>,
   pub security: Option<NativeSecurity>,
@@ -343,6 +345,7 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
       target: target_from(s.host, s.port, s.path)?,
       weight: s.weight.unwrap_or(1),
       standby: s.standby.unwrap_or(false),
+      resolve: resolve_from(s.resolve.as_deref())?,
       tls,
       security,
     });
@@ -363,4 +366,15 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   }
   c.validate()?;
   Ok(c)
+}
+
+/// `resolve` as the option table spells it (`options::RESOLVES`).
+fn resolve_from(name: Option<&str>) -> Result<Resolve, fluent_forward::Error> {
+  match name {
+    None | Some("first") => Ok(Resolve::First),
+    Some("all") => Ok(Resolve::All),
+    Some(other) => Err(fluent_forward::Error::Config(format!(
+      "resolve must be 'first' or 'all', got {other:?}"
+    ))),
+  }
 }
