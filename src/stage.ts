@@ -2,14 +2,15 @@
  * The staging area: records are encoded straight into one reusable buffer, each behind a header,
  * and handed to the native side a block at a time (one Node-API call per block instead of per
  * record; see crates/fluent-forward/src/staging.rs for the format). A block is handed over when it
- * reaches HANDOVER_BYTES, at the end of the current microtask checkpoint, or when the client
- * flushes, closes, reads stats, emits raw bytes, or the process exits.
+ * reaches HANDOVER_BYTES, at most HANDOVER_DELAY_MS after its first record (in a Worker: at the end
+ * of the current microtask checkpoint), or when the client flushes, closes, reads stats, emits raw
+ * bytes, or the process exits.
  *
  * Each client stages into a buffer of its own, and the encoder writes into the current owner's. A
  * client that finds another one owning the stage parks that one's buffer, records and all, and
  * takes its own: no handover (a native call) per switch, so records emitted to many clients in turn
- * cost what records to one client cost (bench/scale.ts). Parked records are handed over at the end
- * of the microtask checkpoint, and by any handover (flush, stats, emitRaw, close, a nested record),
+ * cost what records to one client cost (bench/scale.ts). Parked records are handed over with the
+ * scheduled handover, and by any handover (flush, stats, emitRaw, close, a nested record),
  * which hands over every client's.
  *
  * Re-entrancy rule: while a record is being encoded (`depth > 0`), user code may run (getters,
@@ -19,6 +20,7 @@
  * moves `base` past them, so the record in progress keeps its place and its header offset.
  */
 import { performance } from 'node:perf_hooks'
+import { isMainThread } from 'node:worker_threads'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
 import { encodeRecord, encodeSpliced, enterSide, leaveSide, primary, primaryView, scratch, resetSides, spliced, usePrimary } from './encoder.js'
 
@@ -132,10 +134,33 @@ function onCheckpoint(): void {
   handOver()
 }
 
+/**
+ * On the main thread, records wait in the stage for at most HANDOVER_DELAY_MS before they are handed
+ * over (or until HANDOVER_BYTES, or any explicit handover), instead of until the end of the
+ * microtask checkpoint: a service logs a record or two per request, one request per event-loop turn,
+ * and a handover per turn (a native call, a lock, a clock read) was the largest single cost of a
+ * logged request (bench/service.ts). A few milliseconds are nothing next to the writer's own
+ * batching (`flushIntervalMs`), and nothing else waits on it: `emit`'s answer and the cap are decided
+ * from the estimate when the record is staged, record times are stamped then, and flush, stats,
+ * close and the exit drain hand over first. One timer, made once, re-armed with `refresh()` and
+ * unref'd, so it never keeps the process alive: an exit hands the stage over (src/exit.ts).
+ *
+ * Workers keep the hand-over at the checkpoint: `worker.terminate()` stops a Worker between turns
+ * with no JS exit hook, and only records already handed over are drained by the native side then.
+ */
+export const HANDOVER_DELAY_MS = 2
+const delayed = isMainThread
+let timer: NodeJS.Timeout | undefined
+
 function schedule(): void {
-  if (!scheduled) {
-    scheduled = true
-    queueMicrotask(onCheckpoint)
+  if (scheduled) return
+  scheduled = true
+  if (!delayed) return queueMicrotask(onCheckpoint)
+  if (timer === undefined) {
+    timer = setTimeout(onCheckpoint, HANDOVER_DELAY_MS)
+    timer.unref()
+  } else {
+    timer.refresh()
   }
 }
 

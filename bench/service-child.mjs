@@ -1,0 +1,119 @@
+/**
+ * One service of bench/service.ts: a plain node:http server that answers every request with a small
+ * JSON body and logs one access record per request through one contender. Plain JavaScript, no
+ * loader: the `@oxc-node/core/register` hooks thread would add its own CPU to every process measured.
+ *
+ *   node bench/service-child.mjs <contender> <sinkPort>
+ *
+ * Prints `READY <httpPort>` once it listens (and its logger is connected or ready). Stdin commands,
+ * one answer line each: `count` -> `COUNT <records logged>`; `quit` -> exits (fluent-native's exit
+ * drain runs). `FLUENT_NATIVE_DIR` loads fluent-native from another built tree (to compare builds in
+ * one run); the default is this checkout.
+ */
+import http from 'node:http'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const require = createRequire(import.meta.url)
+const root = resolve(process.env.FLUENT_NATIVE_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..'))
+const [contender, sinkPortArg] = process.argv.slice(2)
+const sinkPort = Number(sinkPortArg)
+const TAG = 'svc.access'
+const MSG = 'request completed'
+const BODY = Buffer.from('{"ok":true,"items":[1,2,3]}')
+const HEADERS = { 'content-type': 'application/json', 'content-length': BODY.length }
+
+/** Bound once per service (a child logger's fields): who logs. */
+const BOUND = { service: 'checkout-api', version: '1.4.2', env: 'production', host: 'ip-10-0-3-17', region: 'eu-west-1' }
+
+/** What each request adds (pino-http-like): built fresh per request, from the request. */
+function fields(req, n, t0) {
+  return {
+    reqId: n,
+    req: {
+      method: req.method,
+      url: req.url,
+      host: req.headers.host,
+      ua: req.headers['user-agent'],
+      remoteAddress: req.socket.remoteAddress,
+      remotePort: req.socket.remotePort,
+    },
+    res: { statusCode: 200, contentLength: BODY.length },
+    responseTime: performance.now() - t0,
+  }
+}
+
+/** The same record whole, as an application without a logger builds it for `emit`. */
+function whole(req, n, t0) {
+  return {
+    level: 'info',
+    msg: MSG,
+    service: BOUND.service,
+    version: BOUND.version,
+    env: BOUND.env,
+    host: BOUND.host,
+    region: BOUND.region,
+    ...fields(req, n, t0),
+  }
+}
+
+async function makeLog() {
+  switch (contender) {
+    case 'none':
+      return () => {}
+    case 'native-logger':
+    case 'native-emit': {
+      const { FluentClient } = require(join(root, 'index.js'))
+      const client = new FluentClient({ host: '127.0.0.1', port: sinkPort })
+      client.on('error', (e) => process.stderr.write(`client error: ${e.code}: ${e.message}\n`))
+      if (contender === 'native-emit') return (req, n, t0) => client.emit(TAG, whole(req, n, t0))
+      const log = client.logger({ tag: TAG }).child(BOUND)
+      return (req, n, t0) => log.info(MSG, fields(req, n, t0))
+    }
+    case 'pino-destination':
+    case 'pino-transport':
+    case 'pino-devnull': {
+      const pino = require('pino')
+      let stream
+      if (contender === 'pino-devnull') stream = pino.destination({ dest: '/dev/null', sync: true })
+      else if (contender === 'pino-destination') stream = require(join(root, 'src', 'pino.js')).destination({ port: sinkPort, tag: TAG })
+      else {
+        stream = pino.transport({ target: join(root, 'src', 'pino.js'), options: { port: sinkPort, tag: TAG } })
+        await once(stream, 'ready')
+      }
+      const log = pino({ base: null }, stream).child(BOUND)
+      return (req, n, t0) => log.info(fields(req, n, t0), MSG)
+    }
+    case 'org-forward': {
+      const { FluentClient } = require('@fluent-org/logger')
+      const client = new FluentClient('svc', { socket: { host: '127.0.0.1', port: sinkPort }, eventMode: 'Forward', disableAutoconnect: true })
+      client.socketOn('error', (e) => process.stderr.write(`@fluent-org error: ${e?.message ?? e}\n`))
+      await client.connect()
+      // emit() returns a promise per record; the library catches it itself.
+      return (req, n, t0) => {
+        client.emit('access', whole(req, n, t0))
+      }
+    }
+    default:
+      throw new Error(`unknown contender ${contender}`)
+  }
+}
+
+const log = await makeLog()
+let logged = 0
+const server = http.createServer((req, res) => {
+  const t0 = performance.now()
+  res.writeHead(200, HEADERS)
+  res.end(BODY)
+  log(req, ++logged, t0)
+})
+server.keepAliveTimeout = 60_000
+server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`))
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'count') process.stdout.write(`COUNT ${contender === 'none' ? 0 : logged}\n`)
+  else if (line === 'quit') process.exit(0)
+})

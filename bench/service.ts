@@ -1,0 +1,242 @@
+/**
+ * What a service pays per logged request (issue 28), in one run:
+ *
+ *   npm run bench:service      # builds fluent-sink, then node --import @oxc-node/core/register bench/service.ts
+ *
+ * A plain node:http service (service-child.mjs) answers every request and logs one access record per
+ * request through one contender: nothing (the reference), the fluent-native logger (a child with
+ * bound fields), fluent-native `emit` of the whole record, pino through fluent-native's
+ * `destination()` and through its transport (`fluent-native/pino` in pino's worker), pino to
+ * /dev/null (sync writes, the floor of any pino route) and @fluent-org/logger in Forward mode (its
+ * fastest). Each service is loaded by this process (loadgen.ts) at a fixed rate, then to saturation;
+ * every record goes to one `fluent-sink`, which must count every record the service logged (else the
+ * run is marked FAILED and left out).
+ *
+ * Placements: `pinned`, the service and all its threads on CPU 0 (a 1-CPU pod), this process (the
+ * load generator) and the sink on CPU 1 (taskset); `unpinned`, nobody pinned. Rounds interleave the
+ * contenders; every figure is the median over rounds of the difference (or ratio) against the
+ * no-logging service of the same round and placement:
+ *   - CPU per request: utime + stime of the whole service process (/proc/<pid>/stat: every thread:
+ *     our writer, pino's worker, V8's helpers) and of its main thread (/proc/<pid>/task/<pid>/stat)
+ *     over the measurement window, divided by the requests answered in it;
+ *   - p99 latency of the requests sent in the window (from the write to the last byte back);
+ *   - requests/s at saturation.
+ * The floors (service-floor.mjs) run in the same rounds, placed as the service is. Writes
+ * results/service.{md,json} and ../docs/service.svg.
+ *
+ * Environment: SERVICE_ROUNDS (3), SERVICE_RATE (8000 requests/s), SERVICE_SECONDS (3: the fixed-rate
+ * window), SERVICE_SAT_SECONDS (2), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
+ * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
+ * SERVICE_BASELINE=<dir of another built checkout> adds its logger and emit as `native-logger@base`
+ * and `native-emit@base` (to compare two builds in one run).
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+import { Load, sleep } from './loadgen.ts'
+import type { Window } from './loadgen.ts'
+import { Sink } from './sink.ts'
+import { CONTENDERS, report } from './service-report.ts'
+import type { Placement, Run, FloorRun } from './service-report.ts'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const root = join(benchDir, '..')
+const ROUNDS = Number(process.env.SERVICE_ROUNDS ?? 3)
+const RATE = Number(process.env.SERVICE_RATE ?? 8000)
+const SECONDS = Number(process.env.SERVICE_SECONDS ?? 3)
+const SAT_SECONDS = Number(process.env.SERVICE_SAT_SECONDS ?? 2)
+const WARM_MS = Number(process.env.SERVICE_WARM_MS ?? 1000)
+const CONNS = Number(process.env.SERVICE_CONNS ?? 32)
+const FLOOR_TURNS = Number(process.env.SERVICE_FLOOR_TURNS ?? 20_000)
+const BASELINE = process.env.SERVICE_BASELINE
+const only = process.env.SERVICE_ONLY?.split(',')
+const placements = (process.env.SERVICE_PLACEMENTS ?? 'pinned,unpinned').split(',') as Placement[]
+const ALL_CPUS = `0-${cpus().length - 1}`
+
+/** Sets the CPU affinity of every thread of `pid`. */
+function pin(pid: number, list: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' })
+}
+
+function lines(proc: ChildProcess): () => Promise<string> {
+  const queue: string[] = []
+  const waiters: Array<(l: string) => void> = []
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    const w = waiters.shift()
+    if (w) w(l)
+    else queue.push(l)
+  })
+  return () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiters.push(resolve)))
+}
+
+function spawnPlaced(placement: Placement, script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const node = [join(benchDir, script), ...args]
+  const [cmd, argv] = placement === 'pinned' ? ['taskset', ['-c', '0', process.execPath, ...node]] : [process.execPath, node]
+  return spawn(cmd, argv, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env })
+}
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(t)
+  }
+}
+
+async function runService(id: string, placement: Placement, round: number, sink: Sink): Promise<Run> {
+  await sink.reset()
+  const base = id.endsWith('@base')
+  const env = base ? { ...process.env, FLUENT_NATIVE_DIR: BASELINE } : process.env
+  const proc = spawnPlaced(placement, 'service-child.mjs', [id.replace('@base', ''), String(sink.port)], env)
+  let stderr = ''
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const next = lines(proc)
+  const run: Run = { id, placement, round, fixed: undefined, saturated: undefined, logged: 0, delivered: 0, failure: undefined }
+  let gen: Load | undefined
+  try {
+    const ready = await within(next(), 20_000, `${id} start`)
+    const m = /^READY (\d+)$/.exec(ready)
+    if (!m) throw new Error(`${id}: unexpected first line ${ready}`)
+    gen = new Load(Number(m[1]), proc.pid!)
+    await gen.open(CONNS)
+    run.fixed = await gen.fixed(RATE, WARM_MS, SECONDS * 1000)
+    run.saturated = await gen.saturate(500, SAT_SECONDS * 1000)
+    proc.stdin!.write('count\n')
+    const count = /^COUNT (\d+)$/.exec(await within(next(), 10_000, `${id} count`))
+    run.logged = Number(count?.[1] ?? NaN)
+    const errors = (run.fixed.errors ?? 0) + (run.saturated.errors ?? 0)
+    if (errors > 0) run.failure = `${errors} request(s) failed or were cut short`
+    if (id !== 'none' && id !== 'pino-devnull') {
+      const s = await sink.wait(run.logged, 30_000)
+      run.delivered = s.events
+      if (s.events !== run.logged) run.failure ??= `${s.events} of ${run.logged} records arrived within 30 s`
+    } else {
+      run.delivered = run.logged
+    }
+  } catch (e) {
+    run.failure = `${(e as Error).message}${stderr ? `; stderr: ${stderr.slice(-400)}` : ''}`
+  } finally {
+    gen?.close()
+    const gone = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', () => resolve())))
+    proc.stdin!.end('quit\n')
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+    await gone
+    clearTimeout(kill)
+  }
+  // Duplicates would show up after the exit drain.
+  if (id !== 'none' && id !== 'pino-devnull' && run.failure === undefined) {
+    await sleep(100)
+    const s = await sink.stats()
+    if (s.events !== run.logged) run.failure = `${s.events} records counted after exit, ${run.logged} logged`
+  }
+  if (stderr.trim() !== '' && run.failure === undefined) run.note = stderr.trim().split('\n').slice(-2).join(' | ')
+  return run
+}
+
+async function runFloors(placement: Placement, round: number, sink: Sink): Promise<FloorRun | undefined> {
+  if (FLOOR_TURNS <= 0) return undefined
+  await sink.reset()
+  const proc = spawnPlaced(placement, 'service-floor.mjs', [String(sink.port), String(FLOOR_TURNS), '1'])
+  let stderr = ''
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const next = lines(proc)
+  try {
+    const line = await within(next(), 300_000, 'floors')
+    const got = JSON.parse(line) as Record<string, number[]>
+    return { placement, round, ns: Object.fromEntries(Object.entries(got).map(([k, v]) => [k, v[0]])) }
+  } catch (e) {
+    process.stderr.write(`floors failed: ${(e as Error).message} ${stderr}\n`)
+    return undefined
+  } finally {
+    if (proc.exitCode === null) await new Promise((resolve) => proc.once('exit', resolve))
+  }
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+function brief(w: Window | undefined): string {
+  if (!w) return '-'
+  return `${Math.round(w.requests / w.seconds)}/s ${((w.processUs / w.requests) || 0).toFixed(2)} us/req (main ${((w.mainUs / w.requests) || 0).toFixed(2)}) p99 ${w.p99Us.toFixed(0)} us`
+}
+
+async function main(): Promise<void> {
+  const started = new Date()
+  const load0 = loadavg()
+  const ids = CONTENDERS.map((c) => c.id).filter((id) => (!id.endsWith('@base') || BASELINE) && (!only || id === 'none' || only.includes(id)))
+  const sink = await Sink.start(root, 1)
+  const runs: Run[] = []
+  const floors: FloorRun[] = []
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const placement of placements) {
+        const mine = placement === 'pinned' ? '1' : ALL_CPUS
+        pin(process.pid, mine)
+        pin(sink.pid, mine)
+        // Rotate the order each round, so no contender always follows the same one.
+        const order = ids.map((_, i) => ids[(i + round) % ids.length])
+        for (const id of order) {
+          const run = await runService(id, placement, round, sink)
+          runs.push(run)
+          say(`round ${round + 1}/${ROUNDS} ${placement} ${id}: fixed ${brief(run.fixed)}; saturated ${brief(run.saturated)}${run.failure ? ` FAILED: ${run.failure}` : ''}`)
+        }
+        const f = await runFloors(placement, round, sink)
+        if (f) floors.push(f)
+      }
+    }
+  } finally {
+    pin(process.pid, ALL_CPUS)
+    await sink.stop()
+  }
+  const meta = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    node: process.version,
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    commit: gitCommit(),
+    loadBefore: load0,
+    loadAfter: loadavg(),
+    rounds: ROUNDS,
+    rate: RATE,
+    seconds: SECONDS,
+    satSeconds: SAT_SECONDS,
+    conns: CONNS,
+    baseline: BASELINE,
+    command: commandLine(),
+  }
+  const results = join(benchDir, 'results')
+  mkdirSync(results, { recursive: true })
+  const { markdown, svg } = report(meta, runs, floors)
+  writeFileSync(join(results, 'service.json'), `${JSON.stringify({ meta, runs, floors }, null, 1)}\n`)
+  writeFileSync(join(results, 'service.md'), markdown)
+  if (!BASELINE && !only) {
+    mkdirSync(join(root, 'docs'), { recursive: true })
+    writeFileSync(join(root, 'docs', 'service.svg'), svg)
+  }
+  say(`wrote bench/results/service.md`)
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+  } catch {
+    return '?'
+  }
+}
+
+function commandLine(): string {
+  const vars = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('SERVICE_'))
+    .map(([k, v]) => `${k}=${v}`)
+  return [...vars, 'npm run bench:service'].join(' ')
+}
+
+await main()
