@@ -27,6 +27,43 @@ export function procCpuUs(path: string): number {
   return (Number(f[11]) + Number(f[12])) * 10_000
 }
 
+/** System-wide busy CPU (all cores) in µs, from /proc/stat (clock ticks of 10 ms). */
+export function systemBusyUs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+  return (f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4]) * 10_000
+}
+
+/** CPU of the processes measured here (the service, this process, the sink), in µs. */
+function ownUs(pids: number[]): number {
+  let sum = 0
+  for (const pid of pids) {
+    try {
+      sum += procCpuUs(`/proc/${pid}/stat`)
+    } catch {
+      // gone
+    }
+  }
+  return sum
+}
+
+/**
+ * Waits (at most `maxMs`) until processes other than `pids` use less than `cores` over 300 ms: the
+ * machine is shared, and a run measured while another agent compiles measures that compile.
+ * Returns the other load last seen, in cores.
+ */
+export async function quiet(pids: number[], maxMs: number, cores = 0.3): Promise<number> {
+  const until = Date.now() + maxMs
+  let other = NaN
+  do {
+    const s0 = systemBusyUs()
+    const o0 = ownUs(pids)
+    await sleep(300)
+    other = (systemBusyUs() - s0 - (ownUs(pids) - o0)) / 300_000
+    if (other < cores) break
+  } while (Date.now() < until)
+  return other
+}
+
 export interface Window {
   /** Responses completed while the window was open. */
   requests: number
@@ -38,6 +75,8 @@ export interface Window {
   p50Us: number
   p99Us: number
   errors: number
+  /** Cores used by other processes (not the service, the load generator or the sink) meanwhile. */
+  otherCores: number
 }
 
 interface Conn {
@@ -69,9 +108,13 @@ export class Load {
   #errors = 0
   #inFlight = 0
 
-  constructor(port: number, pid: number) {
+  readonly #others: number[]
+
+  /** `others`: the other processes of the measurement (the sink), left out of the "other load". */
+  constructor(port: number, pid: number, others: number[] = []) {
     this.#port = port
     this.#pid = pid
+    this.#others = [process.pid, ...others]
   }
 
   /** Opens `n` connections and learns the (fixed) length of a response from a first request. */
@@ -182,6 +225,8 @@ export class Load {
     const errors0 = this.#errors
     const p0 = procCpuUs(proc)
     const m0 = procCpuUs(main)
+    const s0 = systemBusyUs()
+    const o0 = ownUs(this.#others)
     const w0 = performance.now()
     this.#windowOpen = true
     await sleep(windowMs)
@@ -189,6 +234,7 @@ export class Load {
     const p1 = procCpuUs(proc)
     const m1 = procCpuUs(main)
     const seconds = (performance.now() - w0) / 1000
+    const otherCores = (systemBusyUs() - s0 - (ownUs(this.#others) - o0) - (p1 - p0)) / (seconds * 1e6)
     const requests = this.#done
     // Stop, and let what is in flight come back (its latency counts if it was sent in the window).
     this.#sending = false
@@ -203,6 +249,7 @@ export class Load {
       p50Us: percentile(this.#lat, this.#nLat, 0.5),
       p99Us: percentile(this.#lat, this.#nLat, 0.99),
       errors: this.#errors - errors0 + (this.#inFlight > 0 ? this.#inFlight : 0),
+      otherCores,
     }
   }
 

@@ -64,6 +64,14 @@ async function makeLog() {
   switch (contender) {
     case 'none':
       return () => {}
+    case 'build': {
+      // The record's fields built and kept (as a logger would hold them until it is done), nothing
+      // logged: what every contender pays before its logger runs, allocation and collection included.
+      const ring = new Array(64)
+      return (req, n, t0) => {
+        ring[n & 63] = fields(req, n, t0)
+      }
+    }
     case 'native-logger':
     case 'native-emit': {
       const { FluentClient } = require(join(root, 'index.js'))
@@ -114,6 +122,6 @@ server.keepAliveTimeout = 60_000
 server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`))
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line === 'count') process.stdout.write(`COUNT ${contender === 'none' ? 0 : logged}\n`)
+  if (line === 'count') process.stdout.write(`COUNT ${logged}\n`)
   else if (line === 'quit') process.exit(0)
 })

@@ -9,6 +9,7 @@ export type Placement = 'pinned' | 'unpinned'
 
 export const CONTENDERS: ReadonlyArray<{ id: string; label: string }> = [
   { id: 'none', label: 'no logging (the reference)' },
+  { id: 'build', label: 'fields built per request, nothing logged (the part every logger pays)' },
   { id: 'native-logger', label: 'fluent-native `logger().child(bound).info(msg, fields)`' },
   { id: 'native-emit', label: 'fluent-native `emit(tag, record)`' },
   { id: 'pino-destination', label: 'pino → fluent-native/pino `destination()`' },
@@ -78,6 +79,7 @@ interface Figures {
   satRatio: number
   satP99: number
   satExtraProc: number
+  other: number
 }
 
 function figures(run: Run, ref: Run): Figures {
@@ -95,6 +97,7 @@ function figures(run: Run, ref: Run): Figures {
     satRatio: rate(run.saturated) / rate(ref.saturated),
     satP99: run.saturated?.p99Us ?? NaN,
     satExtraProc: perReq(run.saturated, 'processUs') - perReq(ref.saturated, 'processUs'),
+    other: f?.otherCores ?? NaN,
   }
 }
 
@@ -143,15 +146,15 @@ function placementTable(runs: Run[], placement: Placement, meta: Meta): string[]
     '',
     `Fixed rate ${meta.rate.toLocaleString('en-US')} requests/s (${meta.seconds} s window), then saturation (${meta.conns} connections, ${meta.satSeconds} s). µs; "+" columns are against the no-logging service of the same round (median over rounds).`,
     '',
-    '| logging each request with | process CPU µs/req | **extra process CPU µs/req** | extra main-thread CPU µs/req | p99 latency µs | extra p99 µs | achieved req/s | saturation req/s | vs no logging | saturation p99 µs | rounds ok |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| logging each request with | process CPU µs/req | **extra process CPU µs/req** | extra main-thread CPU µs/req | p99 latency µs | extra p99 µs | achieved req/s | saturation req/s | vs no logging | saturation p99 µs | other load, cores | rounds ok |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const c of CONTENDERS) {
     const e = t.get(c.id)
     if (!e) continue
     const ref = c.id === 'none'
     out.push(
-      `| ${c.label} | ${us(med(t, c.id, 'proc'))} | ${ref ? '' : `**${signed(med(t, c.id, 'extraProc'))}**`} | ${ref ? '' : signed(med(t, c.id, 'extraMain'))} | ${us(med(t, c.id, 'p99'), 0)} | ${ref ? '' : signed(med(t, c.id, 'extraP99'), 0)} | ${k(med(t, c.id, 'achieved'))} | ${k(med(t, c.id, 'sat'))} | ${ref ? '' : `${us(med(t, c.id, 'satRatio'))}×`} | ${us(med(t, c.id, 'satP99'), 0)} | ${e.rounds.length}/${e.runs.length} |`,
+      `| ${c.label} | ${us(med(t, c.id, 'proc'))} | ${ref ? '' : `**${signed(med(t, c.id, 'extraProc'))}**`} | ${ref ? '' : signed(med(t, c.id, 'extraMain'))} | ${us(med(t, c.id, 'p99'), 0)} | ${ref ? '' : signed(med(t, c.id, 'extraP99'), 0)} | ${k(med(t, c.id, 'achieved'))} | ${k(med(t, c.id, 'sat'))} | ${ref ? '' : `${us(med(t, c.id, 'satRatio'))}×`} | ${us(med(t, c.id, 'satP99'), 0)} | ${us(med(t, c.id, 'other'))} | ${e.rounds.length}/${e.runs.length} |`,
     )
   }
   out.push('')

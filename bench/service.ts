@@ -24,6 +24,10 @@
  * The floors (service-floor.mjs) run in the same rounds, placed as the service is. Writes
  * results/service.{md,json} and ../docs/service.svg.
  *
+ * Before each run the driver waits (SERVICE_QUIET_MS, 10 s at most; SERVICE_QUIET_BUDGET_MS, 120 s in
+ * all) for other processes to leave the CPUs mostly alone, and each window records the cores they
+ * used meanwhile ("other load").
+ *
  * Environment: SERVICE_ROUNDS (3), SERVICE_RATE (8000 requests/s), SERVICE_SECONDS (3: the fixed-rate
  * window), SERVICE_SAT_SECONDS (2), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
  * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
@@ -38,7 +42,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-import { Load, sleep } from './loadgen.ts'
+import { Load, quiet, sleep } from './loadgen.ts'
 import type { Window } from './loadgen.ts'
 import { Sink } from './sink.ts'
 import { CONTENDERS, report } from './service-report.ts'
@@ -90,8 +94,17 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
+/** Waiting for a quiet machine: at most this long before each run, and this much in all. */
+const QUIET_MS = Number(process.env.SERVICE_QUIET_MS ?? 10_000)
+let quietBudget = Number(process.env.SERVICE_QUIET_BUDGET_MS ?? 120_000)
+
 async function runService(id: string, placement: Placement, round: number, sink: Sink): Promise<Run> {
   await sink.reset()
+  if (quietBudget > 0) {
+    const t0 = Date.now()
+    await quiet([sink.pid], Math.min(QUIET_MS, quietBudget))
+    quietBudget -= Date.now() - t0
+  }
   const base = id.endsWith('@base')
   const env = base ? { ...process.env, FLUENT_NATIVE_DIR: BASELINE } : process.env
   const proc = spawnPlaced(placement, 'service-child.mjs', [id.replace('@base', ''), String(sink.port)], env)
@@ -104,7 +117,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     const ready = await within(next(), 20_000, `${id} start`)
     const m = /^READY (\d+)$/.exec(ready)
     if (!m) throw new Error(`${id}: unexpected first line ${ready}`)
-    gen = new Load(Number(m[1]), proc.pid!)
+    gen = new Load(Number(m[1]), proc.pid!, [sink.pid])
     await gen.open(CONNS)
     run.fixed = await gen.fixed(RATE, WARM_MS, SECONDS * 1000)
     run.saturated = await gen.saturate(500, SAT_SECONDS * 1000)
@@ -113,7 +126,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     run.logged = Number(count?.[1] ?? NaN)
     const errors = (run.fixed.errors ?? 0) + (run.saturated.errors ?? 0)
     if (errors > 0) run.failure = `${errors} request(s) failed or were cut short`
-    if (id !== 'none' && id !== 'pino-devnull') {
+    if (id !== 'none' && id !== 'build' && id !== 'pino-devnull') {
       const s = await sink.wait(run.logged, 30_000)
       run.delivered = s.events
       if (s.events !== run.logged) run.failure ??= `${s.events} of ${run.logged} records arrived within 30 s`
@@ -131,7 +144,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     clearTimeout(kill)
   }
   // Duplicates would show up after the exit drain.
-  if (id !== 'none' && id !== 'pino-devnull' && run.failure === undefined) {
+  if (id !== 'none' && id !== 'build' && id !== 'pino-devnull' && run.failure === undefined) {
     await sleep(100)
     const s = await sink.stats()
     if (s.events !== run.logged) run.failure = `${s.events} records counted after exit, ${run.logged} logged`
@@ -165,7 +178,7 @@ function say(line: string): void {
 
 function brief(w: Window | undefined): string {
   if (!w) return '-'
-  return `${Math.round(w.requests / w.seconds)}/s ${((w.processUs / w.requests) || 0).toFixed(2)} us/req (main ${((w.mainUs / w.requests) || 0).toFixed(2)}) p99 ${w.p99Us.toFixed(0)} us`
+  return `other ${w.otherCores.toFixed(2)} cores, ${Math.round(w.requests / w.seconds)}/s ${((w.processUs / w.requests) || 0).toFixed(2)} us/req (main ${((w.mainUs / w.requests) || 0).toFixed(2)}) p99 ${w.p99Us.toFixed(0)} us`
 }
 
 async function main(): Promise<void> {
@@ -217,7 +230,7 @@ async function main(): Promise<void> {
   const { markdown, svg } = report(meta, runs, floors)
   writeFileSync(join(results, 'service.json'), `${JSON.stringify({ meta, runs, floors }, null, 1)}\n`)
   writeFileSync(join(results, 'service.md'), markdown)
-  if (!BASELINE && !only) {
+  if (!only) {
     mkdirSync(join(root, 'docs'), { recursive: true })
     writeFileSync(join(root, 'docs', 'service.svg'), svg)
   }
