@@ -1,23 +1,52 @@
 /**
  * The HTTP load generator of bench/service.ts: keep-alive connections on raw sockets, one request in
  * flight per connection, either open-loop at a fixed rate or closed-loop as fast as the service
- * answers (saturation). While a measurement window is open it samples the service's CPU from /proc
- * at both ends and records each request's latency.
+ * answers (saturation).
+ *
+ * Paired phases: the service logs only the requests whose path starts with `/log`. A measurement
+ * alternates short phases of plain and logged requests to the same process (PHASE_MS each), and sums
+ * each kind's CPU, requests and latencies over its phases. On this shared machine the load of other
+ * processes moves a whole run's CPU per request by several µs (they compete for the caches and the
+ * core's other hardware thread); phases a fraction of a second apart see the same load, so the
+ * difference between the two kinds, which is what logging adds, keeps its sign and size where whole
+ * runs of different processes did not. CPU comes from the scheduler's own account, in ns
+ * (`/proc/<pid>/task/<tid>/schedstat`: the main thread, and the sum over every thread for the whole
+ * process); `/proc/<pid>/stat` reports the same account in 10 ms ticks, too coarse for phases of a
+ * few thousand requests.
  *
  * Why not autocannon: its `overallRate` is a per-connection quota per second (each connection sends
  * back to back until its quota is used up, then waits for the next second), so a "fixed rate" is a
- * burst at saturation followed by idle time, and its latency histogram records whole milliseconds;
- * a logged request's added latency is tens of microseconds. Here, at a fixed rate, a 1 ms timer sends
- * whatever the clock says is due (rate / 1000 requests per tick, the arrival pattern the service
- * sees), and latency is taken per request with `performance.now()` from the write to the last byte
- * of its response.
+ * burst at saturation followed by idle time; its latency histogram records whole milliseconds, where a
+ * logged request's added latency is microseconds; and it has no way to alternate two kinds of
+ * request in phases. Here, at a fixed rate, a 1 ms timer sends whatever the clock says is due
+ * (rate / 1000 requests per tick: the arrival pattern the service sees), and latency is taken per
+ * request with `performance.now()` from the write to the last byte of its response.
  */
 import net from 'node:net'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 
-const REQUEST = Buffer.from(
-  'GET /api/v1/orders/123?page=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: service-bench/1 (Linux x86_64)\r\nAccept: application/json\r\n\r\n',
-)
+const request = (path: string) =>
+  Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: service-bench/1 (Linux x86_64)\r\nAccept: application/json\r\n\r\n`)
+/** Plain and logged requests: the same length, so the service parses the same bytes. */
+const REQUESTS = [request('/api/v1/orders/123?page=2'), request('/log/v1/orders/123?page=2')]
+/** Each phase of one kind of request lasts this long; a measurement alternates the kinds. */
+export const PHASE_MS = Number(process.env.SERVICE_PHASE_MS ?? 250)
+
+/** CPU of every thread of `pid` and of its main thread, ns (the scheduler's account). */
+export function threadsCpuNs(pid: number): { process: number; main: number } {
+  let sum = 0
+  let main = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+      sum += ns
+      if (tid === String(pid)) main = ns
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { process: sum, main }
+}
 
 /** utime + stime of a process or one thread (`/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat`), in µs. */
 export function procCpuUs(path: string): number {
@@ -64,14 +93,15 @@ export async function quiet(pids: number[], maxMs: number, cores = 0.3): Promise
   return other
 }
 
+/** One kind of request (plain or logged) over the phases of a measurement. */
 export interface Window {
-  /** Responses completed while the window was open. */
+  /** Responses completed during this kind's phases. */
   requests: number
   seconds: number
-  /** Service CPU over the window, µs: every thread, and the main thread alone. */
+  /** Service CPU during this kind's phases, µs: every thread, and the main thread alone. */
   processUs: number
   mainUs: number
-  /** Latency of the requests sent in the window, µs. */
+  /** Latency of this kind's requests sent while measuring, µs. */
   p50Us: number
   p99Us: number
   errors: number
@@ -83,7 +113,14 @@ interface Conn {
   sock: net.Socket
   sentAt: number
   got: number
-  inWindow: boolean
+  /** The kind of the request in flight (0 plain, 1 logged), or -1 if it is not measured. */
+  kind: number
+}
+
+/** Paired measurement: the plain and the logged requests of one process. */
+export interface Pair {
+  plain: Window
+  logged: Window
 }
 
 function percentile(xs: Float64Array, n: number, q: number): number {
@@ -101,13 +138,15 @@ export class Load {
   #closedLoop = false
   #sending = false
   #backlog = 0
-  #windowOpen = false
+  /** The kind of request sent now (0 plain, 1 logged). */
+  #kind = 0
+  /** Measuring: latencies are kept and completions counted. */
+  #measuring = false
   #done = 0
-  #lat = new Float64Array(1 << 20)
-  #nLat = 0
+  readonly #lat = [new Float64Array(1 << 20), new Float64Array(1 << 20)]
+  readonly #nLat = [0, 0]
   #errors = 0
   #inFlight = 0
-
   readonly #others: number[]
 
   /** `others`: the other processes of the measurement (the sink), left out of the "other load". */
@@ -123,7 +162,7 @@ export class Load {
       const sock = net.connect(this.#port, '127.0.0.1')
       sock.setNoDelay(true)
       await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
-      this.#conns.push({ sock, sentAt: 0, got: 0, inWindow: false })
+      this.#conns.push({ sock, sentAt: 0, got: 0, kind: -1 })
     }
     const first = this.#conns[0].sock
     this.#responseLength = await new Promise<number>((resolve, reject) => {
@@ -141,7 +180,7 @@ export class Load {
         resolve(total)
       }
       first.on('data', onData)
-      first.write(REQUEST)
+      first.write(REQUESTS[0])
     })
     for (const c of this.#conns) {
       c.sock.on('data', (d: Buffer) => this.#onData(c, d))
@@ -159,10 +198,9 @@ export class Load {
     if (c.got > this.#responseLength) this.#errors++
     c.got = 0
     this.#inFlight--
-    if (c.inWindow) {
-      if (this.#nLat < this.#lat.length) this.#lat[this.#nLat++] = (performance.now() - c.sentAt) * 1000
-    }
-    if (this.#windowOpen) this.#done++
+    const k = c.kind
+    if (k >= 0 && this.#nLat[k] < this.#lat[k].length) this.#lat[k][this.#nLat[k]++] = (performance.now() - c.sentAt) * 1000
+    this.#done++
     if (!this.#sending) return void this.#idle.push(c)
     if (this.#closedLoop) return this.#send(c)
     if (this.#backlog > 0) {
@@ -173,10 +211,10 @@ export class Load {
   }
 
   #send(c: Conn): void {
-    c.inWindow = this.#windowOpen
+    c.kind = this.#measuring ? this.#kind : -1
     this.#inFlight++
     c.sentAt = performance.now()
-    c.sock.write(REQUEST)
+    c.sock.write(REQUESTS[this.#kind])
   }
 
   #request(): void {
@@ -185,8 +223,8 @@ export class Load {
     else this.#send(c)
   }
 
-  /** Fixed rate: `warmMs` unmeasured, then a window of `windowMs`. */
-  async fixed(rate: number, warmMs: number, windowMs: number): Promise<Window> {
+  /** Fixed rate: `warmMs` unmeasured (both kinds in turn), then `windowMs` of measured phases. */
+  async fixed(rate: number, warmMs: number, windowMs: number): Promise<Pair> {
     this.#closedLoop = false
     this.#sending = true
     const t0 = performance.now()
@@ -202,55 +240,70 @@ export class Load {
     }
     tick()
     try {
-      return await this.#window(warmMs, windowMs)
+      return await this.#phases(warmMs, windowMs)
     } finally {
       clearTimeout(timer)
     }
   }
 
   /** Saturation: every connection sends its next request as soon as its response arrived. */
-  async saturate(warmMs: number, windowMs: number): Promise<Window> {
+  async saturate(warmMs: number, windowMs: number): Promise<Pair> {
     this.#closedLoop = true
     this.#sending = true
     for (const c of this.#idle.splice(0)) this.#send(c)
-    return this.#window(warmMs, windowMs)
+    return this.#phases(warmMs, windowMs)
   }
 
-  async #window(warmMs: number, windowMs: number): Promise<Window> {
-    await sleep(warmMs)
-    const proc = `/proc/${this.#pid}/stat`
-    const main = `/proc/${this.#pid}/task/${this.#pid}/stat`
-    this.#nLat = 0
-    this.#done = 0
+  async #phases(warmMs: number, windowMs: number): Promise<Pair> {
+    // Warm-up: both kinds in turn, so the logging path is compiled before it is measured.
+    for (let t = 0; t < warmMs; t += PHASE_MS) {
+      this.#kind ^= 1
+      await sleep(Math.min(PHASE_MS, warmMs - t))
+    }
+    const totals = [0, 1].map(() => ({ requests: 0, ms: 0, processNs: 0, mainNs: 0 }))
+    this.#nLat[0] = this.#nLat[1] = 0
     const errors0 = this.#errors
-    const p0 = procCpuUs(proc)
-    const m0 = procCpuUs(main)
     const s0 = systemBusyUs()
     const o0 = ownUs(this.#others)
     const w0 = performance.now()
-    this.#windowOpen = true
-    await sleep(windowMs)
-    this.#windowOpen = false
-    const p1 = procCpuUs(proc)
-    const m1 = procCpuUs(main)
+    const n = Math.max(2, 2 * Math.round(windowMs / PHASE_MS / 2))
+    let serviceNs = 0
+    for (let i = 0; i < n; i++) {
+      // Plain first in even pairs, logged first in odd ones: neither kind always follows the other.
+      this.#kind = (i + (i >> 1)) & 1
+      this.#measuring = true
+      const c0 = threadsCpuNs(this.#pid)
+      const d0 = this.#done
+      const p0 = performance.now()
+      await sleep(PHASE_MS)
+      const c1 = threadsCpuNs(this.#pid)
+      const t = totals[this.#kind]
+      t.requests += this.#done - d0
+      t.ms += performance.now() - p0
+      t.processNs += Math.max(0, c1.process - c0.process)
+      t.mainNs += c1.main - c0.main
+      serviceNs += Math.max(0, c1.process - c0.process)
+    }
+    this.#measuring = false
     const seconds = (performance.now() - w0) / 1000
-    const otherCores = (systemBusyUs() - s0 - (ownUs(this.#others) - o0) - (p1 - p0)) / (seconds * 1e6)
-    const requests = this.#done
-    // Stop, and let what is in flight come back (its latency counts if it was sent in the window).
+    const otherCores = (systemBusyUs() - s0 - (ownUs(this.#others) - o0) - serviceNs / 1000) / (seconds * 1e6)
+    // Stop, and let what is in flight come back (its latency counts if it was sent while measuring).
     this.#sending = false
     this.#backlog = 0
     const until = Date.now() + 5000
     while (this.#inFlight > 0 && Date.now() < until) await sleep(2)
-    return {
-      requests,
-      seconds,
-      processUs: p1 - p0,
-      mainUs: m1 - m0,
-      p50Us: percentile(this.#lat, this.#nLat, 0.5),
-      p99Us: percentile(this.#lat, this.#nLat, 0.99),
-      errors: this.#errors - errors0 + (this.#inFlight > 0 ? this.#inFlight : 0),
+    const errors = this.#errors - errors0 + (this.#inFlight > 0 ? this.#inFlight : 0)
+    const window = (k: number): Window => ({
+      requests: totals[k].requests,
+      seconds: totals[k].ms / 1000,
+      processUs: totals[k].processNs / 1000,
+      mainUs: totals[k].mainNs / 1000,
+      p50Us: percentile(this.#lat[k], this.#nLat[k], 0.5),
+      p99Us: percentile(this.#lat[k], this.#nLat[k], 0.99),
+      errors,
       otherCores,
-    }
+    })
+    return { plain: window(0), logged: window(1) }
   }
 
   close(): void {

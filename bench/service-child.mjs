@@ -5,7 +5,8 @@
  *
  *   node bench/service-child.mjs <contender> <sinkPort>
  *
- * Prints `READY <httpPort>` once it listens (and its logger is connected or ready). Stdin commands,
+ * Only requests whose path starts with `/log` are logged; the others are the same service's
+ * reference (bench/loadgen.ts alternates the two). Prints `READY <httpPort>` once it listens (and its logger is connected or ready). Stdin commands,
  * one answer line each: `count` -> `COUNT <records logged>`; `quit` -> exits (fluent-native's exit
  * drain runs). `FLUENT_NATIVE_DIR` loads fluent-native from another built tree (to compare builds in
  * one run); the default is this checkout.
@@ -116,7 +117,8 @@ const server = http.createServer((req, res) => {
   const t0 = performance.now()
   res.writeHead(200, HEADERS)
   res.end(BODY)
-  log(req, ++logged, t0)
+  // Only `/log...` requests are logged: the load generator alternates phases of both (loadgen.ts).
+  if (req.url.charCodeAt(1) === 108) log(req, ++logged, t0)
 })
 server.keepAliveTimeout = 60_000
 server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`))

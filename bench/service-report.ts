@@ -1,14 +1,14 @@
 /**
  * bench/service.ts's contenders, and its results as markdown (results/service.md) and an SVG chart
- * (docs/service.svg): medians over rounds of each contender's figure against the no-logging service
- * of the same round and placement, the issue's targets, and the floors.
+ * (docs/service.svg): medians over rounds of what logging adds in each contender's service (its
+ * logged requests against its own plain ones), the issue's targets, and the floors.
  */
-import type { Window } from './loadgen.ts'
+import type { Pair, Window } from './loadgen.ts'
 
 export type Placement = 'pinned' | 'unpinned'
 
 export const CONTENDERS: ReadonlyArray<{ id: string; label: string }> = [
-  { id: 'none', label: 'no logging (the reference)' },
+  { id: 'none', label: 'nothing logged on either kind (the method\'s noise)' },
   { id: 'build', label: 'fields built per request, nothing logged (the part every logger pays)' },
   { id: 'native-logger', label: 'fluent-native `logger().child(bound).info(msg, fields)`' },
   { id: 'native-emit', label: 'fluent-native `emit(tag, record)`' },
@@ -24,8 +24,8 @@ export interface Run {
   id: string
   placement: Placement
   round: number
-  fixed: Window | undefined
-  saturated: Window | undefined
+  fixed: Pair | undefined
+  saturated: Pair | undefined
   logged: number
   delivered: number
   failure: string | undefined
@@ -66,38 +66,38 @@ function median(xs: number[]): number {
 const perReq = (w: Window | undefined, key: 'processUs' | 'mainUs') => (w && w.requests > 0 ? w[key] / w.requests : NaN)
 const rate = (w: Window | undefined) => (w && w.seconds > 0 ? w.requests / w.seconds : NaN)
 
-/** The per-round figures of one contender against the reference of the same round. */
+/** One run's figures: its logged requests against its own plain ones (loadgen.ts, paired phases). */
 interface Figures {
+  plainProc: number
   proc: number
-  main: number
   extraProc: number
   extraMain: number
+  plainP99: number
   p99: number
   extraP99: number
   achieved: number
   sat: number
   satRatio: number
   satP99: number
-  satExtraProc: number
   other: number
 }
 
-function figures(run: Run, ref: Run): Figures {
+function figures(run: Run): Figures {
   const f = run.fixed
-  const r = ref.fixed
+  const s = run.saturated
   return {
-    proc: perReq(f, 'processUs'),
-    main: perReq(f, 'mainUs'),
-    extraProc: perReq(f, 'processUs') - perReq(r, 'processUs'),
-    extraMain: perReq(f, 'mainUs') - perReq(r, 'mainUs'),
-    p99: f?.p99Us ?? NaN,
-    extraP99: (f?.p99Us ?? NaN) - (r?.p99Us ?? NaN),
-    achieved: rate(f),
-    sat: rate(run.saturated),
-    satRatio: rate(run.saturated) / rate(ref.saturated),
-    satP99: run.saturated?.p99Us ?? NaN,
-    satExtraProc: perReq(run.saturated, 'processUs') - perReq(ref.saturated, 'processUs'),
-    other: f?.otherCores ?? NaN,
+    plainProc: perReq(f?.plain, 'processUs'),
+    proc: perReq(f?.logged, 'processUs'),
+    extraProc: perReq(f?.logged, 'processUs') - perReq(f?.plain, 'processUs'),
+    extraMain: perReq(f?.logged, 'mainUs') - perReq(f?.plain, 'mainUs'),
+    plainP99: f?.plain.p99Us ?? NaN,
+    p99: f?.logged.p99Us ?? NaN,
+    extraP99: (f?.logged.p99Us ?? NaN) - (f?.plain.p99Us ?? NaN),
+    achieved: rate(f?.logged),
+    sat: rate(s?.logged),
+    satRatio: rate(s?.logged) / rate(s?.plain),
+    satP99: s?.logged.p99Us ?? NaN,
+    other: f?.logged.otherCores ?? NaN,
   }
 }
 
@@ -105,29 +105,25 @@ type Table = Map<string, { rounds: Figures[]; failed: Run[]; runs: Run[] }>
 
 function collect(runs: Run[], placement: Placement): Table {
   const table: Table = new Map()
-  const mine = runs.filter((r) => r.placement === placement)
-  for (const run of mine) {
+  for (const run of runs.filter((r) => r.placement === placement)) {
     const entry = table.get(run.id) ?? { rounds: [], failed: [], runs: [] }
     table.set(run.id, entry)
     entry.runs.push(run)
-    if (run.failure) {
-      entry.failed.push(run)
-      continue
-    }
-    const ref = mine.find((r) => r.id === 'none' && r.round === run.round && !r.failure)
-    if (ref) entry.rounds.push(figures(run, ref))
+    if (run.failure) entry.failed.push(run)
+    else entry.rounds.push(figures(run))
   }
   return table
 }
 
 const med = (t: Table, id: string, k: keyof Figures) => median(t.get(id)?.rounds.map((f) => f[k]) ?? [])
-/** Median over rounds of a ratio of two contenders' figures taken in the same round. */
+/** Median over rounds of the ratio of two contenders' extra process CPU taken in the same round. */
 function medRatio(runs: Run[], placement: Placement, a: string, b: string): number {
-  const t = collect(runs, placement)
-  const ra = t.get(a)?.rounds ?? []
-  const rb = t.get(b)?.rounds ?? []
   const xs: number[] = []
-  for (let i = 0; i < Math.min(ra.length, rb.length); i++) xs.push(ra[i].extraProc / rb[i].extraProc)
+  const mine = runs.filter((r) => r.placement === placement && !r.failure)
+  for (const ra of mine.filter((r) => r.id === a)) {
+    const rb = mine.find((r) => r.id === b && r.round === ra.round)
+    if (rb) xs.push(figures(ra).extraProc / figures(rb).extraProc)
+  }
   return median(xs)
 }
 
@@ -144,17 +140,16 @@ function placementTable(runs: Run[], placement: Placement, meta: Meta): string[]
   const out = [
     `### ${placement === 'pinned' ? 'Pinned: the service and all its threads on CPU 0, load generator and receiver on CPU 1' : 'Unpinned'}`,
     '',
-    `Fixed rate ${meta.rate.toLocaleString('en-US')} requests/s (${meta.seconds} s window), then saturation (${meta.conns} connections, ${meta.satSeconds} s). µs; "+" columns are against the no-logging service of the same round (median over rounds).`,
+    `Fixed rate ${meta.rate.toLocaleString('en-US')} requests/s (${meta.seconds} s of phases), then saturation (${meta.conns} connections, ${meta.satSeconds} s). Each service alternates phases of plain and logged requests; "extra" is logged minus plain in the same process. µs; medians over rounds.`,
     '',
-    '| logging each request with | process CPU µs/req | **extra process CPU µs/req** | extra main-thread CPU µs/req | p99 latency µs | extra p99 µs | achieved req/s | saturation req/s | vs no logging | saturation p99 µs | other load, cores | rounds ok |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| logging each request with | plain: process CPU µs/req | logged | **extra process CPU µs/req** | extra main-thread CPU µs/req | p99 plain / logged µs | extra p99 µs | achieved req/s | saturation req/s (logged) | vs plain | saturation p99 µs | other load, cores | rounds ok |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const c of CONTENDERS) {
     const e = t.get(c.id)
     if (!e) continue
-    const ref = c.id === 'none'
     out.push(
-      `| ${c.label} | ${us(med(t, c.id, 'proc'))} | ${ref ? '' : `**${signed(med(t, c.id, 'extraProc'))}**`} | ${ref ? '' : signed(med(t, c.id, 'extraMain'))} | ${us(med(t, c.id, 'p99'), 0)} | ${ref ? '' : signed(med(t, c.id, 'extraP99'), 0)} | ${k(med(t, c.id, 'achieved'))} | ${k(med(t, c.id, 'sat'))} | ${ref ? '' : `${us(med(t, c.id, 'satRatio'))}×`} | ${us(med(t, c.id, 'satP99'), 0)} | ${us(med(t, c.id, 'other'))} | ${e.rounds.length}/${e.runs.length} |`,
+      `| ${c.label} | ${us(med(t, c.id, 'plainProc'))} | ${us(med(t, c.id, 'proc'))} | **${signed(med(t, c.id, 'extraProc'))}** | ${signed(med(t, c.id, 'extraMain'))} | ${us(med(t, c.id, 'plainP99'), 0)} / ${us(med(t, c.id, 'p99'), 0)} | ${signed(med(t, c.id, 'extraP99'), 0)} | ${k(med(t, c.id, 'achieved'))} | ${k(med(t, c.id, 'sat'))} | ${us(med(t, c.id, 'satRatio'))}× | ${us(med(t, c.id, 'satP99'), 0)} | ${us(med(t, c.id, 'other'))} | ${e.rounds.length}/${e.runs.length} |`,
     )
   }
   out.push('')
@@ -195,7 +190,7 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
 function floorTable(floors: FloorRun[]): string {
   if (floors.length === 0) return '(floors not measured: SERVICE_FLOOR_TURNS=0)'
   const placements = [...new Set(floors.map((f) => f.placement))]
-  const ops = [...new Set(Object.keys(floors[0].ns).map((n) => n.replace(/ \((warm|cold)\)$/, '')))].filter((o) => o !== 'nothing')
+  const ops = [...new Set(Object.keys(floors[0].ns).filter((n) => !n.startsWith('probe')).map((n) => n.replace(/ \((warm|cold)\)$/, '')))].filter((o) => o !== 'nothing')
   const head = `| one per event-loop turn (main thread, ns, net of an empty turn) | ${placements.flatMap((p) => [`${p}, warm`, `${p}, cold`]).join(' | ')} |`
   const rows = [head, `|---|${placements.map(() => '---:|---:|').join('')}`]
   const at = (p: Placement, name: string) => median(floors.filter((f) => f.placement === p).map((f) => f.ns[name]))
@@ -205,6 +200,19 @@ function floorTable(floors: FloorRun[]): string {
   }
   const empty = placements.flatMap((p) => (['warm', 'cold'] as const).map((w) => us(at(p, `nothing (${w})`), 0)))
   rows.push(`| (the empty bracket itself, subtracted above) | ${empty.join(' | ')} |`)
+  rows.push(
+    '',
+    'The probe: one record logged per `setImmediate` turn, CPU per turn over a long chain (everything included, the handover wherever it happens), net of the same chain of empty turns (ns):',
+    '',
+    `| per logged turn | ${placements.flatMap((p) => [`${p}, main thread`, `${p}, process`]).join(' | ')} |`,
+    `|---|${placements.map(() => '---:|---:|').join('')}`,
+  )
+  for (const op of ['logger.info', 'emit']) {
+    const cells = placements.flatMap((p) =>
+      (['main', 'process'] as const).map((w) => us(at(p, `probe ${w}: ${op}`) - at(p, `probe ${w}: empty turn`), 0)),
+    )
+    rows.push(`| ${op} | ${cells.join(' | ')} |`)
+  }
   return rows.join('\n')
 }
 
@@ -267,7 +275,7 @@ export function report(meta: Meta, runs: Run[], floors: FloorRun[]): { markdown:
     '',
     `Run ${meta.started} to ${meta.finished}, Node ${meta.node}, ${meta.cpu}, commit ${meta.commit}; load average before ${meta.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(2)).join(' ')} (the machine is shared: read ratios and differences, not absolutes).`,
     '',
-    `Command: \`${meta.command}\`${meta.baseline ? ` (baseline build: ${meta.baseline})` : ''}. ${meta.rounds} rounds, contenders interleaved; every figure is the median over rounds, each round's figure taken against the no-logging service of the same round. Every contender's records were counted by the receiver (runs that lost or duplicated any are listed as FAILED and left out).`,
+    `Command: \`${meta.command}\`${meta.baseline ? ` (baseline build: ${meta.baseline})` : ''}. ${meta.rounds} rounds, contenders interleaved, a fresh service per contender and round; each service alternates phases of plain and logged requests (bench/loadgen.ts), and what logging adds is logged minus plain in the same process; every figure is the median over rounds. Every contender's records were counted by the receiver (runs that lost or duplicated any are listed as FAILED and left out).`,
     '',
     ...targets(runs, meta, floorTable(floors)),
     '',

@@ -4,23 +4,28 @@
  *   npm run bench:service      # builds fluent-sink, then node --import @oxc-node/core/register bench/service.ts
  *
  * A plain node:http service (service-child.mjs) answers every request and logs one access record per
- * request through one contender: nothing (the reference), the fluent-native logger (a child with
- * bound fields), fluent-native `emit` of the whole record, pino through fluent-native's
- * `destination()` and through its transport (`fluent-native/pino` in pino's worker), pino to
- * /dev/null (sync writes, the floor of any pino route) and @fluent-org/logger in Forward mode (its
- * fastest). Each service is loaded by this process (loadgen.ts) at a fixed rate, then to saturation;
- * every record goes to one `fluent-sink`, which must count every record the service logged (else the
- * run is marked FAILED and left out).
+ * `/log` request through one contender: the fluent-native logger (a child with bound fields),
+ * fluent-native `emit` of the whole record, pino through fluent-native's `destination()` and through
+ * its transport (`fluent-native/pino` in pino's worker), pino to /dev/null (sync writes, the floor
+ * of any pino route) and @fluent-org/logger in Forward mode (its fastest); `none` logs nothing on
+ * either kind of request (its two kinds measure the method's own noise), `build` only builds the
+ * record's fields (what every logger pays before it runs). This process loads each service
+ * (loadgen.ts) at a fixed rate, then to saturation, alternating phases of plain and `/log` requests
+ * (SERVICE_PHASE_MS, 250 ms each): what logging adds is the difference between the two kinds in the
+ * same process, phases a fraction of a second apart, so the load of other processes on this shared
+ * machine, which moves whole runs by several µs per request, falls on both alike. Every record goes
+ * to one `fluent-sink`, which must count every record the service logged (else the run is marked
+ * FAILED and left out).
  *
  * Placements: `pinned`, the service and all its threads on CPU 0 (a 1-CPU pod), this process (the
  * load generator) and the sink on CPU 1 (taskset); `unpinned`, nobody pinned. Rounds interleave the
- * contenders; every figure is the median over rounds of the difference (or ratio) against the
- * no-logging service of the same round and placement:
- *   - CPU per request: utime + stime of the whole service process (/proc/<pid>/stat: every thread:
- *     our writer, pino's worker, V8's helpers) and of its main thread (/proc/<pid>/task/<pid>/stat)
- *     over the measurement window, divided by the requests answered in it;
- *   - p99 latency of the requests sent in the window (from the write to the last byte back);
- *   - requests/s at saturation.
+ * contenders (a fresh service process per contender and round); every figure is the median over
+ * rounds:
+ *   - CPU per request: the scheduler's account of every thread of the service (our writer, pino's
+ *     worker, V8's helpers) and of its main thread over each kind's phases, divided by the requests
+ *     answered in them (loadgen.ts says why schedstat rather than /proc/<pid>/stat's 10 ms ticks);
+ *   - p99 latency of each kind's requests (from the write to the last byte back);
+ *   - requests/s at saturation, each kind.
  * The floors (service-floor.mjs) run in the same rounds, placed as the service is. Writes
  * results/service.{md,json} and ../docs/service.svg.
  *
@@ -29,7 +34,7 @@
  * used meanwhile ("other load").
  *
  * Environment: SERVICE_ROUNDS (3), SERVICE_RATE (8000 requests/s), SERVICE_SECONDS (3: the fixed-rate
- * window), SERVICE_SAT_SECONDS (2), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
+ * phases in all), SERVICE_SAT_SECONDS (2), SERVICE_PHASE_MS (250), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
  * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
  * SERVICE_BASELINE=<dir of another built checkout> adds its logger and emit as `native-logger@base`
  * and `native-emit@base` (to compare two builds in one run).
@@ -43,7 +48,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 import { Load, quiet, sleep } from './loadgen.ts'
-import type { Window } from './loadgen.ts'
+import type { Pair } from './loadgen.ts'
 import { Sink } from './sink.ts'
 import { CONTENDERS, report } from './service-report.ts'
 import type { Placement, Run, FloorRun } from './service-report.ts'
@@ -124,7 +129,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     proc.stdin!.write('count\n')
     const count = /^COUNT (\d+)$/.exec(await within(next(), 10_000, `${id} count`))
     run.logged = Number(count?.[1] ?? NaN)
-    const errors = (run.fixed.errors ?? 0) + (run.saturated.errors ?? 0)
+    const errors = run.fixed.logged.errors + run.saturated.logged.errors
     if (errors > 0) run.failure = `${errors} request(s) failed or were cut short`
     if (id !== 'none' && id !== 'build' && id !== 'pino-devnull') {
       const s = await sink.wait(run.logged, 30_000)
@@ -176,9 +181,11 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`)
 }
 
-function brief(w: Window | undefined): string {
-  if (!w) return '-'
-  return `other ${w.otherCores.toFixed(2)} cores, ${Math.round(w.requests / w.seconds)}/s ${((w.processUs / w.requests) || 0).toFixed(2)} us/req (main ${((w.mainUs / w.requests) || 0).toFixed(2)}) p99 ${w.p99Us.toFixed(0)} us`
+function brief(p: Pair | undefined): string {
+  if (!p) return '-'
+  const per = (w: Pair['plain'], k: 'processUs' | 'mainUs') => w[k] / w.requests
+  const { plain, logged } = p
+  return `other ${logged.otherCores.toFixed(2)} cores, ${Math.round(logged.requests / logged.seconds)}/s, ${per(plain, 'processUs').toFixed(2)} -> ${per(logged, 'processUs').toFixed(2)} us/req (main ${per(plain, 'mainUs').toFixed(2)} -> ${per(logged, 'mainUs').toFixed(2)}), p99 ${plain.p99Us.toFixed(0)} -> ${logged.p99Us.toFixed(0)} us`
 }
 
 async function main(): Promise<void> {
