@@ -61,8 +61,26 @@ function whole(req, n, t0) {
   }
 }
 
+/** fluent-native's logger or emit from the build in `dir`, sending to the sink. */
+function nativeLog(dir, how) {
+  const { FluentClient } = require(join(dir, 'index.js'))
+  const client = new FluentClient({ host: '127.0.0.1', port: sinkPort })
+  client.on('error', (e) => process.stderr.write(`client error: ${e.code}: ${e.message}\n`))
+  if (how === 'emit') return (req, n, t0) => client.emit(TAG, whole(req, n, t0))
+  const log = client.logger({ tag: TAG }).child(BOUND)
+  return (req, n, t0) => log.info(MSG, fields(req, n, t0))
+}
+
 async function makeLog() {
   switch (contender) {
+    case 'ab-logger':
+    case 'ab-emit': {
+      // Two builds in one process: `/log` requests through this checkout's, the others through the
+      // baseline's (FLUENT_NATIVE_BASELINE), so the paired phases compare the builds directly.
+      const how = contender === 'ab-emit' ? 'emit' : 'logger'
+      baseLog = nativeLog(resolve(process.env.FLUENT_NATIVE_BASELINE), how)
+      return nativeLog(root, how)
+    }
     case 'none':
       return () => {}
     case 'build': {
@@ -74,14 +92,9 @@ async function makeLog() {
       }
     }
     case 'native-logger':
-    case 'native-emit': {
-      const { FluentClient } = require(join(root, 'index.js'))
-      const client = new FluentClient({ host: '127.0.0.1', port: sinkPort })
-      client.on('error', (e) => process.stderr.write(`client error: ${e.code}: ${e.message}\n`))
-      if (contender === 'native-emit') return (req, n, t0) => client.emit(TAG, whole(req, n, t0))
-      const log = client.logger({ tag: TAG }).child(BOUND)
-      return (req, n, t0) => log.info(MSG, fields(req, n, t0))
-    }
+      return nativeLog(root, 'logger')
+    case 'native-emit':
+      return nativeLog(root, 'emit')
     case 'pino-destination':
     case 'pino-transport':
     case 'pino-devnull': {
@@ -111,6 +124,8 @@ async function makeLog() {
   }
 }
 
+/** With `ab-*`: the baseline build's log function, for the plain requests. */
+let baseLog
 const log = await makeLog()
 let logged = 0
 const server = http.createServer((req, res) => {
@@ -119,6 +134,7 @@ const server = http.createServer((req, res) => {
   res.end(BODY)
   // Only `/log...` requests are logged: the load generator alternates phases of both (loadgen.ts).
   if (req.url.charCodeAt(1) === 108) log(req, ++logged, t0)
+  else if (baseLog !== undefined) baseLog(req, ++logged, t0)
 })
 server.keepAliveTimeout = 60_000
 server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`))

@@ -18,6 +18,8 @@ export const CONTENDERS: ReadonlyArray<{ id: string; label: string }> = [
   { id: 'org-forward', label: '@fluent-org/logger, Forward' },
   { id: 'native-logger@base', label: 'fluent-native logger, baseline build' },
   { id: 'native-emit@base', label: 'fluent-native emit, baseline build' },
+  { id: 'ab-logger', label: 'A/B in one service: logger, this build minus the baseline (plain = baseline)' },
+  { id: 'ab-emit', label: 'A/B in one service: emit, this build minus the baseline (plain = baseline)' },
 ]
 
 export interface Run {
@@ -236,7 +238,7 @@ function failures(runs: Run[]): string[] {
 function chart(runs: Run[], meta: Meta): string {
   const placement: Placement = runs.some((r) => r.placement === 'pinned') ? 'pinned' : 'unpinned'
   const t = collect(runs, placement)
-  const rows = CONTENDERS.filter((c) => c.id !== 'none' && !c.id.endsWith('@base') && t.has(c.id)).map((c) => ({
+  const rows = CONTENDERS.filter((c) => c.id !== 'none' && !c.id.endsWith('@base') && !c.id.startsWith('ab-') && t.has(c.id)).map((c) => ({
     label: c.label.replace(/`/g, ''),
     proc: med(t, c.id, 'extraProc'),
     main: med(t, c.id, 'extraMain'),

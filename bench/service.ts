@@ -37,7 +37,9 @@
  * phases in all), SERVICE_SAT_SECONDS (2), SERVICE_PHASE_MS (250), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
  * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
  * SERVICE_BASELINE=<dir of another built checkout> adds its logger and emit as `native-logger@base`
- * and `native-emit@base` (to compare two builds in one run).
+ * and `native-emit@base` (services of their own), and `ab-logger` / `ab-emit`: one service with both
+ * builds loaded, the plain requests logged through the baseline's and the `/log` ones through this
+ * checkout's, so its "extra" is this build minus the baseline, paired phase by phase.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -111,7 +113,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     quietBudget -= Date.now() - t0
   }
   const base = id.endsWith('@base')
-  const env = base ? { ...process.env, FLUENT_NATIVE_DIR: BASELINE } : process.env
+  const env = base ? { ...process.env, FLUENT_NATIVE_DIR: BASELINE } : { ...process.env, FLUENT_NATIVE_BASELINE: BASELINE ?? '' }
   const proc = spawnPlaced(placement, 'service-child.mjs', [id.replace('@base', ''), String(sink.port)], env)
   let stderr = ''
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
@@ -191,7 +193,8 @@ function brief(p: Pair | undefined): string {
 async function main(): Promise<void> {
   const started = new Date()
   const load0 = loadavg()
-  const ids = CONTENDERS.map((c) => c.id).filter((id) => (!id.endsWith('@base') || BASELINE) && (!only || id === 'none' || only.includes(id)))
+  const needsBase = (id: string) => id.endsWith('@base') || id.startsWith('ab-')
+  const ids = CONTENDERS.map((c) => c.id).filter((id) => (!needsBase(id) || BASELINE) && (!only || id === 'none' || only.includes(id)))
   const sink = await Sink.start(root, 1)
   const runs: Run[] = []
   const floors: FloorRun[] = []
