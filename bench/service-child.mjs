@@ -97,10 +97,12 @@ async function makeLog() {
       return nativeLog(root, 'emit')
     case 'pino-destination':
     case 'pino-transport':
-    case 'pino-devnull': {
+    case 'pino-devnull':
+    case 'pino-noop': {
       const pino = require('pino')
       let stream
       if (contender === 'pino-devnull') stream = pino.destination({ dest: '/dev/null', sync: true })
+      else if (contender === 'pino-noop') stream = { write: () => true }
       else if (contender === 'pino-destination') stream = require(join(root, 'src', 'pino.js')).destination({ port: sinkPort, tag: TAG })
       else {
         stream = pino.transport({ target: join(root, 'src', 'pino.js'), options: { port: sinkPort, tag: TAG } })

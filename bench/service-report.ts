@@ -15,6 +15,7 @@ export const CONTENDERS: ReadonlyArray<{ id: string; label: string }> = [
   { id: 'pino-destination', label: 'pino → fluent-native/pino `destination()`' },
   { id: 'pino-transport', label: "pino.transport('fluent-native/pino')" },
   { id: 'pino-devnull', label: 'pino → /dev/null (sync)' },
+  { id: 'pino-noop', label: 'pino → a stream whose write() does nothing (pino alone)' },
   { id: 'org-forward', label: '@fluent-org/logger, Forward' },
   { id: 'native-logger@base', label: 'fluent-native logger, baseline build' },
   { id: 'native-emit@base', label: 'fluent-native emit, baseline build' },

@@ -36,10 +36,10 @@
  * Environment: SERVICE_ROUNDS (3), SERVICE_RATE (8000 requests/s), SERVICE_SECONDS (3: the fixed-rate
  * phases in all), SERVICE_SAT_SECONDS (2), SERVICE_PHASE_MS (250), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
  * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
- * SERVICE_BASELINE=<dir of another built checkout> adds its logger and emit as `native-logger@base`
- * and `native-emit@base` (services of their own), and `ab-logger` / `ab-emit`: one service with both
+ * SERVICE_BASELINE=<dir of another built checkout> adds `ab-logger` / `ab-emit`: one service with both
  * builds loaded, the plain requests logged through the baseline's and the `/log` ones through this
- * checkout's, so its "extra" is this build minus the baseline, paired phase by phase.
+ * checkout's, so its "extra" is this build minus the baseline, paired phase by phase (and, when named
+ * in SERVICE_ONLY, `native-logger@base` / `native-emit@base`: the baseline's own services).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -101,6 +101,9 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
+/** Contenders that send nothing anywhere (so there is nothing to count at the sink). */
+const UNDELIVERED = new Set(['none', 'build', 'pino-devnull', 'pino-noop'])
+
 /** Waiting for a quiet machine: at most this long before each run, and this much in all. */
 const QUIET_MS = Number(process.env.SERVICE_QUIET_MS ?? 10_000)
 let quietBudget = Number(process.env.SERVICE_QUIET_BUDGET_MS ?? 120_000)
@@ -133,7 +136,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     run.logged = Number(count?.[1] ?? NaN)
     const errors = run.fixed.logged.errors + run.saturated.logged.errors
     if (errors > 0) run.failure = `${errors} request(s) failed or were cut short`
-    if (id !== 'none' && id !== 'build' && id !== 'pino-devnull') {
+    if (!UNDELIVERED.has(id)) {
       const s = await sink.wait(run.logged, 30_000)
       run.delivered = s.events
       if (s.events !== run.logged) run.failure ??= `${s.events} of ${run.logged} records arrived within 30 s`
@@ -151,7 +154,7 @@ async function runService(id: string, placement: Placement, round: number, sink:
     clearTimeout(kill)
   }
   // Duplicates would show up after the exit drain.
-  if (id !== 'none' && id !== 'build' && id !== 'pino-devnull' && run.failure === undefined) {
+  if (!UNDELIVERED.has(id) && run.failure === undefined) {
     await sleep(100)
     const s = await sink.stats()
     if (s.events !== run.logged) run.failure = `${s.events} records counted after exit, ${run.logged} logged`
@@ -194,7 +197,10 @@ async function main(): Promise<void> {
   const started = new Date()
   const load0 = loadavg()
   const needsBase = (id: string) => id.endsWith('@base') || id.startsWith('ab-')
-  const ids = CONTENDERS.map((c) => c.id).filter((id) => (!needsBase(id) || BASELINE) && (!only || id === 'none' || only.includes(id)))
+  // The baseline's own services (`@base`) only when named: the `ab-` rows compare the builds better.
+  const ids = CONTENDERS.map((c) => c.id).filter(
+    (id) => (!needsBase(id) || BASELINE) && (only ? id === 'none' || only.includes(id) : !id.endsWith('@base')),
+  )
   const sink = await Sink.start(root, 1)
   const runs: Run[] = []
   const floors: FloorRun[] = []
