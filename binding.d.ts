@@ -126,7 +126,7 @@ export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
  */
 export declare function excludeFromProcessExit(id: number): void
 
-/** The JS stage hands its block over once it holds this many bytes (or at its bounded delay; see src/stage.ts). */
+/** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
 export declare const HANDOVER_BYTES: number
 
 /** A batch left with the writer when it stopped (see `Client::take_leftovers`). */
