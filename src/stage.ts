@@ -2,15 +2,14 @@
  * The staging area: records are encoded straight into one reusable buffer, each behind a header,
  * and handed to the native side a block at a time (one Node-API call per block instead of per
  * record; see crates/fluent-forward/src/staging.rs for the format). A block is handed over when it
- * reaches HANDOVER_BYTES, at the first microtask checkpoint at least HANDOVER_FOLD_MS after its
- * first record (by a timer HANDOVER_DELAY_MS after it if no such checkpoint comes; in a Worker: at
- * every checkpoint), or when the client flushes, closes, reads stats, emits raw bytes, or the process exits.
+ * reaches HANDOVER_BYTES, at the end of the current microtask checkpoint, or when the client
+ * flushes, closes, reads stats, emits raw bytes, or the process exits.
  *
  * Each client stages into a buffer of its own, and the encoder writes into the current owner's. A
  * client that finds another one owning the stage parks that one's buffer, records and all, and
  * takes its own: no handover (a native call) per switch, so records emitted to many clients in turn
- * cost what records to one client cost (bench/scale.ts). Parked records are handed over with the
- * scheduled handover, and by any handover (flush, stats, emitRaw, close, a nested record),
+ * cost what records to one client cost (bench/scale.ts). Parked records are handed over at the end
+ * of the microtask checkpoint, and by any handover (flush, stats, emitRaw, close, a nested record),
  * which hands over every client's.
  *
  * Re-entrancy rule: while a record is being encoded (`depth > 0`), user code may run (getters,
@@ -20,7 +19,6 @@
  * moves `base` past them, so the record in progress keeps its place and its header offset.
  */
 import { performance } from 'node:perf_hooks'
-import { isMainThread } from 'node:worker_threads'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
 import { encodeRecord, encodeSpliced, enterSide, leaveSide, primary, primaryView, scratch, resetSides, spliced, usePrimary } from './encoder.js'
 
@@ -126,68 +124,19 @@ export function handOver(): number {
   } else {
     base = used
   }
-  // Everything committed is handed over: nothing waits on the bound any more.
-  since = -1
-  if (fallback !== undefined) {
-    clearTimeout(fallback)
-    fallback = undefined
-  }
   return answer
 }
 
-/**
- * On the main thread a handover is folded into a later one while records are sparse: at the end of a
- * microtask checkpoint the stage is handed over only once its oldest record is HANDOVER_FOLD_MS old
- * (or at HANDOVER_BYTES, or by any explicit handover); otherwise it waits for a later checkpoint, with
- * a timer as the bound (HANDOVER_DELAY_MS) for when no later checkpoint comes. A service logs a record or two per request, one
- * request per event-loop turn, and a handover per turn (a native call that takes the queue's lock and
- * reads the clock) was a large share of a logged request's cost. The handover stays on a turn the
- * event loop runs anyway: a timer that fired every few milliseconds while records flow would wake a
- * sleeping loop for nothing but the handover, which measured dearer than the handovers it saved at
- * 8,000 requests/s (docs/performance.md). The timer is armed only when a checkpoint defers, cleared by
- * any handover, and unref'd, so it never keeps the process alive: an exit hands the stage over
- * (src/exit.ts). Nothing else waits on it: `emit`'s answer and the cap are decided from the estimate
- * when the record is staged, record times are stamped then, and flush, stats, close and the exit drain
- * hand over first; a few milliseconds are small next to the writer's own batching (`flushIntervalMs`).
- *
- * Workers hand over at every checkpoint: `worker.terminate()` stops a Worker between turns with no JS
- * exit hook, and only records already handed over are drained by the native side then.
- */
-/** A checkpoint hands the stage over once its oldest record is this old. */
-export const HANDOVER_FOLD_MS = 2
-/**
- * The bound: a deferred handover happens by then even if no checkpoint comes. Longer than the fold,
- * so that while records flow a checkpoint hands over and clears the timer before it fires.
- */
-export const HANDOVER_DELAY_MS = 5
-const folded = isMainThread
-/** When the oldest record not handed over yet was staged (`performance.now()`), or -1 if none. */
-let since = -1
-/** The bound on a deferred handover, armed by a checkpoint that deferred one. */
-let fallback: NodeJS.Timeout | undefined
-
 function onCheckpoint(): void {
   scheduled = false
-  if (folded && since >= 0 && performance.now() - since < HANDOVER_FOLD_MS) {
-    if (fallback === undefined) {
-      fallback = setTimeout(onFallback, HANDOVER_DELAY_MS)
-      fallback.unref()
-    }
-    return
-  }
-  handOver()
-}
-
-function onFallback(): void {
-  fallback = undefined
   handOver()
 }
 
 function schedule(): void {
-  if (scheduled) return
-  scheduled = true
-  if (since < 0) since = performance.now()
-  queueMicrotask(onCheckpoint)
+  if (!scheduled) {
+    scheduled = true
+    queueMicrotask(onCheckpoint)
+  }
 }
 
 /**
