@@ -7,16 +7,17 @@ import type { Pair, Window } from './loadgen.ts'
 
 export type Placement = 'pinned' | 'unpinned'
 
-export const CONTENDERS: ReadonlyArray<{ id: string; label: string }> = [
+/** `short`: the chart's label. */
+export const CONTENDERS: ReadonlyArray<{ id: string; label: string; short?: string }> = [
   { id: 'none', label: 'nothing logged on either kind (the method\'s noise)' },
-  { id: 'build', label: 'fields built per request, nothing logged (the part every logger pays)' },
-  { id: 'native-logger', label: 'fluent-native `logger().child(bound).info(msg, fields)`' },
-  { id: 'native-emit', label: 'fluent-native `emit(tag, record)`' },
-  { id: 'pino-destination', label: 'pino → fluent-native/pino `destination()`' },
-  { id: 'pino-transport', label: "pino.transport('fluent-native/pino')" },
-  { id: 'pino-devnull', label: 'pino → /dev/null (sync)' },
-  { id: 'pino-noop', label: 'pino → a stream whose write() does nothing (pino alone)' },
-  { id: 'org-forward', label: '@fluent-org/logger, Forward' },
+  { id: 'build', label: 'fields built per request, nothing logged (the part every logger pays)', short: 'fields built, nothing logged' },
+  { id: 'native-logger', label: 'fluent-native `logger().child(bound).info(msg, fields)`', short: 'fluent-native logger' },
+  { id: 'native-emit', label: 'fluent-native `emit(tag, record)`', short: 'fluent-native emit' },
+  { id: 'pino-destination', label: 'pino → fluent-native/pino `destination()`', short: 'pino → fluent-native destination()' },
+  { id: 'pino-transport', label: "pino.transport('fluent-native/pino')", short: 'pino.transport(fluent-native/pino)' },
+  { id: 'pino-devnull', label: 'pino → /dev/null (sync)', short: 'pino → /dev/null' },
+  { id: 'pino-noop', label: 'pino → a stream whose write() does nothing (pino alone)', short: 'pino → no-op stream (pino alone)' },
+  { id: 'org-forward', label: '@fluent-org/logger, Forward', short: '@fluent-org/logger Forward' },
   { id: 'native-logger@base', label: 'fluent-native logger, baseline build' },
   { id: 'native-emit@base', label: 'fluent-native emit, baseline build' },
   { id: 'ab-logger', label: 'A/B in one service: logger, this build minus the baseline (plain = baseline)' },
@@ -240,12 +241,12 @@ function chart(runs: Run[], meta: Meta): string {
   const placement: Placement = runs.some((r) => r.placement === 'pinned') ? 'pinned' : 'unpinned'
   const t = collect(runs, placement)
   const rows = CONTENDERS.filter((c) => c.id !== 'none' && !c.id.endsWith('@base') && !c.id.startsWith('ab-') && t.has(c.id)).map((c) => ({
-    label: c.label.replace(/`/g, ''),
+    label: c.short ?? c.label.replace(/`/g, ''),
     proc: med(t, c.id, 'extraProc'),
     main: med(t, c.id, 'extraMain'),
   }))
   const max = Math.max(1, ...rows.map((r) => (Number.isFinite(r.proc) ? r.proc : 0)))
-  const left = 330
+  const left = 270
   const width = 900
   const scale = (width - left - 90) / max
   const rowH = 34

@@ -35,7 +35,8 @@
  *
  * Environment: SERVICE_ROUNDS (3), SERVICE_RATE (8000 requests/s), SERVICE_SECONDS (3: the fixed-rate
  * phases in all), SERVICE_SAT_SECONDS (2), SERVICE_PHASE_MS (250), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
- * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors),
+ * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors), SERVICE_REPORT_ONLY=1
+ * (rewrite the markdown and the chart from the last results/service.json),
  * SERVICE_BASELINE=<dir of another built checkout> adds `ab-logger` / `ab-emit`: one service with both
  * builds loaded, the plain requests logged through the baseline's and the `/log` ones through this
  * checkout's, so its "extra" is this build minus the baseline, paired phase by phase (and, when named
@@ -43,7 +44,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -268,4 +269,14 @@ function commandLine(): string {
   return [...vars, 'npm run bench:service'].join(' ')
 }
 
-await main()
+/** SERVICE_REPORT_ONLY=1: rewrite results/service.md and docs/service.svg from the last results/service.json. */
+function reportOnly(): void {
+  const results = join(benchDir, 'results')
+  const { meta, runs, floors } = JSON.parse(readFileSync(join(results, 'service.json'), 'utf8'))
+  const { markdown, svg } = report(meta, runs, floors)
+  writeFileSync(join(results, 'service.md'), markdown)
+  writeFileSync(join(root, 'docs', 'service.svg'), svg)
+}
+
+if (process.env.SERVICE_REPORT_ONLY) reportOnly()
+else await main()
