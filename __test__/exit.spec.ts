@@ -274,3 +274,23 @@ test('a client collected while it still held records: its drain is waited for an
   t.is(r.status, 0, r.stderr)
   t.regex(r.stderr, /101 record\(s\) from 2 client\(s\)/)
 })
+
+// Issue 28: a record logged in the last turn of a process that then ends by itself (no flush, no
+// close) may still be in the stage when 'exit' comes; the exit drain must deliver it.
+test('a record still staged when the process ends by itself is delivered by the exit drain', async (t) => {
+  const server = await Receiver.start()
+  const r = await node(`
+    ${req}
+    const log = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 5000 })
+    log.on('error', (e) => console.error(e.code, e.message))
+    setImmediate(() => log.emit('exit.staged', { i: 1 }))
+  `)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.status, 0, r.stderr)
+  t.true(await server.waitFor(1, 10_000), `got ${server.entries.length}; child stderr: ${r.stderr || '(empty)'}`)
+  t.deepEqual(
+    server.entries.map((e) => [e.tag, e.record.i]),
+    [['exit.staged', 1]],
+  )
+  await server.close()
+})

@@ -79,3 +79,25 @@ test('a parked client that closes delivers its records; the other goes on', asyn
   t.deepEqual(seqs(servers[1]), [100, 101])
   await Promise.all(servers.map((s) => s.close()))
 })
+
+// Issue 28: a service logs one record per event-loop turn; each must be handed over by the stage
+// itself (whatever hand-over timing the stage uses), with the time of its emit.
+test('records emitted alone, one per event-loop turn, are handed over by themselves (no flush, stats or close)', async (t) => {
+  const server = await Receiver.start()
+  const client = new FluentClient({ port: server.port, ...quick })
+  for (let i = 0; i < 5; i++) {
+    t.true(client.emit('alone', { i }))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.true(await server.waitFor(5, 10_000), `got ${server.entries.length}`)
+  t.deepEqual(seqs(server), [0, 1, 2, 3, 4])
+  // Each record's time is its emit's, not its handover's: in order, and none in the future.
+  const times = server.entries.map((e) => {
+    const time = e.time as { epoch: number; nano: number }
+    return time.epoch + time.nano / 1e9
+  })
+  t.deepEqual([...times].sort((a, b) => a - b), times)
+  t.true(times[times.length - 1] <= Date.now() / 1000 + 1)
+  await client.close()
+  await server.close()
+})

@@ -12,6 +12,8 @@
  *   BENCH_RATE=N          paced rate in events/s (default 200,000)
  *   BENCH_SHAPES=a,b      only these record shapes (small, medium, large)
  *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
+ *   BENCH_BASELINE=dir    another built checkout, run as `native-base` (with BENCH_ONLY=native,native-base:
+ *                         two builds compared in one run)
  *   BENCH_PHASES=a,b      throughput and/or paced
  *   BENCH_SINK_THREADS=N  fluent-sink worker threads (default 1)
  *   BENCH_REPEATS=N       runs per contender, shape and phase (default 1), interleaved across the
@@ -94,7 +96,8 @@ const spinNs: Partial<Record<string, number>> = SPIN_AUTO
       }),
     )
 const contenders: ContenderInfo[] = [...CONTENDERS, IDLE, BUILD, ...(onlyFilter?.includes(SPIN.id) ? [SPIN] : [])].filter((c) =>
-  onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full),
+  // The baseline build (worker.ts `native-base`) runs only when asked for and given.
+  c.id === 'native-base' && !process.env.BENCH_BASELINE ? false : onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full) && c.id !== 'native-base',
 )
 const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || phaseFilter.includes(p))
 const partial =

@@ -90,6 +90,8 @@ export interface ContenderInfo {
 /** Every contender the driver can run, in display order. */
 export const CONTENDERS: readonly ContenderInfo[] = [
   { id: 'native', label: 'fluent-native (PackedForward)', short: 'fluent-native', scenario: 'plain', kind: 'native' },
+  // Another built checkout (BENCH_BASELINE=<dir>), to compare two builds in one run; only when asked for.
+  { id: 'native-base', label: 'fluent-native, baseline build', short: 'fluent-native (base)', scenario: 'plain', kind: 'native' },
   { id: 'org-packed', label: '@fluent-org/logger default (PackedForward)', short: '@fluent-org default', scenario: 'plain', kind: 'js', full: true },
   { id: 'org-forward', label: '@fluent-org/logger Forward', short: '@fluent-org Forward', scenario: 'plain', kind: 'js' },
   { id: 'fl-message', label: 'fluent-logger default (Message)', short: 'fluent-logger Message', scenario: 'plain', kind: 'js' },
@@ -204,8 +206,8 @@ function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(t))
 }
 
-async function nativeClient(imp: ReturnType<typeof importer>, host: string, port: number, opts: object): Promise<Client> {
-  const { FluentClient } = await imp('../index.js')
+async function nativeClient(imp: ReturnType<typeof importer>, host: string, port: number, opts: object, from = '../index.js'): Promise<Client> {
+  const { FluentClient } = await imp(from)
   const client = new FluentClient({ host, port, ...opts })
   let errors = 0
   let refused = 0
@@ -393,6 +395,9 @@ async function makeClient(id: string, benchDir: string, host: string, port: numb
   switch (id) {
     case 'native':
       return nativeClient(imp, host, port, {})
+    case 'native-base':
+      if (!process.env.BENCH_BASELINE) throw new Error('native-base needs BENCH_BASELINE=<dir of a built checkout>')
+      return nativeClient(imp, host, port, {}, join(process.env.BENCH_BASELINE, 'index.js'))
     case 'native-ack':
       return nativeClient(imp, host, port, { requireAck: true })
     case 'native-gzip':

@@ -1,0 +1,147 @@
+/**
+ * One service of bench/service.ts: a plain node:http server that answers every request with a small
+ * JSON body and logs one access record per request through one contender. Plain JavaScript, no
+ * loader: the `@oxc-node/core/register` hooks thread would add its own CPU to every process measured.
+ *
+ *   node bench/service-child.mjs <contender> <sinkPort>
+ *
+ * Only requests whose path starts with `/log` are logged; the others are the same service's
+ * reference (bench/loadgen.ts alternates the two). Prints `READY <httpPort>` once it listens (and its logger is connected or ready). Stdin commands,
+ * one answer line each: `count` -> `COUNT <records logged>`; `quit` -> exits (fluent-native's exit
+ * drain runs). `FLUENT_NATIVE_DIR` loads fluent-native from another built tree (to compare builds in
+ * one run); the default is this checkout.
+ */
+import http from 'node:http'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const require = createRequire(import.meta.url)
+const root = resolve(process.env.FLUENT_NATIVE_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..'))
+const [contender, sinkPortArg] = process.argv.slice(2)
+const sinkPort = Number(sinkPortArg)
+const TAG = 'svc.access'
+const MSG = 'request completed'
+const BODY = Buffer.from('{"ok":true,"items":[1,2,3]}')
+const HEADERS = { 'content-type': 'application/json', 'content-length': BODY.length }
+
+/** Bound once per service (a child logger's fields): who logs. */
+const BOUND = { service: 'checkout-api', version: '1.4.2', env: 'production', host: 'ip-10-0-3-17', region: 'eu-west-1' }
+
+/** What each request adds (pino-http-like): built fresh per request, from the request. */
+function fields(req, n, t0) {
+  return {
+    reqId: n,
+    req: {
+      method: req.method,
+      url: req.url,
+      host: req.headers.host,
+      ua: req.headers['user-agent'],
+      remoteAddress: req.socket.remoteAddress,
+      remotePort: req.socket.remotePort,
+    },
+    res: { statusCode: 200, contentLength: BODY.length },
+    responseTime: performance.now() - t0,
+  }
+}
+
+/** The same record whole, as an application without a logger builds it for `emit`. */
+function whole(req, n, t0) {
+  return {
+    level: 'info',
+    msg: MSG,
+    service: BOUND.service,
+    version: BOUND.version,
+    env: BOUND.env,
+    host: BOUND.host,
+    region: BOUND.region,
+    ...fields(req, n, t0),
+  }
+}
+
+/** fluent-native's logger or emit from the build in `dir`, sending to the sink. */
+function nativeLog(dir, how) {
+  const { FluentClient } = require(join(dir, 'index.js'))
+  const client = new FluentClient({ host: '127.0.0.1', port: sinkPort })
+  client.on('error', (e) => process.stderr.write(`client error: ${e.code}: ${e.message}\n`))
+  if (how === 'emit') return (req, n, t0) => client.emit(TAG, whole(req, n, t0))
+  const log = client.logger({ tag: TAG }).child(BOUND)
+  return (req, n, t0) => log.info(MSG, fields(req, n, t0))
+}
+
+async function makeLog() {
+  switch (contender) {
+    case 'ab-logger':
+    case 'ab-emit': {
+      // Two builds in one process: `/log` requests through this checkout's, the others through the
+      // baseline's (FLUENT_NATIVE_BASELINE), so the paired phases compare the builds directly.
+      const how = contender === 'ab-emit' ? 'emit' : 'logger'
+      baseLog = nativeLog(resolve(process.env.FLUENT_NATIVE_BASELINE), how)
+      return nativeLog(root, how)
+    }
+    case 'none':
+      return () => {}
+    case 'build': {
+      // The record's fields built and kept (as a logger would hold them until it is done), nothing
+      // logged: what every contender pays before its logger runs, allocation and collection included.
+      const ring = new Array(64)
+      return (req, n, t0) => {
+        ring[n & 63] = fields(req, n, t0)
+      }
+    }
+    case 'native-logger':
+      return nativeLog(root, 'logger')
+    case 'native-emit':
+      return nativeLog(root, 'emit')
+    case 'pino-destination':
+    case 'pino-transport':
+    case 'pino-devnull':
+    case 'pino-noop': {
+      const pino = require('pino')
+      let stream
+      if (contender === 'pino-devnull') stream = pino.destination({ dest: '/dev/null', sync: true })
+      else if (contender === 'pino-noop') stream = { write: () => true }
+      else if (contender === 'pino-destination') stream = require(join(root, 'src', 'pino.js')).destination({ port: sinkPort, tag: TAG })
+      else {
+        stream = pino.transport({ target: join(root, 'src', 'pino.js'), options: { port: sinkPort, tag: TAG } })
+        await once(stream, 'ready')
+      }
+      const log = pino({ base: null }, stream).child(BOUND)
+      return (req, n, t0) => log.info(fields(req, n, t0), MSG)
+    }
+    case 'org-forward': {
+      const { FluentClient } = require('@fluent-org/logger')
+      const client = new FluentClient('svc', { socket: { host: '127.0.0.1', port: sinkPort }, eventMode: 'Forward', disableAutoconnect: true })
+      client.socketOn('error', (e) => process.stderr.write(`@fluent-org error: ${e?.message ?? e}\n`))
+      await client.connect()
+      // emit() returns a promise per record; the library catches it itself.
+      return (req, n, t0) => {
+        client.emit('access', whole(req, n, t0))
+      }
+    }
+    default:
+      throw new Error(`unknown contender ${contender}`)
+  }
+}
+
+/** With `ab-*`: the baseline build's log function, for the plain requests. */
+let baseLog
+const log = await makeLog()
+let logged = 0
+const server = http.createServer((req, res) => {
+  const t0 = performance.now()
+  res.writeHead(200, HEADERS)
+  res.end(BODY)
+  // Only `/log...` requests are logged: the load generator alternates phases of both (loadgen.ts).
+  if (req.url.charCodeAt(1) === 108) log(req, ++logged, t0)
+  else if (baseLog !== undefined) baseLog(req, ++logged, t0)
+})
+server.keepAliveTimeout = 60_000
+server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`))
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'count') process.stdout.write(`COUNT ${logged}\n`)
+  else if (line === 'quit') process.exit(0)
+})
