@@ -144,6 +144,8 @@ export interface JsCloseReport {
   dropped: number
   pending: number
   rejected: number
+  replayed: number
+  spooled: number
 }
 
 /**
@@ -253,6 +255,24 @@ export interface JsServerStats {
   inFlight: number
 }
 
+/** `stats().spool` (see `fluent_forward::SpoolView`). */
+export interface JsSpoolStats {
+  dir: string
+  slot: string
+  /** `ok` or `memoryOnly`. */
+  state: string
+  bytes: number
+  files: number
+  records: number
+  appended: number
+  replayed: number
+  evicted: number
+  notSpooled: number
+  corrupted: number
+  corruptedBytes: number
+  syncs: number
+}
+
 export interface JsStats {
   emitted: number
   refused: number
@@ -277,6 +297,10 @@ export interface JsStats {
   handedOver: number
   handlerOverflow: number
   retagged: number
+  replayed: number
+  spooled: number
+  /** Unset without the `spool` option. */
+  spool?: JsSpoolStats
   servers: Array<JsServerStats>
 }
 
@@ -324,6 +348,8 @@ export interface NativeOptions {
   /** A failure handler is set: keep undelivered records for it. */
   keepUndelivered?: boolean
   errorHandlerMaxBytes?: number
+  /** The durable spool. */
+  spool?: NativeSpool
 }
 
 export interface NativeReceiverOptions {
@@ -374,6 +400,15 @@ export interface NativeServer {
   noTls?: boolean
   security?: NativeSecurity
   noSecurity?: boolean
+}
+
+/** `spool` as src/options.ts passes it, checked against the table already (`dir` set). */
+export interface NativeSpool {
+  dir: string
+  maxBytes?: number
+  /** `-1`: never fsync; `0`: after every batch. */
+  syncIntervalMs?: number
+  slot?: string
 }
 
 /** `tls` as src/options.ts passes it: PEM as bytes, everything else checked already. */

@@ -25,6 +25,7 @@ pub mod queue;
 mod retry;
 mod shared;
 pub mod spool;
+mod spool_view;
 pub mod staging;
 pub mod stats;
 mod tags;
@@ -37,12 +38,13 @@ pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{
-  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, Target, TlsConfig,
-  TlsVersion,
+  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, SpoolConfig, Target,
+  TlsConfig, TlsVersion,
 };
 pub use error::Error;
 pub use event::{Event, EventSink, Reason};
 pub use shared::{CloseReport, FlushOutcome};
+pub use spool_view::SpoolView;
 pub use stats::{ServerStats, Stats};
 /// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
 pub use transport::handshake;

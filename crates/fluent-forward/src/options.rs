@@ -16,8 +16,9 @@ pub const MAX_BUFFER: u64 = 1 << 40;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
+  /// `min` is signed for the one option with a sentinel below zero (`spool.syncIntervalMs: -1`).
   Integer {
-    min: u64,
+    min: i64,
     max: u64,
   },
   Boolean,
@@ -52,7 +53,7 @@ pub struct OptionSpec {
 fn int(name: &'static str, min: u64, max: u64, default: u64) -> OptionSpec {
   OptionSpec {
     name,
-    kind: Kind::Integer { min, max },
+    kind: Kind::Integer { min: min as i64, max },
     default: Default::Integer(default),
   }
 }
@@ -68,6 +69,13 @@ fn pem(name: &'static str, secret: bool) -> OptionSpec {
 fn ms(d: Duration) -> u64 {
   d.as_millis() as u64
 }
+
+/// `spool.maxBytes` bounds: 1 MiB holds a few batches (smaller would refuse most appends), 2^50
+/// (1 PiB) is beyond any volume, so a typo'd huge value is still caught.
+pub const SPOOL_MIN_BYTES: u64 = 1 << 20;
+pub const SPOOL_MAX: u64 = 1 << 50;
+/// `spool.syncIntervalMs: -1`: never fsync (the OS writes back on its own schedule).
+pub const SYNC_NEVER: i64 = -1;
 
 pub const MODES: &[&str] = &["message", "forward", "packedForward"];
 pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
@@ -138,7 +146,7 @@ pub fn specs() -> Vec<OptionSpec> {
     OptionSpec {
       name: "compressionLevel",
       kind: Kind::Integer {
-        min: *GZIP_LEVELS.start() as u64,
+        min: *GZIP_LEVELS.start() as i64,
         max: *ZSTD_LEVELS.end() as u64,
       },
       default: Default::None,
@@ -210,6 +218,18 @@ pub fn specs() -> Vec<OptionSpec> {
     // plus these, and its own `tls` / `security` (or `false` to turn the client-wide ones off).
     int("servers.weight", 1, MAX_WEIGHT, 1),
     boolean("servers.standby", false),
+    // `spool` is an object; `dir` is required when it is set (checked by both sides).
+    text("spool.dir", None),
+    int("spool.maxBytes", SPOOL_MIN_BYTES, SPOOL_MAX, crate::config::SPOOL_MAX_BYTES),
+    OptionSpec {
+      name: "spool.syncIntervalMs",
+      kind: Kind::Integer {
+        min: SYNC_NEVER,
+        max: MAX_MS,
+      },
+      default: Default::Integer(ms(crate::config::SPOOL_SYNC)),
+    },
+    text("spool.slot", None),
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]
@@ -244,7 +264,7 @@ pub fn overflow_name(o: Overflow) -> &'static str {
 pub fn check_int(name: &str, value: u64) -> Result<(), Error> {
   let spec = specs().into_iter().find(|s| s.name == name);
   match spec.map(|s| s.kind) {
-    Some(Kind::Integer { min, max }) if value < min || value > max => Err(Error::Config(format!(
+    Some(Kind::Integer { min, max }) if (value as i128) < min as i128 || value > max => Err(Error::Config(format!(
       "{name} must be an integer in {min}..{max}, got {value}"
     ))),
     Some(Kind::Integer { .. }) => Ok(()),
@@ -363,6 +383,18 @@ impl Config {
         return at(&format!("weight must be an integer in 1..{MAX_WEIGHT}"));
       }
     }
+    if let Some(sp) = &self.spool {
+      if sp.dir.as_os_str().is_empty() {
+        return bad("spool.dir must not be empty");
+      }
+      check_int("spool.maxBytes", sp.max_bytes)?;
+      if let Some(d) = sp.sync_interval {
+        check_int("spool.syncIntervalMs", ms(d))?;
+      }
+      if sp.slot.as_deref() == Some("") {
+        return bad("spool.slot must not be empty");
+      }
+    }
     if !self.servers.is_empty() && self.servers.iter().all(|s| s.standby) {
       return bad("servers: at least one server must not be a standby");
     }
@@ -441,7 +473,7 @@ mod tests {
   fn every_default_is_in_its_range() {
     for s in specs() {
       if let (Kind::Integer { min, max }, Default::Integer(v)) = (&s.kind, &s.default) {
-        assert!(v >= min && v <= max, "{}", s.name);
+        assert!(*v as i128 >= *min as i128 && v <= max, "{}", s.name);
       }
       if let (Kind::OneOf(values), Default::Text(v)) = (&s.kind, &s.default) {
         assert!(values.contains(&v.as_str()), "{}", s.name);

@@ -82,6 +82,9 @@ impl Writer {
 
   /// A sealed batch from the queue, vetted.
   pub(super) fn take_fresh(&mut self) -> Option<Held> {
+    if self.spool.is_some() {
+      return self.take_spooled();
+    }
     let chunk = self.shared.queue.lock().take()?;
     self.vetted(chunk)
   }
@@ -117,6 +120,9 @@ impl Writer {
     }
     if !link.keepalive || (cfg.require_ack && link.in_flight.len() + grouped >= cfg.max_in_flight) {
       return None;
+    }
+    if self.spool.is_some() {
+      return (self.has_ready() && self.picker.pick_if(ready, i)).then(|| self.take_spooled())?;
     }
     // The turn is taken only for a batch that is there, under the same lock as the take.
     let chunk = {

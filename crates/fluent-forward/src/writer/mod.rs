@@ -34,9 +34,12 @@ mod choose;
 mod failure;
 mod replies;
 mod send;
+mod spool;
 mod tasks;
 mod undelivered;
 mod waiters;
+
+pub use spool::{open_spool, SpoolStart};
 
 /// Drops are reported in bulk, at most this often, so an outage cannot flood the error handler.
 const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -73,6 +76,8 @@ pub struct Writer {
   /// Every breaker is open and the failure handler has been offered the buffer for this opening.
   told_unavailable: bool,
   finished: bool,
+  /// The durable spool's side of the writer (`spool.rs`); `None` without one.
+  spool: Option<spool::Lane>,
 }
 
 type Joined<T> = Option<Result<(tokio::task::Id, T), tokio::task::JoinError>>;
@@ -85,7 +90,7 @@ enum Woke {
 }
 
 /// Body of the writer thread.
-pub fn run_thread(shared: Arc<Shared>) {
+pub fn run_thread(shared: Arc<Shared>, spool: Option<SpoolStart>) {
   let rt = tokio::runtime::Builder::new_current_thread()
     .enable_io()
     .enable_time()
@@ -104,6 +109,7 @@ pub fn run_thread(shared: Arc<Shared>) {
   };
   // JoinSets spawn onto the runtime: the writer is made inside it.
   let mut writer = rt.block_on(async { Writer::new(shared.clone()) });
+  writer.attach_spool(spool);
   let mut panics = 0;
   while !writer.finished {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(writer.run())));
@@ -150,6 +156,7 @@ impl Writer {
       last_drop_report: None,
       told_unavailable: false,
       finished: false,
+      spool: None,
     }
   }
 
@@ -188,6 +195,7 @@ impl Writer {
         tag: None,
       });
     }
+    let has_sealed = self.spool_step(now, closing.is_some(), has_sealed);
     // Kept records (refused, discarded, rejected, offered) wait in the store until JS takes them;
     // this rings again when the last doorbell was refused.
     self.shared.ring();
@@ -240,6 +248,7 @@ impl Writer {
       && self.parked.is_empty()
       && self.writing.is_none()
       && self.links.iter().all(|l| l.all_settled())
+      && self.spool_idle()
       && self.shared.queue.lock().records == 0
   }
 
@@ -257,6 +266,7 @@ impl Writer {
         consider(self.last_drop_report.map(|t| t + DROP_REPORT_EVERY));
       }
     }
+    consider(self.spool_wake_at());
     if self.shared.bell_due() {
       // The last doorbell was refused (the JS thread is behind): ring again soon, not never.
       consider(Some(now + BELL_RETRY));

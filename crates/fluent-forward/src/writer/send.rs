@@ -105,7 +105,8 @@ impl Writer {
     self.shared.queue.lock().release(chunk);
   }
 
-  pub(super) fn settle_sent(&mut self, i: usize, held: Held) {
+  pub(super) fn settle_sent(&mut self, i: usize, mut held: Held) {
+    self.unspool(&mut held);
     let chunk = held.chunk;
     let n = chunk.records() as u64;
     Counters::add(&self.shared.counters.sent, n);
