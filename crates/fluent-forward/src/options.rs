@@ -220,7 +220,12 @@ pub fn specs() -> Vec<OptionSpec> {
     boolean("servers.standby", false),
     // `spool` is an object; `dir` is required when it is set (checked by both sides).
     text("spool.dir", None),
-    int("spool.maxBytes", SPOOL_MIN_BYTES, SPOOL_MAX, crate::config::SPOOL_MAX_BYTES),
+    int(
+      "spool.maxBytes",
+      SPOOL_MIN_BYTES,
+      SPOOL_MAX,
+      crate::config::SPOOL_MAX_BYTES,
+    ),
     OptionSpec {
       name: "spool.syncIntervalMs",
       kind: Kind::Integer {
@@ -264,9 +269,9 @@ pub fn overflow_name(o: Overflow) -> &'static str {
 pub fn check_int(name: &str, value: u64) -> Result<(), Error> {
   let spec = specs().into_iter().find(|s| s.name == name);
   match spec.map(|s| s.kind) {
-    Some(Kind::Integer { min, max }) if (value as i128) < min as i128 || value > max => Err(Error::Config(format!(
-      "{name} must be an integer in {min}..{max}, got {value}"
-    ))),
+    Some(Kind::Integer { min, max }) if (value as i128) < min as i128 || value > max => Err(Error::Config(
+      format!("{name} must be an integer in {min}..{max}, got {value}"),
+    )),
     Some(Kind::Integer { .. }) => Ok(()),
     _ => Err(Error::Config(format!("{name} is not an integer option"))),
   }

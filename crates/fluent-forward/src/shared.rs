@@ -145,7 +145,8 @@ impl Shared {
       queue.undelivered = Some(Undelivered::new(config.undelivered_max_bytes));
     }
     let queue = Mutex::new(queue);
-    let spool = (config.spool.as_ref()).map(|s| crate::spool_view::SpoolShared::new(s.dir.display().to_string()));
+    let spool =
+      (config.spool.as_ref()).map(|s| crate::spool_view::SpoolShared::new(s.dir.display().to_string()));
     let servers = config
       .fleet()
       .iter()

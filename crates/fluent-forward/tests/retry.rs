@@ -264,7 +264,9 @@ fn a_spooled_poison_scenario_settles_every_batch_it_stored() {
   let spool = stats.spool.expect("spool figures");
   assert!(spool.appended >= 300, "{spool:?}");
   assert!(!spool.memory_only, "{spool:?}");
-  let (_, left) = fluent_forward::spool::Spool::open(fluent_forward::spool::SpoolOptions::new(dir.path(), 1 << 30)).unwrap();
+  let (_, left) =
+    fluent_forward::spool::Spool::open(fluent_forward::spool::SpoolOptions::new(dir.path(), 1 << 30))
+      .unwrap();
   assert_eq!((left.files, left.bytes), (0, 0), "nothing left on disk: {left:?}");
 }
 

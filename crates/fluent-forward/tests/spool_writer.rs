@@ -46,7 +46,12 @@ fn push_paced(client: &Client, from: u64, to: u64, pad: usize, room: u64) {
         client.stats()
       );
     }
-    assert!(client.push(tags[(i % 2) as usize], None, &record(i, pad)).unwrap(), "record {i} refused");
+    assert!(
+      client
+        .push(tags[(i % 2) as usize], None, &record(i, pad))
+        .unwrap(),
+      "record {i} refused"
+    );
   }
 }
 
@@ -57,7 +62,9 @@ fn per_tag(server: &Server) -> BTreeMap<String, Vec<u64>> {
   server.with(|s| {
     let mut m: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in &s.received {
-      m.entry(r.tag.clone()).or_default().push(record_n(&r.record).unwrap());
+      m.entry(r.tag.clone())
+        .or_default()
+        .push(record_n(&r.record).unwrap());
     }
     m
   })
@@ -102,7 +109,10 @@ fn an_outage_longer_than_the_memory_buffer_goes_to_disk_and_comes_back_in_order(
   let dir = TempDir::new("outage");
   let sock = dir.path().join("server.sock");
   let log = EventLog::new();
-  let cfg = config(Target::Unix(sock.display().to_string()), &dir.path().join("spool"));
+  let cfg = config(
+    Target::Unix(sock.display().to_string()),
+    &dir.path().join("spool"),
+  );
   let client = Client::start(cfg, log.sink()).unwrap();
   const N: u64 = 6000; // ~110 bytes each: ~10x the 64 KiB cap
   push_paced(&client, 0, N, 80, 8 << 10);
@@ -112,7 +122,10 @@ fn an_outage_longer_than_the_memory_buffer_goes_to_disk_and_comes_back_in_order(
   assert!(stats.queued_bytes <= CAP, "{stats:?}");
   assert!(spool.evicted > 0 && spool.appended > 0, "{spool:?}");
   assert_running_identity(&stats);
-  assert_eq!(stats.pending, N, "records on disk are pending while running: {stats:?}");
+  assert_eq!(
+    stats.pending, N,
+    "records on disk are pending while running: {stats:?}"
+  );
 
   let server = Server::unix_at(&sock, script(|_| Behavior::Normal));
   assert!(
@@ -123,10 +136,22 @@ fn an_outage_longer_than_the_memory_buffer_goes_to_disk_and_comes_back_in_order(
     log.describe()
   );
   let report = close_and_wait(&client, Duration::from_secs(5));
-  assert_eq!(per_tag(&server), expected(0, N), "every record once, in order per tag");
-  assert_eq!((report.sent, report.pending, report.spooled, report.dropped), (N, 0, 0, 0), "{report:?}");
+  assert_eq!(
+    per_tag(&server),
+    expected(0, N),
+    "every record once, in order per tag"
+  );
+  assert_eq!(
+    (report.sent, report.pending, report.spooled, report.dropped),
+    (N, 0, 0, 0),
+    "{report:?}"
+  );
   assert_identity(&report);
-  assert_eq!(leftovers(&dir.path().join("spool")), (0, 0), "everything was settled");
+  assert_eq!(
+    leftovers(&dir.path().join("spool")),
+    (0, 0),
+    "everything was settled"
+  );
 }
 
 /// Issue 27 rows 2 and replay: what close could not send stays on disk (not discarded, not
@@ -140,7 +165,11 @@ fn a_close_leaves_the_rest_on_disk_and_the_next_client_replays_it_first_exactly_
   let first = Client::start(config(tcp(refused_port()), dir.path()), log.sink()).unwrap();
   push_paced(&first, 0, 1000, 40, 8 << 10);
   let report = close_and_wait(&first, Duration::from_millis(300));
-  assert_eq!((report.emitted, report.sent, report.pending, report.spooled), (1000, 0, 0, 1000), "{report:?}");
+  assert_eq!(
+    (report.emitted, report.sent, report.pending, report.spooled),
+    (1000, 0, 0, 1000),
+    "{report:?}"
+  );
   assert_identity(&report);
   let after = first.stats();
   assert_eq!((after.pending, after.spooled), (0, 1000), "{after:?}");
@@ -160,10 +189,21 @@ fn a_close_leaves_the_rest_on_disk_and_the_next_client_replays_it_first_exactly_
   );
   let order: Vec<u64> = server.with(|s| s.received.iter().map(|r| record_n(&r.record).unwrap()).collect());
   let first_new = order.iter().position(|&n| n >= 1000).unwrap();
-  assert!(order[..first_new].len() == 1000, "all 1000 leftovers came before any new record");
-  assert_eq!(per_tag(&server), expected(0, 1500), "each record once, in order per tag");
+  assert!(
+    order[..first_new].len() == 1000,
+    "all 1000 leftovers came before any new record"
+  );
+  assert_eq!(
+    per_tag(&server),
+    expected(0, 1500),
+    "each record once, in order per tag"
+  );
   let report = close_and_wait(&second, Duration::from_secs(5));
-  assert_eq!((report.replayed, report.emitted, report.sent, report.spooled), (1000, 500, 1500, 0), "{report:?}");
+  assert_eq!(
+    (report.replayed, report.emitted, report.sent, report.spooled),
+    (1000, 500, 1500, 0),
+    "{report:?}"
+  );
   assert_identity(&report);
   assert_eq!(second.stats().spool.unwrap().replayed, 1000);
   assert_eq!(leftovers(dir.path()), (0, 0));
@@ -185,11 +225,23 @@ fn delivered_batches_leave_the_disk_with_and_without_acks() {
     };
     let client = Client::start(cfg, log.sink()).unwrap();
     push_paced(&client, 0, 2000, 40, 8 << 10);
-    assert!(wait_until(Duration::from_secs(20), || server.count() >= 2000), "ack {ack}: {}", log.describe());
+    assert!(
+      wait_until(Duration::from_secs(20), || server.count() >= 2000),
+      "ack {ack}: {}",
+      log.describe()
+    );
     let report = close_and_wait(&client, Duration::from_secs(5));
-    assert_eq!((report.sent, report.spooled, report.pending), (2000, 0, 0), "ack {ack}: {report:?}");
+    assert_eq!(
+      (report.sent, report.spooled, report.pending),
+      (2000, 0, 0),
+      "ack {ack}: {report:?}"
+    );
     assert_eq!(client.stats().spool.unwrap().appended, 2000);
-    assert_eq!(leftovers(dir.path()), (0, 0), "ack {ack}: nothing left to send again");
+    assert_eq!(
+      leftovers(dir.path()),
+      (0, 0),
+      "ack {ack}: nothing left to send again"
+    );
   }
 }
 
@@ -205,7 +257,11 @@ fn an_unusable_spool_dir_falls_back_to_memory_only_and_still_delivers() {
   let log = EventLog::new();
   let client = Client::start(config(server.target(), &file.join("spool")), log.sink()).unwrap();
   push_paced(&client, 0, 500, 40, 8 << 10);
-  assert!(wait_until(Duration::from_secs(20), || server.count() >= 500), "{}", log.describe());
+  assert!(
+    wait_until(Duration::from_secs(20), || server.count() >= 500),
+    "{}",
+    log.describe()
+  );
   let report = close_and_wait(&client, Duration::from_secs(5));
   assert_eq!((report.sent, report.spooled), (500, 0));
   let spool = client.stats().spool.unwrap();
@@ -258,7 +314,11 @@ fn a_full_spool_keeps_batches_in_memory_and_counts_every_drop() {
     client.stats()
   );
   let report = close_and_wait(&client, Duration::from_secs(5));
-  assert_eq!((report.sent, report.emitted, report.spooled), (accepted, accepted, 0), "{report:?}");
+  assert_eq!(
+    (report.sent, report.emitted, report.spooled),
+    (accepted, accepted, 0),
+    "{report:?}"
+  );
   assert_eq!(report.refused + report.emitted, 20_000);
   assert_identity(&report);
   log.with(|es| assert_eq!(count_errors(es, "SPOOL_FULL"), 1, "reported once: {es:?}"));
@@ -277,9 +337,14 @@ fn a_named_slot_in_use_is_a_constructor_error_naming_the_holder() {
     ..fast_config(tcp(refused_port()))
   };
   let first = Client::start(named(dir.path()), EventLog::new().sink()).unwrap();
-  let e = Client::start(named(dir.path()), EventLog::new().sink()).err().expect("second holder refused");
+  let e = Client::start(named(dir.path()), EventLog::new().sink())
+    .err()
+    .expect("second holder refused");
   assert_eq!(e.code(), "SPOOL_LOCKED");
-  assert!(e.to_string().contains(&format!("process {}", std::process::id())), "{e}");
+  assert!(
+    e.to_string().contains(&format!("process {}", std::process::id())),
+    "{e}"
+  );
   let auto = Config {
     spool: spool_at(dir.path()),
     ..fast_config(tcp(refused_port()))
@@ -298,7 +363,10 @@ fn a_named_slot_in_use_is_a_constructor_error_naming_the_holder() {
     }),
     ..fast_config(tcp(refused_port()))
   };
-  assert_eq!(Client::start(bad, EventLog::new().sink()).err().unwrap().code(), "CONFIG");
+  assert_eq!(
+    Client::start(bad, EventLog::new().sink()).err().unwrap().code(),
+    "CONFIG"
+  );
 }
 
 /// A damaged leftover is skipped, reported with its file (ERR_FLUENT_SPOOL_CORRUPT) and counted;
@@ -325,14 +393,18 @@ fn damaged_leftovers_are_reported_with_their_file_and_the_rest_is_delivered() {
   let log = EventLog::new();
   let second = Client::start(config(server.target(), dir.path()), log.sink()).unwrap();
   assert!(
-    log.wait_for(Duration::from_secs(10), |es| count_errors(es, "SPOOL_CORRUPT") >= 1),
+    log.wait_for(Duration::from_secs(10), |es| count_errors(es, "SPOOL_CORRUPT")
+      >= 1),
     "{}",
     log.describe()
   );
   let report = close_and_wait(&second, Duration::from_secs(5));
   let spool = second.stats().spool.unwrap();
   assert!(spool.corrupted >= 1 && spool.corrupted_bytes > 0, "{spool:?}");
-  assert!(report.replayed >= 900 && report.replayed < 1000, "one batch or so lost: {report:?}");
+  assert!(
+    report.replayed >= 900 && report.replayed < 1000,
+    "one batch or so lost: {report:?}"
+  );
   assert_eq!(report.sent, report.replayed, "{report:?}");
   assert_eq!(server.count() as u64, report.sent);
   let name = seg.file_name().unwrap().to_string_lossy().to_string();
@@ -345,4 +417,63 @@ fn damaged_leftovers_are_reported_with_their_file_and_the_rest_is_delivered() {
       .unwrap();
     assert!(msg.contains(&name), "names the file: {msg}");
   });
+}
+
+/// Issue 27 row 3 (SIGKILL) needs every accepted record on disk soon, whatever the servers do:
+/// a server that stops reading holds the writer in one write for up to `writeTimeoutMs`, and the
+/// records accepted meanwhile must still be sealed and stored (`store_while_writing`). Without it
+/// nothing is appended until the write ends, and a kill then loses them.
+#[test]
+fn records_reach_the_disk_while_a_write_is_held_by_a_server_that_stopped_reading() {
+  let dir = TempDir::new("held");
+  let server = Server::scripted(script(|_| Behavior::NeverRead));
+  let log = EventLog::new();
+  let cfg = Config {
+    require_ack: false,
+    write_timeout: Duration::from_secs(60),
+    max_record_bytes: 8 << 10,
+    ..config(server.target(), dir.path())
+  };
+  let client = Client::start(cfg, log.sink()).unwrap();
+  let tag = client.tag_id(TAGS[0]).unwrap();
+  // Fill the socket buffers until a write blocks: batches_sent stops moving.
+  let mut i = 0u64;
+  let mut last = (0, std::time::Instant::now());
+  while last.1.elapsed() < Duration::from_millis(500) {
+    assert!(i < 100_000, "the write never blocked: {:?}", client.stats());
+    if client.queued_bytes() + (16 << 10) <= CAP && client.push(tag, None, &record(i, 4000)).unwrap() {
+      i += 1;
+    } else {
+      std::thread::sleep(Duration::from_millis(1));
+    }
+    let sent = client.stats().batches_sent;
+    if sent != last.0 {
+      last = (sent, std::time::Instant::now());
+    }
+  }
+  let before = client.stats();
+  let appended = before.spool.as_ref().unwrap().appended;
+  for j in 0..300 {
+    assert!(
+      wait_until(Duration::from_secs(10), || client.queued_bytes() + (16 << 10)
+        <= CAP),
+      "no room while the write is held: {:?}",
+      client.stats()
+    );
+    assert!(client.push(tag, None, &record(i + j, 4000)).unwrap());
+  }
+  assert!(
+    wait_until(Duration::from_secs(10), || client.stats().spool.unwrap().appended
+      >= appended + 300),
+    "stored while the write is held: {:?}",
+    client.stats()
+  );
+  assert_eq!(
+    client.stats().batches_sent,
+    before.batches_sent,
+    "the write was still held"
+  );
+  let report = close_and_wait(&client, Duration::from_millis(200));
+  assert_identity(&report);
+  assert!(report.spooled >= 300, "{report:?}");
 }

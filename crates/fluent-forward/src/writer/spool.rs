@@ -50,6 +50,8 @@ const EVICT_ABOVE: (usize, usize) = (3, 4);
 const EVICT_TO: (usize, usize) = (1, 2);
 /// The engine's segment size: 8 MiB files (capped at an eighth of `maxBytes` by the engine).
 const SEGMENT_BYTES: u64 = 8 << 20;
+/// How often batches are sealed and stored while a write holds the writer, at the least.
+const STORE_WHILE_WRITING: Duration = Duration::from_millis(10);
 
 /// What opening the spool gave, for the writer thread.
 pub enum SpoolStart {
@@ -111,7 +113,10 @@ fn footprint(entries: usize, records: usize) -> usize {
 }
 
 fn figures(shared: &Shared) -> &SpoolShared {
-  shared.spool.as_ref().expect("a writer with a spool lane has spool figures")
+  shared
+    .spool
+    .as_ref()
+    .expect("a writer with a spool lane has spool figures")
 }
 
 /// Room for `bytes` more under the cap; a batch larger than the whole cap (stored by a process
@@ -172,7 +177,12 @@ impl Writer {
         *fig.slot.lock() = spool.slot_dir().display().to_string();
         let mut lane = Lane {
           spool: *spool,
-          max_bytes: self.shared.config.spool.as_ref().map_or(u64::MAX, |s| s.max_bytes),
+          max_bytes: self
+            .shared
+            .config
+            .spool
+            .as_ref()
+            .map_or(u64::MAX, |s| s.max_bytes),
           backlog: VecDeque::new(),
           replaying: true,
           stash: None,
@@ -196,18 +206,9 @@ impl Writer {
     if self.spool.is_none() {
       return has_sealed;
     }
-    self.store_sealed(now);
     let shared = self.shared.clone();
     let lane = self.spool.as_mut().expect("checked");
-    let max = shared.config.max_buffer_bytes;
-    {
-      let mut q = shared.queue.lock();
-      let above = max / EVICT_ABOVE.1 * EVICT_ABOVE.0;
-      if q.bytes + q.held_bytes > above {
-        let to = max / EVICT_TO.1 * EVICT_TO.0;
-        lane.evict(&mut q, &shared, true, |q| q.bytes + q.held_bytes <= to);
-      }
-    }
+    store_sealed(lane, &shared, now);
     if let Err(e) = lane.spool.sync_if_due(now) {
       report_failure(&shared, lane, e);
     }
@@ -223,52 +224,11 @@ impl Writer {
     lane.ready.is_some()
   }
 
-  /// Moves every sealed batch from the queue to the backlog, stored on the way.
-  fn store_sealed(&mut self, now: Instant) {
-    loop {
-      let Some(chunk) = self.shared.queue.lock().take() else {
-        return;
-      };
-      let Some(mut held) = self.vetted(chunk) else {
-        continue;
-      };
-      self.store(&mut held, now);
-      let lane = self.spool.as_mut().expect("called with a lane");
-      lane.backlog.push_back(Waiting::Memory(held));
-    }
-  }
-
-  /// Appends a batch to the spool; one the spool refuses stays in memory only, counted.
+  /// Stores `held` if the writer has a spool (see `store`).
   fn store(&mut self, held: &mut Held, now: Instant) -> bool {
-    let shared = self.shared.clone();
-    let Some(lane) = self.spool.as_mut() else {
-      return false;
-    };
-    let fig = figures(&shared);
-    if lane.disk_retry_at.is_some_and(|t| now < t) {
-      fig.not_spooled.fetch_add(1, Relaxed);
-      return false;
-    }
-    match lane.spool.append(BatchRef::from(&held.chunk)) {
-      Ok(id) => {
-        held.spool = Some(id);
-        fig.appended_records.fetch_add(held.chunk.records() as u64, Relaxed);
-        // A full spool's episode ends once settling has freed half of it, not at the first small
-        // batch that squeezes in (which would report it again at the next large one).
-        let still_full = lane.failing == Some("SPOOL_FULL") && 2 * lane.spool.stats().bytes > lane.max_bytes;
-        if !still_full && lane.failing.take().is_some() {
-          fig.memory_only.store(false, Relaxed);
-        }
-        true
-      }
-      Err(e) => {
-        fig.not_spooled.fetch_add(1, Relaxed);
-        if matches!(e, SpoolError::Io { .. }) {
-          lane.disk_retry_at = Some(now + DISK_RETRY);
-        }
-        report_failure(&shared, lane, e);
-        false
-      }
+    match self.spool.as_mut() {
+      Some(lane) => store(lane, &self.shared, held, now),
+      None => false,
     }
   }
 
@@ -391,9 +351,10 @@ impl Writer {
 
   /// Nothing waits in the spool lane: no backlog, no leftovers left to replay.
   pub(super) fn spool_idle(&self) -> bool {
-    self.spool.as_ref().is_none_or(|l| {
-      l.backlog.is_empty() && l.ready.is_none() && l.stash.is_none() && !l.replaying
-    })
+    self
+      .spool
+      .as_ref()
+      .is_none_or(|l| l.backlog.is_empty() && l.ready.is_none() && l.stash.is_none() && !l.replaying)
   }
 
   /// When the writer must wake for the spool: its next sync, its next look for orphans.
@@ -508,6 +469,76 @@ impl Writer {
       });
     }
     rest
+  }
+}
+
+/// Moves every sealed batch from the queue to the backlog, stored on the way, and evicts past the
+/// mark. Also runs while a write holds the writer (`store_while_writing`).
+fn store_sealed(lane: &mut Lane, shared: &Shared, now: Instant) {
+  while let Some(chunk) = shared.queue.lock().take() {
+    let Some(mut held) = super::choose::vetted(shared, chunk) else {
+      continue;
+    };
+    store(lane, shared, &mut held, now);
+    lane.backlog.push_back(Waiting::Memory(held));
+  }
+  let max = shared.config.max_buffer_bytes;
+  let mut q = shared.queue.lock();
+  if q.bytes + q.held_bytes > max / EVICT_ABOVE.1 * EVICT_ABOVE.0 {
+    let to = max / EVICT_TO.1 * EVICT_TO.0;
+    lane.evict(&mut q, shared, true, |q| q.bytes + q.held_bytes <= to);
+  }
+}
+
+/// While a write is under way (a server that reads slowly holds it for up to `writeTimeoutMs`),
+/// batches keep being sealed and stored as between steps: a record reaches the disk within about
+/// `flushIntervalMs` whatever the servers do (what a SIGKILL of the app may not lose). Never
+/// returns; dropped when the write ends.
+pub(super) async fn store_while_writing(lane: Option<&mut Lane>, shared: &Shared) {
+  let Some(lane) = lane else {
+    return std::future::pending().await;
+  };
+  let every = shared.config.flush_interval.max(STORE_WHILE_WRITING);
+  loop {
+    tokio::time::sleep(every).await;
+    let now = Instant::now();
+    shared
+      .queue
+      .lock()
+      .seal_older_than(now, shared.config.flush_interval);
+    store_sealed(lane, shared, now);
+  }
+}
+
+/// Appends a batch to the spool; one the spool refuses stays in memory only, counted.
+fn store(lane: &mut Lane, shared: &Shared, held: &mut Held, now: Instant) -> bool {
+  let fig = figures(shared);
+  if lane.disk_retry_at.is_some_and(|t| now < t) {
+    fig.not_spooled.fetch_add(1, Relaxed);
+    return false;
+  }
+  match lane.spool.append(BatchRef::from(&held.chunk)) {
+    Ok(id) => {
+      held.spool = Some(id);
+      fig
+        .appended_records
+        .fetch_add(held.chunk.records() as u64, Relaxed);
+      // A full spool's episode ends once settling has freed half of it, not at the first small
+      // batch that squeezes in (which would report it again at the next large one).
+      let still_full = lane.failing == Some("SPOOL_FULL") && 2 * lane.spool.stats().bytes > lane.max_bytes;
+      if !still_full && lane.failing.take().is_some() {
+        fig.memory_only.store(false, Relaxed);
+      }
+      true
+    }
+    Err(e) => {
+      fig.not_spooled.fetch_add(1, Relaxed);
+      if matches!(e, SpoolError::Io { .. }) {
+        lane.disk_retry_at = Some(now + DISK_RETRY);
+      }
+      report_failure(shared, lane, e);
+      false
+    }
   }
 }
 

@@ -311,7 +311,12 @@ impl Server {
     let _ = std::fs::remove_file(path);
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     listener.set_nonblocking(true).unwrap();
-    Self::spawn(move || listener.accept().map(|(s, _)| s), script, 0, Some(path.to_owned()))
+    Self::spawn(
+      move || listener.accept().map(|(s, _)| s),
+      script,
+      0,
+      Some(path.to_owned()),
+    )
   }
 
   fn spawn<S: Stream>(
