@@ -477,3 +477,52 @@ fn records_reach_the_disk_while_a_write_is_held_by_a_server_that_stopped_reading
   assert_identity(&report);
   assert!(report.spooled >= 300, "{report:?}");
 }
+
+/// Segment files deleted under a running client (an operator's `rm`, a cleanup job): the batches
+/// that were only on disk are lost, and every one of them is counted in `dropped` and reported
+/// with its file (ERR_FLUENT_SPOOL_IO); the rest is delivered and the identity holds exactly.
+#[test]
+fn segments_deleted_under_the_client_lose_only_their_batches_and_count_them() {
+  let dir = TempDir::new("deleted");
+  let sock = dir.path().join("server.sock");
+  let log = EventLog::new();
+  let cfg = Config {
+    spool: Some(SpoolConfig {
+      // 128 KiB segments: most of the backlog is in sealed files.
+      max_bytes: 1 << 20,
+      sync_interval: None,
+      ..SpoolConfig::new(dir.path().join("spool"))
+    }),
+    ..config(Target::Unix(sock.display().to_string()), dir.path())
+  };
+  let client = Client::start(cfg, log.sink()).unwrap();
+  const N: u64 = 6000;
+  push_paced(&client, 0, N, 80, 8 << 10);
+  assert!(client.stats().spool.unwrap().evicted > 0);
+  for f in spool_util::segment_files(&dir.path().join("spool")) {
+    std::fs::remove_file(f).unwrap();
+  }
+  let server = Server::unix_at(&sock, script(|_| Behavior::Normal));
+  assert!(
+    wait_until(Duration::from_secs(30), || {
+      let s = client.stats();
+      s.pending == 0 && s.sent + s.dropped == N
+    }),
+    "{:?}; {}",
+    client.stats(),
+    log.describe()
+  );
+  let report = close_and_wait(&client, Duration::from_secs(5));
+  assert_identity(&report);
+  assert!(report.dropped > 0 && report.sent > 0, "{report:?}");
+  assert_eq!(server.count() as u64, report.sent);
+  let lost: u64 = log.with(|es| {
+    es.iter()
+      .filter_map(|e| match e {
+        fluent_forward::Event::Error { error, records, .. } if error.code() == "SPOOL_IO" => Some(*records),
+        _ => None,
+      })
+      .sum()
+  });
+  assert_eq!(lost, report.dropped, "every lost record reported with its file");
+}

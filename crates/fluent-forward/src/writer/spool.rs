@@ -281,48 +281,53 @@ impl Writer {
     if lane.replaying {
       return;
     }
-    match lane.backlog.front() {
-      None => {}
-      Some(Waiting::Memory(_)) => {
-        let Some(Waiting::Memory(h)) = lane.backlog.pop_front() else {
-          unreachable!("matched above")
-        };
-        lane.ready = Some(h);
-      }
-      Some(&Waiting::Disk {
-        records, footprint, ..
-      }) => {
-        let mut q = shared.queue.lock();
-        lane.evict(&mut q, &shared, true, |q| fits(q, max, footprint));
-        if !fits(&q, max, footprint) {
+    // A batch whose read fails is lost (reported): the next one is tried at once.
+    loop {
+      match lane.backlog.front() {
+        None => return,
+        Some(Waiting::Memory(_)) => {
+          let Some(Waiting::Memory(h)) = lane.backlog.pop_front() else {
+            unreachable!("matched above")
+          };
+          lane.ready = Some(h);
           return;
         }
-        let Some(Waiting::Disk { id, tag, .. }) = lane.backlog.pop_front() else {
-          unreachable!("matched above")
-        };
-        let on_disk = &figures(&shared).on_disk_records;
-        match lane.spool.read(&id) {
-          Ok(batch) => {
-            q.held_bytes += footprint;
-            q.held_records += records;
-            on_disk.fetch_sub(records as u64, Relaxed);
-            drop(q);
-            let mut held = Held::new(chunk_of(batch));
-            held.spool = Some(id);
-            lane.ready = Some(held);
+        Some(&Waiting::Disk {
+          records, footprint, ..
+        }) => {
+          let mut q = shared.queue.lock();
+          lane.evict(&mut q, &shared, true, |q| fits(q, max, footprint));
+          if !fits(&q, max, footprint) {
+            return;
           }
-          Err(e) => {
-            // Its only copy is gone (the file was removed or damaged under us): lost, counted
-            // as dropped and reported with the file.
-            on_disk.fetch_sub(records as u64, Relaxed);
-            Counters::add(&shared.counters.dropped, records as u64);
-            drop(q);
-            lane.spool.settle(id);
-            shared.emit(Event::Error {
-              error: Error::Spool(e),
-              records: records as u64,
-              tag: Some(tag),
-            });
+          let Some(Waiting::Disk { id, tag, .. }) = lane.backlog.pop_front() else {
+            unreachable!("matched above")
+          };
+          let on_disk = &figures(&shared).on_disk_records;
+          match lane.spool.read(&id) {
+            Ok(batch) => {
+              q.held_bytes += footprint;
+              q.held_records += records;
+              on_disk.fetch_sub(records as u64, Relaxed);
+              drop(q);
+              let mut held = Held::new(chunk_of(batch));
+              held.spool = Some(id);
+              lane.ready = Some(held);
+              return;
+            }
+            Err(e) => {
+              // Its only copy is gone (the file was removed or damaged under us): lost, counted
+              // as dropped and reported with the file.
+              on_disk.fetch_sub(records as u64, Relaxed);
+              Counters::add(&shared.counters.dropped, records as u64);
+              drop(q);
+              lane.spool.settle(id);
+              shared.emit(Event::Error {
+                error: Error::Spool(e),
+                records: records as u64,
+                tag: Some(tag),
+              });
+            }
           }
         }
       }
