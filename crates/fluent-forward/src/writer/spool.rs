@@ -94,6 +94,9 @@ pub struct Lane {
   spool: Spool,
   max_bytes: u64,
   backlog: VecDeque<Waiting>,
+  /// Backlog batches in memory that are on disk (could be evicted): the eviction scan stops when
+  /// none is left instead of walking a backlog of thousands of evicted ones.
+  evictable: usize,
   /// Leftovers may still yield batches (`replay_next` has not said `None` since the last adoption).
   replaying: bool,
   /// A leftover batch read ahead that did not fit the cap yet (outside the cap; at most one).
@@ -125,15 +128,33 @@ fn fits(q: &Queue, max: usize, bytes: usize) -> bool {
   q.bytes + q.held_bytes + bytes <= max || q.held_bytes == 0
 }
 
+impl Waiting {
+  fn evictable(&self) -> bool {
+    matches!(self, Waiting::Memory(h) if h.spool.is_some())
+  }
+}
+
 impl Lane {
+  fn push(&mut self, w: Waiting) {
+    self.evictable += usize::from(w.evictable());
+    self.backlog.push_back(w);
+  }
+
+  fn pop(&mut self) -> Option<Waiting> {
+    let w = self.backlog.pop_front()?;
+    self.evictable -= usize::from(w.evictable());
+    Some(w)
+  }
+
   /// Evicts the newest in-memory batches that are on disk (never the front when `keep_front`),
   /// until `done` says enough. Under the queue lock, with the counts they move between.
   fn evict(&mut self, q: &mut Queue, shared: &Shared, keep_front: bool, done: impl Fn(&Queue) -> bool) {
     let on_disk = &figures(shared).on_disk_records;
     let keep = 2 * shared.config.batch_bytes;
     let first = usize::from(keep_front);
+    let kept = usize::from(keep_front && self.backlog.front().is_some_and(Waiting::evictable));
     for i in (first..self.backlog.len()).rev() {
-      if done(q) {
+      if done(q) || self.evictable <= kept {
         return;
       }
       let Waiting::Memory(h) = &mut self.backlog[i] else {
@@ -151,6 +172,7 @@ impl Lane {
       let Waiting::Memory(h) = std::mem::replace(&mut self.backlog[i], w) else {
         unreachable!("matched above")
       };
+      self.evictable -= 1;
       q.release(&h.chunk);
       on_disk.fetch_add(h.chunk.records() as u64, Relaxed);
       figures(shared).evicted.fetch_add(1, Relaxed);
@@ -184,6 +206,7 @@ impl Writer {
             .as_ref()
             .map_or(u64::MAX, |s| s.max_bytes),
           backlog: VecDeque::new(),
+          evictable: 0,
           replaying: true,
           stash: None,
           ready: None,
@@ -286,7 +309,7 @@ impl Writer {
       match lane.backlog.front() {
         None => return,
         Some(Waiting::Memory(_)) => {
-          let Some(Waiting::Memory(h)) = lane.backlog.pop_front() else {
+          let Some(Waiting::Memory(h)) = lane.pop() else {
             unreachable!("matched above")
           };
           lane.ready = Some(h);
@@ -300,7 +323,7 @@ impl Writer {
           if !fits(&q, max, footprint) {
             return;
           }
-          let Some(Waiting::Disk { id, tag, .. }) = lane.backlog.pop_front() else {
+          let Some(Waiting::Disk { id, tag, .. }) = lane.pop() else {
             unreachable!("matched above")
           };
           let on_disk = &figures(&shared).on_disk_records;
@@ -341,7 +364,7 @@ impl Writer {
     // The next one may already be in memory: a group write (`joining`) takes several at once.
     if held.is_some() && !lane.replaying {
       if let Some(Waiting::Memory(_)) = lane.backlog.front() {
-        let Some(Waiting::Memory(h)) = lane.backlog.pop_front() else {
+        let Some(Waiting::Memory(h)) = lane.pop() else {
           unreachable!("matched above")
         };
         lane.ready = Some(h);
@@ -485,7 +508,7 @@ fn store_sealed(lane: &mut Lane, shared: &Shared, now: Instant) {
       continue;
     };
     store(lane, shared, &mut held, now);
-    lane.backlog.push_back(Waiting::Memory(held));
+    lane.push(Waiting::Memory(held));
   }
   let max = shared.config.max_buffer_bytes;
   let mut q = shared.queue.lock();
