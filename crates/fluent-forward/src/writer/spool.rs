@@ -60,6 +60,18 @@ pub enum SpoolStart {
   Failed(SpoolError),
 }
 
+impl SpoolStart {
+  /// What `stats()` shows from the constructor on (not only once the writer thread has started):
+  /// the slot held, or memory-only.
+  pub fn publish(&self, shared: &Shared) {
+    let Some(fig) = shared.spool.as_ref() else { return };
+    match self {
+      SpoolStart::Opened(spool, _) => *fig.slot.lock() = spool.slot_dir().display().to_string(),
+      SpoolStart::Failed(_) => fig.memory_only.store(true, Relaxed),
+    }
+  }
+}
+
 /// Opens the spool on the constructing thread, so that a slot held by another process is an error
 /// of the constructor. A directory that cannot be used is not: the client then runs memory only.
 pub fn open_spool(cfg: &SpoolConfig) -> Result<SpoolStart, Error> {
@@ -188,7 +200,6 @@ impl Writer {
     let fig = figures(&self.shared);
     match start {
       SpoolStart::Failed(e) => {
-        fig.memory_only.store(true, Relaxed);
         self.shared.emit(Event::Error {
           error: Error::Spool(e),
           records: 0,
@@ -196,7 +207,6 @@ impl Writer {
         });
       }
       SpoolStart::Opened(spool, left) => {
-        *fig.slot.lock() = spool.slot_dir().display().to_string();
         let mut lane = Lane {
           spool: *spool,
           max_bytes: self
