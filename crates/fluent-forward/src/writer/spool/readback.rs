@@ -75,13 +75,15 @@ impl Writer {
           let Some(Waiting::Disk { id, tag, .. }) = lane.pop() else {
             unreachable!("matched above")
           };
+          // Its room is taken now, under the lock that found it; the disk read runs without the
+          // lock, which the producers wait on.
           let on_disk = &figures(&shared).on_disk_records;
+          q.held_bytes += footprint;
+          q.held_records += records;
+          on_disk.fetch_sub(records as u64, Relaxed);
+          drop(q);
           match lane.spool.read(&id) {
             Ok(batch) => {
-              q.held_bytes += footprint;
-              q.held_records += records;
-              on_disk.fetch_sub(records as u64, Relaxed);
-              drop(q);
               let mut held = Held::new(chunk_of(batch));
               held.spool = Some(id);
               lane.ready = Some(held);
@@ -90,9 +92,11 @@ impl Writer {
             Err(e) => {
               // Its only copy is gone (the file was removed or damaged under us): lost, counted
               // as dropped and reported with the file.
-              on_disk.fetch_sub(records as u64, Relaxed);
-              Counters::add(&shared.counters.dropped, records as u64);
-              drop(q);
+              {
+                let mut q = shared.queue.lock();
+                q.release_part(footprint, records);
+                Counters::add(&shared.counters.dropped, records as u64);
+              }
               lane.spool.settle(id);
               shared.emit(Event::Error {
                 error: Error::Spool(e),

@@ -58,7 +58,12 @@ impl Lane {
 /// Moves every sealed batch from the queue to the backlog, stored on the way, and evicts past the
 /// mark. Also runs while a write holds the writer (`store_while_writing`).
 pub(super) fn store_sealed(lane: &mut Lane, shared: &Shared, now: Instant) {
-  while let Some(chunk) = shared.queue.lock().take() {
+  loop {
+    // Its own statement: the queue lock must not be held across the disk write below (a
+    // `while let` scrutinee's guard lives through the loop body, and the producers wait on it).
+    let Some(chunk) = shared.queue.lock().take() else {
+      break;
+    };
     let Some(mut held) = crate::writer::choose::vetted(shared, chunk) else {
       continue;
     };
