@@ -10,6 +10,8 @@ import { isPoison, payload } from './rng.js'
 import { draw, faultsOf } from './schedule.js'
 import type { Schedule } from './schedule.js'
 import { ScriptedServer } from './servers.js'
+import { FLEET_NAME } from './schedule.js'
+import { Hosts, namespaceUnavailable } from '../dns/namespace.js'
 
 const CHILD = fileURLToPath(new URL('./client-child.ts', import.meta.url))
 /** A schedule's child is killed after this: a hang is a failure, never a stuck test run. */
@@ -28,8 +30,17 @@ export interface Outcome {
 export async function runSeed(seed: number): Promise<Outcome> {
   const plan = draw(seed)
   const started = performance.now()
-  const servers = plan.servers.map((p) => new ScriptedServer({ refuseAuth: p.auth }))
-  for (const s of servers) await s.start()
+  if (plan.dns !== undefined) {
+    const why = namespaceUnavailable()
+    if (why !== undefined) return { seed, problems: [why], faults: faultsOf(plan), ms: 0, records: 0, errors: {} }
+  }
+  // A DNS fleet's members each have their own loopback address, on one port (the entry's).
+  const host = (i: number) => (plan.dns === undefined ? undefined : `127.0.0.${10 + i}`)
+  const servers = plan.servers.map((p, i) => new ScriptedServer({ refuseAuth: p.auth, host: host(i) }))
+  for (const s of servers) await s.start(plan.dns === undefined ? 0 : servers[0].port)
+  const hosts = plan.dns === undefined ? undefined : new Hosts(FLEET_NAME)
+  const everyone = servers.map((s) => s.host)
+  hosts?.set(everyone)
   let running = true
   const timelines = plan.servers.map(async (p, i) => {
     for (const [fault, ms] of p.timeline) {
@@ -39,9 +50,20 @@ export async function runSeed(seed: number): Promise<Outcome> {
     }
     if (running) await servers[i].set('healthy')
   })
-  const child = await runChild(plan, servers.map((s) => s.port))
+  // Members removed and added at random moments: the name's answer follows the DNS timeline.
+  const membership = (async () => {
+    if (hosts === undefined || plan.dns === undefined) return
+    for (const [members, ms] of plan.dns.timeline) {
+      if (!running) break
+      hosts.set(members.map((i) => servers[i].host))
+      await sleepWhile(ms, () => running)
+    }
+    hosts.set(everyone)
+  })()
+  const child = await runChild(plan, servers.map((s) => s.port), hosts?.path)
   running = false
-  await Promise.all(timelines)
+  await Promise.all([...timelines, membership])
+  hosts?.remove()
   for (const s of servers) await s.close()
   const problems = check(plan, child, servers)
   const records = child.result?.accepted.length ?? 0
@@ -75,9 +97,12 @@ interface Child {
   }
 }
 
-function runChild(plan: Schedule, ports: number[]): Promise<Child> {
+/** The client child; with `hostsFile`, in a private mount namespace that sees it as /etc/hosts. */
+function runChild(plan: Schedule, ports: number[], hostsFile?: string): Promise<Child> {
+  const node = [process.execPath, '--import', '@oxc-node/core/register', CHILD, JSON.stringify({ ...plan, ports })]
+  const [cmd, ...args] = hostsFile === undefined ? node : ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, ...node]
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', '@oxc-node/core/register', CHILD, JSON.stringify({ ...plan, ports })], {
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, OXC_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) },
     })
