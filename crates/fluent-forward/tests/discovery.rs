@@ -292,3 +292,27 @@ fn records_wait_for_the_first_answer() {
   feed.until(&client, "a takes the waiting records", || a.count() > 0);
   all_delivered(&client, &feed, &[&a]);
 }
+
+/// A close that comes while an entry has no member yet (here: its first lookup failed; in the docs
+/// test, an `emit` then `close()` before the writer's first lookup) still looks the name up, so the
+/// records have somewhere to go within the close's deadline instead of all being left at it.
+#[test]
+fn a_close_before_any_member_still_looks_the_name_up_and_delivers() {
+  let a = Server::start();
+  let dns: Answer = Arc::new(Mutex::new(None));
+  let client = Client::start(dns_config(&dns), EventLog::new().sink()).unwrap();
+  let mut feed = Feed {
+    tag: client.tag_id("dns.close").unwrap(),
+    next: 0,
+  };
+  feed.burst(&client);
+  std::thread::sleep(Duration::from_millis(300));
+  assert!(
+    client.stats().servers.is_empty(),
+    "the first lookup failed: no member"
+  );
+  *dns.lock().unwrap() = answer(&[&a]);
+  let report = close_and_wait(&client, Duration::from_secs(5));
+  assert_eq!((report.sent, report.pending), (feed.next, 0), "{report:?}");
+  assert_eq!(a.count() as u64, feed.next);
+}

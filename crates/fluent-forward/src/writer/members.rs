@@ -19,7 +19,9 @@ use std::time::Instant;
 
 impl Writer {
   /// Takes in the lookups' answers, frees drained members' slots, and starts the lookups that are
-  /// due (none while closing: the membership no longer matters then).
+  /// due. While closing, only those of entries with no member yet: a close that comes before the
+  /// writer's first lookup (an `emit` then `close()` at once) still needs somewhere to send; the
+  /// other entries' membership no longer matters then.
   pub(super) fn discover(&mut self, now: Instant, closing: bool) {
     if self.discovery.is_empty() {
       return;
@@ -36,11 +38,8 @@ impl Writer {
       }
     }
     self.free_drained();
-    if closing {
-      return;
-    }
     for e in 0..self.discovery.entries.len() {
-      if self.lookup_due(e, now).is_some_and(|t| t <= now) {
+      if self.lookup_wanted(e, closing) && self.lookup_due(e, now).is_some_and(|t| t <= now) {
         let shared = self.shared.clone();
         let timeout = self.shared.config.connect_timeout;
         let early = self.any_failing(e);
@@ -51,11 +50,17 @@ impl Writer {
     }
   }
 
-  /// When the next lookup is due (for the writer's sleep).
-  pub(super) fn next_lookup(&self, now: Instant) -> Option<Instant> {
+  /// When the next lookup `discover` would start is due (for the writer's sleep: a lookup it would
+  /// not start must not wake it, or a close would spin until its deadline).
+  pub(super) fn next_lookup(&self, now: Instant, closing: bool) -> Option<Instant> {
     (0..self.discovery.entries.len())
+      .filter(|&e| self.lookup_wanted(e, closing))
       .filter_map(|e| self.lookup_due(e, now))
       .min()
+  }
+
+  fn lookup_wanted(&self, e: usize, closing: bool) -> bool {
+    !closing || self.discovery.entries[e].members.is_empty()
   }
 
   fn lookup_due(&self, e: usize, now: Instant) -> Option<Instant> {

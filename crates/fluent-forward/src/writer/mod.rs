@@ -287,7 +287,7 @@ impl Writer {
       }
     }
     consider(self.spool_wake_at());
-    consider(self.next_lookup(now));
+    consider(self.next_lookup(now, closing.is_some()));
     if self.shared.bell_due() {
       // The last doorbell was refused (the JS thread is behind): ring again soon, not never.
       consider(Some(now + BELL_RETRY));
