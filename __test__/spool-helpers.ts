@@ -113,7 +113,7 @@ export class MountNs {
 
   /** Command prefix that runs a program inside this namespace. */
   get wrap(): string[] {
-    return ['nsenter', '-t', String(this.#holder.pid), '-m', '--']
+    return ['nsenter', '-t', String(this.#holder.pid), '-m', `--wd=${process.cwd()}`, '--']
   }
 
   /** `p` (a path inside the namespace) as this process can reach it. */
