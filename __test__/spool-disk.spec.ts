@@ -15,15 +15,24 @@ const PAD = 480
 /** 3 MiB of records: far more than the memory buffer (256 KiB) and the 512 KiB disk together. */
 const N = Math.ceil((3 * MIB) / (PAD + 30))
 
-/** Emits [0, N) in chunks with pauses (the writer gets turns, as in an application); the accepted ids. */
+/**
+ * Emits [0, N) in chunks of 64 KiB, each once the writer has appended the ones before or the spool
+ * went memory-only (bounded wait, 2 s), as an application logs through an outage; the accepted ids.
+ */
 async function emitAll(app: SpoolApp): Promise<number[]> {
   const accepted: number[] = []
-  for (let from = 0; from < N; from += 250) {
-    const to = Math.min(N, from + 250)
+  const chunk = Math.ceil((64 * KIB) / (PAD + 30))
+  for (let from = 0; from < N; from += chunk) {
+    const before = accepted.length
+    for (let k = 0; k < 200; k++) {
+      const s = (await app.stats()).spool
+      if (s?.state === 'memoryOnly' || s?.appended >= before) break
+      await sleep(10)
+    }
+    const to = Math.min(N, from + chunk)
     const r = await app.emit(from, to, PAD)
     const refused = new Set(r.refused)
     for (let i = from; i < to; i++) if (!refused.has(i)) accepted.push(i)
-    await sleep(3)
   }
   return accepted
 }
