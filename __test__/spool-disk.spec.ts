@@ -68,7 +68,7 @@ test('a full disk: a clear error, then memory-only operation; every dropped reco
   t.teardown(() => ns.stop())
   const port = await deadPort()
   const app = await SpoolApp.start(
-    { port, requireAck: true, maxBufferBytes: 256 * KIB, ...quick, spool: { dir: ns.dir, maxBytes: 64 * MIB } },
+    { port, requireAck: true, maxBufferBytes: 256 * KIB, maxRecordBytes: 8 * KIB, ...quick, spool: { dir: ns.dir, maxBytes: 64 * MIB } },
     ns.wrap,
   )
   const accepted = await emitAll(app)
@@ -91,7 +91,7 @@ test('a read-only spool directory: a clear error, memory-only operation, every d
   t.teardown(() => ns.stop())
   const port = await deadPort()
   const dir = `${ns.dir}/spool`
-  const app = await SpoolApp.start({ port, requireAck: true, maxBufferBytes: 256 * KIB, ...quick, spool: { dir } }, ns.wrap)
+  const app = await SpoolApp.start({ port, requireAck: true, maxBufferBytes: 256 * KIB, maxRecordBytes: 8 * KIB, ...quick, spool: { dir } }, ns.wrap)
   const io = () => app.events.filter((e) => e.code === 'ERR_FLUENT_SPOOL_IO')
   t.true(await until(() => io().length > 0, 20_000), `ERR_FLUENT_SPOOL_IO was reported; events: ${JSON.stringify(app.events)}`)
   t.log(`${io()[0].code}: ${io()[0].message}`)

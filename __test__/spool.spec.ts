@@ -40,7 +40,7 @@ test('an outage longer than the memory buffer: records beyond maxBufferBytes go 
   const maxBufferBytes = 256 * KIB
   // 16x the memory buffer, well under the spool's cap.
   const N = Math.ceil((16 * maxBufferBytes) / (PAD + 30))
-  const client = new FluentClient({ port, maxBufferBytes, requireAck: true, ...quick, spool: { dir, maxBytes: 64 * MIB } } as never)
+  const client = new FluentClient({ port, maxBufferBytes, maxRecordBytes: 8 * KIB, requireAck: true, ...quick, spool: { dir, maxBytes: 64 * MIB } } as never)
   const codes: string[] = []
   client.on('error', (e) => codes.push(e.code))
   // Paced like an application's logging over an outage: each chunk once the writer has appended the
@@ -81,7 +81,7 @@ test('the same outage without a spool drops (the control: the row above is the s
   const port = await deadPort()
   const maxBufferBytes = 256 * KIB
   const N = Math.ceil((16 * maxBufferBytes) / (PAD + 30))
-  const client = new FluentClient({ port, maxBufferBytes, requireAck: true, ...quick })
+  const client = new FluentClient({ port, maxBufferBytes, maxRecordBytes: 8 * KIB, requireAck: true, ...quick })
   client.on('error', () => {})
   let refused = 0
   for (let i = 0; i < N; i++) if (!client.emit('spool.outage', { i, pad: 'x'.repeat(PAD) })) refused++
@@ -101,7 +101,7 @@ test('past spool.maxBytes the overflow policy applies: every record beyond it co
   const maxBytes = 1 * MIB
   // 4 MiB of records: more than memory and spool together.
   const N = Math.ceil((4 * MIB) / (PAD + 30))
-  const client = new FluentClient({ port, maxBufferBytes, requireAck: true, ...quick, spool: { dir, maxBytes } } as never)
+  const client = new FluentClient({ port, maxBufferBytes, maxRecordBytes: 8 * KIB, requireAck: true, ...quick, spool: { dir, maxBytes } } as never)
   const codes: string[] = []
   client.on('error', (e) => codes.push(e.code))
   let peakSpool = 0
@@ -213,4 +213,66 @@ test('replay comes first: leftovers are sent oldest first, before the new record
   t.deepEqual(identityProblems('close report', r.report), [])
   t.is(r.report.replayed, OLD)
   t.is(r.report.emitted, 1000)
+})
+
+test("emit's answer stays the truth while leftovers are read back: every true is emitted, every false refused", async (t) => {
+  t.timeout(60_000)
+  const port = await deadPort()
+  const dir = spoolDir()
+  const first = new FluentClient({ port, batchBytes: 16 * KIB, ...quick, spool: { dir } } as never)
+  first.on('error', () => {})
+  const OLD = 60_000
+  for (let i = 0; i < OLD; i++) first.emit('spool.old', { i, pad: 'p'.repeat(100) })
+  t.is(((await first.close({ timeoutMs: 100 })) as any).spooled, OLD)
+  const server = await Receiver.start(port)
+  t.teardown(() => server.close())
+  // A small buffer, so the batches read back from disk fill it while the app keeps emitting.
+  const client = new FluentClient({ port, requireAck: true, maxBufferBytes: 64 * KIB, maxRecordBytes: 8 * KIB, ...quick, spool: { dir } } as never)
+  client.on('error', () => {})
+  let yes = 0
+  let no = 0
+  for (let turn = 0; turn < 2000 && (client.stats() as any).replayed < OLD; turn++) {
+    for (let i = 0; i < 200; i++) {
+      if (client.emit('spool.new', { i, pad: 'q'.repeat(100) })) yes++
+      else no++
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const report = (await client.close({ timeoutMs: 10_000 })) as any
+  t.log(`emit said true ${yes}, false ${no}; report ${JSON.stringify(report)}`)
+  t.is(report.emitted, yes, 'records emit accepted are counted as emitted')
+  t.is(report.refused, no, 'and only those it refused as refused')
+  t.deepEqual(identityProblems('close report', report), [])
+})
+
+test('a close before the replay is done: the leftovers not yet read stay on disk, counted as spooled, and the next process sends them all', async (t) => {
+  t.timeout(60_000)
+  const port = await deadPort()
+  const dir = spoolDir()
+  const OLD = 20_000
+  const first = new FluentClient({ port, batchBytes: 16 * KIB, ...quick, spool: { dir } } as never)
+  first.on('error', () => {})
+  for (let i = 0; i < OLD; i++) first.emit('spool.old', { i, pad: 'p'.repeat(40) })
+  t.is(((await first.close({ timeoutMs: 100 })) as any).spooled, OLD)
+  // The server is still down: the second process cannot send anything before its close.
+  const second = new FluentClient({ port, ...quick, spool: { dir } } as never)
+  second.on('error', () => {})
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const mid = (await second.close({ timeoutMs: 0 })) as any
+  t.log(`second process: ${JSON.stringify(mid)}`)
+  t.deepEqual(identityProblems('close report of the process that closed mid-replay', mid), [])
+  t.is(mid.sent, 0)
+  t.is(mid.spooled, OLD, 'every record it leaves on disk is counted as spooled')
+
+  const server = await Receiver.start(port)
+  t.teardown(() => server.close())
+  const third = new FluentClient({ port, requireAck: true, ...quick, spool: { dir } } as never)
+  third.on('error', () => {})
+  t.true(await server.waitFor(OLD, 30_000), `received ${server.entries.length} of ${OLD}`)
+  const last = (await third.close({ timeoutMs: 10_000 })) as any
+  const got = coverage(range(0, OLD), ids(server))
+  t.deepEqual(got.missing.slice(0, 20), [], `${got.missing.length} record(s) never arrived`)
+  t.is(got.duplicates, 0)
+  t.is(last.replayed, OLD)
+  t.deepEqual(identityProblems('close report of the third process', last), [])
 })

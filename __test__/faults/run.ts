@@ -77,7 +77,13 @@ export async function runSeed(seed: number): Promise<Outcome> {
   await disk?.close()
   if (lives.length > 0) problems.push(...check(plan, lives, servers, drain))
   // Say what was done to the disk: a failure is read with it.
-  if (problems.length > 0) for (const l of lives) if (l.done.length > 0) problems.push(`(life ${l.life}: ${l.done.join('; ')})`)
+  if (problems.length > 0) {
+    for (const l of lives) if (l.done.length > 0) problems.push(`(life ${l.life}: ${l.done.join('; ')})`)
+    for (const l of [...lives, ...(drain ? [drain] : [])]) {
+      const r = l.result
+      if (r !== undefined) problems.push(`(life ${l.life}: errors ${JSON.stringify(r.errors)}, ops ${(r as { ops?: string[] }).ops?.join(' ')}, stats ${JSON.stringify({ ...r.stats, servers: undefined })})`)
+    }
+  }
   const records = lives.reduce((n, l) => n + (l.result?.accepted.length ?? l.acc.accepted.length), 0)
   const errors: Record<string, number> = {}
   for (const l of [...lives, ...(drain ? [drain] : [])]) for (const [k, v] of Object.entries(l.result?.errors ?? {})) errors[k] = (errors[k] ?? 0) + v
@@ -95,7 +101,8 @@ async function runDrain(plan: Schedule, servers: ScriptedServer[], disk: SpoolDi
   if (usable.length === 0) return undefined
   const drainPlan: Schedule = {
     ...plan,
-    servers: usable.map(({ s }) => ({ ...s, timeline: [] })),
+    // All regular: the only reachable server may have been this schedule's standby.
+    servers: usable.map(({ s }) => ({ ...s, standby: false, timeline: [] })),
     client: { ...plan.client, requireAck: true },
     handler: 'none',
     ops: 0,
