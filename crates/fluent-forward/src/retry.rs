@@ -98,7 +98,7 @@ pub fn on_failure(mut h: Held, max: u32, health: u64) -> Verdict {
       failed_at: health,
       retry: true,
       unacked,
-      // The halves are new batches: the writer stores them and settles the whole (`spool.rs`).
+      // The halves are new batches: the writer stores them and settles the whole (`writer/spool/`).
       spool: None,
       replayed: false,
     };

@@ -66,6 +66,9 @@ impl Client {
     // Opened here, not on the writer thread: a slot another process holds is the constructor's error.
     let spool = config.spool.as_ref().map(crate::writer::open_spool).transpose()?;
     let shared = Arc::new(Shared::with_openers(config, sink, openers));
+    if let Some(start) = &spool {
+      start.publish(&shared);
+    }
     let for_thread = shared.clone();
     let thread = std::thread::Builder::new()
       .name("fluent-forward-writer".into())

@@ -1,6 +1,6 @@
 //! A durable on-disk spool of sealed batches: the storage engine for issue 27.
 //!
-//! The writer uses it through the `spool` option (`writer/spool.rs`). See `README.md` beside this
+//! The writer uses it through the `spool` option (`writer/spool/`). See `README.md` beside this
 //! file for the design and the on-disk format.
 //!
 //! One [`Spool`] is owned by one thread (the writer's); it appends batches, reads them back by

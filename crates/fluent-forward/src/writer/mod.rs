@@ -76,7 +76,7 @@ pub struct Writer {
   /// Every breaker is open and the failure handler has been offered the buffer for this opening.
   told_unavailable: bool,
   finished: bool,
-  /// The durable spool's side of the writer (`spool.rs`); `None` without one.
+  /// The durable spool's side of the writer (`writer/spool/`); `None` without one.
   spool: Option<spool::Lane>,
 }
 

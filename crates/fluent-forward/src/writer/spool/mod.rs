@@ -17,6 +17,9 @@
 //! - **Close.** What is still unsent when the writer stops stays on disk (counted as `spooled`),
 //!   batches not yet on disk are appended then; only what the spool refuses takes the old path.
 //!
+//! This file holds the lane and the writer's hooks; `store.rs` stores and evicts, `readback.rs`
+//! prepares the next batch (replay, read-back), `close.rs` leaves the rest on disk at the stop.
+//!
 //! The batch ready to go next (`ready`) is prepared in `spool_step`, never in `send`: a batch that
 //! cannot be read back yet (no room) must leave the writer waiting for an ack or an emit, not
 //! spinning through a step that sends nothing.
@@ -36,28 +39,37 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod close;
+mod readback;
+mod store;
+
+pub(in crate::writer) use store::store_while_writing;
+use store::{store_batch, store_sealed};
+
 /// How often the spool looks for slots of dead processes to adopt (a cluster worker or PM2 process
 /// that died and was not replaced; one that is replaced takes its slot back at once). A look is a
 /// directory listing and a try-lock per free slot, so 10 s bounds how long such leftovers wait
 /// for a negligible cost.
 const ADOPT_EVERY: Duration = Duration::from_secs(10);
-/// After an I/O error on append, batches stay in memory only this long before the disk is tried
-/// again: a failing disk is not hammered once per batch.
-const DISK_RETRY: Duration = Duration::from_secs(1);
-/// Eviction starts when the buffer holds more than this share of `maxBufferBytes`, and frees down
-/// to `EVICT_TO`: half the buffer stays free for bursts between two writer steps.
-const EVICT_ABOVE: (usize, usize) = (3, 4);
-const EVICT_TO: (usize, usize) = (1, 2);
 /// The engine's segment size: 8 MiB files (capped at an eighth of `maxBytes` by the engine).
 const SEGMENT_BYTES: u64 = 8 << 20;
-/// How often batches are sealed and stored while a write holds the writer, at the least.
-const STORE_WHILE_WRITING: Duration = Duration::from_millis(10);
-
 /// What opening the spool gave, for the writer thread.
 pub enum SpoolStart {
   Opened(Box<Spool>, Leftovers),
   /// The directory could not be used (read-only, full, I/O): the client runs memory only.
   Failed(SpoolError),
+}
+
+impl SpoolStart {
+  /// What `stats()` shows from the constructor on (not only once the writer thread has started):
+  /// the slot held, or memory-only.
+  pub fn publish(&self, shared: &Shared) {
+    let Some(fig) = shared.spool.as_ref() else { return };
+    match self {
+      SpoolStart::Opened(spool, _) => *fig.slot.lock() = spool.slot_dir().display().to_string(),
+      SpoolStart::Failed(_) => fig.memory_only.store(true, Relaxed),
+    }
+  }
 }
 
 /// Opens the spool on the constructing thread, so that a slot held by another process is an error
@@ -145,40 +157,6 @@ impl Lane {
     self.evictable -= usize::from(w.evictable());
     Some(w)
   }
-
-  /// Evicts the newest in-memory batches that are on disk (never the front when `keep_front`),
-  /// until `done` says enough. Under the queue lock, with the counts they move between.
-  fn evict(&mut self, q: &mut Queue, shared: &Shared, keep_front: bool, done: impl Fn(&Queue) -> bool) {
-    let on_disk = &figures(shared).on_disk_records;
-    let keep = 2 * shared.config.batch_bytes;
-    let first = usize::from(keep_front);
-    let kept = usize::from(keep_front && self.backlog.front().is_some_and(Waiting::evictable));
-    for i in (first..self.backlog.len()).rev() {
-      if done(q) || self.evictable <= kept {
-        return;
-      }
-      let Waiting::Memory(h) = &mut self.backlog[i] else {
-        continue;
-      };
-      let Some(id) = h.spool.take() else {
-        continue;
-      };
-      let w = Waiting::Disk {
-        id,
-        tag: h.chunk.tag.clone(),
-        records: h.chunk.records(),
-        footprint: h.chunk.footprint(),
-      };
-      let Waiting::Memory(h) = std::mem::replace(&mut self.backlog[i], w) else {
-        unreachable!("matched above")
-      };
-      self.evictable -= 1;
-      q.release(&h.chunk);
-      on_disk.fetch_add(h.chunk.records() as u64, Relaxed);
-      figures(shared).evicted.fetch_add(1, Relaxed);
-      q.recycle(h.chunk, keep);
-    }
-  }
 }
 
 impl Writer {
@@ -188,7 +166,6 @@ impl Writer {
     let fig = figures(&self.shared);
     match start {
       SpoolStart::Failed(e) => {
-        fig.memory_only.store(true, Relaxed);
         self.shared.emit(Event::Error {
           error: Error::Spool(e),
           records: 0,
@@ -196,7 +173,6 @@ impl Writer {
         });
       }
       SpoolStart::Opened(spool, left) => {
-        *fig.slot.lock() = spool.slot_dir().display().to_string();
         let mut lane = Lane {
           spool: *spool,
           max_bytes: self
@@ -250,113 +226,10 @@ impl Writer {
   /// Stores `held` if the writer has a spool (see `store`).
   fn store(&mut self, held: &mut Held, now: Instant) -> bool {
     match self.spool.as_mut() {
-      Some(lane) => store(lane, &self.shared, held, now),
+      Some(lane) => store_batch(lane, &self.shared, held, now),
       None => false,
     }
   }
-
-  /// Fills `ready`: a leftover batch while replay lasts, else the backlog's front (read back from
-  /// disk if it was evicted), each only once it fits the cap.
-  fn prepare_ready(&mut self) {
-    let shared = self.shared.clone();
-    let lane = self.spool.as_mut().expect("called with a lane");
-    if lane.ready.is_some() {
-      return;
-    }
-    let max = shared.config.max_buffer_bytes;
-    while lane.replaying && lane.stash.is_none() {
-      match lane.spool.replay_next() {
-        None => lane.replaying = false,
-        Some(Replayed::Batch(id, batch)) => lane.stash = Some((id, batch)),
-        Some(Replayed::Damaged(d)) => {
-          let error = SpoolError::Corrupt {
-            file: d.file,
-            offset: d.offset,
-            why: d.kind.as_str(),
-          };
-          shared.emit(Event::Error {
-            error: Error::Spool(error),
-            records: 0,
-            tag: None,
-          });
-        }
-      }
-    }
-    if let Some((_, batch)) = &lane.stash {
-      let need = footprint(batch.entries.len(), batch.records());
-      let mut q = shared.queue.lock();
-      lane.evict(&mut q, &shared, false, |q| fits(q, max, need));
-      if !fits(&q, max, need) {
-        return;
-      }
-      let (id, batch) = lane.stash.take().expect("checked");
-      let n = batch.records();
-      q.held_bytes += need;
-      q.held_records += n;
-      Counters::add(&shared.counters.replayed, n as u64);
-      drop(q);
-      let mut held = Held::new(chunk_of(batch));
-      held.spool = Some(id);
-      held.replayed = true;
-      lane.ready = Some(held);
-      return;
-    }
-    if lane.replaying {
-      return;
-    }
-    // A batch whose read fails is lost (reported): the next one is tried at once.
-    loop {
-      match lane.backlog.front() {
-        None => return,
-        Some(Waiting::Memory(_)) => {
-          let Some(Waiting::Memory(h)) = lane.pop() else {
-            unreachable!("matched above")
-          };
-          lane.ready = Some(h);
-          return;
-        }
-        Some(&Waiting::Disk {
-          records, footprint, ..
-        }) => {
-          let mut q = shared.queue.lock();
-          lane.evict(&mut q, &shared, true, |q| fits(q, max, footprint));
-          if !fits(&q, max, footprint) {
-            return;
-          }
-          let Some(Waiting::Disk { id, tag, .. }) = lane.pop() else {
-            unreachable!("matched above")
-          };
-          let on_disk = &figures(&shared).on_disk_records;
-          match lane.spool.read(&id) {
-            Ok(batch) => {
-              q.held_bytes += footprint;
-              q.held_records += records;
-              on_disk.fetch_sub(records as u64, Relaxed);
-              drop(q);
-              let mut held = Held::new(chunk_of(batch));
-              held.spool = Some(id);
-              lane.ready = Some(held);
-              return;
-            }
-            Err(e) => {
-              // Its only copy is gone (the file was removed or damaged under us): lost, counted
-              // as dropped and reported with the file.
-              on_disk.fetch_sub(records as u64, Relaxed);
-              Counters::add(&shared.counters.dropped, records as u64);
-              drop(q);
-              lane.spool.settle(id);
-              shared.emit(Event::Error {
-                error: Error::Spool(e),
-                records: records as u64,
-                tag: Some(tag),
-              });
-            }
-          }
-        }
-      }
-    }
-  }
-
   /// The next fresh batch with a spool (`take_fresh` without one).
   pub(super) fn take_spooled(&mut self) -> Option<Held> {
     let lane = self.spool.as_mut()?;
@@ -437,149 +310,6 @@ impl Writer {
         Verdict::Reject(h)
       }
     }
-  }
-
-  /// At the stop: every batch still held that is on disk stays there (`spooled`); the others are
-  /// stored now if the spool takes them. Returns what is left for the old path (failure handler,
-  /// or dropped). Then the spool is closed (ledger written, slot released) before the report goes
-  /// out, so a process that opens the dir after `close()` resolves finds everything.
-  pub(super) fn spool_leftovers(&mut self, held: Vec<Held>, queued: Vec<Chunk>) -> Vec<Chunk> {
-    let Some(mut lane) = self.spool.take() else {
-      let mut out: Vec<Chunk> = held.into_iter().map(|h| h.chunk).collect();
-      for c in &out {
-        self.release(c);
-      }
-      out.extend(queued);
-      return out;
-    };
-    let shared = self.shared.clone();
-    let fig = figures(&shared);
-    let mut all: Vec<Held> = held;
-    all.extend(lane.ready.take());
-    let mut spooled = 0u64;
-    for w in lane.backlog.drain(..) {
-      match w {
-        Waiting::Memory(h) => all.push(h),
-        Waiting::Disk { records, .. } => {
-          // Under the lock, with `pending`: the records move from it to `spooled` at once.
-          let _q = shared.queue.lock();
-          fig.on_disk_records.fetch_sub(records as u64, Relaxed);
-          spooled += records as u64;
-        }
-      }
-    }
-    // Held batches leave the cap now; queued ones already have (`take_all`).
-    for h in &all {
-      self.release(&h.chunk);
-    }
-    self.spool = Some(lane);
-    let now = Instant::now();
-    let mut rest = Vec::new();
-    let queued = queued.into_iter().map(Held::new);
-    for mut h in all.into_iter().chain(queued) {
-      if h.chunk.records() == 0 {
-        continue;
-      }
-      if h.spool.is_some() || self.store(&mut h, now) {
-        spooled += h.chunk.records() as u64;
-      } else {
-        rest.push(h.chunk);
-      }
-    }
-    Counters::add(&shared.counters.spooled, spooled);
-    let lane = self.spool.take().expect("put back above");
-    *fig.engine.lock() = lane.spool.stats();
-    if let Err(e) = lane.spool.close() {
-      shared.emit(Event::Error {
-        error: Error::Spool(e),
-        records: 0,
-        tag: None,
-      });
-    }
-    rest
-  }
-}
-
-/// Moves every sealed batch from the queue to the backlog, stored on the way, and evicts past the
-/// mark. Also runs while a write holds the writer (`store_while_writing`).
-fn store_sealed(lane: &mut Lane, shared: &Shared, now: Instant) {
-  while let Some(chunk) = shared.queue.lock().take() {
-    let Some(mut held) = super::choose::vetted(shared, chunk) else {
-      continue;
-    };
-    store(lane, shared, &mut held, now);
-    lane.push(Waiting::Memory(held));
-  }
-  let max = shared.config.max_buffer_bytes;
-  let mut q = shared.queue.lock();
-  if q.bytes + q.held_bytes > max / EVICT_ABOVE.1 * EVICT_ABOVE.0 {
-    let to = max / EVICT_TO.1 * EVICT_TO.0;
-    lane.evict(&mut q, shared, true, |q| q.bytes + q.held_bytes <= to);
-  }
-}
-
-/// While a write is under way (a server that reads slowly holds it for up to `writeTimeoutMs`),
-/// batches keep being sealed and stored as between steps: a record reaches the disk within about
-/// `flushIntervalMs` whatever the servers do (what a SIGKILL of the app may not lose). Never
-/// returns; dropped when the write ends.
-pub(super) async fn store_while_writing(lane: Option<&mut Lane>, shared: &Shared) {
-  let Some(lane) = lane else {
-    return std::future::pending().await;
-  };
-  let every = shared.config.flush_interval.max(STORE_WHILE_WRITING);
-  loop {
-    tokio::time::sleep(every).await;
-    let now = Instant::now();
-    shared
-      .queue
-      .lock()
-      .seal_older_than(now, shared.config.flush_interval);
-    store_sealed(lane, shared, now);
-  }
-}
-
-/// Appends a batch to the spool; one the spool refuses stays in memory only, counted.
-fn store(lane: &mut Lane, shared: &Shared, held: &mut Held, now: Instant) -> bool {
-  let fig = figures(shared);
-  if lane.disk_retry_at.is_some_and(|t| now < t) {
-    fig.not_spooled.fetch_add(1, Relaxed);
-    return false;
-  }
-  match lane.spool.append(BatchRef::from(&held.chunk)) {
-    Ok(id) => {
-      held.spool = Some(id);
-      fig
-        .appended_records
-        .fetch_add(held.chunk.records() as u64, Relaxed);
-      // A full spool's episode ends once settling has freed half of it, not at the first small
-      // batch that squeezes in (which would report it again at the next large one).
-      let still_full = lane.failing == Some("SPOOL_FULL") && 2 * lane.spool.stats().bytes > lane.max_bytes;
-      if !still_full && lane.failing.take().is_some() {
-        fig.memory_only.store(false, Relaxed);
-      }
-      true
-    }
-    Err(e) => {
-      fig.not_spooled.fetch_add(1, Relaxed);
-      if matches!(e, SpoolError::Io { .. }) {
-        lane.disk_retry_at = Some(now + DISK_RETRY);
-      }
-      report_failure(shared, lane, e);
-      false
-    }
-  }
-}
-
-/// A batch read back from disk, as the writer holds batches.
-fn chunk_of(batch: Batch) -> Chunk {
-  Chunk {
-    tag: Arc::from(batch.tag),
-    // Not a tag of this client's table: nothing in the writer looks the id up, and the pool
-    // gives a recycled buffer its tag again when it reuses it.
-    tag_id: u32::MAX,
-    entries: batch.entries,
-    offsets: batch.offsets,
-    since: Instant::now(),
   }
 }
 
