@@ -11,7 +11,9 @@
  *    cost is appending every batch and deleting settled files. Measured per run:
  *    - delivered events/s: N / (first emit until the sink has counted N);
  *    - process CPU µs/event: process.cpuUsage() (all threads) over the same span, over N;
- *    - main-thread CPU µs/event: the main thread's schedstat run time over N (emit and close);
+ *    - main-thread CPU µs/event: the main thread's schedstat run time over N (emit, the waits for
+ *      room between chunks, close); and the same inside the emit calls alone (what logging costs the
+ *      app's thread per record: a slower drain means more polling, which is the bench's cost);
  *    every contender must deliver all N records and drop none, or the run fails.
  * 2. Disk bytes per record: the server down, each shape spooled until BENCH_SPOOL_SAMPLE_MB (16)
  *    MiB are on disk; segment bytes over records, against the wire bytes per record the sink read.
@@ -94,6 +96,8 @@ interface Run {
   eventsPerSecond: number
   procCpuUsPerEvent: number
   mainCpuUsPerEvent: number
+  /** The main thread's CPU inside the emit calls only (no waits, no close). */
+  emitCpuUsPerEvent: number
   wireBytesPerEvent: number
   rssMB: number
 }
@@ -118,6 +122,7 @@ async function throughput(sink: Sink, shape: Shape, c: Contender, round: number)
       eventsPerSecond: Math.round(n / seconds),
       procCpuUsPerEvent: r.procCpuUs / n,
       mainCpuUsPerEvent: r.mainCpuUs / n,
+      emitCpuUsPerEvent: r.emitOnlyUs / n,
       wireBytesPerEvent: s.bytes / (n + 1),
       rssMB: r.rssMB,
     }
@@ -180,16 +185,18 @@ function markdown(runs: Run[], disk: Awaited<ReturnType<typeof diskPerRecord>>[]
     const memEps = median(mem.map((r) => r.eventsPerSecond))
     const memMain = median(mem.map((r) => r.mainCpuUsPerEvent))
     const memProc = median(mem.map((r) => r.procCpuUsPerEvent))
+    const memEmit = median(mem.map((r) => r.emitCpuUsPerEvent))
     out.push(`### ${shape} (${EVENTS[shape].toLocaleString('en-US')} events per run, ${median(mem.map((r) => r.wireBytesPerEvent)).toFixed(1)} wire bytes/event)`, '')
-    out.push('| client | delivered events/s | vs memory-only | process CPU µs/event | vs memory-only | main-thread CPU µs/event | vs memory-only | peak RSS MB | runs (events/s) |')
-    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+    out.push('| client | delivered events/s | vs memory-only | process CPU µs/event | vs memory-only | main-thread CPU µs/event | vs memory-only | emit calls alone, µs/event | vs memory-only | peak RSS MB | runs (events/s) |')
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const c of CONTENDERS) {
       const mine = runs.filter((r) => r.shape === shape && r.contender === c.id)
       const eps = median(mine.map((r) => r.eventsPerSecond))
       const proc = median(mine.map((r) => r.procCpuUsPerEvent))
       const main = median(mine.map((r) => r.mainCpuUsPerEvent))
+      const emit = median(mine.map((r) => r.emitCpuUsPerEvent))
       out.push(
-        `| ${c.label} | ${eps.toLocaleString('en-US')} | ${(eps / memEps).toFixed(2)} | ${proc.toFixed(3)} | ${(proc / memProc).toFixed(2)} | ${main.toFixed(3)} | ${(main / memMain).toFixed(2)} | ${median(mine.map((r) => r.rssMB)).toFixed(0)} | ${mine.map((r) => r.eventsPerSecond.toLocaleString('en-US')).join(', ')} |`,
+        `| ${c.label} | ${eps.toLocaleString('en-US')} | ${(eps / memEps).toFixed(2)} | ${proc.toFixed(3)} | ${(proc / memProc).toFixed(2)} | ${main.toFixed(3)} | ${(main / memMain).toFixed(2)} | ${emit.toFixed(3)} | ${(emit / memEmit).toFixed(2)} | ${median(mine.map((r) => r.rssMB)).toFixed(0)} | ${mine.map((r) => r.eventsPerSecond.toLocaleString('en-US')).join(', ')} |`,
       )
     }
     out.push('')
