@@ -11,6 +11,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** Internal: the public API is `FluentClient` in src/client.ts. */
 export declare class NativeClient {
+  /**
+   * Starts a client: checks the options (ERR_FLUENT_CONFIG) and spawns its writer thread;
+   * `onEvent` receives its events (weak: it never keeps the process alive).
+   */
   constructor(options: NativeOptions, onEvent: (event: JsEvent) => void)
   /** The id to pass to `pushStaged`. */
   get id(): number
@@ -36,6 +40,7 @@ export declare class NativeClient {
   flush(timeoutMs: number): Promise<number>
   /** Stops accepting, drains for at most `timeoutMs`, stops the writer; resolves with the report. */
   close(timeoutMs: number): Promise<JsCloseReport>
+  /** A snapshot of the client's counters and state. */
   stats(): JsStats
   /** Per-batch `delivered` events on or off (on only while someone listens: each copies its batch). */
   setDeliveryReports(on: boolean): void
@@ -79,9 +84,11 @@ export declare class NativeNdjson {
   resume(): number
   /** The input is complete: a last line without a newline becomes a record too. */
   end(): number
+  /** What became of the lines so far. */
   counts(): NdjsonCounts
 }
 
+/** Internal: the public API is `FluentReceiver` in src/receiver.ts. */
 export declare class NativeReceiver {
   /**
    * Binds before returning. `onBatch` gets buffers of msgpack `[tag, time, record]` arrays and
@@ -92,6 +99,7 @@ export declare class NativeReceiver {
   get port(): number | null
   /** Whether decoded events are handed to `onBatch` (off: they are only counted). */
   setDelivery(on: boolean): void
+  /** A snapshot of the receiver's counters. */
   stats(): JsReceiverStats
   /** Stops listening and drops every connection. Idempotent; never waits on the receiver threads. */
   close(): void
@@ -118,6 +126,7 @@ export declare const enum Compress {
  */
 export declare const ENTRY_OVERHEAD_EVENT_TIME: number
 
+/** The same with `timeAsInteger` (integer seconds instead of the EventTime ext). */
 export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
 
 /**
@@ -136,9 +145,11 @@ export interface JsBatch {
   records: number
 }
 
+/** What `close()` resolves with: the public `CloseReport` (src/types.ts documents its fields), and `kept`. */
 export interface JsCloseReport {
   emitted: number
   refused: number
+  /** With a failure handler: records waiting in the hand-over store when the writer stopped. */
   kept: number
   sent: number
   dropped: number
@@ -161,13 +172,19 @@ export interface JsEvent {
   tag?: string
   /** For `breaker`: `closed`, `open` or `halfOpen`. */
   state?: string
-  /** Index of the server in the fleet (connect, disconnect, breaker, delivered). */
+  /**
+   * The server's slot in the fleet (connect, disconnect, breaker, delivered): a DNS member's slot
+   * is reused after it left, so `address` is what names it.
+   */
   server?: number
   /** For `delivered`: the msgpack entries, as on the wire. */
   entries?: Buffer
   /** For `delivered`: the server acknowledged the batch. */
   acked?: boolean
-  /** For errors about a connection: the server, `host:port` or the socket path. */
+  /**
+   * For connect, disconnect, breaker and delivered, and errors about a connection: the server,
+   * `host:port` (a DNS member's own address) or the socket path.
+   */
   address?: string
   /** For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...). */
   causeCode?: string
@@ -203,15 +220,21 @@ export interface JsKept {
 
 /** One row of the option table (`fluent_forward::options`), for the JS side's checks. */
 export interface JsOptionSpec {
+  /** The option's name as JS users write it; call options carry their method (`flush.timeoutMs`). */
   name: string
   /** `integer`, `boolean`, `string` or `enum`. */
   kind: string
+  /** For `integer`: the smallest value accepted. */
   min?: number
+  /** For `integer`: the largest value accepted. */
   max?: number
   /** For `enum`. */
   values?: Array<string>
+  /** The default of an `integer` option. */
   defaultNumber?: number
+  /** The default of a `boolean` option. */
   defaultBoolean?: boolean
+  /** The default of a `string` or `enum` option. */
   defaultText?: string
   /** Never echo the value (a key, a password): errors name the option only. */
   secret: boolean
@@ -223,27 +246,43 @@ export interface JsPushed {
   queuedBytes: number
 }
 
+/** The receiver's counters (src/receiver.ts maps them to `FluentReceiverStats`). */
 export interface JsReceiverStats {
+  /** Valid events decoded. */
   events: number
+  /** Forward requests decoded. */
   requests: number
+  /** Bytes read from clients. */
   bytes: number
+  /** Acks sent. */
   acks: number
+  /** Entries that were not valid events. */
   invalid: number
+  /** Requests whose `size` option disagreed with their entries. */
   sizeMismatch: number
+  /** Connections accepted. */
   connections: number
+  /** Connections closed for undecodable input, limits, timeouts, TLS or I/O errors. */
   errors: number
   /** Events handed to JS (queued for the JS thread). */
   eventsRelayed: number
   /** Decoded events that could not be handed to JS (the JS thread was gone). */
   eventsLost: number
+  /** Requests refused for a size limit. */
   tooLarge: number
+  /** Connections closed by a timeout. */
   timeouts: number
+  /** Connections closed on arrival (`maxConnections`). */
   refused: number
+  /** Connections open now. */
   openConnections: number
+  /** Bytes held for clients now (read, inflate and batch buffers). */
   memoryBytes: number
+  /** The most `memory_bytes` has been. */
   memoryPeakBytes: number
 }
 
+/** One server's state: the public `ServerStats` (src/types.ts). */
 export interface JsServerStats {
   address: string
   healthy: boolean
@@ -273,6 +312,10 @@ export interface JsSpoolStats {
   syncs: number
 }
 
+/**
+ * A client's counters and state: each field is the public `FluentStats` field of the same name
+ * (src/types.ts documents them once).
+ */
 export interface JsStats {
   emitted: number
   refused: number
@@ -304,13 +347,17 @@ export interface JsStats {
   servers: Array<JsServerStats>
 }
 
+/** `breaker` as the public `BreakerOptions`; unset fields take the core's defaults. */
 export interface NativeBreaker {
   failureThreshold?: number
   cooldownMs?: number
   maxCooldownMs?: number
 }
 
-/** Options as index.ts passes them; unset fields take the core's defaults. */
+/**
+ * Options as index.ts passes them; unset fields take the core's defaults. Each field is the public
+ * option of the same name, documented once, in src/types.ts (and docs/options.md).
+ */
 export interface NativeOptions {
   host?: string
   port?: number
@@ -352,33 +399,51 @@ export interface NativeOptions {
   spool?: NativeSpool
 }
 
+/** What `FluentReceiver.listen()` passes down (src/receiver.ts checks and documents the public form). */
 export interface NativeReceiverOptions {
+  /** Listen address (default `127.0.0.1`). */
   host?: string
+  /** Listen port (default 0: any free port). */
   port?: number
+  /** A Unix socket path instead of TCP. */
   path?: string
+  /** Acknowledge requests that ask for it (default true). */
   ack?: boolean
+  /** Decoding threads (default 1). */
   threads?: number
   /** PEM certificate chain and key: the listener speaks TLS. */
   tlsCert?: Buffer
+  /** PEM private key of `tls_cert`. */
   tlsKey?: Buffer
   /** The Forward handshake: clients must know this key (and, with users, a username/password). */
   sharedKey?: string
+  /** The receiver's name in the handshake. */
   selfHostname?: string
+  /** Accepted users of the handshake. */
   users?: Array<NativeReceiverUser>
   /** See `fluent_sink::limits::Limits`; each unset one keeps its default. */
   maxRequestBytes?: number
+  /** Largest size a compressed request may inflate to. */
   maxInflatedBytes?: number
+  /** Connections served at once. */
   maxConnections?: number
+  /** Closes a connection that starts no request for this long. */
   idleTimeoutMs?: number
+  /** A request must arrive whole within this long of its first byte. */
   requestTimeoutMs?: number
+  /** TLS accept plus the Forward handshake must finish within this. */
   handshakeTimeoutMs?: number
 }
 
+/** One user of the receiver's handshake. */
 export interface NativeReceiverUser {
+  /** A user name. */
   username: string
+  /** Its password. */
   password: string
 }
 
+/** `security` as src/options.ts passes it (the public `SecurityOptions`), `clientHostname` filled in. */
 export interface NativeSecurity {
   clientHostname: string
   sharedKey: string
@@ -396,6 +461,8 @@ export interface NativeServer {
   path?: string
   weight?: number
   standby?: boolean
+  /** `first` or `all` (one server per address of `host`: a fleet found through DNS). */
+  resolve?: string
   tls?: NativeTls
   noTls?: boolean
   security?: NativeSecurity
@@ -430,25 +497,37 @@ export declare const NDJSON_REFUSED: number
 
 /** Lines seen by one stream, by what became of them. */
 export interface NdjsonCounts {
+  /** Lines buffered as records. */
   accepted: number
+  /** Lines the overflow policy refused. */
   refused: number
+  /** Lines that were not one JSON object (sent under the fallback tag). */
   invalid: number
+  /** Lines past `max_line_bytes`, skipped. */
   tooLarge: number
   /** Bytes held: a partial last line, or what waits for room. */
   pendingBytes: number
 }
 
+/** How a stream of NDJSON lines becomes records (src/ndjson.ts fills it from the line options). */
 export interface NdjsonOptions {
   /** The fallback tag (and the tag of every line without `tagKey`). */
   tag: string
+  /** Take the tag from this top-level string field. */
   tagKey?: string
+  /** This field is the entry's time (epoch ms, s or ISO 8601). */
   timeKey?: string
+  /** Keep the time field in the record too. */
   keepTime: boolean
+  /** The level field to name. */
   levelKey?: string
   /** Numeric levels and their names, pairwise. */
   levels: Array<number>
+  /** The names of `levels`, in the same order. */
   levelNames: Array<string>
+  /** The field that carries a line that is not JSON. */
   messageKey: string
+  /** Longer lines are skipped and counted as too large. */
   maxLineBytes: number
   /** Streams: keep lines until there is room instead of applying the overflow policy. */
   waitForRoom: boolean
@@ -457,6 +536,7 @@ export interface NdjsonOptions {
 /** Every option with its type, range and default: the one source of truth for both sides. */
 export declare function optionSpecs(): Array<JsOptionSpec>
 
+/** The values of `overflow`: what a full buffer does with a new record. */
 export declare const enum OverflowPolicy {
   DropNewest = 'dropNewest',
   DropOldest = 'dropOldest',
@@ -481,6 +561,7 @@ export declare const STAGING_HEADER: number
 /** In a staged frame's nanoseconds slot: stamp the record with its monotonic time. */
 export declare const STAGING_NOW: number
 
+/** The values of `mode`: the Forward wire form of each request. */
 export declare const enum WireMode {
   Message = 'message',
   Forward = 'forward',

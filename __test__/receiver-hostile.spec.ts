@@ -1,6 +1,6 @@
 // FluentReceiver (the addon path) against hostile clients: a gzip bomb, declared lengths, slowloris,
 // many idle connections, garbage, half-open TLS handshakes (REVIEW-0.2 B1/B2, issue 26). In each,
-// the receiver's accounted memory stays within the README's bound, the process survives, and a
+// the receiver's accounted memory stays within the bound of docs/receiver.md, the process survives, and a
 // well-behaved client (our FluentClient, on its own connection) keeps getting events delivered.
 // Serial, so the RSS each case logs is its own.
 import test from 'ava'
@@ -15,7 +15,7 @@ const MiB = 1024 * 1024
 /** Batches the addon lets wait for the JS thread (BATCH_QUEUE in crates/fluent-forward-napi/src/receiver.rs). */
 const QUEUE = 4
 
-/** README "Receiver limits": the most the accounted buffers can hold. */
+/** docs/receiver.md "Receiver limits": the most the accounted buffers can hold. */
 function bound(o: { maxRequestBytes?: number; maxInflatedBytes?: number; maxConnections?: number; threads?: number }): number {
   const r = o.maxRequestBytes ?? 6_144_000
   const i = o.maxInflatedBytes ?? 24_576_000

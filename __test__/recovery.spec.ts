@@ -18,7 +18,7 @@ import test from 'ava'
 import { FluentClient } from '../index.js'
 import { Receiver, deadPort, sleep, until } from './helpers.ts'
 
-/** The documented bound (README, "Recovery") and what a loaded CI machine may add to it. */
+/** The documented bound (docs/servers.md, "Recovery") and what a loaded CI machine may add to it. */
 const BOUND_MS = 1000
 const SLACK_MS = 2000
 

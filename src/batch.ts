@@ -6,8 +6,11 @@
 import { ExtensionCodec, decodeMulti } from '@msgpack/msgpack'
 import { EventTime } from './time.js'
 
+/** One record of a batch, decoded. */
 export interface BatchRecord {
+  /** Its event time (integer-second times become `EventTime(sec, 0)`). */
   time: EventTime
+  /** The record, decoded with @msgpack/msgpack (bin as `Uint8Array`, integers past 2^53 as `bigint`). */
   record: Record<string, unknown>
 }
 
@@ -36,7 +39,9 @@ export function decodeEntries(bytes: Uint8Array): BatchRecord[] {
   return out
 }
 
+/** The records of one tag, as the failure handler and `'delivered'` listeners get them. */
 export class Batch {
+  /** The records' tag. */
   readonly tag: string
   /** The msgpack entries as they went (or would have gone) on the wire. */
   readonly bytes: Buffer
@@ -44,6 +49,7 @@ export class Batch {
   readonly count: number
   #records: BatchRecord[] | undefined
 
+  /** @internal Made by the client. */
   constructor(tag: string, bytes: Buffer, count: number) {
     this.tag = tag
     this.bytes = bytes
@@ -59,6 +65,7 @@ export class Batch {
 
 /** What the failure handler receives. */
 export class FailedBatch extends Batch {
+  /** Why the records reached the handler. */
   readonly reason: BatchReason
   /**
    * `true`: returning `false` from the handler keeps the records (they are buffered again, to be
@@ -66,6 +73,7 @@ export class FailedBatch extends Batch {
    */
   readonly retriable: boolean
 
+  /** @internal Made by the client. */
   constructor(tag: string, bytes: Buffer, count: number, reason: BatchReason, retriable: boolean) {
     super(tag, bytes, count)
     this.reason = reason
@@ -75,10 +83,13 @@ export class FailedBatch extends Batch {
 
 /** What a 'delivered' listener receives. */
 export interface DeliveredBatch {
+  /** The records' tag. */
   tag: string
   /** Decoded on first read. */
   readonly records: BatchRecord[]
+  /** The msgpack entries as they went on the wire. */
   bytes: Buffer
+  /** How many records. */
   count: number
   /** `host:port` or the socket path. */
   server: string
@@ -86,6 +97,7 @@ export interface DeliveredBatch {
   acked: boolean
 }
 
+/** @internal The 'delivered' event's batch. */
 export class Delivered extends Batch implements DeliveredBatch {
   readonly server: string
   readonly acked: boolean

@@ -68,15 +68,25 @@ function encodeError(e: unknown): FluentError {
 
 // Typed listeners (src/events.ts): a declaration merged with the class, no code.
 export interface FluentClient {
+  /** Adds a listener for one of the client's events (see `FluentClientEvents`). */
   on: TypedListeners<this>['on']
+  /** Adds a listener called once. */
   once: TypedListeners<this>['once']
+  /** Removes a listener. */
   off: TypedListeners<this>['off']
+  /** Same as `on`. */
   addListener: TypedListeners<this>['addListener']
+  /** Same as `off`. */
   removeListener: TypedListeners<this>['removeListener']
+  /** Adds a listener before the others. */
   prependListener: TypedListeners<this>['prependListener']
+  /** Adds a listener, called once, before the others. */
   prependOnceListener: TypedListeners<this>['prependOnceListener']
+  /** The listeners of an event. */
   listeners: TypedListeners<this>['listeners']
+  /** How many listeners an event has. */
   listenerCount: TypedListeners<this>['listenerCount']
+  /** Removes every listener (of one event, or of all). */
   removeAllListeners: TypedListeners<this>['removeAllListeners']
 }
 
@@ -428,19 +438,21 @@ export class FluentClient extends EventEmitter {
     }
   }
 
-  #serverName(i: number | null | undefined): string {
-    return this.#servers[i ?? 0] ?? this.#servers[0]
+  /** The server an event concerns: its own address (a DNS member's slot is reused by the next one). */
+  #serverName(ev: JsEvent): string {
+    if (ev.kind !== 'error' && ev.address != null) return ev.address
+    return this.#servers[ev.server ?? 0] ?? this.#servers[0]
   }
 
   #dispatch(ev: JsEvent): void {
     try {
-      publishEvent(this, this.#serverName(ev.server), ev, toError)
-      if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev.server))
-      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev.server) })
-      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev.server))
+      publishEvent(this, this.#serverName(ev), ev, toError)
+      if (ev.kind === 'connect') super.emit('connect', this.#serverName(ev))
+      else if (ev.kind === 'breaker') super.emit('breaker', { state: ev.state, server: this.#serverName(ev) })
+      else if (ev.kind === 'disconnect') super.emit('disconnect', ev.code ? toError(ev) : undefined, this.#serverName(ev))
       else if (ev.kind === 'delivered') {
         if (this.listenerCount('delivered') === 0) return
-        const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev.server), ev.acked === true)
+        const batch = new Delivered(ev.tag as string, ev.entries as Buffer, ev.records ?? 0, this.#serverName(ev), ev.acked === true)
         super.emit('delivered', batch)
       } else if (ev.kind === 'handover') {
         const h = this.#handlers
@@ -609,6 +621,10 @@ export class FluentClient extends EventEmitter {
     return `emitted ${s.emitted}, refused ${s.refused}${spool[0]} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}${spool[1]}`
   }
 
+  /**
+   * A snapshot of the counters and state (see {@link FluentStats}). The accounting identity holds
+   * exactly once the client has stopped; while it runs, a batch moving between counters may show in two.
+   */
   stats(): FluentStats {
     handOver()
     const s = this.#native.stats()

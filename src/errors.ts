@@ -34,6 +34,7 @@ export type FluentErrorCode =
 
 /** A typed error: test `err.code`, which is stable, rather than the message. */
 export class FluentError extends Error {
+  /** The stable `ERR_FLUENT_*` code (see {@link FluentErrorCode}). */
   readonly code: FluentErrorCode
   /** For dropped, undelivered or rejected records: how many. */
   readonly records?: number
@@ -42,6 +43,7 @@ export class FluentError extends Error {
   /** For errors about a connection: the server, `host:port` or the socket path (also in the message). */
   readonly address?: string
 
+  /** @internal Made by the client. */
   constructor(code: FluentErrorCode, message: string, extra?: { records?: number; tag?: string; address?: string; cause?: unknown }) {
     super(message, extra?.cause === undefined ? undefined : { cause: extra.cause })
     this.name = 'FluentError'

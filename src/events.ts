@@ -10,6 +10,7 @@ import type { DeliveredBatch } from './batch.js'
 import type { FluentError } from './errors.js'
 import type { BreakerEvent } from './types.js'
 
+/** The client's events and their listeners' arguments. */
 export interface FluentClientEvents {
   /** Every FluentError the client reports (connection, delivery, refusals after close...). */
   error: (err: FluentError) => void
@@ -29,6 +30,7 @@ export interface FluentClientEvents {
   removeListener: (event: string | symbol, listener: (...args: any[]) => void) => void
 }
 
+/** The name of a client event. */
 export type FluentClientEvent = keyof FluentClientEvents
 
 /** EventEmitter's listener methods, typed by the event map. */

@@ -8,10 +8,15 @@ import type { Writable } from 'node:stream'
 import type { FailedBatch } from './batch.js'
 import type { FluentError } from './errors.js'
 
+/**
+ * The failure handler: receives the error and the batch that leaves the pipeline undelivered, one
+ * batch per call, one call at a time. Resolve `true` when handled, `false` to keep retriable records.
+ */
 export type ErrorHandler = (error: FluentError, batch: FailedBatch) => boolean | Promise<boolean>
 
 /** The subset of FluentClient that `fallbackToClient` needs (avoids a circular import). */
 export interface EntrySink {
+  /** Buffers msgpack entries as they are (times kept); returns how many were accepted. */
   emitEntries(tag: string, bytes: Uint8Array): number
 }
 

@@ -6,7 +6,7 @@
  * records again (`requeue`); on any other batch they are gone, as the overflow policy or the
  * deadline decided.
  *
- * Accounting (the README's identity): every record given to the runner ends in exactly one of
+ * Accounting (the identity of docs/delivery.md): every record given to the runner ends in exactly one of
  * `handled` (the handler took it), `requeued` (back in the buffer, pending again) or `dropped` (not
  * taken and not kept: a non-retriable batch, or no room to requeue), and is `inHand` meanwhile.
  * Nothing here throws or rejects, whatever the handler or the requeue does (REVIEW-0.2 A1): a

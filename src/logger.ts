@@ -21,6 +21,7 @@ import type { TraceContextOption, TraceReader } from './trace.js'
 /** Level names, least severe first; `silent` turns a logger off. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 
+/** Options of `client.logger()`. */
 export interface LoggerOptions {
   /** The Fluentd tag of every record. */
   tag: string
@@ -175,14 +176,21 @@ export type LogMethod = (msg?: unknown, fields?: object) => boolean
 /** What a disabled level's method is: it returns before anything else, as pino's do. */
 const disabled: LogMethod = () => false
 
+/** A leveled logger, from `client.logger()` or `logger.child()`. */
 export class Logger {
   // The level methods are own properties, set by the level: a disabled one is `disabled` itself, so
   // a call below the level costs a call to an empty function and never reads its arguments.
+  /** Logs at `trace`: `(msg?, fields?)`, or `(error, fields?)`. */
   trace: LogMethod = disabled
+  /** Logs at `debug`. */
   debug: LogMethod = disabled
+  /** Logs at `info`. */
   info: LogMethod = disabled
+  /** Logs at `warn`. */
   warn: LogMethod = disabled
+  /** Logs at `error`. */
   error: LogMethod = disabled
+  /** Logs at `fatal`. */
   fatal: LogMethod = disabled
   readonly #core: Core
   readonly #bound: Entries
@@ -219,6 +227,7 @@ export class Logger {
     this.fatal = min <= 60 ? on.fatal : disabled
   }
 
+  /** The least severe level written; setting it throws ERR_FLUENT_CONFIG for an unknown name. */
   get level(): LogLevel {
     return this.#level
   }
@@ -230,6 +239,7 @@ export class Logger {
     this.#apply()
   }
 
+  /** Whether a record at `level` would be written. */
   isLevelEnabled(level: LogLevel): boolean {
     return severityOf(level, 'level') >= this.#min && level !== 'silent'
   }

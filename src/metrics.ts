@@ -12,6 +12,7 @@ import { createRequire } from 'node:module'
 import { FluentError } from './errors.js'
 import type { FluentStats, ServerStats, SpoolStats } from './types.js'
 
+/** Prometheus labels added to every sample: `{ service: 'checkout' }`. */
 export type Labels = Record<string, string>
 
 interface Sample {
@@ -126,7 +127,9 @@ export const METRIC_NAMES: readonly string[] = ROWS.map((r) => r.name)
 /** The stats() fields the metrics export (every one: __test__/metrics.spec.ts checks it). */
 export const EXPORTED_STATS: readonly string[] = [...new Set(ROWS.flatMap((r) => (r.field === undefined ? [] : [r.field])))]
 
-interface HasStats {
+/** Anything with a FluentClient's `stats()`. */
+export interface HasStats {
+  /** A snapshot of the counters. */
   stats(): FluentStats
 }
 
@@ -160,11 +163,15 @@ export function renderMetrics(stats: FluentStats, labels: Labels = {}): string {
 
 /** The subset of prom-client's Registry this needs. */
 export interface MetricsRegistry {
+  /** Adds a metric. */
   registerMetric(metric: unknown): void
+  /** The metric of that name, if registered. */
   getSingleMetric(name: string): unknown
+  /** Removes the metric of that name. */
   removeSingleMetric(name: string): void
 }
 
+/** Options of `collectMetrics()`. */
 export interface CollectOptions {
   /** Added to every sample, e.g. `{ client: 'audit' }`; needed to tell several clients apart. */
   labels?: Labels

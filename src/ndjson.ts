@@ -7,6 +7,7 @@ import type { FluentClient } from './client.js'
 import { FluentError, fromNative } from './errors.js'
 import { internalsOf } from './internal.js'
 
+/** How NDJSON lines become records: the pino transport, `destination()` and `toWritable()` take these. */
 export interface LineOptions {
   /** Tag of every line, or of the lines whose `tagKey` field is missing or not a usable tag. */
   tag?: string

@@ -152,7 +152,7 @@ function checkGroup(group: string, value: unknown): Record<string, unknown> | un
 
 /** Options that are not in the native table: they never cross into Rust as such. */
 const JS_ONLY = ['errorHandler', 'servers']
-const SERVER_KEYS = ['host', 'port', 'path', 'weight', 'standby', 'tls', 'security']
+const SERVER_KEYS = ['host', 'port', 'path', 'weight', 'standby', 'resolve', 'tls', 'security']
 
 /** The TLS and handshake checks shared by the client-wide settings and each server's. */
 function checkSecure(where: string, tls: Record<string, unknown> | undefined, security: Record<string, unknown> | undefined, unix: boolean): void {
@@ -211,6 +211,7 @@ function checkServer(i: number, value: unknown): NativeServer {
     path: at('path', 'path') as string | undefined,
     weight: at('servers.weight', 'weight') as number | undefined,
     standby: at('servers.standby', 'standby') as boolean | undefined,
+    resolve: at('servers.resolve', 'resolve') as string | undefined,
     tls: tls as NativeServer['tls'],
     noTls: off('tls') || undefined,
     security: security === undefined ? undefined : ({ clientHostname: hostname(), ...security } as NativeServer['security']),

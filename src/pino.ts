@@ -23,6 +23,7 @@ import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
 import { warnAboutClient, warnWhenUnheard } from './warnings.js'
 
+/** The pino transport's and `destination()`'s options: every FluentClient option and the line options. */
 export type PinoFluentOptions = FluentClientOptions & LineOptions
 
 /** The fallback tag when none is given. */
@@ -73,6 +74,7 @@ function closed(client: FluentClient, timeoutMs: number): Promise<void> {
  * errors are warnings on stderr (src/warnings.ts).
  */
 export class PinoDestination extends EventEmitter {
+  /** The client (for `'error'` listeners, `stats()`, `flush()`). */
   readonly client: FluentClient
   /** What pino looks for to tell a stream from an options object in `pino(stream)`. */
   writable = true
@@ -128,11 +130,13 @@ export class PinoDestination extends EventEmitter {
     return this
   }
 
+  /** Same as `end()`. */
   destroy(): void {
     this.end()
   }
 }
 
+/** A pino destination in the calling thread: `pino(destination({ tag: 'app' }))`. */
 export function destination(options: PinoFluentOptions = {}): PinoDestination {
   return new PinoDestination(options)
 }

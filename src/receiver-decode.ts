@@ -14,7 +14,9 @@ import { Decoder, ExtensionCodec } from '@msgpack/msgpack'
 import { EventTime } from './time.js'
 import { decodeSafe } from './receiver-safe-decode.js'
 
+/** One event as the receiver decoded it. */
 export interface ReceivedEvent {
+  /** The event's tag. */
   tag: string
   /** Integer seconds, or an EventTime when the sender sent one (fluent-native does by default). */
   time: number | EventTime

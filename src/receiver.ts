@@ -12,6 +12,7 @@ import { FluentError, fromNative } from './errors.js'
 
 export type { ReceivedEvent } from './receiver-decode.js'
 
+/** Options of `FluentReceiver.listen()`. */
 export interface FluentReceiverOptions {
   /** Default `'127.0.0.1'`. */
   host?: string
@@ -22,13 +23,30 @@ export interface FluentReceiverOptions {
   /** Acknowledge requests that ask for it (`requireAck`), as fluentd does. Default `true`. */
   ack?: boolean
   /** TLS listener: PEM certificate chain and private key. */
-  tls?: { cert: string | Buffer; key: string | Buffer }
+  tls?: {
+    /** PEM certificate chain. */
+    cert: string | Buffer
+    /** PEM private key. */
+    key: string | Buffer
+  }
   /**
    * Require the Forward handshake (fluentd `<security>`): clients must know `sharedKey` and, with
    * `users`, one username/password pair. `selfHostname` (default `'fluent-native-receiver'`) is
    * the name a client must not claim as its own.
    */
-  security?: { sharedKey: string; selfHostname?: string; users?: Array<{ username: string; password: string }> }
+  security?: {
+    /** The key clients must know. */
+    sharedKey: string
+    /** The receiver's name in the handshake. */
+    selfHostname?: string
+    /** Accepted users; with none, the shared key alone admits a client. */
+    users?: Array<{
+      /** A user name. */
+      username: string
+      /** Its password. */
+      password: string
+    }>
+  }
   /** Decoding threads. Default 1 (over a million small events a second). */
   threads?: number
   /**
@@ -53,11 +71,15 @@ export interface FluentReceiverOptions {
   handshakeTimeoutMs?: number
 }
 
+/** The receiver's counters, from `stats()`. */
 export interface FluentReceiverStats {
   /** Valid events decoded. */
   events: number
+  /** Forward requests decoded. */
   requests: number
+  /** Bytes read from clients. */
   bytes: number
+  /** Acks sent. */
   acks: number
   /** Entries that were not valid events (bad time, record not a map, non-string tag). */
   invalid: number
@@ -77,7 +99,7 @@ export interface FluentReceiverStats {
   refused: number
   /** Connections open now. */
   openConnections: number
-  /** Bytes the receiver holds now for its clients (read, inflate and batch buffers; see README). */
+  /** Bytes the receiver holds now for its clients (read, inflate and batch buffers; see docs/receiver.md). */
   memoryBytes: number
   /** The most `memoryBytes` has been since listen. */
   memoryPeakBytes: number
@@ -230,6 +252,7 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
     return this.#native.port ?? undefined
   }
 
+  /** The Unix socket path (undefined for TCP). */
   get path(): string | undefined {
     return this.#path
   }
@@ -313,6 +336,7 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
     }
   }
 
+  /** A snapshot of the counters. */
   stats(): FluentReceiverStats {
     const s: JsReceiverStats = this.#native.stats()
     return {
@@ -364,6 +388,7 @@ export class FluentReceiver extends EventEmitter implements AsyncIterable<Receiv
     return this
   }
 
+  /** Undoes `unref()`: a listening receiver keeps the process alive again. */
   ref(): this {
     this.#keepAlive.ref()
     return this

@@ -7,15 +7,19 @@ import { FluentError } from './errors.js'
 
 /** A timestamp with nanoseconds, as the protocol's EventTime carries it (seconds are unsigned 32-bit). */
 export class EventTime {
+  /** Seconds since the Unix epoch, 0 to 2^32-1. */
   readonly epoch: number
+  /** Nanoseconds, 0 to 999,999,999. */
   readonly nano: number
 
+  /** Throws ERR_FLUENT_INVALID_TIME out of range. */
   constructor(epoch: number, nano: number) {
     checkEventTime(epoch, nano)
     this.epoch = epoch
     this.nano = nano
   }
 
+  /** From a Date (millisecond resolution). */
   static fromDate(date: Date): EventTime {
     splitDate(date)
     return new EventTime(split.sec, split.nsec)
@@ -38,6 +42,7 @@ function checkEventTime(epoch: unknown, nano: unknown): void {
   }
 }
 
+/** A record's time: seconds since the epoch (the fraction kept), a Date, or an EventTime. */
 export type Time = number | Date | EventTime
 
 /**

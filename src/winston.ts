@@ -18,6 +18,7 @@ import { checkOptionNames } from './options.js'
 import type { FluentClientOptions } from './types.js'
 import { warnings } from './warnings.js'
 
+/** `FluentTransport`'s options: its tag, winston's transport options and every FluentClient option. */
 export interface FluentTransportOptions extends FluentClientOptions, TransportStream.TransportStreamOptions {
   /** Tag of every record. Default `'winston'`. */
   tag?: string
@@ -26,12 +27,14 @@ export interface FluentTransportOptions extends FluentClientOptions, TransportSt
 const LEVEL = Symbol.for('level')
 const TRANSPORT_KEYS = ['tag', 'format', 'level', 'silent', 'handleExceptions', 'handleRejections', 'log', 'logv', 'close']
 
-type Info = Record<string | symbol, unknown>
+/** A winston info object: `level`, `message`, the metadata, and winston's Symbol keys. */
+export type Info = Record<string | symbol, unknown>
 
 /**
  * The record for one winston info: its enumerable string-keyed fields (winston's Symbol keys
  * left out), the level uncolored, and for an Error logged as is (`errors({ stack: true })`) its
  * message and stack, which are not enumerable.
+ * @internal
  */
 export function toRecord(info: Info): Record<string, unknown> {
   const record: Record<string, unknown> = {}
@@ -45,6 +48,10 @@ export function toRecord(info: Info): Record<string, unknown> {
   return record
 }
 
+/**
+ * A winston transport: `log(info, cb)` calls back once the record is in the buffer (an outage never
+ * stalls the other transports); problems are the transport's `'warn'`; `logger.end()` closes the client.
+ */
 export class FluentTransport extends TransportStream {
   /** The client (for `'error'` listeners, `stats()`, `flush()`). */
   readonly client: FluentClient

@@ -26,12 +26,17 @@ export interface WritableOptions extends Omit<LineOptions, 'tag'> {
   highWaterMark?: number
 }
 
+/** A Writable's callback. */
 type Done = (error?: Error | null) => void
 
 function closedError(): FluentError {
   return new FluentError('ERR_FLUENT_CLOSED', 'the client was closed while the stream still had records to write')
 }
 
+/**
+ * The Writable `client.toWritable(tag, options)` returns: NDJSON text (the default) or records
+ * (`objectMode`). Never drops: it waits for room; `end()` finishes once everything is delivered.
+ */
 export class FluentWritable extends Writable {
   readonly #client: FluentClient
   readonly #tag: string
@@ -39,6 +44,7 @@ export class FluentWritable extends Writable {
   /** Object mode: buffer room known to be free (from the last look, less what was emitted since). */
   #room = 0
 
+  /** @internal Use `client.toWritable()`. */
   constructor(client: FluentClient, tag: string, options: WritableOptions = {}) {
     const { objectMode = false, highWaterMark, ...line } = options as WritableOptions & { tag?: unknown }
     super({ objectMode, decodeStrings: false, ...(highWaterMark === undefined ? {} : { highWaterMark }) })
@@ -57,6 +63,7 @@ export class FluentWritable extends Writable {
     }
   }
 
+  /** @internal Node's Writable hook. */
   override _write(chunk: unknown, _encoding: BufferEncoding, done: Done): void {
     if (this.#lines === undefined) return this.#record(chunk, done)
     // Records staged by emit() earlier were written first, so they go first.
@@ -66,6 +73,7 @@ export class FluentWritable extends Writable {
     this.#settle(answer, () => lines.resume(), done)
   }
 
+  /** @internal Node's Writable hook: flushes the client. */
   override _final(done: Done): void {
     const finish = (): void => {
       this.#client.flush().then(

@@ -17,6 +17,7 @@ import { OPS } from './ops.js'
 import type { OpContext } from './ops.js'
 import { Rng } from './rng.js'
 import type { Schedule } from './schedule.js'
+import { FLEET_NAME } from './schedule.js'
 import { writeSync } from 'node:fs'
 
 const plan = JSON.parse(process.argv[2]) as Schedule & { ports: number[]; life: number; spoolDir?: string; killed: boolean }
@@ -55,9 +56,12 @@ function answer(kind: string): boolean | Promise<boolean> {
   }
 }
 
+// A DNS fleet: one entry whose name the parent resolves through the namespace's /etc/hosts.
+const dnsFleet = plan.dns === undefined ? undefined : [{ host: FLEET_NAME, port: plan.ports[0], resolve: 'all', weight: plan.servers[0].weight }]
 const options: Record<string, unknown> = {
   ...plan.client,
-  servers: plan.servers.map((s, i) => ({
+  ...(plan.dns === undefined ? {} : { dnsTtlMs: plan.dns.dnsTtlMs }),
+  servers: dnsFleet ?? plan.servers.map((s, i) => ({
     host: '127.0.0.1',
     port: plan.ports[i],
     weight: s.weight,

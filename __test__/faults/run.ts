@@ -13,6 +13,8 @@ import { SpoolDisk } from './disk.js'
 import { draw, faultsOf } from './schedule.js'
 import type { Schedule } from './schedule.js'
 import { ScriptedServer } from './servers.js'
+import { FLEET_NAME } from './schedule.js'
+import { Hosts, namespaceUnavailable } from '../dns/namespace.js'
 
 export interface Outcome {
   seed: number
@@ -30,9 +32,21 @@ const DRAIN_CLOSE_MS = 20_000
 export async function runSeed(seed: number): Promise<Outcome> {
   const plan = draw(seed)
   const started = performance.now()
-  const servers = plan.servers.map((p) => new ScriptedServer({ refuseAuth: p.auth }))
-  for (const s of servers) await s.start()
+  if (plan.dns !== undefined) {
+    const why = namespaceUnavailable()
+    if (why !== undefined) return { seed, problems: [why], faults: faultsOf(plan), ms: 0, records: 0, errors: {} }
+  }
+  // A DNS fleet's members each have their own loopback address, on one port (the entry's).
+  const host = (i: number) => (plan.dns === undefined ? undefined : `127.0.0.${10 + i}`)
+  const servers = plan.servers.map((p, i) => new ScriptedServer({ refuseAuth: p.auth, host: host(i) }))
+  for (const s of servers) await s.start(plan.dns === undefined ? 0 : servers[0].port)
   const ports = servers.map((s) => s.port)
+  const hosts = plan.dns === undefined ? undefined : new Hosts(FLEET_NAME)
+  const everyone = servers.map((s) => s.host)
+  hosts?.set(everyone)
+  // The client child, in a private mount namespace that sees the fleet's hosts file as /etc/hosts.
+  const withHosts = (wrap: string[]): string[] =>
+    hosts === undefined ? wrap : [...wrap, 'unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts.path]
   let disk: SpoolDisk | undefined
   const lives: ChildRun[] = []
   let drain: ChildRun | undefined
@@ -46,8 +60,18 @@ export async function runSeed(seed: number): Promise<Outcome> {
     }
     if (running) await servers[i].set('healthy')
   })
+  // Members removed and added at random moments: the name's answer follows the DNS timeline.
+  const membership = (async () => {
+    if (hosts === undefined || plan.dns === undefined) return
+    for (const [members, ms] of plan.dns.timeline) {
+      if (!running) break
+      hosts.set(members.map((i) => servers[i].host))
+      await sleepWhile(ms, () => running)
+    }
+    hosts.set(everyone)
+  })()
   try {
-    if (plan.spool === undefined) lives.push(await runChild(plan, { life: 0, ports, during: [], wrap: [] }))
+    if (plan.spool === undefined) lives.push(await runChild(plan, { life: 0, ports, during: [], wrap: withHosts([]) }))
     else {
       disk = await SpoolDisk.open(plan.spool)
       const d = disk
@@ -59,7 +83,7 @@ export async function runSeed(seed: number): Promise<Outcome> {
             return f === undefined ? undefined : `deleted ${f}`
           },
         }))
-        const run = await runChild(plan, { life, ports, spoolDir: d.dir, killAtMs: l.killAtMs, during, wrap: d.wrap })
+        const run = await runChild(plan, { life, ports, spoolDir: d.dir, killAtMs: l.killAtMs, during, wrap: withHosts(d.wrap) })
         if (l.tearBytes !== undefined) {
           const torn = d.tear(l.tearBytes)
           if (torn !== undefined) run.done.push(`after the kill: tore ${torn}`)
@@ -71,8 +95,9 @@ export async function runSeed(seed: number): Promise<Outcome> {
     problems.push(`the schedule could not run: ${(e as Error).stack ?? e}`)
   }
   running = false
-  await Promise.all(timelines)
-  if (disk !== undefined && problems.length === 0) drain = await runDrain(plan, servers, disk)
+  await Promise.all([...timelines, membership])
+  if (disk !== undefined && problems.length === 0) drain = await runDrain(plan, servers, disk, withHosts(disk.wrap))
+  hosts?.remove()
   for (const s of servers) await s.close()
   await disk?.close()
   if (lives.length > 0) problems.push(...check(plan, lives, servers, drain))
@@ -95,7 +120,7 @@ export async function runSeed(seed: number): Promise<Outcome> {
  * servers it can reach, a long close deadline. What it reads back is checked against what the last
  * life said it left.
  */
-async function runDrain(plan: Schedule, servers: ScriptedServer[], disk: SpoolDisk): Promise<ChildRun | undefined> {
+async function runDrain(plan: Schedule, servers: ScriptedServer[], disk: SpoolDisk, wrap: string[]): Promise<ChildRun | undefined> {
   const usable = plan.servers.map((s, i) => ({ s, port: servers[i].port })).filter(({ s }) => !s.tls && !s.auth)
   // Every server of this schedule refuses the client (TLS or key): nothing can drain it.
   if (usable.length === 0) return undefined
@@ -110,7 +135,7 @@ async function runDrain(plan: Schedule, servers: ScriptedServer[], disk: SpoolDi
     closeTimeoutMs: DRAIN_CLOSE_MS,
   }
   const life = plan.spool!.lives.length
-  return runChild(drainPlan, { life, ports: usable.map((u) => u.port), spoolDir: disk.dir, during: [], wrap: disk.wrap })
+  return runChild(drainPlan, { life, ports: usable.map((u) => u.port), spoolDir: disk.dir, during: [], wrap })
 }
 
 function sleepWhile(ms: number, cond: () => boolean): Promise<void> {

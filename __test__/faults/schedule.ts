@@ -2,7 +2,9 @@
  * One fault schedule, drawn from a seed: the servers (1 to 3, weights, maybe a standby, maybe one
  * the client reaches with TLS while it speaks plaintext), each server's fault timeline, the
  * client's options and failure handler, and how the client ends (close at a random moment with a
- * random timeout, or process exit). The parent draws it, runs the servers and the timelines, and
+ * random timeout, or process exit). Some schedules make the servers a fleet found through DNS
+ * (`dns`): one `resolve: 'all'` entry whose name resolves, over time, to a changing subset of the
+ * servers (members removed and added at random moments). The parent draws it, runs the servers and the timelines, and
  * hands the rest to the child (client-child.ts) as JSON; the child draws its operations from the
  * same seed.
  */
@@ -26,9 +28,20 @@ export interface ServerPlan {
   timeline: Array<[FaultName, number]>
 }
 
+/** The name of a DNS fleet, in the child's own /etc/hosts (`dns/namespace.ts`). */
+export const FLEET_NAME = 'fleet.faults.test'
+
+/** A fleet found through DNS: the servers are the addresses of one name (`resolve: 'all'`). */
+export interface DnsPlan {
+  dnsTtlMs: number
+  /** Which servers (by index) the name resolves to, each set for `ms`; all of them after the last. */
+  timeline: Array<[number[], number]>
+}
+
 export interface Schedule {
   seed: number
   servers: ServerPlan[]
+  dns?: DnsPlan
   client: Record<string, unknown>
   handler: HandlerKind
   handlerTimeoutMs: number
@@ -89,7 +102,7 @@ export function draw(seed: number): Schedule {
   }
   const handler = rng.pick(HANDLERS)
   void FAULTS
-  return {
+  const schedule: Schedule = {
     seed,
     servers,
     client,
@@ -103,10 +116,26 @@ export function draw(seed: number): Schedule {
     // From its own stream: the draws above stay what they were before the spool existed.
     spool: drawSpool(new Rng(seed).fork(0x5b001)),
   }
+  // Drawn from a sub-stream after everything else, so that a schedule without it is unchanged.
+  const dns = rng.fork(0xd25)
+  if (n > 1 && dns.chance(0.35)) {
+    const timeline: Array<[number[], number]> = []
+    const segments = dns.int(1, 5)
+    for (let j = 0; j < segments; j++) {
+      // Sometimes no address at all: the lookup fails, and the members it had must keep serving.
+      const members = dns.chance(0.1) ? [] : servers.map((_, i) => i).filter(() => dns.chance(0.6))
+      timeline.push([members, dns.int(50, 3000)])
+    }
+    schedule.dns = { dnsTtlMs: dns.pick([100, 250, 1000]), timeline }
+    // One entry has one weight, one TLS and one handshake setting for all its members.
+    for (const s of servers) Object.assign(s, { standby: false, tls: false, auth: false })
+  }
+  return schedule
 }
 
 /** The faults a schedule draws (for the long run's figures). */
 export function faultsOf(s: Schedule): string[] {
   const disk = s.spool === undefined ? [] : ['spool', ...spoolFaultsOf(s.spool)]
-  return [...s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])]), ...disk]
+  const membership = s.dns === undefined ? [] : s.dns.timeline.map(([m]) => `dns[${m.join('')}]`)
+  return [...s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])]), ...membership, ...disk]
 }

@@ -55,6 +55,8 @@ export type FaultName = keyof typeof FAULTS
 export class ScriptedServer {
   /** Speaks the Forward handshake and refuses every client's PING (a wrong shared key). */
   readonly refuseAuth: boolean
+  /** The loopback address it listens on (127.0.0.1, or its own one as a member of a DNS fleet). */
+  readonly host: string
   readonly received: Received[] = []
   /** Requests whose records were stored. */
   requests = 0
@@ -66,12 +68,14 @@ export class ScriptedServer {
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
 
-  constructor(options: { refuseAuth?: boolean } = {}) {
+  constructor(options: { refuseAuth?: boolean; host?: string } = {}) {
     this.refuseAuth = options.refuseAuth === true
+    this.host = options.host ?? '127.0.0.1'
   }
 
-  async start(): Promise<void> {
-    await this.#listen(0)
+  /** Listens on `port` (0: any; the members of a DNS fleet share one port on their own addresses). */
+  async start(port = 0): Promise<void> {
+    await this.#listen(port)
   }
 
   get fault(): FaultName {
@@ -101,7 +105,7 @@ export class ScriptedServer {
     const server = createServer((sock) => this.#connection(sock))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, this.host, () => {
         server.off('error', reject)
         resolve()
       })

@@ -6,7 +6,7 @@
 //   deno run -A scripts/runtimes/conformance.mjs
 //
 // One line per check, `pass` / `FAIL`, then a summary line; exits 1 if any check failed. What does
-// not work on a runtime is listed in DIFFERENCES below (and in the README's "Runtimes"): that check
+// not work on a runtime is listed in DIFFERENCES below (and in docs/design.md, "Runtimes"): that check
 // must fail there in that exact way, so the script notices when it starts working or fails otherwise.
 // The plumbing (the peer server, comparisons, children, the runner) is in harness.mjs.
 import { once } from 'node:events'

@@ -88,7 +88,7 @@ export async function deadPort() {
 /** Starts this runtime on `file` with `args`; resolves with its exit code and output. */
 export function child(file, args, timeoutMs = 20_000) {
   const script = new URL(file, here).pathname
-  // Under Deno, the child gets only the permissions the README says fluent-native needs.
+  // Under Deno, the child gets only the permissions docs/design.md ("Runtimes") says fluent-native needs.
   const argv = runtime === 'deno' ? ['run', ...DENO_PERMISSIONS, script, ...args] : [script, ...args]
   const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -146,7 +146,7 @@ export async function run(checks, differences) {
       console.log(`FAIL  ${name}: ${message}`)
     } else if (error === undefined) {
       failed++
-      console.log(`FAIL  ${name}: works now on ${runtime}; remove it from DIFFERENCES and the README`)
+      console.log(`FAIL  ${name}: works now on ${runtime}; remove it from DIFFERENCES and docs/design.md`)
     } else if (difference.test(message)) {
       passed++
       console.log(`pass  ${name}: the documented difference on ${runtime} (${message})`)

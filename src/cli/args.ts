@@ -9,7 +9,7 @@ import type { FluentClientOptions } from '../types.js'
 
 export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; multiple?: boolean }>
 
-/** Exit statuses, documented in `--help` and the README. */
+/** Exit statuses, documented in `--help` and docs/cli.md. */
 export const EXIT = { ok: 0, undelivered: 1, usage: 2, unreachable: 3, badInput: 4 } as const
 
 /** A user mistake: printed as one line with a pointer to --help, exit status 2. */

@@ -22,7 +22,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM and prints the receiver's counts on stderr.
   --count N                exit after N events (status 0), e.g. in scripts
   -q, --quiet              count only, print nothing per event
 
-Limits (each closes the offending connection, counted in the summary; see the README):
+Limits (each closes the offending connection, counted in the summary; see docs/receiver.md):
   --max-request-bytes N    largest request (default 6144000, Fluent Bit's buffer_max_size)
   --max-inflated-bytes N   largest size a gzip or zstd request inflates to (default 24576000)
   --max-connections N      connections at once; more are closed on arrival (default 1024)

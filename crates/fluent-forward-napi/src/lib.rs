@@ -42,6 +42,7 @@ pub const HANDOVER_BYTES: u32 = 64 * 1024;
 /// (EventTime ext, or integer seconds) and its 4-byte slot in the offset index.
 #[napi]
 pub const ENTRY_OVERHEAD_EVENT_TIME: u32 = 1 + 10 + fluent_forward::queue::INDEX_BYTES as u32;
+/// The same with `timeAsInteger` (integer seconds instead of the EventTime ext).
 #[napi]
 pub const ENTRY_OVERHEAD_INTEGER_TIME: u32 = 1 + 5 + fluent_forward::queue::INDEX_BYTES as u32;
 
@@ -101,6 +102,8 @@ impl Drop for NativeClient {
 
 #[napi]
 impl NativeClient {
+  /// Starts a client: checks the options (ERR_FLUENT_CONFIG) and spawns its writer thread;
+  /// `onEvent` receives its events (weak: it never keeps the process alive).
   #[napi(
     constructor,
     catch_unwind,
@@ -197,6 +200,7 @@ impl NativeClient {
     Ok(promise)
   }
 
+  /// A snapshot of the client's counters and state.
   #[napi(catch_unwind)]
   pub fn stats(&self) -> JsStats {
     stats_to_js(self.client.stats())

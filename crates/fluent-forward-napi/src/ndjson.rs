@@ -19,18 +19,26 @@ pub const NDJSON_HELD: u32 = 1;
 #[napi]
 pub const NDJSON_REFUSED: u32 = 2;
 
+/// How a stream of NDJSON lines becomes records (src/ndjson.ts fills it from the line options).
 #[napi(object)]
 pub struct NdjsonOptions {
   /// The fallback tag (and the tag of every line without `tagKey`).
   pub tag: String,
+  /// Take the tag from this top-level string field.
   pub tag_key: Option<String>,
+  /// This field is the entry's time (epoch ms, s or ISO 8601).
   pub time_key: Option<String>,
+  /// Keep the time field in the record too.
   pub keep_time: bool,
+  /// The level field to name.
   pub level_key: Option<String>,
   /// Numeric levels and their names, pairwise.
   pub levels: Vec<u32>,
+  /// The names of `levels`, in the same order.
   pub level_names: Vec<String>,
+  /// The field that carries a line that is not JSON.
   pub message_key: String,
+  /// Longer lines are skipped and counted as too large.
   pub max_line_bytes: u32,
   /// Streams: keep lines until there is room instead of applying the overflow policy.
   pub wait_for_room: bool,
@@ -39,9 +47,13 @@ pub struct NdjsonOptions {
 /// Lines seen by one stream, by what became of them.
 #[napi(object)]
 pub struct NdjsonCounts {
+  /// Lines buffered as records.
   pub accepted: f64,
+  /// Lines the overflow policy refused.
   pub refused: f64,
+  /// Lines that were not one JSON object (sent under the fallback tag).
   pub invalid: f64,
+  /// Lines past `max_line_bytes`, skipped.
   pub too_large: f64,
   /// Bytes held: a partial last line, or what waits for room.
   pub pending_bytes: f64,
@@ -143,6 +155,7 @@ impl NativeNdjson {
     self.account(fed)
   }
 
+  /// What became of the lines so far.
   #[napi(catch_unwind)]
   pub fn counts(&self) -> NdjsonCounts {
     let [accepted, refused, invalid, too_large] = self.counts.map(|n| n as f64);

@@ -32,54 +32,86 @@ impl ToNapiValue for JsBatch {
   }
 }
 
+/// What `FluentReceiver.listen()` passes down (src/receiver.ts checks and documents the public form).
 #[napi(object)]
 pub struct NativeReceiverOptions {
+  /// Listen address (default `127.0.0.1`).
   pub host: Option<String>,
+  /// Listen port (default 0: any free port).
   pub port: Option<u32>,
+  /// A Unix socket path instead of TCP.
   pub path: Option<String>,
+  /// Acknowledge requests that ask for it (default true).
   pub ack: Option<bool>,
+  /// Decoding threads (default 1).
   pub threads: Option<u32>,
   /// PEM certificate chain and key: the listener speaks TLS.
   pub tls_cert: Option<Buffer>,
+  /// PEM private key of `tls_cert`.
   pub tls_key: Option<Buffer>,
   /// The Forward handshake: clients must know this key (and, with users, a username/password).
   pub shared_key: Option<String>,
+  /// The receiver's name in the handshake.
   pub self_hostname: Option<String>,
+  /// Accepted users of the handshake.
   pub users: Option<Vec<NativeReceiverUser>>,
   /// See `fluent_sink::limits::Limits`; each unset one keeps its default.
   pub max_request_bytes: Option<u32>,
+  /// Largest size a compressed request may inflate to.
   pub max_inflated_bytes: Option<u32>,
+  /// Connections served at once.
   pub max_connections: Option<u32>,
+  /// Closes a connection that starts no request for this long.
   pub idle_timeout_ms: Option<u32>,
+  /// A request must arrive whole within this long of its first byte.
   pub request_timeout_ms: Option<u32>,
+  /// TLS accept plus the Forward handshake must finish within this.
   pub handshake_timeout_ms: Option<u32>,
 }
 
+/// One user of the receiver's handshake.
 #[napi(object)]
 pub struct NativeReceiverUser {
+  /// A user name.
   pub username: String,
+  /// Its password.
   pub password: String,
 }
 
+/// The receiver's counters (src/receiver.ts maps them to `FluentReceiverStats`).
 #[napi(object)]
 pub struct JsReceiverStats {
+  /// Valid events decoded.
   pub events: f64,
+  /// Forward requests decoded.
   pub requests: f64,
+  /// Bytes read from clients.
   pub bytes: f64,
+  /// Acks sent.
   pub acks: f64,
+  /// Entries that were not valid events.
   pub invalid: f64,
+  /// Requests whose `size` option disagreed with their entries.
   pub size_mismatch: f64,
+  /// Connections accepted.
   pub connections: f64,
+  /// Connections closed for undecodable input, limits, timeouts, TLS or I/O errors.
   pub errors: f64,
   /// Events handed to JS (queued for the JS thread).
   pub events_relayed: f64,
   /// Decoded events that could not be handed to JS (the JS thread was gone).
   pub events_lost: f64,
+  /// Requests refused for a size limit.
   pub too_large: f64,
+  /// Connections closed by a timeout.
   pub timeouts: f64,
+  /// Connections closed on arrival (`maxConnections`).
   pub refused: f64,
+  /// Connections open now.
   pub open_connections: f64,
+  /// Bytes held for clients now (read, inflate and batch buffers).
   pub memory_bytes: f64,
+  /// The most `memory_bytes` has been.
   pub memory_peak_bytes: f64,
 }
 
@@ -111,6 +143,7 @@ fn limits(o: &NativeReceiverOptions) -> Result<Limits, Code> {
   })
 }
 
+/// Internal: the public API is `FluentReceiver` in src/receiver.ts.
 #[napi]
 pub struct NativeReceiver {
   inner: Mutex<Receiver>,
@@ -206,6 +239,7 @@ impl NativeReceiver {
     self.with(|r| r.relay().set_enabled(on))
   }
 
+  /// A snapshot of the receiver's counters.
   #[napi(catch_unwind)]
   pub fn stats(&self) -> JsReceiverStats {
     self.with(|r| {

@@ -135,6 +135,19 @@ pub enum Heartbeat {
   None,
 }
 
+/// How a server entry's host name becomes members of the fleet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Resolve {
+  /// One member: the first of the name's addresses that accepts a connection (looked up again
+  /// after a failed connect and once `dns_ttl` has passed).
+  #[default]
+  First,
+  /// One member per address of the name (every A and AAAA record, as `getaddrinfo` returns them),
+  /// each with its own connection, breaker and the entry's weight; the name is looked up again
+  /// every `dns_ttl`, and members join and leave (drained) as the answer changes (`discovery.rs`).
+  All,
+}
+
 /// One server of the fleet, with its settings resolved (the client-wide `tls` and `security` apply
 /// unless the server set its own).
 #[derive(Clone, Debug)]
@@ -146,6 +159,8 @@ pub struct Server {
   pub standby: bool,
   pub tls: Option<TlsConfig>,
   pub security: Option<Security>,
+  /// One member for the name, or one per address (`Resolve::All`, a fleet found through DNS).
+  pub resolve: Resolve,
 }
 
 impl Target {
@@ -225,8 +240,15 @@ pub struct Config {
   /// How often a server the client is not connected to is probed. 500 ms: a server back from an
   /// outage of any length is probed, connected to and sent to within a second of listening again.
   pub heartbeat_interval: Duration,
-  /// How long a resolved host name is reused; a failed connect resolves again at once.
+  /// How long a resolved host name is reused; a failed connect resolves again at once. For a
+  /// `Resolve::All` entry, how often the name is looked up again (at least `discovery::MIN_EVERY`).
   pub dns_ttl: Duration,
+  /// `Resolve::All`: one member per address of `target`'s host (`servers` entries have their own).
+  pub resolve: Resolve,
+  /// Where `Resolve::All` entries look their names up: `None` is the system's resolver
+  /// (`getaddrinfo`). Set by tests to script membership changes.
+  #[doc(hidden)]
+  pub lookup: Option<crate::discovery::Lookup>,
   /// Keep what leaves the pipeline undelivered (dropped, rejected, left at close) for the embedding's
   /// failure handler, as bytes, instead of only counting it.
   pub keep_undelivered: bool,
@@ -280,6 +302,8 @@ impl Default for Config {
       heartbeat: None,
       heartbeat_interval: Duration::from_millis(500),
       dns_ttl: Duration::from_secs(30),
+      resolve: Resolve::First,
+      lookup: None,
       keep_undelivered: false,
       undelivered_max_bytes: 8 << 20,
       mode: Mode::default(),
@@ -325,6 +349,7 @@ impl Config {
       standby: false,
       tls: self.tls.clone(),
       security: self.security.clone(),
+      resolve: self.resolve,
     }]
   }
 }

@@ -33,12 +33,14 @@ impl Reason {
 
 #[derive(Debug)]
 pub enum Event {
-  /// Server `server` (index into the fleet) connected.
-  Connected {
-    server: usize,
-  },
+  /// Server `server` connected. `server` is its slot (`discovery::Layout`: a fixed server's index
+  /// among the fixed ones; a DNS member's slot is reused once it has left), `address` names it.
+  Connected { server: usize, address: Arc<str> },
+  /// The connection to server `server` ended: `error` says why, `None` for a clean close (a
+  /// drained DNS member's idle connection).
   Disconnected {
     server: usize,
+    address: Arc<str>,
     error: Option<Error>,
   },
   /// Something went wrong; `records` counts the records it concerns (0 when none were lost).
@@ -51,6 +53,7 @@ pub enum Event {
   Breaker {
     state: BreakerState,
     server: usize,
+    address: Arc<str>,
   },
   /// A batch was delivered (acknowledged, with acks); only while delivery reports are on.
   Delivered {
@@ -59,6 +62,7 @@ pub enum Event {
     entries: Vec<u8>,
     records: u64,
     server: usize,
+    address: Arc<str>,
     acked: bool,
   },
   /// A doorbell, only with `Config::keep_undelivered`: batches for the failure handler wait in the

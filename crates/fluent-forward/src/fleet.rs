@@ -17,6 +17,15 @@ impl Picker {
     }
   }
 
+  /// Server `i` starts afresh (a member joined in slot `i`, new or reused): no credit or debt
+  /// from whoever held the slot before.
+  pub fn seat(&mut self, i: usize) {
+    if self.current.len() <= i {
+      self.current.resize(i + 1, 0);
+    }
+    self.current[i] = 0;
+  }
+
   /// One of `candidates` (server index, weight), or `None` when there is none.
   pub fn pick(&mut self, candidates: &[(usize, u32)]) -> Option<usize> {
     let b = self.peek(candidates)?;

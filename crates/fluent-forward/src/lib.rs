@@ -10,6 +10,7 @@ pub mod chunk;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod discovery;
 mod errno;
 pub mod error;
 pub mod event;
@@ -38,9 +39,10 @@ pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{
-  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, SpoolConfig, Target,
-  TlsConfig, TlsVersion,
+  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, SpoolConfig,
+  Target, TlsConfig, TlsVersion,
 };
+pub use discovery::Lookup;
 pub use error::Error;
 pub use event::{Event, EventSink, Reason};
 pub use shared::{CloseReport, FlushOutcome};

@@ -31,6 +31,15 @@ pub struct InFlight {
 
 pub struct Link {
   pub server: Server,
+  /// `host:port` or the socket path, as events and stats name this server.
+  pub address: std::sync::Arc<str>,
+  /// Its entry's index in `Config::fleet`: its TLS and handshake settings (`Shared::openers`).
+  pub fleet_index: usize,
+  /// A DNS member whose address left the answer (`discovery.rs`): it takes no new batch and no
+  /// connect; once what it has in flight is settled (or resent elsewhere) its slot is freed.
+  pub draining: bool,
+  /// A free slot: no server here (a member left, or none has joined yet).
+  pub vacant: bool,
   pub conn: Option<Conn>,
   /// A connect task is under way (it has the resolver).
   pub connecting: bool,
@@ -78,9 +87,19 @@ pub enum Heard {
 }
 
 impl Link {
+  /// A drained member may give its slot up: nothing of it is left to settle, and no connect or
+  /// heartbeat task still holds its index (an answer for a reused slot would be misattributed).
+  pub fn drained(&self) -> bool {
+    self.draining && self.all_settled() && !self.connecting && self.beat_resolver.is_some()
+  }
+
   pub fn new(server: Server, config: &Config) -> Self {
     Self {
+      address: server.target.address().into(),
       server,
+      fleet_index: 0,
+      draining: false,
+      vacant: false,
       conn: None,
       connecting: false,
       connect_task: None,
@@ -115,6 +134,9 @@ impl Link {
   /// heartbeats, a server that failed waits for one to succeed; without, for its backoff.
   /// Moves an open breaker whose cooldown is over to half-open (returned, to be reported).
   pub fn available(&mut self, now: Instant, beats: bool) -> (bool, Option<BreakerState>) {
+    if self.draining || self.vacant {
+      return (false, None);
+    }
     let (allowed, change) = self.breaker.allow(now);
     if !allowed {
       return (false, change);
@@ -132,7 +154,8 @@ impl Link {
   /// server that is merely idle is connected to when a batch comes; probing it would only open and
   /// close a connection twice a second for as long as the app logs nothing.
   pub fn wants_beats(&self) -> bool {
-    self.conn.is_none() && !self.connecting && (!self.healthy || self.server.standby)
+    let member = !self.draining && !self.vacant;
+    member && self.conn.is_none() && !self.connecting && (!self.healthy || self.server.standby)
   }
 
   /// Can a batch be written on the connection now? With acks: at most `max_in_flight` batches,
@@ -298,5 +321,30 @@ impl Link {
   /// let go (quietly, it did its job) and the next request opens and handshakes a new one.
   pub fn should_retire(&self) -> bool {
     self.conn.is_some() && !self.keepalive && self.conn_requests > 0 && self.in_flight.is_empty()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// A DNS member that left takes no new batch, no connect and no heartbeat while it drains; a free
+  /// slot neither.
+  #[test]
+  fn a_draining_member_or_a_free_slot_is_never_available_nor_probed() {
+    let config = Config::default();
+    let mut link = Link::new(config.fleet().remove(0), &config);
+    link.healthy = false;
+    let now = Instant::now();
+    assert!(link.available(now, false).0 && link.wants_beats());
+    link.draining = true;
+    assert!(!link.available(now, false).0 && !link.wants_beats());
+    assert!(link.drained(), "nothing in flight: drained at once");
+    link.connecting = true;
+    assert!(!link.drained(), "a connect task still holds its index");
+    link.connecting = false;
+    link.draining = false;
+    link.vacant = true;
+    assert!(!link.available(now, false).0 && !link.wants_beats());
   }
 }

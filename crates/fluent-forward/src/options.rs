@@ -3,7 +3,9 @@
 //! retypes a default or a bound; `Config::validate` checks the same table again on the Rust side.
 
 use crate::codec::zstd::LEVELS as ZSTD_LEVELS;
-use crate::config::{Compression, Config, Heartbeat, Mode, Overflow, Target, TlsConfig, TlsVersion};
+use crate::config::{
+  Compression, Config, Heartbeat, Mode, Overflow, Resolve, Server, Target, TlsConfig, TlsVersion,
+};
 use crate::error::Error;
 use std::time::Duration;
 
@@ -81,6 +83,8 @@ pub const MODES: &[&str] = &["message", "forward", "packedForward"];
 pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
 pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
 pub const HEARTBEATS: &[&str] = &["udp", "tcp", "none"];
+/// `resolve`: one member for a host name, or one per address (a fleet found through DNS).
+pub const RESOLVES: &[&str] = &["first", "all"];
 /// Largest server weight: a share, not a count.
 pub const MAX_WEIGHT: u64 = 1000;
 /// At most this many servers in `servers`.
@@ -93,6 +97,13 @@ pub fn heartbeat_name(h: Heartbeat) -> &'static str {
     Heartbeat::Udp => "udp",
     Heartbeat::Tcp => "tcp",
     Heartbeat::None => "none",
+  }
+}
+
+pub fn resolve_name(r: Resolve) -> &'static str {
+  match r {
+    Resolve::First => "first",
+    Resolve::All => "all",
   }
 }
 
@@ -218,6 +229,9 @@ pub fn specs() -> Vec<OptionSpec> {
     // plus these, and its own `tls` / `security` (or `false` to turn the client-wide ones off).
     int("servers.weight", 1, MAX_WEIGHT, 1),
     boolean("servers.standby", false),
+    // A fleet found through DNS is a `servers` entry; the core also takes it for `target`
+    // (`Config::resolve`), which the binding does not expose.
+    one_of("servers.resolve", RESOLVES, resolve_name(d.resolve)),
     // `spool` is an object; `dir` is required when it is set (checked by both sides).
     text("spool.dir", None),
     int(
@@ -305,6 +319,28 @@ fn check_host(host: &str, at: &str) -> Result<(), Error> {
   Ok(())
 }
 
+/// `resolve: 'all'` makes members of a host name's addresses: it needs a name to look up, not a
+/// Unix socket path, and not an address (which would only ever be one member).
+fn check_resolve(target: &Target, resolve: Resolve, at: &str) -> Result<(), Error> {
+  if resolve != Resolve::All {
+    return Ok(());
+  }
+  match target {
+    Target::Unix(_) => Err(Error::Config(format!(
+      "{at}resolve: 'all' needs a host name and port, not a unix socket path"
+    ))),
+    Target::Tcp { host, .. } if host.parse::<std::net::IpAddr>().is_ok() => Err(Error::Config(format!(
+      "{at}resolve: 'all' needs a host name whose addresses are the fleet, got the address {host:?} (leave resolve out for one server)"
+    ))),
+    Target::Tcp { .. } => Ok(()),
+  }
+}
+
+/// Members that do not come from DNS: one per entry without `resolve: 'all'`.
+pub fn fixed_members(servers: &[Server]) -> usize {
+  servers.iter().filter(|s| s.resolve != Resolve::All).count()
+}
+
 // `Config::validate` lives here, beside the table it checks against, so that the option table
 // depends on the config (for its defaults) and not the other way round.
 impl Config {
@@ -321,6 +357,9 @@ impl Config {
       }
       Target::Unix(path) if path.is_empty() => return bad("path must not be empty"),
       Target::Unix(_) => {}
+    }
+    if self.servers.is_empty() {
+      check_resolve(&self.target, self.resolve, "")?;
     }
     let ms = |d: Duration| d.as_millis() as u64;
     for (name, value) in [
@@ -387,6 +426,7 @@ impl Config {
       if s.weight == 0 || s.weight as u64 > MAX_WEIGHT {
         return at(&format!("weight must be an integer in 1..{MAX_WEIGHT}"));
       }
+      check_resolve(&s.target, s.resolve, &format!("servers[{i}]: "))?;
     }
     if let Some(sp) = &self.spool {
       if sp.dir.as_os_str().is_empty() {
@@ -466,6 +506,7 @@ mod tests {
         standby: false,
         tls: None,
         security: None,
+        resolve: Resolve::First,
       }],
       ..Config::default()
     };

@@ -88,9 +88,14 @@ pub struct Control {
   pub leftovers: Vec<Chunk>,
 }
 
-/// One server's live figures, written by the writer and read by `stats()`.
+/// One slot's live figures, written by the writer and read by `stats()`. A fixed server has its slot
+/// for the client's life; a member found through DNS (`discovery.rs`) takes a free slot when it
+/// joins and frees it once drained, and the slot's figures start again from zero for the next one.
 pub struct ServerShared {
-  pub address: String,
+  /// `host:port` or the socket path (a DNS member's own address).
+  pub address: Mutex<String>,
+  /// A server is in this slot (`stats()` lists only these).
+  pub active: AtomicBool,
   pub healthy: AtomicBool,
   pub connected: AtomicBool,
   /// `BreakerState::as_u8`.
@@ -103,6 +108,44 @@ pub struct ServerShared {
   pub in_flight: AtomicUsize,
 }
 
+impl ServerShared {
+  /// A slot holding `address`, or a free one (`None`).
+  fn new(address: Option<String>) -> Self {
+    Self {
+      active: AtomicBool::new(address.is_some()),
+      address: Mutex::new(address.unwrap_or_default()),
+      healthy: AtomicBool::new(true),
+      connected: AtomicBool::new(false),
+      breaker: AtomicU8::new(0),
+      sent: AtomicU64::new(0),
+      batches: AtomicU64::new(0),
+      errors: AtomicU64::new(0),
+      in_flight: AtomicUsize::new(0),
+    }
+  }
+
+  /// A member takes this slot: its figures start from zero.
+  pub fn occupy(&self, address: String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    *self.address.lock() = address;
+    self.healthy.store(true, Relaxed);
+    self.connected.store(false, Relaxed);
+    self.breaker.store(0, Relaxed);
+    for c in [&self.sent, &self.batches, &self.errors] {
+      c.store(0, Relaxed);
+    }
+    self.in_flight.store(0, Relaxed);
+    self.active.store(true, Relaxed);
+  }
+
+  /// The member left (drained): the slot no longer shows in `stats()`.
+  pub fn vacate(&self) {
+    self.active.store(false, std::sync::atomic::Ordering::Relaxed);
+    self.connected.store(false, std::sync::atomic::Ordering::Relaxed);
+    self.in_flight.store(0, std::sync::atomic::Ordering::Relaxed);
+  }
+}
+
 pub struct Shared {
   pub config: Config,
   pub limits: Limits,
@@ -113,6 +156,7 @@ pub struct Shared {
   pub connected: AtomicBool,
   /// One per server of `Config::fleet`, in its order: TLS config and handshake settings.
   pub openers: Vec<Opener>,
+  /// One per slot (`discovery::Layout`): the fixed servers first, then room for DNS members.
   pub servers: Vec<ServerShared>,
   /// Emit `Event::Delivered` per settled batch (someone listens for deliveries).
   pub delivery_reports: AtomicBool,
@@ -147,18 +191,12 @@ impl Shared {
     let queue = Mutex::new(queue);
     let spool =
       (config.spool.as_ref()).map(|s| crate::spool_view::SpoolShared::new(s.dir.display().to_string()));
-    let servers = config
-      .fleet()
-      .iter()
-      .map(|s| ServerShared {
-        address: s.target.address(),
-        healthy: AtomicBool::new(true),
-        connected: AtomicBool::new(false),
-        breaker: AtomicU8::new(0),
-        sent: AtomicU64::new(0),
-        batches: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        in_flight: AtomicUsize::new(0),
+    let fleet = config.fleet();
+    let layout = crate::discovery::Layout::of(&fleet);
+    let servers = (0..layout.slots())
+      .map(|slot| {
+        let server = layout.fixed.get(slot).map(|&i| &fleet[i]);
+        ServerShared::new(server.map(|s| s.target.address()))
       })
       .collect();
     Self {

@@ -1,5 +1,5 @@
 //! The staged-batch format in which the JS thread hands records over: many records per native call,
-//! because one Node-API call costs more than encoding a small record (see the README).
+//! because one Node-API call costs more than encoding a small record (see docs/design.md).
 //!
 //! A block is a sequence of 8-byte-aligned frames, each a 24-byte header in native byte order
 //! (JS writes it through typed arrays) followed by one msgpack map:

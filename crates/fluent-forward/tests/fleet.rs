@@ -30,6 +30,7 @@ fn fleet_config(bad: &Server, good: &Server) -> Config {
     standby: false,
     tls: None,
     security: None,
+    resolve: fluent_forward::Resolve::First,
   };
   Config {
     servers: vec![member(bad), member(good)],
@@ -47,7 +48,7 @@ fn fleet_config(bad: &Server, good: &Server) -> Config {
 fn breaker_events(es: &[Event], server: usize) -> Vec<BreakerState> {
   es.iter()
     .filter_map(|e| match e {
-      Event::Breaker { state, server: s } if *s == server => Some(*state),
+      Event::Breaker { state, server: s, .. } if *s == server => Some(*state),
       _ => None,
     })
     .collect()
@@ -103,7 +104,7 @@ fn fault(bad: Behavior, code: &str) {
   feed.until_open(&client, &log);
   let typed = log.with(|es| {
     es.iter()
-      .any(|e| matches!(e, Event::Disconnected { server: 0, error: Some(err) } if err.code() == code))
+      .any(|e| matches!(e, Event::Disconnected { server: 0, error: Some(err), .. } if err.code() == code))
   });
   assert!(
     typed,
@@ -189,7 +190,7 @@ fn a_server_that_never_acks_waits_out_its_cooldown_though_it_answers_heartbeats(
   let beats = || {
     let opened = log.with(|es| {
       es.iter()
-        .filter(|e| matches!(e, Event::Connected { server: 0 }))
+        .filter(|e| matches!(e, Event::Connected { server: 0, .. }))
         .count()
     });
     bad_server.connections() - opened

@@ -15,6 +15,7 @@ fn server(s: &Server, weight: u32, standby: bool) -> ServerConfig {
     standby,
     tls: None,
     security: None,
+    resolve: fluent_forward::Resolve::First,
   }
 }
 
@@ -132,6 +133,7 @@ fn a_dead_server_is_skipped_without_holding_up_the_live_one() {
     standby: false,
     tls: None,
     security: None,
+    resolve: fluent_forward::Resolve::First,
   };
   let cfg = Config {
     heartbeat_interval: Duration::from_millis(50),

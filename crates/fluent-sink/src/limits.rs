@@ -1,5 +1,5 @@
 //! What one client may make the receiver hold, and for how long. Every buffer the receiver keeps
-//! is bounded by one of these; README.md ("Receiver limits") gives the memory bound they imply.
+//! is bounded by one of these; docs/receiver.md ("Receiver limits") gives the memory bound they imply.
 
 use std::time::Duration;
 

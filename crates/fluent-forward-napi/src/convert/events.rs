@@ -19,13 +19,15 @@ pub struct JsEvent {
   pub tag: Option<String>,
   /// For `breaker`: `closed`, `open` or `halfOpen`.
   pub state: Option<String>,
-  /// Index of the server in the fleet (connect, disconnect, breaker, delivered).
+  /// The server's slot in the fleet (connect, disconnect, breaker, delivered): a DNS member's slot
+  /// is reused after it left, so `address` is what names it.
   pub server: Option<u32>,
   /// For `delivered`: the msgpack entries, as on the wire.
   pub entries: Option<Buffer>,
   /// For `delivered`: the server acknowledged the batch.
   pub acked: Option<bool>,
-  /// For errors about a connection: the server, `host:port` or the socket path.
+  /// For connect, disconnect, breaker and delivered, and errors about a connection: the server,
+  /// `host:port` (a DNS member's own address) or the socket path.
   pub address: Option<String>,
   /// For errors about a connection: the errno-style name of the cause (`ECONNREFUSED`...).
   pub cause_code: Option<String>,
@@ -51,7 +53,7 @@ impl JsEvent {
   fn with_error(mut self, e: &fluent_forward::Error) -> Self {
     self.code = Some(error_code(e));
     self.message = Some(e.to_string());
-    self.address = e.address().map(String::from);
+    self.address = e.address().map(String::from).or(self.address.take());
     self.cause_code = e.errno().map(String::from);
     self
   }
@@ -59,13 +61,19 @@ impl JsEvent {
 
 pub fn event_to_js(event: Event) -> JsEvent {
   match event {
-    Event::Connected { server } => JsEvent {
+    Event::Connected { server, address } => JsEvent {
       server: Some(server as u32),
+      address: Some(address.to_string()),
       ..JsEvent::of("connect")
     },
-    Event::Disconnected { server, error } => {
+    Event::Disconnected {
+      server,
+      address,
+      error,
+    } => {
       let ev = JsEvent {
         server: Some(server as u32),
+        address: Some(address.to_string()),
         ..JsEvent::of("disconnect")
       };
       match &error {
@@ -79,9 +87,14 @@ pub fn event_to_js(event: Event) -> JsEvent {
       ..JsEvent::of("error")
     }
     .with_error(&error),
-    Event::Breaker { state, server } => JsEvent {
+    Event::Breaker {
+      state,
+      server,
+      address,
+    } => JsEvent {
       state: Some(breaker_name(state).into()),
       server: Some(server as u32),
+      address: Some(address.to_string()),
       ..JsEvent::of("breaker")
     },
     Event::Delivered {
@@ -89,8 +102,10 @@ pub fn event_to_js(event: Event) -> JsEvent {
       entries,
       records,
       server,
+      address,
       acked,
     } => JsEvent {
+      address: Some(address.to_string()),
       tag: Some(tag.to_string()),
       entries: Some(entries.into()),
       records: Some(records as f64),

@@ -3,8 +3,8 @@
 
 use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{
-  Compression, Config, Heartbeat, Mode, Overflow, Secret, Security, Server, SpoolConfig, Target, TimeFormat,
-  TlsConfig, TlsVersion,
+  Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, SpoolConfig, Target,
+  TimeFormat, TlsConfig, TlsVersion,
 };
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -13,15 +13,21 @@ use std::time::Duration;
 /// One row of the option table (`fluent_forward::options`), for the JS side's checks.
 #[napi(object)]
 pub struct JsOptionSpec {
+  /// The option's name as JS users write it; call options carry their method (`flush.timeoutMs`).
   pub name: String,
   /// `integer`, `boolean`, `string` or `enum`.
   pub kind: String,
+  /// For `integer`: the smallest value accepted.
   pub min: Option<f64>,
+  /// For `integer`: the largest value accepted.
   pub max: Option<f64>,
   /// For `enum`.
   pub values: Option<Vec<String>>,
+  /// The default of an `integer` option.
   pub default_number: Option<f64>,
+  /// The default of a `boolean` option.
   pub default_boolean: Option<bool>,
+  /// The default of a `string` or `enum` option.
   pub default_text: Option<String>,
   /// Never echo the value (a key, a password): errors name the option only.
   pub secret: bool,
@@ -77,6 +83,7 @@ pub fn option_specs() -> Vec<JsOptionSpec> {
     .collect()
 }
 
+/// The values of `mode`: the Forward wire form of each request.
 #[napi(string_enum = "camelCase")]
 pub enum WireMode {
   Message,
@@ -91,6 +98,7 @@ pub enum Compress {
   Zstd,
 }
 
+/// The values of `overflow`: what a full buffer does with a new record.
 #[napi(string_enum = "camelCase")]
 pub enum OverflowPolicy {
   DropNewest,
@@ -98,7 +106,8 @@ pub enum OverflowPolicy {
   Error,
 }
 
-/// Options as index.ts passes them; unset fields take the core's defaults.
+/// Options as index.ts passes them; unset fields take the core's defaults. Each field is the public
+/// option of the same name, documented once, in src/types.ts (and docs/options.md).
 #[napi(object)]
 pub struct NativeOptions {
   pub host: Option<String>,
@@ -182,6 +191,8 @@ pub struct NativeServer {
   pub path: Option<String>,
   pub weight: Option<u32>,
   pub standby: Option<bool>,
+  /// `first` or `all` (one server per address of `host`: a fleet found through DNS).
+  pub resolve: Option<String>,
   pub tls: Option<NativeTls>,
   pub no_tls: Option<bool>,
   pub security: Option<NativeSecurity>,
@@ -200,6 +211,7 @@ pub struct NativeTls {
   pub min_version: Option<String>,
 }
 
+/// `security` as src/options.ts passes it (the public `SecurityOptions`), `clientHostname` filled in.
 #[napi(object)]
 pub struct NativeSecurity {
   pub client_hostname: String,
@@ -208,6 +220,7 @@ pub struct NativeSecurity {
   pub password: Option<String>,
 }
 
+/// `breaker` as the public `BreakerOptions`; unset fields take the core's defaults.
 #[napi(object)]
 pub struct NativeBreaker {
   pub failure_threshold: Option<u32>,
@@ -366,6 +379,7 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
       target: target_from(s.host, s.port, s.path)?,
       weight: s.weight.unwrap_or(1),
       standby: s.standby.unwrap_or(false),
+      resolve: resolve_from(s.resolve.as_deref())?,
       tls,
       security,
     });
@@ -387,4 +401,15 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   c.spool = o.spool.map(spool_from).transpose()?;
   c.validate()?;
   Ok(c)
+}
+
+/// `resolve` as the option table spells it (`options::RESOLVES`).
+fn resolve_from(name: Option<&str>) -> Result<Resolve, fluent_forward::Error> {
+  match name {
+    None | Some("first") => Ok(Resolve::First),
+    Some("all") => Ok(Resolve::All),
+    Some(other) => Err(fluent_forward::Error::Config(format!(
+      "resolve must be 'first' or 'all', got {other:?}"
+    ))),
+  }
 }

@@ -4,10 +4,12 @@ use super::events::breaker_name;
 use fluent_forward::{CloseReport, SpoolView, Stats};
 use napi_derive::napi;
 
+/// What `close()` resolves with: the public `CloseReport` (src/types.ts documents its fields), and `kept`.
 #[napi(object)]
 pub struct JsCloseReport {
   pub emitted: f64,
   pub refused: f64,
+  /// With a failure handler: records waiting in the hand-over store when the writer stopped.
   pub kept: f64,
   pub sent: f64,
   pub dropped: f64,
@@ -45,6 +47,8 @@ pub fn close_report(r: CloseReport) -> JsCloseReport {
   }
 }
 
+/// A client's counters and state: each field is the public `FluentStats` field of the same name
+/// (src/types.ts documents them once).
 #[napi(object)]
 pub struct JsStats {
   pub emitted: f64,
@@ -114,6 +118,7 @@ fn spool_to_js(v: SpoolView) -> JsSpoolStats {
   }
 }
 
+/// One server's state: the public `ServerStats` (src/types.ts).
 #[napi(object)]
 pub struct JsServerStats {
   pub address: String,

@@ -332,8 +332,15 @@ impl Client {
       retries: Counters::get(&c.retries),
       events_lost: Counters::get(&c.events_lost),
       connected: self.shared.connected.load(Relaxed),
-      // The first server's (the fleet always has one).
-      breaker: crate::breaker::BreakerState::from_u8(self.shared.servers[0].breaker.load(Relaxed)),
+      // The first server's (a fleet found through DNS: the first member's, closed while none).
+      breaker: crate::breaker::BreakerState::from_u8(
+        self
+          .shared
+          .servers
+          .iter()
+          .find(|s| s.active.load(Relaxed))
+          .map_or(0, |s| s.breaker.load(Relaxed)),
+      ),
       duplicates: Counters::get(&c.duplicates),
       handed_over: Counters::get(&c.handed_over),
       handler_overflow,
@@ -345,10 +352,11 @@ impl Client {
         .shared
         .servers
         .iter()
+        .filter(|s| s.active.load(Relaxed))
         .map(|s| {
           let breaker = crate::breaker::BreakerState::from_u8(s.breaker.load(Relaxed));
           ServerStats {
-            address: s.address.clone(),
+            address: s.address.lock().clone(),
             healthy: s.healthy.load(Relaxed) && breaker != crate::breaker::BreakerState::Open,
             connected: s.connected.load(Relaxed),
             breaker,

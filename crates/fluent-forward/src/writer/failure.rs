@@ -98,6 +98,7 @@ impl Writer {
     }
     self.shared.emit(Event::Disconnected {
       server: i,
+      address: self.links[i].address.clone(),
       error: Some(why.at(address)),
     });
   }

@@ -32,6 +32,7 @@ use tokio::task::JoinSet;
 
 mod choose;
 mod failure;
+mod members;
 mod replies;
 mod send;
 mod spool;
@@ -53,7 +54,13 @@ type Beating = JoinSet<(usize, Resolver, io::Result<()>)>;
 
 pub struct Writer {
   shared: Arc<Shared>,
+  /// One per slot (`discovery::Layout`): the fixed servers, then DNS members as they join (a
+  /// member that left leaves a vacant link, reused by the next one).
   links: Vec<Link>,
+  /// How many links there may be: the fixed servers plus room for DNS members.
+  slots: usize,
+  /// The `resolve: 'all'` entries (`members.rs`).
+  discovery: crate::discovery::Discovery,
   picker: Picker,
   heartbeat: Heartbeat,
   /// Batches taken from the queue and requeued after a failure, in their original order. Any
@@ -139,8 +146,20 @@ pub fn run_thread(shared: Arc<Shared>, spool: Option<SpoolStart>) {
 impl Writer {
   fn new(shared: Arc<Shared>) -> Self {
     let cfg = &shared.config;
-    let links: Vec<Link> = cfg.fleet().into_iter().map(|s| Link::new(s, cfg)).collect();
+    let fleet = cfg.fleet();
+    let layout = crate::discovery::Layout::of(&fleet);
+    let links: Vec<Link> = layout
+      .fixed
+      .iter()
+      .map(|&i| {
+        let mut link = Link::new(fleet[i].clone(), cfg);
+        link.fleet_index = i;
+        link
+      })
+      .collect();
     Self {
+      slots: layout.slots(),
+      discovery: crate::discovery::Discovery::new(cfg, &layout),
       framer: Framer::new(cfg.compression),
       picker: Picker::new(links.len()),
       heartbeat: cfg.heartbeat_mode(),
@@ -170,6 +189,7 @@ impl Writer {
     self.collect_tasks().await;
     let now = Instant::now();
     let closing = self.shared.control.lock().close_deadline;
+    self.discover(now, closing.is_some());
     let (has_sealed, drops) = {
       let mut q = self.shared.queue.lock();
       // Closing: everything goes out now, whatever its age.
@@ -267,6 +287,7 @@ impl Writer {
       }
     }
     consider(self.spool_wake_at());
+    consider(self.next_lookup(now));
     if self.shared.bell_due() {
       // The last doorbell was refused (the JS thread is behind): ring again soon, not never.
       consider(Some(now + BELL_RETRY));

@@ -123,6 +123,7 @@ impl Writer {
         entries: chunk.entries.clone(),
         records: n,
         server: i,
+        address: self.links[i].address.clone(),
         acked: self.shared.config.require_ack,
       });
     }

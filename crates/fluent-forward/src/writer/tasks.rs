@@ -62,6 +62,7 @@ impl Writer {
     link.connecting = true;
     let shared = self.shared.clone();
     let target = link.server.target.clone();
+    let opener = link.fleet_index;
     let cfg = &shared.config;
     let timeout = Self::remaining(closing, now, cfg.connect_timeout);
     let hs_timeout = Self::remaining(closing, now, cfg.handshake_timeout);
@@ -72,7 +73,7 @@ impl Writer {
           let r = open(
             &shared.config,
             &target,
-            &shared.openers[i],
+            &shared.openers[opener],
             &mut resolver,
             timeout,
             hs_timeout,
@@ -124,7 +125,8 @@ impl Writer {
           Counters::add(&self.shared.counters.reconnects, 1);
         }
         link.ever_connected = true;
-        self.shared.emit(Event::Connected { server: i });
+        let address = self.links[i].address.clone();
+        self.shared.emit(Event::Connected { server: i, address });
       }
       Err(error) => {
         self.link_down(i, now, Failure::of(&error), true);
@@ -164,7 +166,12 @@ impl Writer {
     if state != BreakerState::Open {
       self.told_unavailable = false;
     }
-    self.shared.emit(Event::Breaker { state, server: i });
+    let address = self.links[i].address.clone();
+    self.shared.emit(Event::Breaker {
+      state,
+      server: i,
+      address,
+    });
   }
 
   /// Heartbeats for the servers not connected (a connection is its own proof), every interval.

@@ -18,12 +18,15 @@ impl Writer {
     if !candidates.is_empty() || closing || self.told_unavailable {
       return;
     }
-    let all_open = self.links.iter().all(|l| l.breaker.state() == BreakerState::Open);
+    // Free slots and draining DNS members are not servers that failed: a fleet found through DNS
+    // with no member yet (no answer so far) waits for one rather than declaring itself down.
+    let members: Vec<_> = self.links.iter().filter(|l| !l.vacant && !l.draining).collect();
+    let all_open = !members.is_empty() && members.iter().all(|l| l.breaker.state() == BreakerState::Open);
     if !all_open {
       return;
     }
     self.told_unavailable = true;
-    let servers = self.links.len();
+    let servers = members.len();
     self.shared.emit(Event::Error {
       error: Error::Unavailable { servers },
       records: 0,
