@@ -307,9 +307,9 @@ impl Client {
         q.emitted,
         q.refused,
         self.shared.dropped(&q),
-        q.bytes + q.held_bytes,
-        q.records + q.held_records,
-        (q.records + q.held_records) as u64 + kept - kept_in_cap + leftovers + on_disk,
+        q.bytes + q.held_bytes + q.read_bytes,
+        q.records + q.held_records + q.read_records,
+        (q.records + q.held_records + q.read_records) as u64 + kept - kept_in_cap + leftovers + on_disk,
         overflow,
       )
     };

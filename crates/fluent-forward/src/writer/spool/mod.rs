@@ -8,9 +8,12 @@
 //! - **Evict and read back.** Waiting batches count against `maxBufferBytes` like any held batch.
 //!   When the buffer passes `EVICT_ABOVE` of the cap, the newest waiting batches that are on disk
 //!   are let go of in memory (their bytes leave the cap: emits keep being accepted) and read back
-//!   when their turn comes, under the same cap. Memory stays within the cap (plus one leftover
-//!   batch read ahead, `stash`); the disk within `spool.maxBytes`, where the overflow policy
-//!   takes over again (a batch the spool refuses stays in memory only).
+//!   when their turn comes, into the read window: a quarter of the cap beside it, never the cap
+//!   itself, since the JS side promises room under the cap to `emit` without asking (an `emit`
+//!   answered `true` must not be dropped at the handover because the writer took that room). Memory
+//!   stays within 1.25 times the cap (plus one leftover batch read ahead, `stash`); the disk within
+//!   `spool.maxBytes`, where the overflow policy takes over again (a batch the spool refuses stays
+//!   in memory only).
 //! - **Replay first.** Leftovers of this slot and of adopted dead slots are read one batch at a time
 //!   and sent before any batch of this client, oldest first, through the same send path (cap,
 //!   acks, breaker, fleet). New batches are accepted meanwhile and wait, in memory then on disk.
@@ -134,10 +137,20 @@ fn figures(shared: &Shared) -> &SpoolShared {
     .expect("a writer with a spool lane has spool figures")
 }
 
-/// Room for `bytes` more under the cap; a batch larger than the whole cap (stored by a process
-/// with larger batches) fits once the writer holds nothing else.
-fn fits(q: &Queue, max: usize, bytes: usize) -> bool {
-  q.bytes + q.held_bytes + bytes <= max || q.held_bytes == 0
+/// The read window's share of `maxBufferBytes`: batches read back from disk (leftovers replayed,
+/// evicted batches read again) are held outside the cap (see `Queue::read_bytes`), up to this much
+/// of it, while they are sent and acknowledged. A quarter keeps the total within 1.25 times the
+/// cap and still lets a replay keep several batches in flight.
+const READ_WINDOW_SHARE: usize = 4;
+
+fn read_window(max_buffer_bytes: usize) -> usize {
+  max_buffer_bytes / READ_WINDOW_SHARE
+}
+
+/// Room for `bytes` more in the read window; a batch larger than the whole window (stored by a
+/// process with larger batches, or a small cap) fits once nothing else is read back.
+fn fits_read(q: &Queue, window: usize, bytes: usize) -> bool {
+  q.read_bytes + bytes <= window || q.read_bytes == 0
 }
 
 impl Waiting {

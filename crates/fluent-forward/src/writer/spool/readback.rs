@@ -1,18 +1,20 @@
 //! The next fresh batch: a leftover while replay lasts, else the backlog's front, read back from
-//! disk if it was evicted; each only once it fits the memory cap.
+//! disk if it was evicted; each read only once it fits the read window (`read_window`): batches read
+//! back are held outside the cap, so that they never take room the JS side has already promised to
+//! an `emit` (see `Queue::read_bytes`).
 
 use super::*;
 
 impl Writer {
   /// Fills `ready`: a leftover batch while replay lasts, else the backlog's front (read back from
-  /// disk if it was evicted), each only once it fits the cap.
+  /// disk if it was evicted), each only once it fits the read window.
   pub(super) fn prepare_ready(&mut self) {
     let shared = self.shared.clone();
     let lane = self.spool.as_mut().expect("called with a lane");
     if lane.ready.is_some() {
       return;
     }
-    let max = shared.config.max_buffer_bytes;
+    let window = read_window(shared.config.max_buffer_bytes);
     while lane.replaying && lane.stash.is_none() {
       match lane.spool.replay_next() {
         None => lane.replaying = false,
@@ -34,14 +36,13 @@ impl Writer {
     if let Some((_, batch)) = &lane.stash {
       let need = footprint(batch.entries.len(), batch.records());
       let mut q = shared.queue.lock();
-      lane.evict(&mut q, &shared, false, |q| fits(q, max, need));
-      if !fits(&q, max, need) {
+      if !fits_read(&q, window, need) {
         return;
       }
       let (id, batch) = lane.stash.take().expect("checked");
       let n = batch.records();
-      q.held_bytes += need;
-      q.held_records += n;
+      q.read_bytes += need;
+      q.read_records += n;
       Counters::add(&shared.counters.replayed, n as u64);
       drop(q);
       let mut held = Held::new(chunk_of(batch));
@@ -68,8 +69,7 @@ impl Writer {
           records, footprint, ..
         }) => {
           let mut q = shared.queue.lock();
-          lane.evict(&mut q, &shared, true, |q| fits(q, max, footprint));
-          if !fits(&q, max, footprint) {
+          if !fits_read(&q, window, footprint) {
             return;
           }
           let Some(Waiting::Disk { id, tag, .. }) = lane.pop() else {
@@ -78,8 +78,8 @@ impl Writer {
           // Its room is taken now, under the lock that found it; the disk read runs without the
           // lock, which the producers wait on.
           let on_disk = &figures(&shared).on_disk_records;
-          q.held_bytes += footprint;
-          q.held_records += records;
+          q.read_bytes += footprint;
+          q.read_records += records;
           on_disk.fetch_sub(records as u64, Relaxed);
           drop(q);
           match lane.spool.read(&id) {
@@ -94,7 +94,7 @@ impl Writer {
               // as dropped and reported with the file.
               {
                 let mut q = shared.queue.lock();
-                q.release_part(footprint, records);
+                q.release_read(footprint, records);
                 Counters::add(&shared.counters.dropped, records as u64);
               }
               lane.spool.settle(id);
@@ -117,7 +117,7 @@ fn chunk_of(batch: Batch) -> Chunk {
     tag: Arc::from(batch.tag),
     // Not a tag of this client's table: nothing in the writer looks the id up, and the pool
     // gives a recycled buffer its tag again when it reuses it.
-    tag_id: u32::MAX,
+    tag_id: crate::chunk::READ_BACK,
     entries: batch.entries,
     offsets: batch.offsets,
     since: Instant::now(),
