@@ -310,6 +310,7 @@ export interface JsSpoolStats {
   corrupted: number
   corruptedBytes: number
   syncs: number
+  unreadFiles: number
 }
 
 /**

@@ -153,6 +153,12 @@ export interface SpoolStats {
   corruptedBytes: number
   /** fsync calls for segment data. */
   syncs: number
+  /**
+   * Leftover files of earlier processes that replay has not finished reading. Their records enter
+   * this client's counts only when read (`replayed`); at a close they stay on disk, outside
+   * `spooled`, and the next process that opens the dir replays them.
+   */
+  unreadFiles: number
 }
 
 /** One server of `servers`. `tls`/`security` override the client-wide ones; `false` turns them off here. */
@@ -280,7 +286,12 @@ export interface CloseReport {
   handled: number
   /** Records read back from a spool an earlier process left (0 without `spool`). */
   replayed: number
-  /** Records left on disk in the spool at the close; the next process that opens it sends them (0 without `spool`). */
+  /**
+   * Records of this client's counts (emitted, or replayed) left on disk in the spool at the close;
+   * the next process that opens it sends them (0 without `spool`). Leftover files of earlier
+   * processes this client had not read yet stay on disk too, outside every count here
+   * (`stats().spool.unreadFiles`), and are sent by the next process as well.
+   */
   spooled: number
 }
 
@@ -336,7 +347,7 @@ export interface FluentStats {
   retagged: number
   /** Records read back from a spool an earlier process left (see `spool`). */
   replayed: number
-  /** Records left on disk at the close (0 while running: records on disk count as `pending`). */
+  /** Records of this client's counts left on disk at the close (0 while running: records on disk count as `pending`); see `CloseReport.spooled`. */
   spooled: number
   /** The durable spool, `null` without the `spool` option. */
   spool: SpoolStats | null

@@ -29,6 +29,9 @@ pub struct SpoolView {
   pub corrupted: u64,
   pub corrupted_bytes: u64,
   pub syncs: u64,
+  /// Leftover files of earlier processes that replay has not finished reading: their records are in
+  /// no count of this client until read (`replayed`); a close leaves them for the next process.
+  pub unread_files: u64,
 }
 
 /// Written by the writer, read by `stats()`.
@@ -77,6 +80,7 @@ impl SpoolShared {
       corrupted: e.corrupted,
       corrupted_bytes: e.corrupted_bytes,
       syncs: e.syncs,
+      unread_files: e.unread_files,
     }
   }
 }

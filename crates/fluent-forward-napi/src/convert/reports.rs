@@ -98,6 +98,7 @@ pub struct JsSpoolStats {
   pub corrupted: f64,
   pub corrupted_bytes: f64,
   pub syncs: f64,
+  pub unread_files: f64,
 }
 
 fn spool_to_js(v: SpoolView) -> JsSpoolStats {
@@ -115,6 +116,7 @@ fn spool_to_js(v: SpoolView) -> JsSpoolStats {
     corrupted: v.corrupted as f64,
     corrupted_bytes: v.corrupted_bytes as f64,
     syncs: v.syncs as f64,
+    unread_files: v.unread_files as f64,
   }
 }
 

@@ -21,6 +21,15 @@ impl Writer {
     let mut all: Vec<Held> = held;
     all.extend(lane.ready.take());
     let mut spooled = 0u64;
+    // A leftover batch read ahead and not sent yet: this process read it, so it enters the
+    // accounting as replayed, and it stays on disk, as spooled. Leftover files not read yet stay
+    // outside the accounting (`stats().spool.unreadFiles`): their records were never this
+    // process's to count, and the next process replays them with the rest.
+    if let Some((_, batch)) = lane.stash.take() {
+      let n = batch.records() as u64;
+      Counters::add(&shared.counters.replayed, n);
+      spooled += n;
+    }
     for w in lane.backlog.drain(..) {
       match w {
         Waiting::Memory(h) => all.push(h),
