@@ -155,6 +155,8 @@ export interface JsCloseReport {
   dropped: number
   pending: number
   rejected: number
+  replayed: number
+  spooled: number
 }
 
 /**
@@ -292,6 +294,25 @@ export interface JsServerStats {
   inFlight: number
 }
 
+/** `stats().spool` (see `fluent_forward::SpoolView`). */
+export interface JsSpoolStats {
+  dir: string
+  slot: string
+  /** `ok` or `memoryOnly`. */
+  state: string
+  bytes: number
+  files: number
+  records: number
+  appended: number
+  replayed: number
+  evicted: number
+  notSpooled: number
+  corrupted: number
+  corruptedBytes: number
+  syncs: number
+  unreadFiles: number
+}
+
 /**
  * A client's counters and state: each field is the public `FluentStats` field of the same name
  * (src/types.ts documents them once).
@@ -320,6 +341,10 @@ export interface JsStats {
   handedOver: number
   handlerOverflow: number
   retagged: number
+  replayed: number
+  spooled: number
+  /** Unset without the `spool` option. */
+  spool?: JsSpoolStats
   servers: Array<JsServerStats>
 }
 
@@ -371,6 +396,8 @@ export interface NativeOptions {
   /** A failure handler is set: keep undelivered records for it. */
   keepUndelivered?: boolean
   errorHandlerMaxBytes?: number
+  /** The durable spool. */
+  spool?: NativeSpool
 }
 
 /** What `FluentReceiver.listen()` passes down (src/receiver.ts checks and documents the public form). */
@@ -441,6 +468,15 @@ export interface NativeServer {
   noTls?: boolean
   security?: NativeSecurity
   noSecurity?: boolean
+}
+
+/** `spool` as src/options.ts passes it, checked against the table already (`dir` set). */
+export interface NativeSpool {
+  dir: string
+  maxBytes?: number
+  /** `-1`: never fsync; `0`: after every batch. */
+  syncIntervalMs?: number
+  slot?: string
 }
 
 /** `tls` as src/options.ts passes it: PEM as bytes, everything else checked already. */

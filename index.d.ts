@@ -23,4 +23,4 @@ export { fallbackToClient, fallbackToFile, fallbackToStream } from './src/fallba
 export type { EntrySink, ErrorHandler } from './src/fallbacks.js';
 export { FailedBatch } from './src/batch.js';
 export type { BatchReason, BatchRecord, DeliveredBatch } from './src/batch.js';
-export type { BreakerEvent, BreakerOptions, CloseOptions, CloseReport, EmitManyResult, FlushOptions, FluentClientOptions, FluentStats, Mode, OverflowPolicy, SecurityOptions, ServerOptions, ServerStats, TlsOptions, } from './src/types.js';
+export type { BreakerEvent, BreakerOptions, CloseOptions, CloseReport, EmitManyResult, FlushOptions, FluentClientOptions, FluentStats, Mode, OverflowPolicy, SecurityOptions, ServerOptions, ServerStats, SpoolOptions, SpoolStats, TlsOptions, } from './src/types.js';

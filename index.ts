@@ -37,5 +37,7 @@ export type {
   SecurityOptions,
   ServerOptions,
   ServerStats,
+  SpoolOptions,
+  SpoolStats,
   TlsOptions,
 } from './src/types.js'

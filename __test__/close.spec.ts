@@ -9,7 +9,7 @@ test('close drains everything and resolves with the report', async (t) => {
   for (let i = 0; i < 1000; i++) client.emit('close.test', { i })
   // The flush interval is long: only close's drain can send these now.
   const report = await client.close({ timeoutMs: 5000 })
-  t.deepEqual(report, { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+  t.deepEqual(report, { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
   t.true(await server.waitFor(1000))
   await server.close()
   t.is(server.entries.length, 1000)
@@ -23,7 +23,7 @@ test('close with the server down reports pending records after the deadline', as
   const started = Date.now()
   const report = await client.close({ timeoutMs: 300 })
   t.true(Date.now() - started < 3000)
-  t.deepEqual(report, { emitted: 100, refused: 0, sent: 0, dropped: 0, pending: 100, rejected: 0, handled: 0 })
+  t.deepEqual(report, { emitted: 100, refused: 0, sent: 0, dropped: 0, pending: 100, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
   await new Promise((r) => setTimeout(r, 50))
   t.true(errors.some((e) => e.code === 'ERR_FLUENT_CONNECT'))
   const undelivered = errors.filter((e) => e.code === 'ERR_FLUENT_UNDELIVERED')

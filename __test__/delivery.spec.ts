@@ -70,7 +70,7 @@ for (const { name, opts } of modes) {
     }
     await client.flush()
     const report = await client.close()
-    t.deepEqual(report, { emitted: N, refused: 0, sent: N, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+    t.deepEqual(report, { emitted: N, refused: 0, sent: N, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
     t.true(await server.waitFor(N), `server got ${server.entries.length} of ${N}`)
     await server.close()
     t.is(server.entries.length, N)

@@ -4,6 +4,12 @@
 // identity holds exactly, every record a server received was accepted and arrived as emitted, no
 // crash or unhandled rejection, and close or exit ended within its bound.
 //
+// About 40 % of the schedules spool (issue 27, faults/spool-plan.ts) and add disk faults: a full
+// disk (a small tmpfs in a private mount namespace: needs root, as CI has), segment files deleted
+// under the client, SIGKILLs of the app at random moments each followed by a restart on the same
+// dir, a torn tail left between two lives; a last process then drains the dir and must read back
+// exactly what the last life said it left there.
+//
 // CI runs FAULT_SCHEDULES schedules (default 24, seeds 1..24: about 1.5 min here, 3 at most). A failing
 // seed prints itself; replay it with FAULT_SEED=<seed> (this spec) or `npm run faults -- --seed <seed>`;
 // `npm run faults -- --minutes 60` is the long mode.

@@ -32,7 +32,7 @@ for (const mode of ['message', 'forward', 'packedForward'] as const) {
       const client = new FluentClient({ port: r.port, mode, compress, requireAck: true })
       client.emit('recv.one', record, new EventTime(1_700_000_001, 999_999_999))
       client.emitMany('recv.many', Array.from({ length: 500 }, (_, i) => ({ i })), 1_700_000_002)
-      t.deepEqual(await client.close(), { emitted: 501, refused: 0, sent: 501, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+      t.deepEqual(await client.close(), { emitted: 501, refused: 0, sent: 501, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
       const s = await r.waitFor(501, 10_000)
       t.is(s.events, 501)
       t.true(s.acks >= 1)
@@ -215,7 +215,7 @@ test('a listening receiver keeps the process alive unless unref()ed, and is neve
     20_000,
   )
   t.is(collected.code, 0)
-  t.deepEqual(JSON.parse(collected.out), { emitted: 1, refused: 0, sent: 1, dropped: 0, pending: 0, rejected: 0, handled: 0 })  // Closed and dropped: collected (its event callback was released, so nothing roots it).
+  t.deepEqual(JSON.parse(collected.out), { emitted: 1, refused: 0, sent: 1, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })  // Closed and dropped: collected (its event callback was released, so nothing roots it).
   const freed = await runChild(
     `const { FluentReceiver } = require(${entry});
      const done = new FinalizationRegistry(() => { console.log('collected'); process.exit(0) });

@@ -29,7 +29,7 @@ test('records arrive over a Unix socket', async (t) => {
   const report = await client.close()
   await server.close()
   rmSync(dir, { recursive: true, force: true })
-  t.deepEqual(report, { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+  t.deepEqual(report, { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
   t.deepEqual(
     got.map((r) => r.i),
     Array.from({ length: 1000 }, (_, i) => i),

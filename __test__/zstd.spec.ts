@@ -37,7 +37,7 @@ for (const requireAck of [false, true]) {
       const client = new FluentClient({ port: r.port, compress: 'zstd', compressionLevel, requireAck, batchBytes: 64 << 10 })
       client.emit('z.one', record, new EventTime(1_700_000_001, 999_999_999))
       client.emitMany('z.many', Array.from({ length: 2000 }, (_, i) => line(i)), 1_700_000_002)
-      t.deepEqual(await client.close(), { emitted: 2001, refused: 0, sent: 2001, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+      t.deepEqual(await client.close(), { emitted: 2001, refused: 0, sent: 2001, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
       const s = await r.waitFor(2001, 20_000)
       t.is(s.events, 2001)
       t.is(s.invalid + s.errors + s.sizeMismatch + s.tooLarge, 0)

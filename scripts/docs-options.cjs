@@ -38,6 +38,7 @@ const GUIDES = {
   dnsTtlMs: 'servers.md',
   errorHandler: 'failure-handler.md',
   errorHandlerMaxBytes: 'failure-handler.md',
+  spool: 'spool.md',
   errorHandlerTimeoutMs: 'failure-handler.md',
 }
 

@@ -37,6 +37,7 @@ import type {
   FlushOptions,
   FluentClientOptions,
   FluentStats,
+  SpoolStats,
   OverflowPolicy,
 } from './types.js'
 
@@ -529,6 +530,8 @@ export class FluentClient extends EventEmitter {
         rejected: r.rejected,
         handled: h?.handled ?? 0,
         pending: h === undefined ? r.pending : h.droppedAtDeadline,
+        replayed: r.replayed,
+        spooled: r.spooled,
       }
     })
     return this.#closing
@@ -562,7 +565,7 @@ export class FluentClient extends EventEmitter {
   #beginExit(): void {
     release(this.#sink)
     this.#exited = true
-    this.#closing ??= Promise.resolve({ emitted: 0, refused: 0, sent: 0, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+    this.#closing ??= Promise.resolve({ emitted: 0, refused: 0, sent: 0, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
   }
 
   #endExit(r: JsExitReport | undefined): number {
@@ -611,10 +614,11 @@ export class FluentClient extends EventEmitter {
     return renderMetrics(this.stats(), labels)
   }
 
-  /** The identity's terms, for the exit report: `emitted + refused = sent + dropped + rejected + handled + pending`. */
+  /** The identity's terms, for the exit report: `emitted + refused + replayed = sent + dropped + rejected + handled + pending + spooled`. */
   #terms(): string {
     const s = this.stats()
-    return `emitted ${s.emitted}, refused ${s.refused} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}`
+    const spool = s.spool === null ? ['', ''] : [`, replayed ${s.replayed}`, ` + spooled ${s.spooled}`]
+    return `emitted ${s.emitted}, refused ${s.refused}${spool[0]} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}${spool[1]}`
   }
 
   /**
@@ -628,6 +632,7 @@ export class FluentClient extends EventEmitter {
       ...s,
       breaker: s.breaker as FluentStats['breaker'],
       servers: s.servers.map((v) => ({ ...v, breaker: v.breaker as FluentStats['breaker'] })),
+      spool: s.spool == null ? null : { ...s.spool, state: s.spool.state as SpoolStats['state'] },
       refused: s.refused + this.#droppedAfterClose,
       dropped: s.dropped + this.#droppedAfterClose + (this.#handlers?.dropped ?? 0),
       pending: s.pending + (this.#handlers?.inHand ?? 0),

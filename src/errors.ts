@@ -24,6 +24,13 @@ export type FluentErrorCode =
   | 'ERR_FLUENT_HANDSHAKE_TIMEOUT'
   | 'ERR_FLUENT_UNAVAILABLE'
   | 'ERR_FLUENT_HANDLER'
+  | 'ERR_FLUENT_SPOOL_LOCKED'
+  | 'ERR_FLUENT_SPOOL_FULL'
+  | 'ERR_FLUENT_SPOOL_TOO_LARGE'
+  | 'ERR_FLUENT_SPOOL_INVALID'
+  | 'ERR_FLUENT_SPOOL_IO'
+  | 'ERR_FLUENT_SPOOL_CORRUPT'
+  | 'ERR_FLUENT_SPOOL_VANISHED'
 
 /** A typed error: test `err.code`, which is stable, rather than the message. */
 export class FluentError extends Error {

@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module'
 import { FluentError } from './errors.js'
-import type { FluentStats, ServerStats } from './types.js'
+import type { FluentStats, ServerStats, SpoolStats } from './types.js'
 
 /** Prometheus labels added to every sample: `{ service: 'checkout' }`. */
 export type Labels = Record<string, string>
@@ -56,6 +56,29 @@ const counter = (name: string, field: keyof FluentStats, help: string): Row => (
 /** A gauge of `stats()[field]`. */
 const gauge = (name: string, field: keyof FluentStats, help: string): Row => ({ ...counter(name, field, help), type: 'gauge' })
 
+/** `stats().spool` rows: 0 without a spool (every series always has its sample). */
+function spoolRows(): Row[] {
+  const row = (name: string, type: Row['type'], help: string, value: (v: SpoolStats) => number): Row => ({
+    name,
+    type,
+    help,
+    field: 'spool',
+    samples: (s) => one(s.spool === null ? 0 : value(s.spool)),
+  })
+  return [
+    row('fluent_native_spool_bytes', 'gauge', 'Bytes of spool segment files on disk.', (v) => v.bytes),
+    row('fluent_native_spool_files', 'gauge', 'Spool segment files on disk.', (v) => v.files),
+    row('fluent_native_spool_records', 'gauge', 'Records on disk in the spool, not yet settled.', (v) => v.records),
+    row('fluent_native_spool_memory_only', 'gauge', '1 while the spool refuses batches (not opened, full, I/O error): they stay in memory only.', (v) => (v.state === 'memoryOnly' ? 1 : 0)),
+    row('fluent_native_spool_appended_records_total', 'counter', 'Records written to the spool.', (v) => v.appended),
+    row('fluent_native_spool_evicted_batches_total', 'counter', 'Batches let go of in memory because they are on disk (read back in turn).', (v) => v.evicted),
+    row('fluent_native_spool_not_spooled_batches_total', 'counter', 'Batches kept in memory only because the spool refused them.', (v) => v.notSpooled),
+    row('fluent_native_spool_corrupted_total', 'counter', 'Damaged stretches skipped on replay (each at least one batch lost).', (v) => v.corrupted),
+    row('fluent_native_spool_corrupted_bytes_total', 'counter', 'Bytes of the damaged stretches skipped on replay.', (v) => v.corruptedBytes),
+    row('fluent_native_spool_syncs_total', 'counter', 'fsync calls made for spool data.', (v) => v.syncs),
+  ]
+}
+
 const ROWS: Row[] = [
   counter('fluent_native_records_emitted_total', 'emitted', 'Records accepted by emit, emitMany and emitRaw.'),
   counter('fluent_native_records_refused_total', 'refused', 'Records refused at emit (overflow policy, closed client); in dropped too unless kept for the failure handler.'),
@@ -92,6 +115,9 @@ const ROWS: Row[] = [
   { name: 'fluent_native_server_batches_sent_total', type: 'counter', help: 'Batches written to this server.', field: 'servers', samples: perServer((v) => v.batches) },
   { name: 'fluent_native_server_errors_total', type: 'counter', help: 'Failed connects and connections this server ended or let time out.', field: 'servers', samples: perServer((v) => v.errors) },
   { name: 'fluent_native_server_in_flight_batches', type: 'gauge', help: 'Batches written to this server awaiting their ack.', field: 'servers', samples: perServer((v) => v.inFlight) },
+  counter('fluent_native_records_replayed_total', 'replayed', 'Records read back from a spool an earlier process left.'),
+  counter('fluent_native_records_spooled_total', 'spooled', 'Records left on disk in the spool at the close (0 while running: they are pending).'),
+  ...spoolRows(),
   { name: 'fluent_native_info', type: 'gauge', help: 'Always 1; the version of fluent-native as a label.', samples: () => [{ labels: { version: VERSION }, value: 1 }] },
 ]
 

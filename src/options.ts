@@ -243,6 +243,10 @@ export function checkClientOptions(options: unknown): NativeOptions {
   const tls = checkGroup('tls', o.tls)
   const security = checkGroup('security', o.security)
   const breaker = checkGroup('breaker', o.breaker)
+  const spool = checkGroup('spool', o.spool)
+  if (spool !== undefined && spool.dir === undefined) {
+    throw new FluentError('ERR_FLUENT_CONFIG', 'spool needs dir (the directory the spool keeps its files in)')
+  }
   checkSecure('', tls, security, o.path !== undefined)
   // JS-side only (the handler runs here), but checked against the same table.
   checkValue('errorHandlerTimeoutMs', o.errorHandlerTimeoutMs)
@@ -308,5 +312,6 @@ export function checkClientOptions(options: unknown): NativeOptions {
     dnsTtlMs: v('dnsTtlMs'),
     keepUndelivered: o.errorHandler !== undefined ? true : undefined,
     errorHandlerMaxBytes: v('errorHandlerMaxBytes'),
+    spool: spool as NativeOptions['spool'],
   }
 }

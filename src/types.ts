@@ -106,6 +106,59 @@ export interface FluentClientOptions {
   errorHandlerMaxBytes?: number
   /** A handler that has not answered within this counts as `false` (ERR_FLUENT_HANDLER). */
   errorHandlerTimeoutMs?: number
+  /**
+   * A durable spool: every batch is written to disk before it is sent and removed once delivered
+   * (acknowledged, with `requireAck`); leftovers of an earlier process are sent first.
+   */
+  spool?: SpoolOptions
+}
+
+/** The durable spool (docs/spool.md). */
+export interface SpoolOptions {
+  /** The spool directory, created if missing; processes sharing it get one slot each. Required. */
+  dir: string
+  /** Cap on the spool's disk bytes (its own and adopted leftovers). Default 1 GiB; 1 MiB..2^50. */
+  maxBytes?: number
+  /** fsync at most this often; `0` after every batch; `-1` never (the OS writes back). Default 1000. */
+  syncIntervalMs?: number
+  /** A named slot (never adopted by others, never adopts); a second process with it gets ERR_FLUENT_SPOOL_LOCKED. Default: an automatic slot. */
+  slot?: string
+}
+
+/** `stats().spool`: what the spool holds now and has done (`null` without the `spool` option). */
+export interface SpoolStats {
+  /** The `spool.dir` option. */
+  dir: string
+  /** The slot directory this client holds ('' when the spool could not be opened). */
+  slot: string
+  /** `'memoryOnly'`: the spool could not be opened, or its last append failed (full, I/O): batches stay in memory only. */
+  state: 'ok' | 'memoryOnly'
+  /** Bytes of segment files on disk now (this client's own and adopted leftovers). */
+  bytes: number
+  /** Segment files on disk now. */
+  files: number
+  /** Records on disk not yet settled (of the batches written, or replayed so far). */
+  records: number
+  /** Records appended over this client's life. */
+  appended: number
+  /** Records read back from leftovers of an earlier process (= `stats().replayed`). */
+  replayed: number
+  /** Batches let go of in memory because they are on disk (read back when their turn comes). */
+  evicted: number
+  /** Batches kept in memory only because the spool refused them (full, too large, I/O error). */
+  notSpooled: number
+  /** Damaged stretches skipped on replay (each at least one batch lost), reported as ERR_FLUENT_SPOOL_CORRUPT. */
+  corrupted: number
+  /** Bytes of those damaged stretches. */
+  corruptedBytes: number
+  /** fsync calls for segment data. */
+  syncs: number
+  /**
+   * Leftover files of earlier processes that replay has not finished reading. Their records enter
+   * this client's counts only when read (`replayed`); at a close they stay on disk, outside
+   * `spooled`, and the next process that opens the dir replays them.
+   */
+  unreadFiles: number
 }
 
 /** One server of `servers`. `tls`/`security` override the client-wide ones; `false` turns them off here. */
@@ -227,15 +280,24 @@ export interface CloseReport {
   rejected: number
   /**
    * Records the failure handler took (returned `true` for) over the client's life, including
-   * what was left at this close's deadline. Counted here only: `emitted + refused = sent + dropped
-   * + rejected + handled + pending`.
+   * what was left at this close's deadline. Counted here only: `emitted + refused + replayed = sent
+   * + dropped + rejected + handled + pending + spooled`.
    */
   handled: number
+  /** Records read back from a spool an earlier process left (0 without `spool`). */
+  replayed: number
+  /**
+   * Records of this client's counts (emitted, or replayed) left on disk in the spool at the close;
+   * the next process that opens it sends them (0 without `spool`). Leftover files of earlier
+   * processes this client had not read yet stay on disk too, outside every count here
+   * (`stats().spool.unreadFiles`), and are sent by the next process as well.
+   */
+  spooled: number
 }
 
 /** A snapshot of a client's counters and state, from `stats()`. */
 export interface FluentStats {
-  /** Records accepted at emit. `emitted + refused = sent + dropped + rejected + handled + pending`. */
+  /** Records accepted at emit. `emitted + refused + replayed = sent + dropped + rejected + handled + pending + spooled`. */
   emitted: number
   /** Records refused at emit (overflow policy, closed client); each then ends as `dropped` or `handled`. */
   refused: number
@@ -283,6 +345,12 @@ export interface FluentStats {
   handlerOverflow: number
   /** NDJSON lines sent under the fallback tag because the tag their `tagKey` field named cannot be used (reported as ERR_FLUENT_INVALID_TAG). */
   retagged: number
+  /** Records read back from a spool an earlier process left (see `spool`). */
+  replayed: number
+  /** Records of this client's counts left on disk at the close (0 while running: records on disk count as `pending`); see `CloseReport.spooled`. */
+  spooled: number
+  /** The durable spool, `null` without the `spool` option. */
+  spool: SpoolStats | null
   /** Each server's state, in the order of `servers` (one entry for `host`/`port`/`path`). */
   servers: ServerStats[]
 }

@@ -14,7 +14,7 @@ async function main() {
   const n = 10_000
   for (let i = 0; i < n; i++) client.emit('pack.cjs', { i, msg: 'from the packed package' }, new EventTime(1_700_000_000, i))
   const report = await client.close()
-  assert.deepEqual(report, { emitted: n, refused: 0, sent: n, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+  assert.deepEqual(report, { emitted: n, refused: 0, sent: n, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
   await receiver.waitFor(n, 10_000)
   assert.equal(got.length, n)
   got.forEach((ev, i) => {

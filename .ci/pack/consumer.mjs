@@ -8,7 +8,7 @@ assert.equal(FluentClient, cjs.FluentClient, 'import and require give the same c
 const receiver = await FluentReceiver.listen()
 const client = new FluentClient({ port: receiver.port, requireAck: true })
 for (let i = 0; i < 1000; i++) client.emit('pack.esm', { i })
-assert.deepEqual(await client.close(), { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0 })
+assert.deepEqual(await client.close(), { emitted: 1000, refused: 0, sent: 1000, dropped: 0, pending: 0, rejected: 0, handled: 0, replayed: 0, spooled: 0 })
 const stats = await receiver.waitFor(1000, 10_000)
 assert.equal(stats.events, 1000)
 assert.throws(() => new FluentClient({ nope: 1 }), (e) => e instanceof FluentError && e.code === 'ERR_FLUENT_CONFIG')

@@ -4,6 +4,12 @@
  * rejection or an exit that overruns its bound shows as this process's exit. Prints one line,
  * `RESULT {json}`, with what it saw: every id emit accepted, the close report, `stats()` after the
  * end, how long the close or the exit took.
+ *
+ * With a spool, a schedule may run several lives of this process on one spool dir, all but the
+ * last SIGKILLed by the parent (spool-plan.ts). Each life has its own operations and its own id
+ * range, and prints `ACC {json}` after every operation (the ids it accepted meanwhile), so that
+ * what a killed life accepted is known up to its last operation. A life to be killed idles after
+ * its operations until the kill comes.
  */
 import { FluentClient } from '../../index.js'
 import type { CloseReport, FluentStats } from '../../index.js'
@@ -14,18 +20,23 @@ import type { Schedule } from './schedule.js'
 import { FLEET_NAME } from './schedule.js'
 import { writeSync } from 'node:fs'
 
-const plan = JSON.parse(process.argv[2]) as Schedule & { ports: number[] }
+const plan = JSON.parse(process.argv[2]) as Schedule & { ports: number[]; life: number; spoolDir?: string; killed: boolean }
 const troubles: string[] = []
 process.on('unhandledRejection', (e) => {
   troubles.push(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`)
 })
 process.on('uncaughtException', (e) => {
   troubles.push(`uncaught exception: ${e?.stack ?? String(e)}`)
+  // Also on stderr: one thrown before the result is printed (the constructor) is seen only there.
+  writeSync(2, `uncaught exception: ${e?.stack ?? String(e)}\n`)
   process.exitCode = 3
 })
 
-const rng = new Rng(plan.seed).fork(0x0c11e47)
+// Life 0 draws what the schedule drew before lives existed; a restart draws its own operations.
+const rng = new Rng(plan.seed).fork(0x0c11e47 + plan.life)
 let handlerCalls = 0
+/** Ids per life (a life accepts far fewer records than this). */
+const LIFE_IDS = 10_000_000
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function answer(kind: string): boolean | Promise<boolean> {
@@ -60,6 +71,9 @@ const options: Record<string, unknown> = {
   })),
   errorHandlerTimeoutMs: plan.handlerTimeoutMs,
 }
+if (plan.spool !== undefined) {
+  options.spool = { dir: plan.spoolDir, maxBytes: plan.spool.maxBytes, syncIntervalMs: plan.spool.syncIntervalMs }
+}
 if (plan.handler !== 'none') {
   options.errorHandler = () => {
     handlerCalls++
@@ -75,7 +89,8 @@ client.on('error', (err) => {
 const ctx: OpContext = {
   client,
   poison: plan.poison,
-  nextId: 0,
+  // Ids never repeat across lives: a record received can be traced to the life that accepted it.
+  nextId: plan.life * LIFE_IDS,
   accepted: [],
   refused: 0,
   unknown: [],
@@ -119,11 +134,27 @@ function result(extra: Partial<Result>): void {
   writeSync(1, `RESULT ${JSON.stringify(r)}\n`)
 }
 
+/** What the operations accepted since the last report, for the parent (a kill may come at any moment). */
+let reported = { accepted: 0, unknown: 0 }
+function reportProgress(): void {
+  if (plan.spool === undefined) return
+  const a = ctx.accepted.slice(reported.accepted)
+  const u = ctx.unknown.slice(reported.unknown)
+  reported = { accepted: ctx.accepted.length, unknown: ctx.unknown.length }
+  writeSync(1, `ACC ${JSON.stringify({ a, u, next: ctx.nextId })}\n`)
+}
+
 async function main(): Promise<void> {
-  for (let i = 0; i < plan.ops; i++) {
+  const ops = plan.life === 0 ? plan.ops : Math.ceil(plan.ops / 2)
+  for (let i = 0; i < ops; i++) {
     const name = rng.weighted(weights)
     ctx.log.push(name)
     await OPS[name].run(ctx, rng)
+    reportProgress()
+  }
+  if (plan.killed) {
+    // The parent SIGKILLs this life at its moment; until then the writer keeps working.
+    await new Promise<never>(() => {})
   }
   if (plan.end === 'exit' && ctx.closing === undefined) {
     // The package's own 'exit' listener (registered when it loaded) drains first; this one runs after.

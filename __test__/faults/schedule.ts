@@ -11,6 +11,8 @@
 import { FAULTS } from './servers.js'
 import type { FaultName } from './servers.js'
 import { Rng } from './rng.js'
+import { drawSpool, spoolFaultsOf } from './spool-plan.js'
+import type { SpoolPlan } from './spool-plan.js'
 
 export const HANDLERS = ['none', 'true', 'false', 'throws', 'slow', 'never', 'mixed'] as const
 export type HandlerKind = (typeof HANDLERS)[number]
@@ -49,6 +51,8 @@ export interface Schedule {
   poison: boolean
   end: 'close' | 'exit'
   closeTimeoutMs: number
+  /** The durable spool and its disk faults (issue 27), or none; see spool-plan.ts. */
+  spool?: SpoolPlan
 }
 
 /** How much each fault is drawn; `healthy` most, so that records also get through. */
@@ -109,6 +113,8 @@ export function draw(seed: number): Schedule {
     poison: rng.chance(0.3),
     end: rng.chance(0.7) ? 'close' : 'exit',
     closeTimeoutMs: rng.int(0, 3000),
+    // From its own stream: the draws above stay what they were before the spool existed.
+    spool: drawSpool(new Rng(seed).fork(0x5b001)),
   }
   // Drawn from a sub-stream after everything else, so that a schedule without it is unchanged.
   const dns = rng.fork(0xd25)
@@ -129,6 +135,7 @@ export function draw(seed: number): Schedule {
 
 /** The faults a schedule draws (for the long run's figures). */
 export function faultsOf(s: Schedule): string[] {
+  const disk = s.spool === undefined ? [] : ['spool', ...spoolFaultsOf(s.spool)]
   const membership = s.dns === undefined ? [] : s.dns.timeline.map(([m]) => `dns[${m.join('')}]`)
-  return [...s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])]), ...membership]
+  return [...s.servers.flatMap((p) => [...p.timeline.map(([f]) => f as string), ...(p.tls ? ['tls'] : []), ...(p.auth ? ['auth'] : [])]), ...membership, ...disk]
 }

@@ -21,7 +21,17 @@ pub struct Chunk {
 /// Memory a buffered record costs beyond its entry bytes: its slot in the offset index.
 pub const INDEX_BYTES: usize = 4;
 
+/// The `tag_id` of a batch read back from the spool (a leftover replayed, or a batch evicted from
+/// memory and read again). It is not a tag of this client's table, and it marks the batch as held in
+/// the queue's read window, not under the cap (see `Queue::read_bytes`). Splits keep it.
+pub const READ_BACK: u32 = u32::MAX;
+
 impl Chunk {
+  /// Read back from the spool: held in the read window, outside the cap.
+  pub fn read_back(&self) -> bool {
+    self.tag_id == READ_BACK
+  }
+
   pub fn records(&self) -> usize {
     self.offsets.len()
   }

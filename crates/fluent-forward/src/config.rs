@@ -193,6 +193,39 @@ impl Compression {
   }
 }
 
+/// The durable spool (`spool` option, issue 27): every sealed batch is written to disk before it is
+/// sent and removed once settled; the memory buffer becomes a cache in front of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpoolConfig {
+  /// The spool directory (created if missing); each live process takes a slot in it.
+  pub dir: std::path::PathBuf,
+  /// Cap on the segment bytes this client's spool holds (its own and adopted leftovers).
+  pub max_bytes: u64,
+  /// `None`: never fsync (survives a crash of the process, not of the machine). `Some(ZERO)`:
+  /// fsync after every batch. `Some(d)`: at most every `d`.
+  pub sync_interval: Option<Duration>,
+  /// A named slot (never adopted, never adopts); `None`: the first free auto slot.
+  pub slot: Option<String>,
+}
+
+/// 1 GiB: a disk budget that rides out an outage of minutes at tens of MB/s of logs on any
+/// ordinary volume, and 16x the memory buffer's default.
+pub const SPOOL_MAX_BYTES: u64 = 1 << 30;
+/// 1 s, Fluent Bit's `storage.sync normal` spirit: data is in the OS at once (a killed process
+/// loses nothing), and on the device within a second (a machine crash loses at most that).
+pub const SPOOL_SYNC: Duration = Duration::from_secs(1);
+
+impl SpoolConfig {
+  pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+    Self {
+      dir: dir.into(),
+      max_bytes: SPOOL_MAX_BYTES,
+      sync_interval: Some(SPOOL_SYNC),
+      slot: None,
+    }
+  }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
   /// The server when `servers` is empty (with the client-wide `tls` and `security`).
@@ -254,6 +287,8 @@ pub struct Config {
   /// Bounds TLS plus the forward handshake (HELO, PING, PONG), after the connect.
   pub handshake_timeout: Duration,
   pub breaker: Breaker,
+  /// The durable spool; `None`: memory only.
+  pub spool: Option<SpoolConfig>,
 }
 
 impl Default for Config {
@@ -292,6 +327,7 @@ impl Default for Config {
       security: None,
       handshake_timeout: Duration::from_secs(10),
       breaker: Breaker::default(),
+      spool: None,
     }
   }
 }

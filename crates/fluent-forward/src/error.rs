@@ -57,6 +57,9 @@ pub enum Error {
   /// A connection error with the server it concerns (`host:port` or the socket path): what the
   /// writer reports (`Error::at`). Code, permanence and cause are the inner error's.
   Server { address: String, error: Box<Error> },
+  /// The durable spool (`spool` option): a slot held by another process, a full or failing disk,
+  /// damage found on replay. Its code is the spool's own (`SPOOL_LOCKED`, `SPOOL_IO`, ...).
+  Spool(crate::spool::SpoolError),
 }
 
 impl Error {
@@ -85,6 +88,7 @@ impl Error {
       Error::TlsProtocol(_) | Error::TlsSuspected(_) => "TLS_PROTOCOL",
       Error::Unavailable { .. } => "UNAVAILABLE",
       Error::Server { error, .. } => error.code(),
+      Error::Spool(e) => e.code(),
     }
   }
 
@@ -191,6 +195,11 @@ impl fmt::Display for Error {
         Error::Connect(e) => write!(f, "cannot connect to {address}: {}", describe_io(e)),
         other => write!(f, "{address}: {other}"),
       },
+      // The OS error by its errno name, as connection errors are (no `(os error 30)`).
+      Error::Spool(crate::spool::SpoolError::Io { op, path, source }) => {
+        write!(f, "spool: cannot {op} {}: {}", path.display(), describe_io(source))
+      }
+      Error::Spool(e) => write!(f, "{e}"),
     }
   }
 }
@@ -200,6 +209,7 @@ impl std::error::Error for Error {
     match self {
       Error::Connect(e) | Error::Io(e) => Some(e),
       Error::Server { error, .. } => Some(error.as_ref()),
+      Error::Spool(e) => std::error::Error::source(e),
       _ => None,
     }
   }
@@ -268,6 +278,15 @@ mod tests {
       Error::Connect(os(111)).at("127.0.0.1:24224"),
       Error::Io(os(104)).at("/run/fluent.sock"),
       Error::Timeout("write").at("[::1]:24224"),
+      Error::Spool(crate::spool::SpoolError::Io {
+        op: "create slot dir",
+        path: "/ro/spool/slot-0".into(),
+        source: os(30),
+      }),
+      Error::Spool(crate::spool::SpoolError::Locked {
+        slot: "/var/spool/app/api".into(),
+        holder: Some(4242),
+      }),
     ]
   }
 
@@ -300,7 +319,8 @@ mod tests {
         | Error::TlsProtocol(_)
         | Error::TlsSuspected(_)
         | Error::Unavailable { .. }
-        | Error::Server { .. } => {}
+        | Error::Server { .. }
+        | Error::Spool(_) => {}
       }
       let text = e.to_string();
       assert_eq!(debug_leaks(&text), Vec::<&str>::new(), "{}: {text}", e.code());

@@ -26,6 +26,7 @@ pub mod queue;
 mod retry;
 mod shared;
 pub mod spool;
+mod spool_view;
 pub mod staging;
 pub mod stats;
 mod tags;
@@ -38,13 +39,14 @@ pub use breaker::BreakerState;
 pub use client::{Admission, Client, StagedPush};
 pub use codec::event_time::{EventTime, TimeFormat};
 pub use config::{
-  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, Target,
-  TlsConfig, TlsVersion,
+  Breaker, Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, SpoolConfig,
+  Target, TlsConfig, TlsVersion,
 };
 pub use discovery::Lookup;
 pub use error::Error;
 pub use event::{Event, EventSink, Reason};
 pub use shared::{CloseReport, FlushOutcome};
+pub use spool_view::SpoolView;
 pub use stats::{ServerStats, Stats};
 /// PING/PONG digests and HELO/PONG parsing (PROTOCOL.md section 6), public for tests and tools.
 pub use transport::handshake;

@@ -18,8 +18,9 @@ pub const MAX_BUFFER: u64 = 1 << 40;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
+  /// `min` is signed for the one option with a sentinel below zero (`spool.syncIntervalMs: -1`).
   Integer {
-    min: u64,
+    min: i64,
     max: u64,
   },
   Boolean,
@@ -54,7 +55,7 @@ pub struct OptionSpec {
 fn int(name: &'static str, min: u64, max: u64, default: u64) -> OptionSpec {
   OptionSpec {
     name,
-    kind: Kind::Integer { min, max },
+    kind: Kind::Integer { min: min as i64, max },
     default: Default::Integer(default),
   }
 }
@@ -70,6 +71,13 @@ fn pem(name: &'static str, secret: bool) -> OptionSpec {
 fn ms(d: Duration) -> u64 {
   d.as_millis() as u64
 }
+
+/// `spool.maxBytes` bounds: 1 MiB holds a few batches (smaller would refuse most appends), 2^50
+/// (1 PiB) is beyond any volume, so a typo'd huge value is still caught.
+pub const SPOOL_MIN_BYTES: u64 = 1 << 20;
+pub const SPOOL_MAX: u64 = 1 << 50;
+/// `spool.syncIntervalMs: -1`: never fsync (the OS writes back on its own schedule).
+pub const SYNC_NEVER: i64 = -1;
 
 pub const MODES: &[&str] = &["message", "forward", "packedForward"];
 pub const OVERFLOWS: &[&str] = &["dropNewest", "dropOldest", "error"];
@@ -149,7 +157,7 @@ pub fn specs() -> Vec<OptionSpec> {
     OptionSpec {
       name: "compressionLevel",
       kind: Kind::Integer {
-        min: *GZIP_LEVELS.start() as u64,
+        min: *GZIP_LEVELS.start() as i64,
         max: *ZSTD_LEVELS.end() as u64,
       },
       default: Default::None,
@@ -224,6 +232,23 @@ pub fn specs() -> Vec<OptionSpec> {
     // A fleet found through DNS is a `servers` entry; the core also takes it for `target`
     // (`Config::resolve`), which the binding does not expose.
     one_of("servers.resolve", RESOLVES, resolve_name(d.resolve)),
+    // `spool` is an object; `dir` is required when it is set (checked by both sides).
+    text("spool.dir", None),
+    int(
+      "spool.maxBytes",
+      SPOOL_MIN_BYTES,
+      SPOOL_MAX,
+      crate::config::SPOOL_MAX_BYTES,
+    ),
+    OptionSpec {
+      name: "spool.syncIntervalMs",
+      kind: Kind::Integer {
+        min: SYNC_NEVER,
+        max: MAX_MS,
+      },
+      default: Default::Integer(ms(crate::config::SPOOL_SYNC)),
+    },
+    text("spool.slot", None),
     int("flush.timeoutMs", 0, MAX_MS, ms(FLUSH_TIMEOUT)),
     int("close.timeoutMs", 0, MAX_MS, ms(CLOSE_TIMEOUT)),
   ]
@@ -258,9 +283,9 @@ pub fn overflow_name(o: Overflow) -> &'static str {
 pub fn check_int(name: &str, value: u64) -> Result<(), Error> {
   let spec = specs().into_iter().find(|s| s.name == name);
   match spec.map(|s| s.kind) {
-    Some(Kind::Integer { min, max }) if value < min || value > max => Err(Error::Config(format!(
-      "{name} must be an integer in {min}..{max}, got {value}"
-    ))),
+    Some(Kind::Integer { min, max }) if (value as i128) < min as i128 || value > max => Err(Error::Config(
+      format!("{name} must be an integer in {min}..{max}, got {value}"),
+    )),
     Some(Kind::Integer { .. }) => Ok(()),
     _ => Err(Error::Config(format!("{name} is not an integer option"))),
   }
@@ -403,6 +428,18 @@ impl Config {
       }
       check_resolve(&s.target, s.resolve, &format!("servers[{i}]: "))?;
     }
+    if let Some(sp) = &self.spool {
+      if sp.dir.as_os_str().is_empty() {
+        return bad("spool.dir must not be empty");
+      }
+      check_int("spool.maxBytes", sp.max_bytes)?;
+      if let Some(d) = sp.sync_interval {
+        check_int("spool.syncIntervalMs", ms(d))?;
+      }
+      if sp.slot.as_deref() == Some("") {
+        return bad("spool.slot must not be empty");
+      }
+    }
     if !self.servers.is_empty() && self.servers.iter().all(|s| s.standby) {
       return bad("servers: at least one server must not be a standby");
     }
@@ -482,7 +519,7 @@ mod tests {
   fn every_default_is_in_its_range() {
     for s in specs() {
       if let (Kind::Integer { min, max }, Default::Integer(v)) = (&s.kind, &s.default) {
-        assert!(v >= min && v <= max, "{}", s.name);
+        assert!(*v as i128 >= *min as i128 && v <= max, "{}", s.name);
       }
       if let (Kind::OneOf(values), Default::Text(v)) = (&s.kind, &s.default) {
         assert!(values.contains(&v.as_str()), "{}", s.name);

@@ -25,6 +25,12 @@ pub struct Held {
   pub retry: bool,
   /// Was written and its ack never came: the server may have it, so the next write may duplicate it.
   pub unacked: bool,
+  /// Where the batch is stored in the spool (`spool` option): settled when the batch leaves the
+  /// writer, left on disk at a close. `None`: memory only (no spool, or the spool refused it).
+  pub spool: Option<crate::spool::SpoolId>,
+  /// Read back from a spool an earlier process left: not a record this client accepted, so a
+  /// `flush` does not count it as one of its own (`Shared::settled`).
+  pub replayed: bool,
 }
 
 impl Held {
@@ -35,6 +41,8 @@ impl Held {
       failed_at: 0,
       retry: false,
       unacked: false,
+      spool: None,
+      replayed: false,
     }
   }
 
@@ -90,6 +98,9 @@ pub fn on_failure(mut h: Held, max: u32, health: u64) -> Verdict {
       failed_at: health,
       retry: true,
       unacked,
+      // The halves are new batches: the writer stores them and settles the whole (`writer/spool/`).
+      spool: None,
+      replayed: false,
     };
     return Verdict::Split(half(a), half(b));
   }

@@ -32,6 +32,10 @@ pub struct CloseReport {
   pub rejected: u64,
   /// With a failure handler: records waiting in the hand-over store when the writer stopped.
   pub kept: u64,
+  /// Records read back from a spool an earlier process left (over the client's life).
+  pub replayed: u64,
+  /// Records left on disk in the spool at the close: the next process that opens it sends them.
+  pub spooled: u64,
 }
 
 /// How a `flush` ended.
@@ -161,6 +165,8 @@ pub struct Shared {
   pub control: Mutex<Control>,
   /// Signalled when the writer stops, for blocking waits at process exit.
   pub stopped: Condvar,
+  /// The durable spool's state and figures (`spool` option).
+  pub spool: Option<crate::spool_view::SpoolShared>,
   sink: EventSink,
 }
 
@@ -183,6 +189,8 @@ impl Shared {
       queue.undelivered = Some(Undelivered::new(config.undelivered_max_bytes));
     }
     let queue = Mutex::new(queue);
+    let spool =
+      (config.spool.as_ref()).map(|s| crate::spool_view::SpoolShared::new(s.dir.display().to_string()));
     let fleet = config.fleet();
     let layout = crate::discovery::Layout::of(&fleet);
     let servers = (0..layout.slots())
@@ -205,6 +213,7 @@ impl Shared {
       delivery_reports: AtomicBool::new(false),
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
+      spool,
       sink,
     }
   }
@@ -261,6 +270,13 @@ impl Shared {
       + Counters::get(&self.counters.dropped)
       + Counters::get(&self.counters.rejected)
       + Counters::get(&self.counters.rejected_offered)
+  }
+
+  /// Records of this client's own settled (sent or given up on): what a `flush` waits for.
+  /// Records replayed from an earlier process's spool are not its own.
+  pub fn settled(&self) -> u64 {
+    let sent = Counters::get(&self.counters.sent) + self.lost();
+    sent.saturating_sub(Counters::get(&self.counters.replay_settled))
   }
 
   /// The identity's `dropped`: records refused or discarded and not kept for the failure handler

@@ -25,6 +25,13 @@ pub struct Counters {
   pub rejected_offered: AtomicU64,
   /// NDJSON lines whose tag field named a tag that cannot be used: sent under the fallback tag.
   pub retagged: AtomicU64,
+  /// Records read back from a spool an earlier process left (the identity's `replayed`).
+  pub replayed: AtomicU64,
+  /// Records left on disk in the spool when the writer stopped (the identity's `spooled`).
+  pub spooled: AtomicU64,
+  /// Records of replayed batches that left the writer (sent or given up on): subtracted from what
+  /// a `flush` counts as settled, since it waits for this client's own records only.
+  pub replay_settled: AtomicU64,
 }
 
 /// One server's figures in `Stats::servers`.
@@ -87,6 +94,13 @@ pub struct Stats {
   pub retagged: u64,
   /// Dropped records the failure handler never saw: its backlog (`undelivered_max_bytes`) was full.
   pub handler_overflow: u64,
+  /// Records read back from a spool an earlier process left:
+  /// `emitted + refused + replayed = sent + dropped + rejected + handled + pending + spooled`.
+  pub replayed: u64,
+  /// Records left on disk at the close (0 while running: records on disk are `pending`).
+  pub spooled: u64,
+  /// `None` without the `spool` option.
+  pub spool: Option<crate::spool_view::SpoolView>,
   pub servers: Vec<ServerStats>,
 }
 

@@ -5,6 +5,7 @@
 //! wait is bounded.
 
 mod common;
+mod spool_util;
 
 use common::*;
 use fluent_forward::{Client, Config, Event, Stats};
@@ -195,9 +196,21 @@ fn rejected_events(es: &[Event]) -> Vec<(u64, u64, Option<String>)> {
 
 /// Drives a poison scenario to the end and checks what the issue promises.
 fn isolates_the_poison(mode: OnPoison) -> (Stats, Arc<EventLog>) {
+  isolates_the_poison_with(mode, None)
+}
+
+/// With `spool`, through the durable spool in that directory.
+fn isolates_the_poison_with(mode: OnPoison, spool: Option<&std::path::Path>) -> (Stats, Arc<EventLog>) {
   let server = Poisoned::start(mode);
   let log = EventLog::new();
-  let client = Client::start(ack_config(server.port), log.sink()).unwrap();
+  let cfg = Config {
+    spool: spool.map(|dir| fluent_forward::SpoolConfig {
+      sync_interval: None,
+      ..fluent_forward::SpoolConfig::new(dir)
+    }),
+    ..ack_config(server.port)
+  };
+  let client = Client::start(cfg, log.sink()).unwrap();
   let good = push_with_poison(&client);
   let done = wait_until(Duration::from_secs(40), || {
     server.ids().is_superset(&good) && client.stats().rejected > 0 && client.stats().queued_records == 0
@@ -239,6 +252,22 @@ fn dropped_connection_isolates_and_rejects_only_the_poison_record() {
   let (stats, log) = isolates_the_poison(OnPoison::Drop);
   assert!(stats.retries >= 5, "{stats:?}");
   log.with(|es| assert!(count_errors(es, "IO") >= 1, "reconnects are reported: {es:?}"));
+}
+
+/// Through a spool, every batch leaves the disk when it leaves the writer: acked, split (the
+/// halves are stored as batches of their own, the whole settled) and rejected. Nothing is left
+/// for a later process to send again.
+#[test]
+fn a_spooled_poison_scenario_settles_every_batch_it_stored() {
+  let dir = spool_util::TempDir::new("poison");
+  let (stats, _) = isolates_the_poison_with(OnPoison::Drop, Some(dir.path()));
+  let spool = stats.spool.expect("spool figures");
+  assert!(spool.appended >= 300, "{spool:?}");
+  assert!(!spool.memory_only, "{spool:?}");
+  let (_, left) =
+    fluent_forward::spool::Spool::open(fluent_forward::spool::SpoolOptions::new(dir.path(), 1 << 30))
+      .unwrap();
+  assert_eq!((left.files, left.bytes), (0, 0), "nothing left on disk: {left:?}");
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 use fluent_forward::options::{self, Default, Kind};
 use fluent_forward::{
-  Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, Target, TimeFormat,
-  TlsConfig, TlsVersion,
+  Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, SpoolConfig, Target,
+  TimeFormat, TlsConfig, TlsVersion,
 };
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -146,6 +146,40 @@ pub struct NativeOptions {
   /// A failure handler is set: keep undelivered records for it.
   pub keep_undelivered: Option<bool>,
   pub error_handler_max_bytes: Option<f64>,
+  /// The durable spool.
+  pub spool: Option<NativeSpool>,
+}
+
+/// `spool` as src/options.ts passes it, checked against the table already (`dir` set).
+#[napi(object)]
+pub struct NativeSpool {
+  pub dir: String,
+  pub max_bytes: Option<f64>,
+  /// `-1`: never fsync; `0`: after every batch.
+  pub sync_interval_ms: Option<i64>,
+  pub slot: Option<String>,
+}
+
+fn spool_from(s: NativeSpool) -> Result<SpoolConfig, fluent_forward::Error> {
+  let mut out = SpoolConfig::new(s.dir);
+  if let Some(v) = s.max_bytes {
+    out.max_bytes = bytes_option("spool.maxBytes", v)? as u64;
+  }
+  if let Some(v) = s.sync_interval_ms {
+    out.sync_interval = match u64::try_from(v) {
+      Ok(ms) => Some(Duration::from_millis(ms)),
+      Err(_) if v == options::SYNC_NEVER => None,
+      Err(_) => {
+        return Err(fluent_forward::Error::Config(format!(
+          "spool.syncIntervalMs must be an integer in {}..{}, got {v}",
+          options::SYNC_NEVER,
+          options::MAX_MS
+        )))
+      }
+    };
+  }
+  out.slot = s.slot;
+  Ok(out)
 }
 
 /// One entry of `servers`. `tls`/`security` unset: the client-wide ones; `noTls`/`noSecurity`:
@@ -364,6 +398,7 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   if let Some(v) = o.max_batch_attempts {
     c.max_batch_attempts = v;
   }
+  c.spool = o.spool.map(spool_from).transpose()?;
   c.validate()?;
   Ok(c)
 }

@@ -1,7 +1,7 @@
 //! What the client reports to JS: `stats()`, the close report and the exit report.
 
 use super::events::breaker_name;
-use fluent_forward::{CloseReport, Stats};
+use fluent_forward::{CloseReport, SpoolView, Stats};
 use napi_derive::napi;
 
 /// What `close()` resolves with: the public `CloseReport` (src/types.ts documents its fields), and `kept`.
@@ -15,6 +15,8 @@ pub struct JsCloseReport {
   pub dropped: f64,
   pub pending: f64,
   pub rejected: f64,
+  pub replayed: f64,
+  pub spooled: f64,
 }
 
 /// One client's outcome at exit.
@@ -40,6 +42,8 @@ pub fn close_report(r: CloseReport) -> JsCloseReport {
     dropped: r.dropped as f64,
     pending: r.pending as f64,
     rejected: r.rejected as f64,
+    replayed: r.replayed as f64,
+    spooled: r.spooled as f64,
   }
 }
 
@@ -70,7 +74,50 @@ pub struct JsStats {
   pub handed_over: f64,
   pub handler_overflow: f64,
   pub retagged: f64,
+  pub replayed: f64,
+  pub spooled: f64,
+  /// Unset without the `spool` option.
+  pub spool: Option<JsSpoolStats>,
   pub servers: Vec<JsServerStats>,
+}
+
+/// `stats().spool` (see `fluent_forward::SpoolView`).
+#[napi(object)]
+pub struct JsSpoolStats {
+  pub dir: String,
+  pub slot: String,
+  /// `ok` or `memoryOnly`.
+  pub state: String,
+  pub bytes: f64,
+  pub files: f64,
+  pub records: f64,
+  pub appended: f64,
+  pub replayed: f64,
+  pub evicted: f64,
+  pub not_spooled: f64,
+  pub corrupted: f64,
+  pub corrupted_bytes: f64,
+  pub syncs: f64,
+  pub unread_files: f64,
+}
+
+fn spool_to_js(v: SpoolView) -> JsSpoolStats {
+  JsSpoolStats {
+    dir: v.dir,
+    slot: v.slot,
+    state: if v.memory_only { "memoryOnly" } else { "ok" }.into(),
+    bytes: v.bytes as f64,
+    files: v.files as f64,
+    records: v.records as f64,
+    appended: v.appended as f64,
+    replayed: v.replayed as f64,
+    evicted: v.evicted as f64,
+    not_spooled: v.not_spooled as f64,
+    corrupted: v.corrupted as f64,
+    corrupted_bytes: v.corrupted_bytes as f64,
+    syncs: v.syncs as f64,
+    unread_files: v.unread_files as f64,
+  }
 }
 
 /// One server's state: the public `ServerStats` (src/types.ts).
@@ -110,6 +157,9 @@ pub fn stats_to_js(s: Stats) -> JsStats {
     handed_over: s.handed_over as f64,
     handler_overflow: s.handler_overflow as f64,
     retagged: s.retagged as f64,
+    replayed: s.replayed as f64,
+    spooled: s.spooled as f64,
+    spool: s.spool.map(spool_to_js),
     servers: s
       .servers
       .into_iter()

@@ -63,11 +63,16 @@ impl Client {
       .iter()
       .map(crate::transport::Opener::new)
       .collect::<Result<Vec<_>, _>>()?;
+    // Opened here, not on the writer thread: a slot another process holds is the constructor's error.
+    let spool = config.spool.as_ref().map(crate::writer::open_spool).transpose()?;
     let shared = Arc::new(Shared::with_openers(config, sink, openers));
+    if let Some(start) = &spool {
+      start.publish(&shared);
+    }
     let for_thread = shared.clone();
     let thread = std::thread::Builder::new()
       .name("fluent-forward-writer".into())
-      .spawn(move || run_thread(for_thread))
+      .spawn(move || run_thread(for_thread, spool))
       .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
     Ok(Self {
       shared,
@@ -199,7 +204,7 @@ impl Client {
       if c.report.is_some() {
         drop(c);
         let lost = self.shared.lost();
-        let outcome = waiter.outcome(Counters::get(&self.shared.counters.sent) + lost, lost);
+        let outcome = waiter.outcome(self.shared.settled(), lost);
         return (waiter.done)(outcome);
       }
       c.waiters.push(waiter);
@@ -295,16 +300,20 @@ impl Client {
         .undelivered
         .as_ref()
         .map_or((0, 0, 0), |u| (u.records(), u.in_cap_records, u.overflow));
+      // Batches let go of in memory because they are on disk are still pending (read under this
+      // lock, which their moves hold too).
+      let on_disk = (self.shared.spool.as_ref()).map_or(0, |s| s.on_disk_records.load(Relaxed));
       (
         q.emitted,
         q.refused,
         self.shared.dropped(&q),
-        q.bytes + q.held_bytes,
-        q.records + q.held_records,
-        (q.records + q.held_records) as u64 + kept - kept_in_cap + leftovers,
+        q.bytes + q.held_bytes + q.read_bytes,
+        q.records + q.held_records + q.read_records,
+        (q.records + q.held_records + q.read_records) as u64 + kept - kept_in_cap + leftovers + on_disk,
         overflow,
       )
     };
+    let replayed = Counters::get(&c.replayed);
     Stats {
       emitted,
       refused,
@@ -336,6 +345,9 @@ impl Client {
       handed_over: Counters::get(&c.handed_over),
       handler_overflow,
       retagged: Counters::get(&c.retagged),
+      replayed,
+      spooled: Counters::get(&c.spooled),
+      spool: self.shared.spool.as_ref().map(|s| s.view(replayed)),
       servers: self
         .shared
         .servers

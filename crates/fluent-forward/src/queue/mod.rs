@@ -85,6 +85,13 @@ pub struct Queue {
   /// `take` and its accounting.
   pub held_bytes: usize,
   pub held_records: usize,
+  /// Footprint and records of batches the writer read back from the spool (`Chunk::read_back`),
+  /// until released. They are outside the cap on purpose: the JS side answers `emit` from its own
+  /// count of the room under the cap, on the rule that only its thread adds there; a read-back
+  /// counted under the cap would take room JS had already promised (an `emit` answered `true`,
+  /// then dropped at the handover). Bounded on their own by the writer's read window.
+  pub read_bytes: usize,
+  pub read_records: usize,
   pub emitted: u64,
   /// Records refused at the door: overflow policy `dropNewest`/`error`, a closed client, a staged
   /// frame that failed its checks.
@@ -130,6 +137,8 @@ impl Queue {
       records: 0,
       held_bytes: 0,
       held_records: 0,
+      read_bytes: 0,
+      read_records: 0,
       emitted: 0,
       refused: 0,
       discarded: 0,
@@ -446,7 +455,18 @@ impl Queue {
   /// The writer is done with a batch it took (settled, rejected or discarded): its space is free.
   /// Any split of a taken batch may be released piece by piece; footprints add up.
   pub fn release(&mut self, chunk: &Chunk) {
-    self.release_counts(chunk.footprint(), chunk.records());
+    if chunk.read_back() {
+      self.release_read(chunk.footprint(), chunk.records());
+    } else {
+      self.release_counts(chunk.footprint(), chunk.records());
+    }
+  }
+
+  /// A batch read back from the spool leaves the read window (or its reserved room is given back).
+  pub fn release_read(&mut self, bytes: usize, records: usize) {
+    debug_assert!(bytes <= self.read_bytes && records <= self.read_records);
+    self.read_bytes = self.read_bytes.saturating_sub(bytes);
+    self.read_records = self.read_records.saturating_sub(records);
   }
 
   /// Part of a held batch left it (invalid entries removed before sending, see `vet`).

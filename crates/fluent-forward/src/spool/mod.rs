@@ -1,7 +1,7 @@
 //! A durable on-disk spool of sealed batches: the storage engine for issue 27.
 //!
-//! **Not wired into the client yet**: nothing in the writer uses it so far. See `README.md` beside
-//! this file for the design, the on-disk format, and what the writer integration still has to do.
+//! The writer uses it through the `spool` option (`writer/spool/`). See `README.md` beside this
+//! file for the design and the on-disk format.
 //!
 //! One [`Spool`] is owned by one thread (the writer's); it appends batches, reads them back by
 //! id, replays what earlier processes left, and deletes whole segment files once every batch in

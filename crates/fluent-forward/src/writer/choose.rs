@@ -9,6 +9,7 @@ use crate::event::Event;
 use crate::fleet::eligible;
 use crate::queue::Chunk;
 use crate::retry::{self, Held, Source};
+use crate::shared::Shared;
 use crate::stats::Counters;
 use std::time::Instant;
 
@@ -82,19 +83,16 @@ impl Writer {
 
   /// A sealed batch from the queue, vetted.
   pub(super) fn take_fresh(&mut self) -> Option<Held> {
+    if self.spool.is_some() {
+      return self.take_spooled();
+    }
     let chunk = self.shared.queue.lock().take()?;
     self.vetted(chunk)
   }
 
   /// A batch just taken from the queue, vetted; `None` if nothing in it was valid.
-  pub(super) fn vetted(&mut self, mut chunk: Chunk) -> Option<Held> {
-    self.vet(&mut chunk);
-    if chunk.records() == 0 {
-      // Nothing valid was left to send (the held bytes were released by `vet`).
-      self.recycle(chunk);
-      return None;
-    }
-    Some(Held::new(chunk))
+  pub(super) fn vetted(&mut self, chunk: Chunk) -> Option<Held> {
+    vetted(&self.shared, chunk)
   }
 
   /// One more fresh batch for the write going to server `i`, which holds `grouped` batches framed
@@ -118,6 +116,9 @@ impl Writer {
     if !link.keepalive || (cfg.require_ack && link.in_flight.len() + grouped >= cfg.max_in_flight) {
       return None;
     }
+    if self.spool.is_some() {
+      return (self.has_ready() && self.picker.pick_if(ready, i)).then(|| self.take_spooled())?;
+    }
     // The turn is taken only for a batch that is there, under the same lock as the take.
     let chunk = {
       let mut q = self.shared.queue.lock();
@@ -128,22 +129,34 @@ impl Writer {
     };
     self.vetted(chunk)
   }
+}
 
-  /// Drops the entries of a freshly taken batch that are not valid records (see `vet`): counted as
-  /// dropped, released from the cap and reported, so the rest of the batch still goes out.
-  pub(super) fn vet(&self, chunk: &mut Chunk) {
-    let (records, bytes) = crate::vet::vet(chunk);
-    if records == 0 {
-      return;
-    }
-    self.shared.queue.lock().release_part(bytes, records);
-    Counters::add(&self.shared.counters.dropped, records as u64);
-    self.shared.emit(Event::Error {
-      error: Error::Internal(format!(
-        "{records} record(s) were not valid msgpack and were dropped before sending (an encoder bug: please report it)"
-      )),
-      records: records as u64,
-      tag: Some(chunk.tag.clone()),
-    });
+/// A batch just taken from the queue, vetted; `None` if nothing in it was valid. A free function:
+/// the spool also stores batches while a write holds the writer (`spool::store_while_writing`).
+pub(super) fn vetted(shared: &Shared, mut chunk: Chunk) -> Option<Held> {
+  vet(shared, &mut chunk);
+  if chunk.records() == 0 {
+    // Nothing valid was left to send (the held bytes were released by `vet`).
+    shared.queue.lock().recycle(chunk, 2 * shared.config.batch_bytes);
+    return None;
   }
+  Some(Held::new(chunk))
+}
+
+/// Drops the entries of a freshly taken batch that are not valid records (see `vet`): counted as
+/// dropped, released from the cap and reported, so the rest of the batch still goes out.
+fn vet(shared: &Shared, chunk: &mut Chunk) {
+  let (records, bytes) = crate::vet::vet(chunk);
+  if records == 0 {
+    return;
+  }
+  shared.queue.lock().release_part(bytes, records);
+  Counters::add(&shared.counters.dropped, records as u64);
+  shared.emit(Event::Error {
+    error: Error::Internal(format!(
+      "{records} record(s) were not valid msgpack and were dropped before sending (an encoder bug: please report it)"
+    )),
+    records: records as u64,
+    tag: Some(chunk.tag.clone()),
+  });
 }

@@ -6,7 +6,7 @@ use super::Writer;
 use crate::breaker::Failure;
 use crate::error::Error;
 use crate::event::Event;
-use crate::retry::{self, Held, Verdict};
+use crate::retry::{Held, Verdict};
 use crate::transport::Resolver;
 use std::io;
 use std::time::Instant;
@@ -71,7 +71,7 @@ impl Writer {
     }
     if let Some(h) = blamed {
       let max = self.shared.config.max_batch_attempts;
-      match retry::on_failure(h, max, self.health) {
+      match self.judge_failure(h, max, self.health) {
         Verdict::Front(h) => self.pending.push_front(h),
         Verdict::Park(h) => self.parked.push_back(h),
         Verdict::Split(a, b) if a.attempts >= 2 => {

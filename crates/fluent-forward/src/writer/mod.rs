@@ -35,9 +35,12 @@ mod failure;
 mod members;
 mod replies;
 mod send;
+mod spool;
 mod tasks;
 mod undelivered;
 mod waiters;
+
+pub use spool::{open_spool, SpoolStart};
 
 /// Drops are reported in bulk, at most this often, so an outage cannot flood the error handler.
 const DROP_REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -80,6 +83,8 @@ pub struct Writer {
   /// Every breaker is open and the failure handler has been offered the buffer for this opening.
   told_unavailable: bool,
   finished: bool,
+  /// The durable spool's side of the writer (`writer/spool/`); `None` without one.
+  spool: Option<spool::Lane>,
 }
 
 type Joined<T> = Option<Result<(tokio::task::Id, T), tokio::task::JoinError>>;
@@ -92,7 +97,7 @@ enum Woke {
 }
 
 /// Body of the writer thread.
-pub fn run_thread(shared: Arc<Shared>) {
+pub fn run_thread(shared: Arc<Shared>, spool: Option<SpoolStart>) {
   let rt = tokio::runtime::Builder::new_current_thread()
     .enable_io()
     .enable_time()
@@ -111,6 +116,7 @@ pub fn run_thread(shared: Arc<Shared>) {
   };
   // JoinSets spawn onto the runtime: the writer is made inside it.
   let mut writer = rt.block_on(async { Writer::new(shared.clone()) });
+  writer.attach_spool(spool);
   let mut panics = 0;
   while !writer.finished {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(writer.run())));
@@ -169,6 +175,7 @@ impl Writer {
       last_drop_report: None,
       told_unavailable: false,
       finished: false,
+      spool: None,
     }
   }
 
@@ -208,6 +215,7 @@ impl Writer {
         tag: None,
       });
     }
+    let has_sealed = self.spool_step(now, closing.is_some(), has_sealed);
     // Kept records (refused, discarded, rejected, offered) wait in the store until JS takes them;
     // this rings again when the last doorbell was refused.
     self.shared.ring();
@@ -260,6 +268,7 @@ impl Writer {
       && self.parked.is_empty()
       && self.writing.is_none()
       && self.links.iter().all(|l| l.all_settled())
+      && self.spool_idle()
       && self.shared.queue.lock().records == 0
   }
 
@@ -277,6 +286,7 @@ impl Writer {
         consider(self.last_drop_report.map(|t| t + DROP_REPORT_EVERY));
       }
     }
+    consider(self.spool_wake_at());
     consider(self.next_lookup(now, closing.is_some()));
     if self.shared.bell_due() {
       // The last doorbell was refused (the JS thread is behind): ring again soon, not never.

@@ -43,6 +43,7 @@ impl Writer {
     let mut written = 0;
     let result = tokio::select! {
       r = conn.write_with_progress(&self.framer.wbuf, idle, &mut written) => r,
+      _ = super::spool::store_while_writing(self.spool.as_mut(), &self.shared) => unreachable!("never returns"),
       _ = watch_deadlines(&self.shared) => {
         // Close deadline: the request may be half written, so the connection cannot be reused.
         // Our own deadline, not the server's doing: no attempt is counted.
@@ -105,7 +106,8 @@ impl Writer {
     self.shared.queue.lock().release(chunk);
   }
 
-  pub(super) fn settle_sent(&mut self, i: usize, held: Held) {
+  pub(super) fn settle_sent(&mut self, i: usize, mut held: Held) {
+    self.unspool(&mut held);
     let chunk = held.chunk;
     let n = chunk.records() as u64;
     Counters::add(&self.shared.counters.sent, n);

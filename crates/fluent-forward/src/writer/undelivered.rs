@@ -32,7 +32,8 @@ impl Writer {
       records: 0,
       tag: None,
     });
-    if !self.shared.config.keep_undelivered {
+    // With a spool, what is buffered waits on disk for a server to come back instead.
+    if !self.shared.config.keep_undelivered || self.spool.is_some() {
       return;
     }
     let mut offered: Vec<Chunk> = self.pending.drain(..).map(|h| h.chunk).collect();
@@ -51,7 +52,9 @@ impl Writer {
     self.shared.ring();
   }
 
-  pub(super) fn reject(&mut self, held: Held) {
+  pub(super) fn reject(&mut self, mut held: Held) {
+    // Given up on (or given to the handler, which decides): no longer needed on disk.
+    self.unspool(&mut held);
     let chunk = held.chunk;
     let n = chunk.records() as u64;
     let tag = chunk.tag.clone();
@@ -89,29 +92,24 @@ impl Writer {
   pub(super) fn finish_now(&mut self) {
     self.connects.abort_all();
     self.beats.abort_all();
-    let mut leftover: Vec<Chunk> = Vec::new();
+    let mut held: Vec<Held> = Vec::new();
     for i in 0..self.links.len() {
       self.links[i].drop_connection(&self.shared.servers[i]);
-      leftover.extend(self.take_unsettled(i).into_iter().map(|h| h.chunk));
+      held.extend(self.take_unsettled(i));
     }
     self.update_connected();
-    leftover.extend(
-      self
-        .writing
-        .take()
-        .into_iter()
-        .flat_map(|(_, g)| g)
-        .map(|h| h.chunk),
-    );
-    leftover.extend(self.pending.drain(..).map(|h| h.chunk));
-    leftover.extend(self.parked.drain(..).map(|h| h.chunk));
-    for c in &leftover {
-      self.release(c);
-    }
-    let (emitted, refused, dropped, kept) = {
+    held.extend(self.writing.take().into_iter().flat_map(|(_, g)| g));
+    held.extend(self.pending.drain(..));
+    held.extend(self.parked.drain(..));
+    let queued = {
       let mut q = self.shared.queue.lock();
       q.closed = true;
-      leftover.extend(q.take_all());
+      q.take_all()
+    };
+    // With a spool what it holds stays on disk; the rest is left over as before.
+    let leftover = self.spool_leftovers(held, queued);
+    let (emitted, refused, dropped, kept) = {
+      let q = self.shared.queue.lock();
       let kept = q.undelivered.as_ref().map_or(0, |u| u.records());
       (q.emitted, q.refused, self.shared.dropped(&q), kept)
     };
@@ -136,6 +134,8 @@ impl Writer {
       pending,
       rejected: Counters::get(&self.shared.counters.rejected),
       kept,
+      replayed: Counters::get(&self.shared.counters.replayed),
+      spooled: Counters::get(&self.shared.counters.spooled),
     };
     // With a failure handler the leftovers stay pending until the embedding takes them (and the
     // handler answers); without one they are dropped now.
@@ -145,7 +145,7 @@ impl Writer {
     self.finished = true;
     // Final from here on: nothing is sent or lost any more.
     let lost = self.shared.lost();
-    let settled = Counters::get(&self.shared.counters.sent) + lost;
+    let settled = self.shared.settled();
     // One lock for both: `Client::flush` checks `report` and adds its waiter under this lock, so a
     // waiter is either drained here or sees the report and answers itself. Never neither. The
     // leftovers are in place before the report, so whoever sees the report can take them.

@@ -3,7 +3,6 @@
 
 use super::Writer;
 use crate::shared::Shared;
-use crate::stats::Counters;
 use std::time::Instant;
 
 impl Writer {
@@ -18,7 +17,7 @@ pub(super) fn settle_waiters(shared: &Shared, now: Instant) {
     return;
   }
   let lost = shared.lost();
-  let settled = Counters::get(&shared.counters.sent) + lost;
+  let settled = shared.settled();
   let done: Vec<_> = {
     let mut c = shared.control.lock();
     let (ready, keep) = std::mem::take(&mut c.waiters)

@@ -305,6 +305,20 @@ impl Server {
     Self::spawn(move || listener.accept().map(|(s, _)| s), script, 0, Some(path))
   }
 
+  /// A Unix socket server at `path` (for a client that was started before its server: an outage).
+  #[cfg(unix)]
+  pub fn unix_at(path: &std::path::Path, script: Script) -> Self {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    Self::spawn(
+      move || listener.accept().map(|(s, _)| s),
+      script,
+      0,
+      Some(path.to_owned()),
+    )
+  }
+
   fn spawn<S: Stream>(
     mut accept: impl FnMut() -> io::Result<S> + Send + 'static,
     script: Script,
