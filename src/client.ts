@@ -7,9 +7,10 @@ import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, p
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
-import { spliced, takeOwnError } from './encoder.js'
+import { spliced } from './encoder.js'
 import { publishError, publishEvent } from './diagnostics.js'
-import { FluentError, connectionCause, fromNative } from './errors.js'
+import { encodeError, identityTerms, publicStats, serverNames, toError } from './client-shapes.js'
+import { FluentError, fromNative } from './errors.js'
 import type { FluentErrorCode } from './errors.js'
 import type { TypedListeners } from './events.js'
 import { register, warnNow } from './exit.js'
@@ -23,11 +24,11 @@ import type { Labels } from './metrics.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
 import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
-import { describeError, split, splitTime } from './time.js'
+import { split, splitTime } from './time.js'
 import { DrainWatch } from './drain.js'
 import { setInternals } from './internal.js'
 import { FluentWritable } from './writable.js'
-import { TagIds } from './tag-ids.js'
+import { EMITTER_EVENTS, MAX_TAG_CACHE, TagIds, TOO_MANY_TAGS } from './tag-ids.js'
 import type { WritableOptions } from './writable.js'
 import type { Time } from './time.js'
 import type {
@@ -37,34 +38,8 @@ import type {
   FlushOptions,
   FluentClientOptions,
   FluentStats,
-  SpoolStats,
   OverflowPolicy,
 } from './types.js'
-
-const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
-const MAX_TAG_CACHE = 65_536
-/** The native error for a full table of live tags (crates/fluent-forward/src/client.rs `tag_id_for`). */
-const TOO_MANY_TAGS = /tags with buffered records/
-
-function toError(ev: JsEvent): FluentError {
-  const code = (ev.code ?? 'ERR_FLUENT_INTERNAL') as FluentErrorCode
-  const message = ev.message ?? code
-  const address = ev.address ?? undefined
-  const cause = ev.causeCode ? connectionCause(ev.causeCode, address, message) : undefined
-  return new FluentError(code, message, { records: ev.records ?? undefined, tag: ev.tag ?? undefined, address, cause })
-}
-
-/**
- * Whatever user code threw while a record was being encoded (a getter, `toJSON`, a Proxy trap, or a
- * stack overflow) becomes ERR_FLUENT_ENCODE with the original as `cause`; the encoder's own errors
- * pass through as they are.
- */
-function encodeError(e: unknown): FluentError {
-  if (takeOwnError(e)) return e as FluentError
-  return new FluentError('ERR_FLUENT_ENCODE', `reading the record threw (a getter, toJSON() or Proxy trap): ${describeError(e)}`, {
-    cause: e,
-  })
-}
 
 // Typed listeners (src/events.ts): a declaration merged with the class, no code.
 export interface FluentClient {
@@ -139,9 +114,7 @@ export class FluentClient extends EventEmitter {
     this.#policy = (native.overflow as OverflowPolicy | undefined) ?? 'dropNewest'
     this.#overhead = native.timeAsInteger ? ENTRY_OVERHEAD_INTEGER_TIME : ENTRY_OVERHEAD_EVENT_TIME
     this.#exitMs = native.exitFlushTimeoutMs ?? defaultOf('exitFlushTimeoutMs')
-    const address = (s: { host?: string; port?: number; path?: string }) =>
-      s.path ?? `${s.host ?? '127.0.0.1'}:${s.port ?? defaultOf('port')}`
-    this.#servers = (native.servers ?? [native]).map(address)
+    this.#servers = serverNames(native)
     const handler = (options as { errorHandler?: ErrorHandler }).errorHandler
     this.#handlers =
       handler === undefined
@@ -583,7 +556,7 @@ export class FluentClient extends EventEmitter {
     if (pending <= 0) return 0
     const err = new FluentError(
       'ERR_FLUENT_UNDELIVERED',
-      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs}); ${this.#terms()}`,
+      `${pending} record(s) not delivered before the exit deadline (exitFlushTimeoutMs ${this.#exitMs}); ${identityTerms(this.stats())}`,
       { records: pending },
     )
     if (this.listenerCount('error') === 0) {
@@ -614,31 +587,13 @@ export class FluentClient extends EventEmitter {
     return renderMetrics(this.stats(), labels)
   }
 
-  /** The identity's terms, for the exit report: `emitted + refused + replayed = sent + dropped + rejected + handled + pending + spooled`. */
-  #terms(): string {
-    const s = this.stats()
-    const spool = s.spool === null ? ['', ''] : [`, replayed ${s.replayed}`, ` + spooled ${s.spooled}`]
-    return `emitted ${s.emitted}, refused ${s.refused}${spool[0]} = sent ${s.sent} + dropped ${s.dropped} + rejected ${s.rejected} + handled ${s.handled} + pending ${s.pending}${spool[1]}`
-  }
-
   /**
    * A snapshot of the counters and state (see {@link FluentStats}). The accounting identity holds
    * exactly once the client has stopped; while it runs, a batch moving between counters may show in two.
    */
   stats(): FluentStats {
     handOver()
-    const s = this.#native.stats()
-    return {
-      ...s,
-      breaker: s.breaker as FluentStats['breaker'],
-      servers: s.servers.map((v) => ({ ...v, breaker: v.breaker as FluentStats['breaker'] })),
-      spool: s.spool == null ? null : { ...s.spool, state: s.spool.state as SpoolStats['state'] },
-      refused: s.refused + this.#droppedAfterClose,
-      dropped: s.dropped + this.#droppedAfterClose + (this.#handlers?.dropped ?? 0),
-      pending: s.pending + (this.#handlers?.inHand ?? 0),
-      handled: this.#handlers?.handled ?? 0,
-      handlerOverflow: s.handlerOverflow + (this.#handlers?.overflow ?? 0),
-      unhandledErrors: this.#unhandled,
-    }
+    return publicStats(this.#native.stats(), this.#handlers, this.#droppedAfterClose, this.#unhandled)
   }
+
 }

@@ -8,6 +8,13 @@
  * 1.50x, with 1 tag unchanged. A null prototype means no inherited key (`constructor`,
  * `__proto__`) can answer for a tag.
  */
+/** Tags named like the client's own EventEmitter events: kept in a table apart, so the hot lookup needs no check. */
+export const EMITTER_EVENTS = new Set(['error', 'connect', 'disconnect', 'drain', 'newListener', 'removeListener'])
+/** Tags a client's tables keep at most (the native side refuses more live tags anyway). */
+export const MAX_TAG_CACHE = 65_536
+/** The native error for a full table of live tags (crates/fluent-forward/src/client/mod.rs `tag_id_for`). */
+export const TOO_MANY_TAGS = /tags with buffered records/
+
 export class TagIds {
   #ids: Record<string, number> = Object.create(null)
   #size = 0
