@@ -53,6 +53,38 @@ fn an_interval_makes_a_sync_due_after_an_append_and_sync_if_due_clears_it() {
   assert_eq!(spool.next_sync_at(), None);
 }
 
+/// Sealing a segment (a rotation, every few tens of milliseconds at high rates) does not fsync at
+/// once under an interval: the sealed segments are synced at the next tick, with the active one, and
+/// at close at the latest.
+#[test]
+fn sealed_segments_are_synced_at_the_next_tick_not_at_each_rotation() {
+  let dir = TempDir::new("sync-rotation");
+  let mut o = with_sync(dir.path(), Some(Duration::from_secs(3600)));
+  o.segment_bytes = 4096;
+  let (mut spool, _) = Spool::open(o).unwrap();
+  for i in 0..40 {
+    spool.append(batch(i, 4, 100).as_ref()).unwrap();
+  }
+  assert!(
+    spool.stats().files >= 3,
+    "the appends rotated segments: {:?}",
+    spool.stats()
+  );
+  assert_eq!(spool.stats().syncs, 0, "no fsync before the tick");
+  let due = spool.next_sync_at().expect("sealed and active data are due");
+  spool.sync_if_due(due).unwrap();
+  let files = spool.stats().files;
+  assert_eq!(
+    spool.stats().syncs,
+    files,
+    "each sealed segment and the active one synced once"
+  );
+  spool.sync_if_due(due).unwrap();
+  assert_eq!(spool.stats().syncs, files, "nothing synced twice");
+  spool.append(batch(99, 4, 100).as_ref()).unwrap();
+  spool.close().unwrap();
+}
+
 #[test]
 fn a_zero_interval_syncs_after_every_append() {
   let dir = TempDir::new("sync-zero");

@@ -47,8 +47,8 @@ pub struct SpoolOptions {
   /// Cap on this spool's segment bytes (own and adopted). Appends past it fail with `Full`.
   pub max_bytes: u64,
   /// `None`: never fsync (written data survives a crash of the process, not of the machine).
-  /// `Some(d)`: fsync at most every `d` (`Duration::ZERO`: after every append), and always when a
-  /// segment is sealed or the spool closed.
+  /// `Some(d)`: fsync at most every `d` (`Duration::ZERO`: after every append), sealed segments
+  /// included (at the next tick, not at the rotation), and everything when the spool closes.
   pub sync_interval: Option<Duration>,
   /// A segment is sealed and a new one started past this size (capped at `max_bytes / 8`, so
   /// settled data frees space long before the cap is reached).
@@ -126,6 +126,11 @@ pub struct Spool {
   last_sync: Instant,
   last_ledger: Instant,
   data_dirty: bool,
+  /// Segments sealed since the last sync whose data is not synced yet (see `seal`), and whether a
+  /// new segment file's directory entry is: both wait for the next sync tick, like the active
+  /// segment's data, instead of costing an fsync at each rotation.
+  sealed_unsynced: Vec<ActiveSegment>,
+  dir_dirty: bool,
   ledger_dirty: bool,
   /// Lengths the ledger recorded for leftovers replay has not opened yet.
   recorded: HashMap<u64, u64>,
@@ -162,6 +167,8 @@ impl Spool {
       last_sync: Instant::now(),
       last_ledger: Instant::now(),
       data_dirty: false,
+      sealed_unsynced: Vec::new(),
+      dir_dirty: false,
       ledger_dirty: false,
       recorded: HashMap::new(),
       doomed: Vec::new(),
@@ -295,7 +302,7 @@ impl Spool {
     }
     self.closed = true;
     self.reader = None;
-    let sealed = self.seal();
+    let sealed = self.seal().and(self.sync_sealed());
     self.retry_doomed();
     let ledger = self.write_ledger();
     sealed.and(ledger)

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::leftover::remove_file;
+use super::segment::sync_dir;
 use super::{ledger, Spool, SpoolError};
 
 /// The ledger saves duplicates after a crash, never data, so it is rewritten at most this often
@@ -16,7 +17,8 @@ impl Spool {
   /// timer on it and calls [`Spool::sync_if_due`].
   pub fn next_sync_at(&self) -> Option<Instant> {
     let d = self.sync_interval?;
-    let data = self.data_dirty.then(|| self.last_sync + d);
+    let dirty = self.data_dirty || self.dir_dirty || !self.sealed_unsynced.is_empty();
+    let data = dirty.then(|| self.last_sync + d);
     let ledger = (self.ledger_dirty).then(|| (self.last_sync + d).max(self.last_ledger + LEDGER_EVERY));
     data.into_iter().chain(ledger).min()
   }
@@ -38,6 +40,7 @@ impl Spool {
   pub(super) fn sync_now(&mut self, force: bool) -> Result<(), SpoolError> {
     self.last_sync = Instant::now();
     self.retry_doomed();
+    self.sync_sealed()?;
     if let Some(a) = self.active.as_ref() {
       if !a.path.exists() {
         let (path, seq) = (a.path.clone(), a.seq);
@@ -55,6 +58,23 @@ impl Spool {
     self.data_dirty = false;
     if force || self.last_ledger.elapsed() >= LEDGER_EVERY {
       self.write_ledger()?;
+    }
+    Ok(())
+  }
+
+  /// Syncs the segments sealed since the last sync and, after a new segment file, the directory
+  /// (see `seal`). A segment that fails stays for the next sync.
+  pub(super) fn sync_sealed(&mut self) -> Result<(), SpoolError> {
+    while let Some(segment) = self.sealed_unsynced.last() {
+      segment
+        .sync()
+        .map_err(|e| SpoolError::io("sync", &segment.path, e))?;
+      self.stats.syncs += 1;
+      self.sealed_unsynced.pop();
+    }
+    if self.dir_dirty {
+      sync_dir(&self.slot.dir).map_err(|e| SpoolError::io("sync", &self.slot.dir, e))?;
+      self.dir_dirty = false;
     }
     Ok(())
   }

@@ -3,6 +3,7 @@
 use super::format::{self, FILE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_MARKER, MAX_PAYLOAD};
 use super::segment::{sync_dir, ActiveSegment};
 use super::{BatchRef, Spool, SpoolError, SpoolId};
+use std::time::Duration;
 
 impl Spool {
   /// Stores a batch; it is in the OS when this returns (a crash of the process cannot lose it)
@@ -101,29 +102,41 @@ impl Spool {
     let seg = ActiveSegment::create(&self.slot.dir, seq)
       .map_err(|e| SpoolError::io("create segment in", &self.slot.dir, e))?;
     self.next_seq += 1;
-    if self.sync_interval.is_some() {
-      sync_dir(&self.slot.dir).map_err(|e| SpoolError::io("sync", &self.slot.dir, e))?;
+    match self.sync_interval {
+      Some(Duration::ZERO) => {
+        sync_dir(&self.slot.dir).map_err(|e| SpoolError::io("sync", &self.slot.dir, e))?
+      }
+      // At the next sync tick, with the data (`sync_sealed`).
+      Some(_) => self.dir_dirty = true,
+      None => {}
     }
     self.tracker.add(seq, seg.path.clone(), seg.len, seg.len);
     self.active = Some(seg);
     Ok(())
   }
 
-  /// Closes the active segment for writing (synced when a sync policy is set); deletes it at once
-  /// if everything in it is settled. A failed sync is returned after the segment is sealed all
-  /// the same (its batches stay tracked; the file goes once they are settled).
+  /// Closes the active segment for writing; deletes it at once if everything in it is settled. With
+  /// a sync policy its data is synced at the next sync tick (`sync_sealed`), with whatever else is
+  /// due, not at once: at high rates a segment is sealed every few tens of milliseconds, and an
+  /// fsync at each rotation made `syncIntervalMs: 1000` cost nearly what syncing every batch does
+  /// (`bench/spool.ts`). `Duration::ZERO` still syncs at once. A failed sync is returned after the
+  /// segment is sealed all the same (its batches stay tracked; the file goes once they are settled).
   pub(super) fn seal(&mut self) -> Result<(), SpoolError> {
     let Some(active) = self.active.take() else {
       return Ok(());
     };
+    let seq = active.seq;
     let mut synced = Ok(());
+    let mut unsynced = None;
     if self.sync_interval.is_some() && self.data_dirty {
-      synced = active.sync().map_err(|e| SpoolError::io("sync", &active.path, e));
-      self.stats.syncs += synced.is_ok() as u64;
+      if self.sync_interval == Some(Duration::ZERO) {
+        synced = active.sync().map_err(|e| SpoolError::io("sync", &active.path, e));
+        self.stats.syncs += synced.is_ok() as u64;
+      } else {
+        unsynced = Some(active);
+      }
       self.data_dirty = false;
     }
-    let seq = active.seq;
-    drop(active);
     // Its final length goes into the next ledger, so a file later found shorter was cut.
     self.ledger_dirty = true;
     let done = match self.tracker.get_mut(seq) {
@@ -134,7 +147,11 @@ impl Spool {
       None => false,
     };
     if done {
+      // Closed before it is removed (Windows cannot remove an open file); nothing left to sync.
+      drop(unsynced);
       self.delete_segment(seq);
+    } else if let Some(segment) = unsynced {
+      self.sealed_unsynced.push(segment);
     }
     synced
   }
