@@ -1,4 +1,4 @@
-//! Writer-thread cost of the spool engine (issue 27; not wired into the client yet): appending
+//! Writer-thread cost of the spool engine: appending
 //! batches under each sync policy, replaying them, and settling them (which deletes the files),
 //! per MiB of batch payload. Run: `cargo run --release -p fluent-forward --example spool_cost [dir]`
 //! (default: a fresh directory under the system temp dir; it is removed afterwards). The figures

@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired in yet): damaged files are detected, the damaged
+//! The spool engine: damaged files are detected, the damaged
 //! stretches skipped, counted and reported with their file, and everything else replayed.
 
 mod spool_util;

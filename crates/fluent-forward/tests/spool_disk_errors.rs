@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired in yet) when the disk says no: a read-only spool
+//! The spool engine when the disk says no: a read-only spool
 //! directory is a clear error at open; a write that fails mid-batch (the file may grow no more) is
 //! a clear error, leaves no torn batch behind, and the spool goes on. Never a panic. Unix only:
 //! Windows' read-only attribute does not stop creating files in a directory, and there is no

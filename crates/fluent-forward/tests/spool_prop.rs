@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired in yet), properties: whatever sequence of appends,
+//! The spool engine, properties: whatever sequence of appends,
 //! settles (in any order), partial replays, syncs and reopens, a reopened spool replays exactly the
 //! batches not settled, oldest first, and the byte cap holds throughout; a crash at any point (a
 //! snapshot of the slot's files) replays every unsettled batch in order, plus at most some settled

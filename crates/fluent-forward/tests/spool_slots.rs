@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired in yet): one writer per slot, a clear error naming the
+//! The spool engine: one writer per slot, a clear error naming the
 //! holder, one slot per live process in a shared dir, and a dead process's slot taken over or
 //! adopted with its batches. Dead processes are real: a child process (this test binary run
 //! again for one test) is killed (SIGKILL on Unix, TerminateProcess on Windows).

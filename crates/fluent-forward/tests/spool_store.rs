@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired into the client yet): storing, settling, rotation, the
+//! The spool engine: storing, settling, rotation, the
 //! byte cap, files removed from under it, and a directory it cannot create.
 
 mod spool_util;

@@ -1,4 +1,4 @@
-//! The spool engine (issue 27, not wired in yet): the sync policy, and what a crash at a given
+//! The spool engine: the sync policy, and what a crash at a given
 //! moment leaves (simulated by copying the slot's files while the spool is open, which is what a
 //! process killed at that moment leaves behind, minus the lock).
 
