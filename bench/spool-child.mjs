@@ -14,33 +14,9 @@ const require = createRequire(import.meta.url)
 const { FluentClient } = require('../index.js')
 const cfg = JSON.parse(process.env.SPOOL_CHILD)
 
-// The small and medium shapes of worker.ts MAKERS (a fresh object per event); mode 'shape' lets
-// the driver check they are still the same.
-const MAKERS = {
-  small: (i) => ({ level: 'info', msg: 'hello world', n: i, user: 'u123', ok: true }),
-  medium: (i) => ({
-    level: 'info',
-    msg: 'request completed',
-    n: i,
-    user: 'u123',
-    ok: true,
-    service: 'checkout-api',
-    host: 'ip-10-0-3-17',
-    region: 'eu-west-1',
-    pid: 4242,
-    status: 200,
-    method: 'POST',
-    path: '/api/v1/orders',
-    latencyMs: 12.75,
-    bytes: 18234,
-    requestId: 'req-7f3c9a1e-2b4d',
-    ip: '203.0.113.42',
-    ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-    cached: false,
-    ctx: { tenant: 'acme', plan: 'pro', shard: 7, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
-    tags: ['orders', 'payments', 'eu', 'canary'],
-  }),
-}
+// The record shapes of the CLI's `bench` (src/cli/shapes.ts), which are worker.ts MAKERS'; mode
+// 'shape' lets the driver check they still are.
+const { SHAPES: MAKERS } = require('../src/cli/shapes.js')
 
 const say = (obj) => writeSync(1, `@@SPOOL ${JSON.stringify(obj)}\n`)
 const epochMs = () => performance.timeOrigin + performance.now()
