@@ -14,21 +14,15 @@ const EVICT_TO: (usize, usize) = (1, 2);
 const STORE_WHILE_WRITING: Duration = Duration::from_millis(10);
 
 impl Lane {
-  /// Evicts the newest in-memory batches that are on disk (never the front when `keep_front`),
-  /// until `done` says enough. Under the queue lock, with the counts they move between.
-  pub(super) fn evict(
-    &mut self,
-    q: &mut Queue,
-    shared: &Shared,
-    keep_front: bool,
-    done: impl Fn(&Queue) -> bool,
-  ) {
+  /// Evicts the newest in-memory batches that are on disk, never the front (the next to go out),
+  /// until the buffer holds at most `to` bytes. Under the queue lock, with the counts they move
+  /// between.
+  pub(super) fn evict(&mut self, q: &mut Queue, shared: &Shared, to: usize) {
     let on_disk = &figures(shared).on_disk_records;
     let keep = 2 * shared.config.batch_bytes;
-    let first = usize::from(keep_front);
-    let kept = usize::from(keep_front && self.backlog.front().is_some_and(Waiting::evictable));
-    for i in (first..self.backlog.len()).rev() {
-      if done(q) || self.evictable <= kept {
+    let kept = usize::from(self.backlog.front().is_some_and(Waiting::evictable));
+    for i in (1..self.backlog.len()).rev() {
+      if q.bytes + q.held_bytes <= to || self.evictable <= kept {
         return;
       }
       let Waiting::Memory(h) = &mut self.backlog[i] else {
@@ -73,8 +67,7 @@ pub(super) fn store_sealed(lane: &mut Lane, shared: &Shared, now: Instant) {
   let max = shared.config.max_buffer_bytes;
   let mut q = shared.queue.lock();
   if q.bytes + q.held_bytes > max / EVICT_ABOVE.1 * EVICT_ABOVE.0 {
-    let to = max / EVICT_TO.1 * EVICT_TO.0;
-    lane.evict(&mut q, shared, true, |q| q.bytes + q.held_bytes <= to);
+    lane.evict(&mut q, shared, max / EVICT_TO.1 * EVICT_TO.0);
   }
 }
 
