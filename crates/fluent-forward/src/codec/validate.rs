@@ -52,8 +52,20 @@ impl std::fmt::Display for Invalid {
 
 /// Length of the record (a map) at the start of `buf`.
 pub fn record_len(buf: &[u8]) -> Result<usize, Invalid> {
+  record_len_with::<true>(buf)
+}
+
+/// `record_len` without checking that strings are UTF-8: the structure alone, which is what a
+/// server needs to decode a batch (neither fluentd's nor Fluent Bit's unpacker checks UTF-8). For
+/// bytes already checked once, or made by an encoder that cannot write anything else (the writer's
+/// last check before the wire, `vet.rs`): the UTF-8 pass was most of that check's CPU.
+pub fn structure_len(buf: &[u8]) -> Result<usize, Invalid> {
+  record_len_with::<false>(buf)
+}
+
+fn record_len_with<const UTF8: bool>(buf: &[u8]) -> Result<usize, Invalid> {
   match buf.first() {
-    Some(0x80..=0x8f | 0xde | 0xdf) => object_len(buf, 0),
+    Some(0x80..=0x8f | 0xde | 0xdf) => walk::<UTF8>(buf, 0),
     Some(_) => Err(Invalid::NotAMap),
     None => Err(Invalid::Truncated),
   }
@@ -81,24 +93,35 @@ fn ext_end(buf: &[u8], type_at: usize, len: usize) -> Result<usize, Invalid> {
   }
 }
 
-fn str_end(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
+fn str_end<const UTF8: bool>(buf: &[u8], start: usize, len: usize) -> Result<usize, Invalid> {
   let end = span(buf, start, len)?;
-  std::str::from_utf8(&buf[start..end]).map_err(|_| Invalid::BadUtf8)?;
+  if UTF8 {
+    std::str::from_utf8(&buf[start..end]).map_err(|_| Invalid::BadUtf8)?;
+  }
   Ok(end)
 }
 
 /// Length in bytes of the msgpack object at the start of `buf`.
 pub fn object_len(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
+  walk::<true>(buf, depth)
+}
+
+/// `object_len` without the UTF-8 check of strings (see `structure_len`).
+pub fn object_structure_len(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
+  walk::<false>(buf, depth)
+}
+
+fn walk<const UTF8: bool>(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
   if depth > MAX_DEPTH {
     return Err(Invalid::TooDeep);
   }
   let b = *buf.first().ok_or(Invalid::Truncated)?;
   match b {
     0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Ok(1),
-    0xa0..=0xbf => str_end(buf, 1, (b & 0x1f) as usize),
-    0xd9 => str_end(buf, 2, read_be(buf, 1, 1)?),
-    0xda => str_end(buf, 3, read_be(buf, 1, 2)?),
-    0xdb => str_end(buf, 5, read_be(buf, 1, 4)?),
+    0xa0..=0xbf => str_end::<UTF8>(buf, 1, (b & 0x1f) as usize),
+    0xd9 => str_end::<UTF8>(buf, 2, read_be(buf, 1, 1)?),
+    0xda => str_end::<UTF8>(buf, 3, read_be(buf, 1, 2)?),
+    0xdb => str_end::<UTF8>(buf, 5, read_be(buf, 1, 4)?),
     0xc4 => span(buf, 2, read_be(buf, 1, 1)?),
     0xc5 => span(buf, 3, read_be(buf, 1, 2)?),
     0xc6 => span(buf, 5, read_be(buf, 1, 4)?),
@@ -116,17 +139,17 @@ pub fn object_len(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
     0xc7 => ext_end(buf, 2, read_be(buf, 1, 1)?),
     0xc8 => ext_end(buf, 3, read_be(buf, 1, 2)?),
     0xc9 => ext_end(buf, 5, read_be(buf, 1, 4)?),
-    0x90..=0x9f => items_len(buf, 1, (b & 0x0f) as usize, false, depth),
-    0xdc => items_len(buf, 3, read_be(buf, 1, 2)?, false, depth),
-    0xdd => items_len(buf, 5, read_be(buf, 1, 4)?, false, depth),
-    0x80..=0x8f => items_len(buf, 1, (b & 0x0f) as usize, true, depth),
-    0xde => items_len(buf, 3, read_be(buf, 1, 2)?, true, depth),
-    0xdf => items_len(buf, 5, read_be(buf, 1, 4)?, true, depth),
+    0x90..=0x9f => items_len::<UTF8>(buf, 1, (b & 0x0f) as usize, false, depth),
+    0xdc => items_len::<UTF8>(buf, 3, read_be(buf, 1, 2)?, false, depth),
+    0xdd => items_len::<UTF8>(buf, 5, read_be(buf, 1, 4)?, false, depth),
+    0x80..=0x8f => items_len::<UTF8>(buf, 1, (b & 0x0f) as usize, true, depth),
+    0xde => items_len::<UTF8>(buf, 3, read_be(buf, 1, 2)?, true, depth),
+    0xdf => items_len::<UTF8>(buf, 5, read_be(buf, 1, 4)?, true, depth),
     0xc1 => Err(Invalid::Reserved),
   }
 }
 
-fn items_len(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize) -> Result<usize, Invalid> {
+fn items_len<const UTF8: bool>(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize) -> Result<usize, Invalid> {
   if at > buf.len() {
     return Err(Invalid::Truncated);
   }
@@ -139,9 +162,9 @@ fn items_len(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize
           Invalid::NonStringKey
         });
       }
-      at += object_len(&buf[at..], depth + 1)?;
+      at += walk::<UTF8>(&buf[at..], depth + 1)?;
     }
-    at += object_len(buf.get(at..).ok_or(Invalid::Truncated)?, depth + 1)?;
+    at += walk::<UTF8>(buf.get(at..).ok_or(Invalid::Truncated)?, depth + 1)?;
   }
   Ok(at)
 }
@@ -167,6 +190,9 @@ mod tests {
     assert_eq!(record_len(&[0x81, 0x01, 0x01]), Err(Invalid::NonStringKey));
     assert_eq!(record_len(&[0x81, 0xa1, b'a', 0xc1]), Err(Invalid::Reserved));
     assert_eq!(record_len(&[0x81, 0xa1, 0xff, 0x01]), Err(Invalid::BadUtf8));
+    // The structure alone: the same bytes are one whole map.
+    assert_eq!(structure_len(&[0x81, 0xa1, 0xff, 0x01]), Ok(4));
+    assert_eq!(structure_len(&[0x81, 0xa1, b'a']), Err(Invalid::Truncated));
     assert_eq!(
       record_len(&[0x81, 0xa1, b'a', 0xdb, 0xff, 0xff, 0xff, 0xff]),
       Err(Invalid::Truncated)
