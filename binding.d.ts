@@ -116,7 +116,9 @@ export declare function closeAllSync(allThreads: boolean): Array<JsExitReport>
 
 /** The values of `compress` (options.rs COMPRESSIONS), each the `compressed` value on the wire. */
 export declare const enum Compress {
+  /** One gzip member per batch: every Forward server takes it. */
   Gzip = 'gzip',
+  /** One zstd frame per batch: Fluent Bit >= 4.1.0, fluentd >= 1.19. */
   Zstd = 'zstd',
 }
 
@@ -140,35 +142,51 @@ export declare const HANDOVER_BYTES: number
 
 /** A batch left with the writer when it stopped (see `Client::take_leftovers`). */
 export interface JsBatch {
+  /** The records' tag. */
   tag: string
+  /** The msgpack entries (`[time, record]` each), as on the wire. */
   entries: Buffer
+  /** How many records. */
   records: number
 }
 
-/** What `close()` resolves with: the public `CloseReport` (src/types.ts documents its fields), and `kept`. */
+/** What `close()` resolves with: the writer's terms of the public `CloseReport` (src/types.ts), and `kept`. */
 export interface JsCloseReport {
+  /** Records accepted at emit over the client's life. */
   emitted: number
+  /** Records the writer refused at emit (JS adds those emitted after the close). */
   refused: number
   /** With a failure handler: records waiting in the hand-over store when the writer stopped. */
   kept: number
+  /** Records delivered over the client's life (acknowledged, with `requireAck`). */
   sent: number
+  /** Records the writer gave up on before the close (JS adds what the failure handler let go of). */
   dropped: number
+  /** Records still buffered at the close deadline, discarded (with a failure handler: given to it). */
   pending: number
+  /** Records the server rejected on every attempt, with no failure handler to take them. */
   rejected: number
+  /** Records read back from a spool an earlier process left. */
   replayed: number
+  /** Records left on disk in the spool at the close, for the next process. */
   spooled: number
 }
 
 /**
  * An event for the JS side: `kind` is `connect`, `disconnect`, `error`, `breaker`, `delivered` or
- * `undelivered`; the fields that do not apply to a kind are unset.
+ * `handover` (batches wait for the failure handler: see `takeUndelivered`); the fields that do not
+ * apply to a kind are unset.
  */
 export interface JsEvent {
+  /** What happened (see above). */
   kind: string
+  /** For `error`, and a `disconnect` caused by one: the `ERR_FLUENT_*` code. */
   code?: string
+  /** With `code`: the error's message. */
   message?: string
   /** Records the event concerns (dropped, undelivered, delivered). */
   records?: number
+  /** For `delivered`, and errors about records of one tag: the tag. */
   tag?: string
   /** For `breaker`: `closed`, `open` or `halfOpen`. */
   state?: string
@@ -198,6 +216,7 @@ export interface JsExitReport {
   collected: boolean
   /** `false`: the writer had not stopped by the deadline; `pending` is then what it still held. */
   stopped: boolean
+  /** The writer's close report, as `NativeClient.close` resolves with it. */
   report: JsCloseReport
   /** Records not delivered. */
   pending: number
@@ -205,8 +224,11 @@ export interface JsExitReport {
 
 /** One batch for the failure handler, taken from the hand-over store (`takeUndelivered`). */
 export interface JsKept {
+  /** The records' tag. */
   tag: string
+  /** The msgpack entries (`[time, record]` each), as on the wire. */
   entries: Buffer
+  /** How many records. */
   records: number
   /** `rejected`, `dropped` or `unavailable`. */
   reason: string
@@ -214,7 +236,9 @@ export interface JsKept {
   retriable: boolean
   /** The records had been accepted at emit (they count in `emitted`, not in `refused`). */
   accepted: boolean
+  /** The `ERR_FLUENT_*` code of why they were not delivered. */
   code: string
+  /** That error's message. */
   message: string
 }
 
@@ -242,7 +266,9 @@ export interface JsOptionSpec {
 
 /** What `pushEntries` did: records accepted, and the bytes buffered afterwards. */
 export interface JsPushed {
+  /** Records buffered. */
   accepted: number
+  /** Bytes buffered afterwards, as `maxBufferBytes` counts them. */
   queuedBytes: number
 }
 
@@ -284,117 +310,191 @@ export interface JsReceiverStats {
 
 /** One server's state: the public `ServerStats` (src/types.ts). */
 export interface JsServerStats {
+  /** `host:port` or the socket path. */
   address: string
+  /** Usable: not failing (heartbeats, send results) and its breaker not open. */
   healthy: boolean
+  /** A connection to it is open. */
   connected: boolean
+  /** Its breaker: `closed`, `open` or `halfOpen`. */
   breaker: string
+  /** Records delivered to it (acknowledged, with `requireAck`). */
   sent: number
+  /** Batches delivered to it. */
   batches: number
+  /** Failed connects and connections it ended or let time out. */
   errors: number
+  /** Batches written to it awaiting their ack. */
   inFlight: number
 }
 
 /** `stats().spool` (see `fluent_forward::SpoolView`). */
 export interface JsSpoolStats {
+  /** The `spool.dir` option. */
   dir: string
+  /** The slot directory this client holds (empty when the spool could not be opened). */
   slot: string
   /** `ok` or `memoryOnly`. */
   state: string
+  /** Bytes of segment files on disk now. */
   bytes: number
+  /** Segment files on disk now. */
   files: number
+  /** Records on disk not yet settled. */
   records: number
+  /** Records appended over the client's life. */
   appended: number
+  /** Records read back from leftovers of an earlier process. */
   replayed: number
+  /** Batches let go of in memory because they are on disk. */
   evicted: number
+  /** Batches kept in memory only because the spool refused them. */
   notSpooled: number
+  /** Damaged stretches skipped on replay. */
   corrupted: number
+  /** Bytes of those damaged stretches. */
   corruptedBytes: number
+  /** fsync calls for segment data. */
   syncs: number
+  /** Leftover files of earlier processes that replay has not finished reading. */
   unreadFiles: number
 }
 
 /**
- * A client's counters and state: each field is the public `FluentStats` field of the same name
- * (src/types.ts documents them once).
+ * A client's counters and state, as the writer counts them: each field is the public `FluentStats`
+ * field of the same name (src/types.ts documents them in full; src/client-shapes.ts adds JS's own).
  */
 export interface JsStats {
+  /** Records accepted at emit. */
   emitted: number
+  /** Records refused at emit (JS adds those emitted after the close). */
   refused: number
+  /** Records not yet in a final bucket (JS adds those the failure handler holds). */
   pending: number
+  /** Records delivered (acknowledged, with `requireAck`). */
   sent: number
+  /** Records given up on (JS adds emits after the close and the failure handler's drops). */
   dropped: number
+  /** Records the server rejected on every attempt. */
   rejected: number
+  /** Bytes buffered now, as `maxBufferBytes` counts them. */
   queuedBytes: number
+  /** Records buffered now. */
   queuedRecords: number
+  /** Batches written and awaiting their ack. */
   inFlightBatches: number
+  /** Batches delivered. */
   batchesSent: number
+  /** Bytes written to servers, as framed (after compression). */
   bytesSent: number
+  /** Connections opened. */
   connects: number
+  /** Connections opened after a lost one. */
   reconnects: number
+  /** Errors the writer reported. */
   errors: number
+  /** Batches written again after a failure. */
   retries: number
+  /** Events the JS thread was too far behind to take. */
   eventsLost: number
+  /** A connection to some server is open. */
   connected: boolean
   /** `closed`, `open` or `halfOpen`: the first server's. */
   breaker: string
+  /** Records written again after a write whose ack never came. */
   duplicates: number
+  /** Records handed to the failure handler. */
   handedOver: number
+  /** Dropped records the failure handler never saw: its backlog was full (JS adds its own). */
   handlerOverflow: number
+  /** NDJSON lines sent under the fallback tag because the tag they named cannot be used. */
   retagged: number
+  /** Records read back from a spool an earlier process left. */
   replayed: number
+  /** Records left on disk at the close (0 while running). */
   spooled: number
   /** Unset without the `spool` option. */
   spool?: JsSpoolStats
+  /** Each server's state, in the order of `servers`. */
   servers: Array<JsServerStats>
 }
 
 /** `breaker` as the public `BreakerOptions`; unset fields take the core's defaults. */
 export interface NativeBreaker {
+  /** Consecutive connection failures that open the breaker. */
   failureThreshold?: number
+  /** How long it stays open before a probe; doubles per consecutive opening. */
   cooldownMs?: number
+  /** Cap on the doubling of `cooldownMs`. */
   maxCooldownMs?: number
 }
 
 /**
  * Options as index.ts passes them; unset fields take the core's defaults. Each field is the public
- * option of the same name, documented once, in src/types.ts (and docs/options.md).
+ * option of the same name, documented in full in src/types.ts (and docs/options.md).
  */
 export interface NativeOptions {
+  /** TCP server host. */
   host?: string
+  /** TCP server port. */
   port?: number
+  /** Unix socket path, instead of host and port. */
   path?: string
+  /** Wire form of each request. */
   mode?: WireMode
+  /** Integer seconds instead of EventTime. */
   timeAsInteger?: boolean
   /** Send CompressedPackedForward with this algorithm. */
   compress?: Compress
   /** The level of `compress`'s algorithm; unset takes that algorithm's default. */
   compressionLevel?: number
+  /** Acks: at-least-once delivery. */
   requireAck?: boolean
+  /** Cap on every buffered record byte. */
   maxBufferBytes?: number
+  /** What a full buffer does with a new record. */
   overflow?: OverflowPolicy
+  /** A batch is sent once it holds this many bytes. */
   batchBytes?: number
+  /** ...or once its first record has waited this long. */
   flushIntervalMs?: number
+  /** Larger records throw ERR_FLUENT_RECORD_TOO_LARGE. */
   maxRecordBytes?: number
+  /** How long one connect may take. */
   connectTimeoutMs?: number
+  /** A write that makes no progress for this long drops the connection. */
   writeTimeoutMs?: number
+  /** No ack by then: reconnect and resend. */
   ackTimeoutMs?: number
+  /** Batches awaiting an ack at once. */
   maxInFlight?: number
+  /** Reconnect backoff: first delay. */
   reconnectInitialDelayMs?: number
+  /** Reconnect backoff: largest delay. */
   reconnectMaxDelayMs?: number
+  /** Attempts before a batch is split to isolate rejected records. */
   maxBatchAttempts?: number
+  /** How long the exit waits for buffered records; 0 disables. */
   exitFlushTimeoutMs?: number
+  /** Bounds TLS plus the Forward handshake. */
   handshakeTimeoutMs?: number
+  /** Client-wide TLS. */
   tls?: NativeTls
+  /** Client-wide Forward handshake. */
   security?: NativeSecurity
+  /** Each server's circuit breaker. */
   breaker?: NativeBreaker
   /** Several servers instead of host/port/path. */
   servers?: Array<NativeServer>
-  /** `udp`, `tcp` or `none`; unset: TCP for several servers, none for one. */
+  /** `udp`, `tcp` or `none`; unset: `tcp` (for a single server too). */
   heartbeat?: string
+  /** Time between two heartbeats to a server. */
   heartbeatIntervalMs?: number
+  /** How long a resolved host name is reused. */
   dnsTtlMs?: number
   /** A failure handler is set: keep undelivered records for it. */
   keepUndelivered?: boolean
+  /** Cap on dropped-record bytes waiting for the failure handler. */
   errorHandlerMaxBytes?: number
   /** The durable spool. */
   spool?: NativeSpool
@@ -446,9 +546,13 @@ export interface NativeReceiverUser {
 
 /** `security` as src/options.ts passes it (the public `SecurityOptions`), `clientHostname` filled in. */
 export interface NativeSecurity {
+  /** Our name in the handshake. */
   clientHostname: string
+  /** The server's shared key. */
   sharedKey: string
+  /** For user authentication. */
   username?: string
+  /** The user's password. */
   password?: string
 }
 
@@ -457,34 +561,51 @@ export interface NativeSecurity {
  * none for this server even if the client sets them.
  */
 export interface NativeServer {
+  /** TCP host of this server. */
   host?: string
+  /** TCP port of this server. */
   port?: number
+  /** Unix socket path, instead of host and port. */
   path?: string
+  /** Share of the batches among the healthy regular servers. */
   weight?: number
+  /** Only used while no regular server is available. */
   standby?: boolean
   /** `first` or `all` (one server per address of `host`: a fleet found through DNS). */
   resolve?: string
+  /** TLS for this server, instead of the client-wide one. */
   tls?: NativeTls
+  /** No TLS for this server. */
   noTls?: boolean
+  /** The handshake for this server, instead of the client-wide one. */
   security?: NativeSecurity
+  /** No handshake for this server. */
   noSecurity?: boolean
 }
 
 /** `spool` as src/options.ts passes it, checked against the table already (`dir` set). */
 export interface NativeSpool {
+  /** The spool directory. */
   dir: string
+  /** Cap on the spool's disk bytes. */
   maxBytes?: number
   /** `-1`: never fsync; `0`: after every batch. */
   syncIntervalMs?: number
+  /** A named slot; unset: an automatic one. */
   slot?: string
 }
 
 /** `tls` as src/options.ts passes it: PEM as bytes, everything else checked already. */
 export interface NativeTls {
+  /** PEM: trust these CAs instead of the default roots. */
   ca?: Buffer
+  /** PEM client certificate chain (mutual TLS). */
   cert?: Buffer
+  /** PEM private key of `cert`. */
   key?: Buffer
+  /** Name for SNI and verification; unset: the host. */
   servername?: string
+  /** `false` skips verifying the server's certificate. */
   rejectUnauthorized?: boolean
   /** `TLSv1.2` or `TLSv1.3`. */
   minVersion?: string
@@ -539,8 +660,11 @@ export declare function optionSpecs(): Array<JsOptionSpec>
 
 /** The values of `overflow`: what a full buffer does with a new record. */
 export declare const enum OverflowPolicy {
+  /** Refuse the new record. */
   DropNewest = 'dropNewest',
+  /** Discard the oldest batch, if that makes room. */
   DropOldest = 'dropOldest',
+  /** Throw `ERR_FLUENT_QUEUE_FULL`. */
   Error = 'error',
 }
 
@@ -564,7 +688,10 @@ export declare const STAGING_NOW: number
 
 /** The values of `mode`: the Forward wire form of each request. */
 export declare const enum WireMode {
+  /** One request per event. */
   Message = 'message',
+  /** A batch as an array of entries. */
   Forward = 'forward',
+  /** A batch as msgpack bytes. */
   PackedForward = 'packedForward',
 }

@@ -99,9 +99,12 @@ export interface DeliveredBatch {
 
 /** @internal The 'delivered' event's batch. */
 export class Delivered extends Batch implements DeliveredBatch {
+  /** `host:port` or the socket path. */
   readonly server: string
+  /** The server acknowledged it (`requireAck`); otherwise the kernel took it. */
   readonly acked: boolean
 
+  /** Made by the client from a `delivered` native event. */
   constructor(tag: string, bytes: Buffer, count: number, server: string, acked: boolean) {
     super(tag, bytes, count)
     this.server = server

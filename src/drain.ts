@@ -6,8 +6,10 @@
  */
 import { queuedBytes } from '../binding.js'
 
+/** How often a waiting watch looks at the buffered bytes. */
 export const DRAIN_POLL_MS = 10
 
+/** One client's `'drain'` watch. */
 export class DrainWatch {
   readonly #id: number
   readonly #low: number
@@ -16,6 +18,7 @@ export class DrainWatch {
   /** Waiters that keep the process alive (streams with a write pending). */
   #holds = 0
 
+  /** For native client `id`, whose buffer cap is `cap`; `fire` emits the event. */
   constructor(id: number, cap: number, fire: () => void) {
     this.#id = id
     this.#low = Math.floor(cap / 2)

@@ -680,9 +680,11 @@ export interface Entries {
   readonly index: ReadonlyMap<string, number>
   /** `sieve[sieveSlot(key)]` is 1 for every key in `index`: a 0 answers "not bound" without a lookup. */
   readonly sieve: Uint8Array
+  /** How many entries. */
   readonly count: number
 }
 
+/** No fields: a logger without bound fields. */
 export const NO_ENTRIES: Entries = { bytes: Buffer.alloc(0), starts: [0], index: new Map(), sieve: new Uint8Array(256), count: 0 }
 
 /** A cheap hash of a key (length, first and last character) for `Entries.sieve`. */
@@ -750,9 +752,11 @@ export function encodeEntries(fields: object, base: Entries, maxBytes: number): 
 export interface Words {
   /** The bytes as big-endian words, the last one padded with zeros. */
   readonly words: Int32Array
+  /** The number of bytes (the last word may hold fewer). */
   readonly length: number
 }
 
+/** `bytes` as `Words`. */
 export function toWords(bytes: Uint8Array): Words {
   const words = new Int32Array((bytes.length + 3) >>> 2)
   for (let i = 0; i < bytes.length; i++) words[i >>> 2] |= bytes[i] << (24 - 8 * (i & 3))
@@ -778,7 +782,9 @@ function writeWords(w: Words): void {
 
 /** The record keys of a logger's trace ids (`traceContext`): names, and each name encoded once. */
 export interface TraceKeys {
+  /** The keys of the trace id, span id and trace flags. */
   readonly names: readonly [string, string, string]
+  /** Each key encoded as a msgpack string. */
   readonly words: readonly [Words, Words, Words]
 }
 

@@ -35,14 +35,24 @@ export type FluentClientEvent = keyof FluentClientEvents
 
 /** EventEmitter's listener methods, typed by the event map. */
 export interface TypedListeners<Self> {
+  /** Adds a listener. */
   on<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Adds a listener called once. */
   once<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Removes a listener. */
   off<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Same as `on`. */
   addListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Same as `off`. */
   removeListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Adds a listener before the others. */
   prependListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** Adds a listener, called once, before the others. */
   prependOnceListener<E extends FluentClientEvent>(event: E, listener: FluentClientEvents[E]): Self
+  /** The listeners of an event. */
   listeners<E extends FluentClientEvent>(event: E): Array<FluentClientEvents[E]>
+  /** How many listeners an event has. */
   listenerCount<E extends FluentClientEvent>(event: E): number
+  /** Removes every listener (of one event, or of all). */
   removeAllListeners(event?: FluentClientEvent): Self
 }

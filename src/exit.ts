@@ -8,6 +8,7 @@ import { isMainThread } from 'node:worker_threads'
 import { closeAllSync } from '../binding.js'
 import type { JsExitReport } from '../binding.js'
 
+/** What the exit drain needs of one client: closures, so the client object stays unreachable from here. */
 export interface ExitHandle {
   /** The native client id. */
   readonly id: number
@@ -22,6 +23,7 @@ const forget = new FinalizationRegistry<WeakRef<ExitHandle>>((ref) => live.delet
 /** The drain has run: a client made after it (in a later 'exit' listener) starts out exited. */
 let drained = false
 
+/** Registers a client (`owner`, held weakly) for the exit drain; after the drain, it starts out exited. */
 export function register(owner: object, handle: ExitHandle): void {
   if (drained) return handle.begin()
   const ref = new WeakRef(handle)

@@ -17,6 +17,7 @@ import { FluentError } from './errors.js'
 import type { ErrorHandler } from './fallbacks.js'
 import { describeError } from './time.js'
 
+/** What the runner needs of its client. */
 export interface HandlerHost {
   /** Reports an error the way the client reports its own ('error' listeners). */
   report(err: FluentError): void
@@ -24,6 +25,7 @@ export interface HandlerHost {
   requeue(tag: string, bytes: Uint8Array): number
 }
 
+/** Runs a client's failure handler: one batch at a time, each bounded by the handler timeout. */
 export class HandlerRunner {
   readonly #handler: ErrorHandler
   readonly #timeoutMs: number
@@ -54,6 +56,7 @@ export class HandlerRunner {
     return this.taken - this.handled - this.dropped - this.requeued
   }
 
+  /** `timeoutMs`: `errorHandlerTimeoutMs`; `maxBytes`: `errorHandlerMaxBytes`. */
   constructor(handler: ErrorHandler, timeoutMs: number, maxBytes: number, host: HandlerHost) {
     this.#handler = handler
     this.#timeoutMs = timeoutMs

@@ -5,16 +5,21 @@
  */
 import { FluentError } from './errors.js'
 
+/** The client's size limits, as the native side applies them. */
 export interface Limits {
+  /** The `maxBufferBytes` in effect. */
   readonly maxBufferBytes: number
+  /** The `maxRecordBytes` in effect. */
   readonly maxRecordBytes: number
   /** What a record costs against the cap beyond its own bytes, at most. */
   readonly overhead: number
 }
 
+/** What a stream needs of its client. */
 export interface ClientInternals {
   /** The client's native id (for `NativeNdjson` and `queuedBytes`). */
   readonly id: number
+  /** Its size limits. */
   readonly limits: Limits
   /** Arms the client's `'drain'` watch; `true` keeps the process alive until it fires (a stream waits). */
   watchDrain(hold: boolean): void
@@ -22,10 +27,12 @@ export interface ClientInternals {
 
 const byClient = new WeakMap<object, ClientInternals>()
 
+/** Called by the client's constructor. */
 export function setInternals(client: object, internals: ClientInternals): void {
   byClient.set(client, internals)
 }
 
+/** The internals of `client`; ERR_FLUENT_CONFIG if it is no FluentClient. */
 export function internalsOf(client: object): ClientInternals {
   const internals = byClient.get(client)
   if (internals === undefined) throw new FluentError('ERR_FLUENT_CONFIG', 'expected a FluentClient')

@@ -50,8 +50,11 @@ export interface LoggerCore {
   stage(): boolean
   /** Reports an error on the client (its 'error' event, or the unhandled count). */
   report(err: FluentError): void
+  /** The client's `maxRecordBytes`. */
   readonly maxRecordBytes: number
+  /** The record key of the level name. */
   readonly levelKey: string
+  /** The record key of the message. */
   readonly messageKey: string
   /** The active span's ids, when the logger was made with `traceContext`. */
   readonly trace?: TraceReader

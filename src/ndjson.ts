@@ -32,6 +32,7 @@ export interface LineOptions {
   messageKey?: string
 }
 
+/** The option names that are line options; the others are the client's. */
 export const LINE_OPTION_KEYS = ['tag', 'tagKey', 'timeKey', 'keepTime', 'levelKey', 'levelNames', 'messageKey'] as const
 
 /** pino's default levels (`pino.levels.labels`). */

@@ -82,6 +82,7 @@ export class PinoDestination extends EventEmitter {
   readonly #endTimeoutMs: number
   #ending: Promise<void> | undefined
 
+  /** Opens the client (ERR_FLUENT_CONFIG for a bad option, ERR_FLUENT_INVALID_TAG for a bad `tag`); emits `'ready'` on the next tick. */
   constructor(options: PinoFluentOptions = {}) {
     super()
     const { client, lines, endTimeoutMs } = open(options)

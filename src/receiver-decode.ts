@@ -26,12 +26,17 @@ export interface ReceivedEvent {
 
 /** An event of a batch that could not be decoded: its tag when that much was readable. */
 export interface UndecodableEvent {
+  /** Its tag, if readable. */
   tag: string | undefined
+  /** Why it could not be decoded. */
   reason: string
 }
 
+/** One batch from the native receiver, decoded. */
 export interface DecodedBatch {
+  /** The events that decoded. */
   events: ReceivedEvent[]
+  /** The events that did not. */
   invalid: UndecodableEvent[]
 }
 
@@ -122,6 +127,7 @@ function one(events: Uint8Array, start: number, end: number, wide: boolean, out:
   }
 }
 
+/** Decodes one batch: its events, and those that could not be decoded. */
 export function decodeBatch(batch: Uint8Array): DecodedBatch {
   const out: DecodedBatch = { events: [], invalid: [] }
   if (batch.length < 4) return out

@@ -89,7 +89,7 @@ export interface FluentReceiverStats {
   connections: number
   /** Connections closed for undecodable input, limits, request/handshake timeouts, failed TLS handshakes and I/O errors. */
   errors: number
-  /** Events a `for await` loop could not take because its buffer was full. */
+  /** Events a `for await` loop could not take because its buffer was full, and decoded events that could not be handed to JS (its thread was gone). */
   eventsDropped: number
   /** Requests refused for `maxRequestBytes` or `maxInflatedBytes` (each also an error). */
   tooLarge: number

@@ -44,14 +44,19 @@ let f64: Float64Array<ArrayBufferLike> = new Float64Array(0)
 
 /** A client's own stage buffer; while another client owns the stage, `used` bytes of frames wait in it. */
 export interface OwnStage {
+  /** The buffer records are staged into. */
   buf: Buffer
+  /** A DataView of `buf`. */
   view: DataView
+  /** Bytes of `buf` holding frames. */
   used: number
   /** In `waiting` (parked with frames since the last handover). */
   listed: boolean
   /** The frame-header views last made for this client's buffer (see `views`), kept across switches. */
   viewOf: Buffer | undefined
+  /** `viewOf` as 32-bit words, for writing frame headers. */
   u32: Uint32Array<ArrayBufferLike>
+  /** `viewOf` as doubles, for writing frame headers. */
   f64: Float64Array<ArrayBufferLike>
 }
 /** Clients whose stages were parked with frames since the last handover (the owner may be among them). */

@@ -15,6 +15,7 @@ export const MAX_TAG_CACHE = 65_536
 /** The native error for a full table of live tags (crates/fluent-forward/src/client/mod.rs `tag_id_for`). */
 export const TOO_MANY_TAGS = /tags with buffered records/
 
+/** One client's table of tag ids. */
 export class TagIds {
   #ids: Record<string, number> = Object.create(null)
   #size = 0
@@ -33,6 +34,7 @@ export class TagIds {
     this.#size = 0
   }
 
+  /** Remembers `tag`'s id, unless the table is full or has it already. */
   set(tag: string, id: number): void {
     if (this.#size >= this.max || this.#ids[tag] !== undefined) return
     this.#ids[tag] = id

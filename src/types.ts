@@ -26,7 +26,7 @@ export interface FluentClientOptions {
   /**
    * `'gzip'` or `'zstd'` sends CompressedPackedForward with that algorithm, compressed on the writer
    * thread (`compressed: 'gzip'` or `'zstd'` on the wire; zstd needs Fluent Bit >= 4.1.0 or
-   * fluentd >= 1.19). Unset or `false`: no compression.
+   * fluentd >= 1.19). Needs `mode: 'packedForward'` (the default). Unset or `false`: no compression.
    */
   compress?: 'gzip' | 'zstd' | false
   /**

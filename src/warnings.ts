@@ -17,6 +17,7 @@ const WARN_EVERY_MS = 10_000
 /** The codes of a failure to reach a server: said once until the next successful connection. */
 const REACHING = /^ERR_FLUENT_(CONNECT|TIMEOUT|HANDSHAKE_TIMEOUT|TLS_.*|AUTH_.*|UNAVAILABLE|IO)$/
 
+/** Says one error, unless it was said recently. */
 export type Warner = (err: Error & { code?: string }) => void
 
 /**
@@ -31,7 +32,9 @@ function write(sink: WarningSink, message: string, code: string): void {
   else writeSync(2, `(node:${process.pid}) [${code}] Warning: ${message}\n`)
 }
 
+/** One integration's warnings. */
 export interface Warnings {
+  /** Says an error (see above for how often). */
   warn: Warner
   /** A connection succeeded: the next failure to reach the server is said again. */
   connected(): void

@@ -58,6 +58,7 @@ export class FluentTransport extends TransportStream {
   readonly #tag: string
   readonly #unheard = warnings('fluent-native/winston')
 
+  /** Opens the client (ERR_FLUENT_CONFIG for a bad option, ERR_FLUENT_INVALID_TAG for a bad `tag`). */
   constructor(options: FluentTransportOptions = {}) {
     const transport: Record<string, unknown> = {}
     const client: Record<string, unknown> = {}

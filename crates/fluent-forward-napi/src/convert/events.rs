@@ -7,15 +7,20 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 /// An event for the JS side: `kind` is `connect`, `disconnect`, `error`, `breaker`, `delivered` or
-/// `undelivered`; the fields that do not apply to a kind are unset.
+/// `handover` (batches wait for the failure handler: see `takeUndelivered`); the fields that do not
+/// apply to a kind are unset.
 #[napi(object)]
 #[derive(Default)]
 pub struct JsEvent {
+  /// What happened (see above).
   pub kind: String,
+  /// For `error`, and a `disconnect` caused by one: the `ERR_FLUENT_*` code.
   pub code: Option<String>,
+  /// With `code`: the error's message.
   pub message: Option<String>,
   /// Records the event concerns (dropped, undelivered, delivered).
   pub records: Option<f64>,
+  /// For `delivered`, and errors about records of one tag: the tag.
   pub tag: Option<String>,
   /// For `breaker`: `closed`, `open` or `halfOpen`.
   pub state: Option<String>,
@@ -120,8 +125,11 @@ pub fn event_to_js(event: Event) -> JsEvent {
 /// One batch for the failure handler, taken from the hand-over store (`takeUndelivered`).
 #[napi(object)]
 pub struct JsKept {
+  /// The records' tag.
   pub tag: String,
+  /// The msgpack entries (`[time, record]` each), as on the wire.
   pub entries: Buffer,
+  /// How many records.
   pub records: f64,
   /// `rejected`, `dropped` or `unavailable`.
   pub reason: String,
@@ -129,7 +137,9 @@ pub struct JsKept {
   pub retriable: bool,
   /// The records had been accepted at emit (they count in `emitted`, not in `refused`).
   pub accepted: bool,
+  /// The `ERR_FLUENT_*` code of why they were not delivered.
   pub code: String,
+  /// That error's message.
   pub message: String,
 }
 
@@ -150,14 +160,19 @@ pub fn kept_to_js(k: fluent_forward::Kept) -> JsKept {
 /// A batch left with the writer when it stopped (see `Client::take_leftovers`).
 #[napi(object)]
 pub struct JsBatch {
+  /// The records' tag.
   pub tag: String,
+  /// The msgpack entries (`[time, record]` each), as on the wire.
   pub entries: Buffer,
+  /// How many records.
   pub records: f64,
 }
 
 /// What `pushEntries` did: records accepted, and the bytes buffered afterwards.
 #[napi(object)]
 pub struct JsPushed {
+  /// Records buffered.
   pub accepted: f64,
+  /// Bytes buffered afterwards, as `maxBufferBytes` counts them.
   pub queued_bytes: f64,
 }

@@ -86,65 +86,99 @@ pub fn option_specs() -> Vec<JsOptionSpec> {
 /// The values of `mode`: the Forward wire form of each request.
 #[napi(string_enum = "camelCase")]
 pub enum WireMode {
+  /// One request per event.
   Message,
+  /// A batch as an array of entries.
   Forward,
+  /// A batch as msgpack bytes.
   PackedForward,
 }
 
 /// The values of `compress` (options.rs COMPRESSIONS), each the `compressed` value on the wire.
 #[napi(string_enum = "camelCase")]
 pub enum Compress {
+  /// One gzip member per batch: every Forward server takes it.
   Gzip,
+  /// One zstd frame per batch: Fluent Bit >= 4.1.0, fluentd >= 1.19.
   Zstd,
 }
 
 /// The values of `overflow`: what a full buffer does with a new record.
 #[napi(string_enum = "camelCase")]
 pub enum OverflowPolicy {
+  /// Refuse the new record.
   DropNewest,
+  /// Discard the oldest batch, if that makes room.
   DropOldest,
+  /// Throw `ERR_FLUENT_QUEUE_FULL`.
   Error,
 }
 
 /// Options as index.ts passes them; unset fields take the core's defaults. Each field is the public
-/// option of the same name, documented once, in src/types.ts (and docs/options.md).
+/// option of the same name, documented in full in src/types.ts (and docs/options.md).
 #[napi(object)]
 pub struct NativeOptions {
+  /// TCP server host.
   pub host: Option<String>,
+  /// TCP server port.
   pub port: Option<u32>,
+  /// Unix socket path, instead of host and port.
   pub path: Option<String>,
+  /// Wire form of each request.
   pub mode: Option<WireMode>,
+  /// Integer seconds instead of EventTime.
   pub time_as_integer: Option<bool>,
   /// Send CompressedPackedForward with this algorithm.
   pub compress: Option<Compress>,
   /// The level of `compress`'s algorithm; unset takes that algorithm's default.
   pub compression_level: Option<u32>,
+  /// Acks: at-least-once delivery.
   pub require_ack: Option<bool>,
+  /// Cap on every buffered record byte.
   pub max_buffer_bytes: Option<f64>,
+  /// What a full buffer does with a new record.
   pub overflow: Option<OverflowPolicy>,
+  /// A batch is sent once it holds this many bytes.
   pub batch_bytes: Option<u32>,
+  /// ...or once its first record has waited this long.
   pub flush_interval_ms: Option<u32>,
+  /// Larger records throw ERR_FLUENT_RECORD_TOO_LARGE.
   pub max_record_bytes: Option<u32>,
+  /// How long one connect may take.
   pub connect_timeout_ms: Option<u32>,
+  /// A write that makes no progress for this long drops the connection.
   pub write_timeout_ms: Option<u32>,
+  /// No ack by then: reconnect and resend.
   pub ack_timeout_ms: Option<u32>,
+  /// Batches awaiting an ack at once.
   pub max_in_flight: Option<u32>,
+  /// Reconnect backoff: first delay.
   pub reconnect_initial_delay_ms: Option<u32>,
+  /// Reconnect backoff: largest delay.
   pub reconnect_max_delay_ms: Option<u32>,
+  /// Attempts before a batch is split to isolate rejected records.
   pub max_batch_attempts: Option<u32>,
+  /// How long the exit waits for buffered records; 0 disables.
   pub exit_flush_timeout_ms: Option<u32>,
+  /// Bounds TLS plus the Forward handshake.
   pub handshake_timeout_ms: Option<u32>,
+  /// Client-wide TLS.
   pub tls: Option<NativeTls>,
+  /// Client-wide Forward handshake.
   pub security: Option<NativeSecurity>,
+  /// Each server's circuit breaker.
   pub breaker: Option<NativeBreaker>,
   /// Several servers instead of host/port/path.
   pub servers: Option<Vec<NativeServer>>,
-  /// `udp`, `tcp` or `none`; unset: TCP for several servers, none for one.
+  /// `udp`, `tcp` or `none`; unset: `tcp` (for a single server too).
   pub heartbeat: Option<String>,
+  /// Time between two heartbeats to a server.
   pub heartbeat_interval_ms: Option<u32>,
+  /// How long a resolved host name is reused.
   pub dns_ttl_ms: Option<u32>,
   /// A failure handler is set: keep undelivered records for it.
   pub keep_undelivered: Option<bool>,
+  /// Cap on dropped-record bytes waiting for the failure handler.
   pub error_handler_max_bytes: Option<f64>,
   /// The durable spool.
   pub spool: Option<NativeSpool>,
@@ -153,10 +187,13 @@ pub struct NativeOptions {
 /// `spool` as src/options.ts passes it, checked against the table already (`dir` set).
 #[napi(object)]
 pub struct NativeSpool {
+  /// The spool directory.
   pub dir: String,
+  /// Cap on the spool's disk bytes.
   pub max_bytes: Option<f64>,
   /// `-1`: never fsync; `0`: after every batch.
   pub sync_interval_ms: Option<i64>,
+  /// A named slot; unset: an automatic one.
   pub slot: Option<String>,
 }
 
@@ -186,26 +223,40 @@ fn spool_from(s: NativeSpool) -> Result<SpoolConfig, fluent_forward::Error> {
 /// none for this server even if the client sets them.
 #[napi(object)]
 pub struct NativeServer {
+  /// TCP host of this server.
   pub host: Option<String>,
+  /// TCP port of this server.
   pub port: Option<u32>,
+  /// Unix socket path, instead of host and port.
   pub path: Option<String>,
+  /// Share of the batches among the healthy regular servers.
   pub weight: Option<u32>,
+  /// Only used while no regular server is available.
   pub standby: Option<bool>,
   /// `first` or `all` (one server per address of `host`: a fleet found through DNS).
   pub resolve: Option<String>,
+  /// TLS for this server, instead of the client-wide one.
   pub tls: Option<NativeTls>,
+  /// No TLS for this server.
   pub no_tls: Option<bool>,
+  /// The handshake for this server, instead of the client-wide one.
   pub security: Option<NativeSecurity>,
+  /// No handshake for this server.
   pub no_security: Option<bool>,
 }
 
 /// `tls` as src/options.ts passes it: PEM as bytes, everything else checked already.
 #[napi(object)]
 pub struct NativeTls {
+  /// PEM: trust these CAs instead of the default roots.
   pub ca: Option<Buffer>,
+  /// PEM client certificate chain (mutual TLS).
   pub cert: Option<Buffer>,
+  /// PEM private key of `cert`.
   pub key: Option<Buffer>,
+  /// Name for SNI and verification; unset: the host.
   pub servername: Option<String>,
+  /// `false` skips verifying the server's certificate.
   pub reject_unauthorized: Option<bool>,
   /// `TLSv1.2` or `TLSv1.3`.
   pub min_version: Option<String>,
@@ -214,17 +265,24 @@ pub struct NativeTls {
 /// `security` as src/options.ts passes it (the public `SecurityOptions`), `clientHostname` filled in.
 #[napi(object)]
 pub struct NativeSecurity {
+  /// Our name in the handshake.
   pub client_hostname: String,
+  /// The server's shared key.
   pub shared_key: String,
+  /// For user authentication.
   pub username: Option<String>,
+  /// The user's password.
   pub password: Option<String>,
 }
 
 /// `breaker` as the public `BreakerOptions`; unset fields take the core's defaults.
 #[napi(object)]
 pub struct NativeBreaker {
+  /// Consecutive connection failures that open the breaker.
   pub failure_threshold: Option<u32>,
+  /// How long it stays open before a probe; doubles per consecutive opening.
   pub cooldown_ms: Option<u32>,
+  /// Cap on the doubling of `cooldownMs`.
   pub max_cooldown_ms: Option<u32>,
 }
 
