@@ -18,6 +18,9 @@ export const CONTENDERS: ReadonlyArray<{ id: string; label: string; short?: stri
   { id: 'pino-devnull', label: 'pino → /dev/null (sync)', short: 'pino → /dev/null' },
   { id: 'pino-noop', label: 'pino → a stream whose write() does nothing (pino alone)', short: 'pino → no-op stream (pino alone)' },
   { id: 'org-forward', label: '@fluent-org/logger, Forward', short: '@fluent-org/logger Forward' },
+  { id: 'floor-encode', label: 'floor: the record encoded (emit\'s encoder, into a stage buffer), nothing handed over' },
+  { id: 'floor-napi', label: 'floor: one Node-API call of the handover\'s shape (no client behind it)' },
+  { id: 'floor-then', label: 'floor: one promise reaction queued (what queues the handover)' },
   { id: 'native-logger@base', label: 'fluent-native logger, baseline build' },
   { id: 'native-emit@base', label: 'fluent-native emit, baseline build' },
   { id: 'ab-logger', label: 'A/B in one service: logger, this build minus the baseline (plain = baseline)' },
@@ -188,9 +191,40 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
       Math.abs(noiseP99) >= 50 ? `not resolved: the noise row reads ${signed(noiseP99, 0)} µs` : verdict(check(Math.max(p99, p99e), (x) => x < 50))
     } |`,
     '',
-    'Ratios are medians over rounds of the per-round ratio of the two extra CPU figures. The floors under them (same run):',
+    'Ratios are medians over rounds of the per-round ratio of the two extra CPU figures.',
+    '',
+    ...inSituFloors(t, runs, placement),
+    'The floors out of the service (one record per event-loop turn, same run):',
     '',
     floors,
+  ]
+}
+
+/**
+ * What the pieces of a logged request cost inside the service (the `floor-*` contenders), against
+ * what the whole costs: the part of the logger that no change to the handover can remove is the
+ * encode, and any native logger pays one call and one queued reaction per turn it hands over in.
+ */
+function inSituFloors(t: Table, runs: Run[], placement: Placement): string[] {
+  const e = med(t, 'floor-encode', 'extraProc')
+  const n = med(t, 'floor-napi', 'extraProc')
+  const q = med(t, 'floor-then', 'extraProc')
+  if (![e, n, q].some(Number.isFinite)) return []
+  const logger = med(t, 'native-logger', 'extraProc')
+  const sum = e + n + q
+  const rNoop = medRatio(runs, placement, 'pino-noop', 'pino-devnull')
+  return [
+    'Floors in the service itself (the `floor-*` rows below, extra process CPU per request, medians):',
+    '',
+    '| piece | µs |',
+    '|---|---:|',
+    `| the record encoded, cold (emit's encoder) | ${signed(e)} |`,
+    `| one Node-API call of the handover's shape | ${signed(n)} |`,
+    `| one promise reaction queued | ${signed(q)} |`,
+    `| **sum: a native logger that hands over once per request** | **${signed(sum)}** |`,
+    `| the fluent-native logger, whole (handover, writer thread and all) | ${signed(logger)} |`,
+    `| pino alone (no-op stream) against pino to /dev/null: the least the destination() ratio can be | ${us(rNoop)}× |`,
+    '',
   ]
 }
 
