@@ -1,6 +1,6 @@
 /**
  * gzip against zstd, every level each offers (gzip 0-9, zstd 1-19) and no compression as the
- * reference, on the small, medium and large record shapes of the main bench (worker.ts MAKERS):
+ * reference, on the small, medium and large record shapes of the main bench (src/cli/shapes.ts):
  *
  *   npm run build && npm run build:sink
  *   node --import @oxc-node/core/register bench/compression.ts     # writes results/compression.{json,md}
@@ -21,14 +21,15 @@ import { fileURLToPath } from 'node:url'
 import { FluentClient } from '../index.js'
 import type { FluentClientOptions } from '../index.js'
 import { Sink } from './sink.ts'
-import { MAKERS, SHAPES } from './worker.ts'
-import type { ShapeName } from './worker.ts'
+import { SHAPES } from '../src/cli/shapes.js'
+import type { Shape } from '../src/cli/shapes.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
 const MIB = Number(process.env.BENCH_MIB ?? 8)
+const shapes = Object.keys(SHAPES) as Shape[]
 /** Approximate encoded bytes per record, to size each run to MIB (the sink counts the real ones). */
-const APPROX: Record<ShapeName, number> = { small: 70, medium: 600, large: 1100 }
+const APPROX: Record<Shape, number> = { small: 70, medium: 600, large: 1100 }
 
 type Config = { name: string; options: FluentClientOptions }
 const CONFIGS: Config[] = [
@@ -52,7 +53,7 @@ function writerCpuNs(): number {
 }
 
 interface Row {
-  shape: ShapeName
+  shape: Shape
   config: string
   events: number
   eventsPerSecond: number
@@ -60,9 +61,9 @@ interface Row {
   wireBytesPerEvent: number
 }
 
-async function once(sink: Sink, shape: ShapeName, config: Config): Promise<Row> {
+async function once(sink: Sink, shape: Shape, config: Config): Promise<Row> {
   const n = Math.round((MIB * 1024 * 1024) / APPROX[shape])
-  const make = MAKERS[shape]
+  const make = SHAPES[shape]
   const records = Array.from({ length: n }, (_, i) => make(i))
   const client = new FluentClient({ port: sink.port, ...config.options, exitFlushTimeoutMs: 0 })
   // One record first, so the connection is up before the clock starts (and not counted).
@@ -105,7 +106,7 @@ function markdown(rows: Row[]): string {
       'the uncompressed run of the same shape), not with another run.',
     '',
   ]
-  for (const shape of SHAPES) {
+  for (const shape of shapes) {
     const mine = rows.filter((r) => r.shape === shape)
     const none = mine.find((r) => r.config === 'none')!
     out.push(`## ${shape} (${mine[0].events} events per run)`, '')
@@ -127,7 +128,7 @@ async function main() {
   const sink = await Sink.start(root, 1)
   const rows: Row[] = []
   try {
-    for (const shape of SHAPES) {
+    for (const shape of shapes) {
       for (const config of CONFIGS) {
         const row = await once(sink, shape, config)
         rows.push(row)

@@ -30,14 +30,15 @@ import { FluentClient } from '../index.js'
 import { median, runTasks } from './cputasks.ts'
 import { FLOORS, checkFloors } from './floor.ts'
 import { Sink } from './sink.ts'
-import { MAKERS, SHAPES } from './worker.ts'
+import { SHAPES } from '../src/cli/shapes.js'
+import type { Shape } from '../src/cli/shapes.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
 const TIME = Number(process.env.CROSSING_TIME ?? 250)
 const ROUNDS = Number(process.env.CROSSING_ROUNDS ?? 7)
 const shapeFilter = process.env.BENCH_SHAPES?.split(',')
-const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
+const shapes = (Object.keys(SHAPES) as Shape[]).filter((s) => !shapeFilter || shapeFilter.includes(s))
 const MAX = 4 << 20
 
 interface Line {
@@ -73,12 +74,12 @@ async function main(): Promise<void> {
   client.on('error', (e: Error & { code?: string; records?: number }) => clientErrors.push(`${e.code}: ${e.message} (records: ${e.records})`))
   let accepted = 0
   let refused = 0
-  checkFloors(MAKERS)
+  checkFloors(SHAPES)
   // encodeRecord writes into the stage's buffer at offset 0: it runs only after a flush has handed
   // every staged record over (each task is followed by one), never while the client has some staged.
   const tasks: Record<string, (calls: number) => void> = {}
   for (const shape of shapes) {
-    const make = MAKERS[shape]
+    const make = SHAPES[shape]
     tasks[`${shape}: ${BUILD}`] = (n) => {
       for (let i = 0; i < n; i++) ring[i & 255] = make(seq++)
     }

@@ -1,6 +1,6 @@
 /**
  * The floor under any encoder, for bench/crossing.ts: the msgpack of exactly the small and medium
- * records of worker.ts, written by hand. Keys are pre-encoded and copied a word per store, every
+ * records of src/cli/shapes.ts, written by hand. Keys are pre-encoded and copied a word per store, every
  * value's type and width is assumed, strings are assumed ASCII, nothing is checked; a string that is
  * the same as last time at its place is copied from its bytes, as the encoder's slots do. It is not
  * an encoder (any other record comes out wrong); it shows what producing these bytes costs on this
@@ -9,7 +9,7 @@
  */
 import { encodeRecord, encodeString, scratch, toWords } from '../src/encoder.js'
 import type { Words } from '../src/encoder.js'
-import type { ShapeName } from './worker.ts'
+import type { Shape } from '../src/cli/shapes.js'
 
 const buf = Buffer.allocUnsafeSlow(1 << 16)
 const dv = new DataView(buf.buffer, buf.byteOffset, buf.length)
@@ -97,7 +97,7 @@ const K = Object.fromEntries(
   ].map((k) => [k, toWords(encodeString(k))]),
 ) as Record<string, Words>
 
-// The records as worker.ts MAKERS builds them; `any` because the floor assumes, it does not check.
+// The records as src/cli/shapes.ts SHAPES builds them; `any` because the floor assumes, it does not check.
 function small(o: any): number {
   pos = 0
   buf[pos++] = 0x85
@@ -177,15 +177,15 @@ function medium(o: any): number {
 }
 
 /** The hand-written writers, by shape; each returns the end offset in its own buffer. */
-export const FLOORS: Partial<Record<ShapeName, (record: object) => number>> = { small, medium }
+export const FLOORS: Partial<Record<Shape, (record: object) => number>> = { small, medium }
 
 /**
  * Throws unless every floor writes, byte for byte, what encodeRecord writes for the same records
  * (record numbers across every integer width `n` takes). Uses encodeRecord's scratch buffer at
  * offset 0: call it before any client stages records.
  */
-export function checkFloors(makers: Record<ShapeName, (i: number) => object>): void {
-  for (const [shape, floor] of Object.entries(FLOORS) as Array<[ShapeName, (r: object) => number]>) {
+export function checkFloors(makers: Record<Shape, (i: number) => object>): void {
+  for (const [shape, floor] of Object.entries(FLOORS) as Array<[Shape, (r: object) => number]>) {
     for (const i of [0, 1, 127, 128, 255, 256, 65535, 65536, 1_000_000]) {
       const record = makers[shape](i)
       const end = encodeRecord(record, 0, 1 << 20)

@@ -11,7 +11,7 @@
  *   BENCH_QUICK=1         fewer contenders, shorter paced runs
  *   BENCH_RATE=N          paced rate in events/s (default 200,000)
  *   BENCH_SHAPES=a,b      only these record shapes (small, medium, large)
- *   BENCH_ONLY=id,id      only these contenders (ids in worker.ts CONTENDERS; `idle` for the reference)
+ *   BENCH_ONLY=id,id      only these contenders (ids in contenders.ts CONTENDERS; `idle` for the reference)
  *   BENCH_BASELINE=dir    another built checkout, run as `native-base` (with BENCH_ONLY=native,native-base:
  *                         two builds compared in one run)
  *   BENCH_PHASES=a,b      throughput and/or paced
@@ -36,15 +36,20 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-import { transform } from '@oxc-node/core'
 import { Packr } from 'msgpackr'
 
+import { SHAPES } from '../src/cli/shapes.js'
+import type { Shape } from '../src/cli/shapes.js'
+import { epochMs, pidCpuUs, systemBusyUs } from './clocks.ts'
+import { BUILD, CONTENDERS, IDLE, SPIN } from './contenders.ts'
+import type { ContenderInfo } from './contenders.ts'
 import { failures, markdown, ratioTable, svg, tlsMarkdown } from './report.ts'
 import type { PacedMetrics, Results, Row, ThroughputMetrics } from './report.ts'
 import { Sink } from './sink.ts'
 import type { SinkStats } from './sink.ts'
-import { BUILD, CONTENDERS, IDLE, MAKERS, SHAPES, SPIN, epochMs, pidCpuUs, systemBusyUs } from './worker.ts'
-import type { ChildConfig, ContenderInfo, ShapeName } from './worker.ts'
+import { compileWorker } from './worker-compile.ts'
+import { MARK } from './worker-protocol.ts'
+import type { ChildConfig } from './worker-protocol.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -83,7 +88,7 @@ const DELIVERY_TIMEOUT_MS = 30_000
 const shapeFilter = envList('BENCH_SHAPES')
 const onlyFilter = envList('BENCH_ONLY')
 const phaseFilter = envList('BENCH_PHASES')
-const shapes = SHAPES.filter((s) => !shapeFilter || shapeFilter.includes(s))
+const shapes = (Object.keys(SHAPES) as Shape[]).filter((s) => !shapeFilter || shapeFilter.includes(s))
 // The CPU stand-in runs only when asked for: it needs the per-record cost to spend (BENCH_SPIN_NS).
 const SPIN_AUTO = process.env.BENCH_SPIN_NS === 'auto'
 const spinNs: Partial<Record<string, number>> = SPIN_AUTO
@@ -96,7 +101,7 @@ const spinNs: Partial<Record<string, number>> = SPIN_AUTO
       }),
     )
 const contenders: ContenderInfo[] = [...CONTENDERS, IDLE, BUILD, ...(onlyFilter?.includes(SPIN.id) ? [SPIN] : [])].filter((c) =>
-  // The baseline build (worker.ts `native-base`) runs only when asked for and given.
+  // The baseline build (`native-base`) runs only when asked for and given.
   c.id === 'native-base' && !process.env.BENCH_BASELINE ? false : onlyFilter ? onlyFilter.includes(c.id) : !(QUICK && c.full) && c.id !== 'native-base',
 )
 const phases = (['throughput', 'paced'] as const).filter((p) => !phaseFilter || phaseFilter.includes(p))
@@ -112,7 +117,7 @@ const log = (msg: string): void => {
 }
 
 // The child runs the compiled worker without any loader (see worker.ts).
-const workerJs = transform(join(benchDir, 'worker.ts'), readFileSync(join(benchDir, 'worker.ts'))).source()
+const workerEntry = compileWorker(benchDir)
 
 /**
  * This machine is shared (other work may be compiling): sample the CPU used by processes other than
@@ -152,7 +157,7 @@ interface ChildOutcome {
 async function runChild(sink: Sink, cfg: ChildConfig, hardLimitMs: number): Promise<ChildOutcome> {
   await sink.reset()
   const out: ChildOutcome = {}
-  const child = spawn(process.execPath, ['--input-type=module', '--eval', workerJs], {
+  const child = spawn(process.execPath, [workerEntry], {
     cwd: benchDir,
     env: { ...process.env, BENCH_CHILD: JSON.stringify(cfg) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -166,8 +171,8 @@ async function runChild(sink: Sink, cfg: ChildConfig, hardLimitMs: number): Prom
   }
   createInterface({ input: child.stderr! }).on('line', passThrough)
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (!line.startsWith('@@BENCH ')) return passThrough(line)
-    const msg = JSON.parse(line.slice(8))
+    if (!line.startsWith(MARK)) return passThrough(line)
+    const msg = JSON.parse(line.slice(MARK.length))
     if (msg.type === 'error') {
       out.error = msg.message
       return
@@ -323,7 +328,7 @@ function shapeSizes(): Results['shapes'] {
   const packr = new Packr({ useRecords: false })
   const out: Results['shapes'] = {}
   for (const s of shapes) {
-    const rec = MAKERS[s](123456)
+    const rec = SHAPES[s](123456)
     out[s] = { jsonBytes: Buffer.byteLength(JSON.stringify(rec)), msgpackBytes: packr.pack(rec).length }
   }
   return out
@@ -412,7 +417,7 @@ async function main(): Promise<void> {
           step++
           const cfg: ChildConfig = {
             contender: info.id,
-            shape: shape as ShapeName,
+            shape,
             phase,
             host: '127.0.0.1',
             port: target.port,

@@ -3,7 +3,7 @@
  *
  *   npm run build:sink && node --import @oxc-node/core/register bench/logger.ts
  *
- * The record is the medium one of bench/worker.ts as a service logs it through a logger: 15 fields
+ * The record is the medium one of src/cli/shapes.ts as a service logs it through a logger: 15 fields
  * bound to a child (service, host, request id, a nested object, an array...) and 5 passed with each
  * call (`n`, `status`, `latencyMs`, `bytes`, `cached`, a fresh object per call), plus level and
  * message: 22 keys. Tasks, each a loop of calls:
@@ -59,7 +59,7 @@ const BOUND = {
   tags: ['orders', 'payments', 'eu', 'canary'],
 }
 const MSG = 'request completed'
-/** The small record of bench/worker.ts through a logger with no bound fields. */
+/** The small record of src/cli/shapes.ts through a logger with no bound fields. */
 const SMALL_MSG = 'hello world'
 const smallFields = (i: number) => ({ n: i, user: 'u123', ok: true })
 const smallWhole = (i: number) => ({ level: 'info', msg: SMALL_MSG, n: i, user: 'u123', ok: true })

@@ -2,7 +2,8 @@
  * Turns the driver's results into a markdown table with ratios and a hand-drawn SVG chart.
  * Pure functions of the Results object: no measured figure lives in this file.
  */
-import type { Kind, Scenario, ShapeName } from './worker.ts'
+import type { Shape } from '../src/cli/shapes.js'
+import type { Kind, Scenario } from './contenders.ts'
 
 export interface PhaseOutcome {
   ok: boolean
@@ -54,7 +55,7 @@ export interface PacedMetrics extends PhaseOutcome {
 }
 
 export interface Row {
-  shape: ShapeName
+  shape: Shape
   id: string
   label: string
   short: string
@@ -170,8 +171,8 @@ function whyNot(row: Row, pool: Row[], col: Column): string {
 const SCENARIOS: readonly Scenario[] = ['plain', 'ack', 'gzip', 'tls']
 const SCENARIO_TITLE: Record<Scenario, string> = { plain: 'plain', ack: 'with acks', gzip: 'gzip', tls: 'TLS 1.3' }
 
-function groups(results: Results): Array<{ shape: ShapeName; scenario: Scenario; rows: Row[] }> {
-  const out: Array<{ shape: ShapeName; scenario: Scenario; rows: Row[] }> = []
+function groups(results: Results): Array<{ shape: Shape; scenario: Scenario; rows: Row[] }> {
+  const out: Array<{ shape: Shape; scenario: Scenario; rows: Row[] }> = []
   const shapes = [...new Set(results.rows.map((r) => r.shape))]
   for (const shape of shapes) {
     for (const scenario of SCENARIOS) {

@@ -1,7 +1,6 @@
 // One run of bench/spool.ts in its own process (plain JS: no TypeScript loader is charged to it).
 // Config in SPOOL_CHILD (JSON): { mode, port, shape, events?, targetBytes?, expected?, spool }.
 // Prints one line `@@SPOOL {json}`.
-//   mode 'shape':      prints record 7 of `shape` (the driver checks it against worker.ts MAKERS)
 //   mode 'throughput': emits `events` records as fast as the client takes them, closes, reports CPU
 //   mode 'fill':       the server is down: emits until the spool holds `targetBytes`, closes at
 //                      once (the backlog stays on disk), reports records and bytes
@@ -14,8 +13,7 @@ const require = createRequire(import.meta.url)
 const { FluentClient } = require('../index.js')
 const cfg = JSON.parse(process.env.SPOOL_CHILD)
 
-// The record shapes of the CLI's `bench` (src/cli/shapes.ts), which are worker.ts MAKERS'; mode
-// 'shape' lets the driver check they still are.
+// The record shapes of the CLI's `bench` (src/cli/shapes.ts), which every bench uses.
 const { SHAPES: MAKERS } = require('../src/cli/shapes.js')
 
 const say = (obj) => writeSync(1, `@@SPOOL ${JSON.stringify(obj)}\n`)
@@ -98,8 +96,7 @@ async function replay() {
   say({ t0, sentAt, procCpuUs: procCpuUs() - cpu0, mainCpuUs: mainCpuUs() - main0, report, spool: c.stats().spool })
 }
 
-if (cfg.mode === 'shape') say(MAKERS[cfg.shape](7))
-else if (cfg.mode === 'throughput') await throughput()
+if (cfg.mode === 'throughput') await throughput()
 else if (cfg.mode === 'fill') await fill()
 else if (cfg.mode === 'replay') await replay()
 else throw new Error(`unknown mode ${cfg.mode}`)

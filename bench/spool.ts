@@ -4,7 +4,7 @@
  *   npm run build && npm run build:sink
  *   node --import @oxc-node/core/register bench/spool.ts      # writes results/spool.{json,md}
  *
- * 1. Throughput, small and medium records (worker.ts shapes), each contender in its own child
+ * 1. Throughput, small and medium records (src/cli/shapes.ts), each contender in its own child
  *    process (spool-child.mjs), BENCH_REPEATS rounds (default 3) taken in turn, median run:
  *    memory-only, and the spool with syncIntervalMs -1 (never fsync), 1000 (the default) and 0
  *    (fsync after every batch). The server (fluent-sink, its own process) keeps up, so the spool's
@@ -26,10 +26,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { isDeepStrictEqual } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { Sink } from './sink.ts'
-import { MAKERS } from './worker.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -224,11 +222,6 @@ function markdown(runs: Run[], disk: Awaited<ReturnType<typeof diskPerRecord>>[]
 }
 
 async function main() {
-  // The child's record shapes must be worker.ts's.
-  for (const shape of SHAPES) {
-    const r = await child({ mode: 'shape', shape })
-    if (!isDeepStrictEqual(r, JSON.parse(JSON.stringify(MAKERS[shape](7))))) throw new Error(`spool-child.mjs ${shape} records differ from worker.ts MAKERS`)
-  }
   const started = new Date().toISOString()
   const loadStart = loadavg().map((l) => l.toFixed(1)).join(' ')
   const fsLine = spawnSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).stdout.split('\n')[1]?.split(/\s+/)[1] ?? '?'

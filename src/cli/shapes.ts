@@ -1,4 +1,7 @@
-/** Record shapes for `bench`: the benchmark's small, medium and large (bench/worker.ts). */
+/**
+ * Record shapes for `bench`: small, medium and large. The one copy: bench/ (not published) imports
+ * these too, so the CLI's figures and the benchmark's are taken on the same records.
+ */
 export type Shape = 'small' | 'medium' | 'large'
 
 /** 64 KiB of deterministic pseudo-random text; large records take a different 1 KiB window of it. */
@@ -14,6 +17,7 @@ const POOL = (() => {
 })()
 const WINDOWS = POOL.length - 1024
 
+/** A fresh object per record, as an application builds one per log call. */
 export const SHAPES: Record<Shape, (i: number) => object> = {
   small: (i) => ({ level: 'info', msg: 'hello world', n: i, user: 'u123', ok: true }),
   medium: (i) => ({
@@ -38,6 +42,7 @@ export const SHAPES: Record<Shape, (i: number) => object> = {
     ctx: { tenant: 'acme', plan: 'pro', shard: 7, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
     tags: ['orders', 'payments', 'eu', 'canary'],
   }),
+  // 5 small fields + one 1 KiB string; the string differs per record so that gzip sees varied data.
   large: (i) => {
     const at = (i * 7919) % WINDOWS
     return { level: 'info', msg: 'hello world', n: i, user: 'u123', ok: true, payload: POOL.slice(at, at + 1024) }
