@@ -61,13 +61,23 @@ function whole(req, n, t0) {
   }
 }
 
-/** fluent-native's logger or emit from the build in `dir`, sending to the sink. */
+/**
+ * fluent-native's logger or emit from the build in `dir`, sending to the sink. `trace`: the logger
+ * with `traceContext`, in a service set up as one traced with OpenTelemetry is (the API with the
+ * AsyncLocalStorage context manager registered) but with no span active: what the option costs a
+ * request outside any span.
+ */
 function nativeLog(dir, how) {
   const { FluentClient } = require(join(dir, 'index.js'))
   const client = new FluentClient({ host: '127.0.0.1', port: sinkPort })
   client.on('error', (e) => process.stderr.write(`client error: ${e.code}: ${e.message}\n`))
   if (how === 'emit') return (req, n, t0) => client.emit(TAG, whole(req, n, t0))
-  const log = client.logger({ tag: TAG }).child(BOUND)
+  if (how === 'trace') {
+    const { context } = require('@opentelemetry/api')
+    const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks')
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  }
+  const log = client.logger({ tag: TAG, traceContext: how === 'trace' }).child(BOUND)
   return (req, n, t0) => log.info(MSG, fields(req, n, t0))
 }
 
@@ -118,6 +128,8 @@ async function makeLog() {
     }
     case 'native-logger':
       return nativeLog(root, 'logger')
+    case 'native-logger-trace':
+      return nativeLog(root, 'trace')
     case 'native-emit':
       return nativeLog(root, 'emit')
     case 'pino-destination':

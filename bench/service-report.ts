@@ -12,6 +12,7 @@ export const CONTENDERS: ReadonlyArray<{ id: string; label: string; short?: stri
   { id: 'none', label: 'nothing logged on either kind (the method\'s noise)' },
   { id: 'build', label: 'fields built per request, nothing logged (the part every logger pays)', short: 'fields built, nothing logged' },
   { id: 'native-logger', label: 'fluent-native `logger().child(bound).info(msg, fields)`', short: 'fluent-native logger' },
+  { id: 'native-logger-trace', label: 'fluent-native logger with `traceContext`, no span active (OpenTelemetry context manager registered)' },
   { id: 'native-emit', label: 'fluent-native `emit(tag, record)`', short: 'fluent-native emit' },
   { id: 'pino-destination', label: 'pino → fluent-native/pino `destination()`', short: 'pino → fluent-native destination()' },
   { id: 'pino-transport', label: "pino.transport('fluent-native/pino')", short: 'pino.transport(fluent-native/pino)' },
@@ -194,6 +195,7 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
     'Ratios are medians over rounds of the per-round ratio of the two extra CPU figures.',
     '',
     ...inSituFloors(t, runs, placement),
+    ...traceCost(t),
     'The floors out of the service (one record per event-loop turn, same run):',
     '',
     floors,
@@ -224,6 +226,19 @@ function inSituFloors(t: Table, runs: Run[], placement: Placement): string[] {
     `| **sum: a native logger that hands over once per request** | **${signed(sum)}** |`,
     `| the fluent-native logger, whole (handover, writer thread and all) | ${signed(logger)} |`,
     `| pino alone (no-op stream) against pino to /dev/null: the least the destination() ratio can be | ${us(rNoop)}× |`,
+    '',
+  ]
+}
+
+/** What `traceContext` adds to a request outside any span (issue 29), against the method's noise. */
+function traceCost(t: Table): string[] {
+  const withTrace = med(t, 'native-logger-trace', 'extraProc')
+  const logger = med(t, 'native-logger', 'extraProc')
+  if (!Number.isFinite(withTrace) || !Number.isFinite(logger)) return []
+  const noise = t.get('none')?.rounds.map((f) => f.extraProc) ?? []
+  const spread = noise.length > 0 ? `${signed(Math.min(...noise))} to ${signed(Math.max(...noise))}` : 'n/a'
+  return [
+    `\`traceContext\` with no span active (an OpenTelemetry context manager registered): the logger adds ${signed(withTrace)} µs per request against ${signed(logger)} µs without the option, a difference of ${signed(withTrace - logger)} µs; the noise row (nothing logged on either kind) ranges ${spread} µs over the rounds.`,
     '',
   ]
 }
