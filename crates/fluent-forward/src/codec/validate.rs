@@ -149,7 +149,13 @@ fn walk<const UTF8: bool>(buf: &[u8], depth: usize) -> Result<usize, Invalid> {
   }
 }
 
-fn items_len<const UTF8: bool>(buf: &[u8], mut at: usize, count: usize, is_map: bool, depth: usize) -> Result<usize, Invalid> {
+fn items_len<const UTF8: bool>(
+  buf: &[u8],
+  mut at: usize,
+  count: usize,
+  is_map: bool,
+  depth: usize,
+) -> Result<usize, Invalid> {
   if at > buf.len() {
     return Err(Invalid::Truncated);
   }
