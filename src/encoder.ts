@@ -24,7 +24,8 @@
  * slower: `AB_ROUNDS=7 AB_INNER=3 AB_TASK_MS=250 ENCODER_BASELINE=<a677d54 built>
  * node --import @oxc-node/core/register bench/encoder-ab.ts` (2026-12-07, Node 20.20.2; 7 rounds,
  * one fresh process per build per round, order alternating). Net ns per call, this split / the one
- * file, medians over the rounds: small record 1.02, medium 1.02, large 0.97, `child.info` 1.06;
+ * file, medians over the rounds: small record 1.02, medium 1.02, large 0.97, `child.info` 1.06
+ * (slower in 6 of its 7 rounds: the one figure to watch);
  * the per-round ratios ranged 0.85-1.48, 0.87-1.04, 0.62-1.13 and 0.80-1.20 (bench/results/encoder-ab.md),
  * and the same bench with the one-file build against a copy of itself (5 rounds of 150 ms tasks)
  * gave 0.94 to 1.32 by shape: differences of a few percent are below what this machine resolves.

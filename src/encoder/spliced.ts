@@ -62,7 +62,7 @@ const NO_TRACE_KEYS: TraceKeys = { names: ['', '', ''], words: [NO_WORDS, NO_WOR
  * The record the logger stages: `encodeSpliced` writes `{ [levelKey]: level,
  * [messageKey]: message, ...bound, ...trace ids, ...fields }` with no key twice: a field passed with
  * the call replaces a bound one or a trace id, a trace id replaces a bound field, and the level and
- * message (when given) replace all. One object serves every call: `writeSpliced` copies it into
+ * message (when given) replace all. One object serves every call: `encodeSpliced` copies it into
  * locals before any user code runs, so a getter that logs cannot change the record in progress.
  */
 export const spliced = {
