@@ -146,6 +146,9 @@ function schedule(): void {
  */
 export function claim(next: StageSink): void {
   if (owner === next) return
+  // A handover inside the owner's last record left `base` past frames already handed over; a
+  // parked stage is handed over from 0, so hand the rest over now rather than send those again.
+  if (base > 0) handOver()
   if (owner !== undefined) {
     const st = (owner.stage ??= newStage())
     st.buf = primary()
