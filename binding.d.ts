@@ -686,6 +686,13 @@ export declare const STAGING_HEADER: number
 /** In a staged frame's nanoseconds slot: stamp the record with its monotonic time. */
 export declare const STAGING_NOW: number
 
+/**
+ * Tells the exit path where client `id` stages (see `stage_marks`): its stage buffer and `marks`,
+ * two Int32 that JS keeps at `[start, end)` of the frames it has not handed over. `monoNow` is
+ * `performance.now()`. Called for a client's first buffer and whenever it is replaced.
+ */
+export declare function trackStage(id: number, stage: Buffer, marks: Buffer, monoNow: number): void
+
 /** The values of `mode`: the Forward wire form of each request. */
 export declare const enum WireMode {
   /** One request per event. */

@@ -852,4 +852,5 @@ module.exports.pushStaged = nativeBinding.pushStaged
 module.exports.queuedBytes = nativeBinding.queuedBytes
 module.exports.STAGING_HEADER = nativeBinding.STAGING_HEADER
 module.exports.STAGING_NOW = nativeBinding.STAGING_NOW
+module.exports.trackStage = nativeBinding.trackStage
 module.exports.WireMode = nativeBinding.WireMode

@@ -210,6 +210,126 @@ test("worker.terminate() drains the worker's clients before it is gone (env clea
   t.is(new Set(server.entries.map((e) => e.record.i)).size, N)
 })
 
+// terminate() stops a Worker's JS wherever it is: here in a loop that never yields, so the microtask
+// checkpoint that hands the stage over never comes, whatever the machine's load (a loaded machine
+// once let a terminate() land in the instant between a Worker's last emit and that checkpoint).
+const spinUntilTerminated = 'for (;;) {}'
+
+test('records a Worker staged but had not handed over when terminate() lands are delivered, each once, with their times', async (t) => {
+  const server = await Receiver.start()
+  const N = 5_000
+  // 'parked': two clients in turn, so one stage is parked with records and the other owns the
+  // stage. 'nested': the last records follow one that logged from a getter, which handed the stage
+  // over in the middle of a record (the rest starts past what it handed over).
+  const body = (how: string) => `
+    const { parentPort } = require('node:worker_threads')
+    ${req}
+    const a = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 5000 })
+    const b = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 5000 })
+    const before = Date.now()
+    for (let i = 0; i < ${N}; i++) {
+      if ('${how}' === 'parked' && i % 2 === 1) b.emit('term.${how}.b', { i })
+      else a.emit('term.${how}.a', { i })
+    }
+    if ('${how}' === 'nested') {
+      a.emit('term.nested.a', { i: ${N}, get from() { b.emit('term.nested.b', { i: -1 }); return 'getter' } })
+      a.emit('term.nested.a', { i: ${N + 1} })
+    }
+    parentPort.postMessage('${how} ' + before + ' ' + Date.now())
+    ${spinUntilTerminated}
+  `
+  const bodies = { parked: body('parked'), nested: body('nested') }
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    const bodies = ${JSON.stringify(bodies)}
+    let left = 2
+    for (const how of ['parked', 'nested']) {
+      const w = new Worker(bodies[how], { eval: true })
+      w.on('message', (m) => { console.log('EMITTED ' + m); w.terminate() })
+      w.on('error', (e) => { console.error('worker error', e); process.exitCode = 1 })
+      w.on('exit', () => { if (--left === 0) process.exit(0) })
+    }
+  `,
+    60_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.status, 0, r.stderr)
+  const expected: Record<string, number[]> = {
+    'term.parked.a': Array.from({ length: N / 2 }, (_, k) => 2 * k),
+    'term.parked.b': Array.from({ length: N / 2 }, (_, k) => 2 * k + 1),
+    'term.nested.a': Array.from({ length: N + 2 }, (_, k) => k),
+    'term.nested.b': [-1],
+  }
+  const total = Object.values(expected).reduce((n, is) => n + is.length, 0)
+  await server.waitFor(total, 20_000)
+  await server.close()
+  const got: Record<string, number[]> = {}
+  for (const e of server.entries) (got[e.tag] ??= []).push(e.record.i as number)
+  for (const is of Object.values(got)) is.sort((x, y) => x - y)
+  // Exactly the set: nothing lost, nothing sent twice (the hook must not resend what was handed over).
+  t.deepEqual(got, expected, `child stderr: ${r.stderr || '(empty)'}`)
+  t.is(r.stderr, '', 'nothing to report: every record was delivered')
+  // Records stamped in JS (monotonic) and handed over at teardown are timed from the clock pair
+  // taken when the stage was tracked: each time lies within its Worker's emit loop, not later.
+  const windows = new Map([...r.stdout.matchAll(/EMITTED (\w+) (\d+) (\d+)/g)].map((m) => [m[1], [Number(m[2]), Number(m[3]) + 1]]))
+  t.is(windows.size, 2, r.stdout)
+  const outside = server.entries.filter((e) => {
+    const [from, to] = windows.get(e.tag.split('.')[1]) ?? [0, 0]
+    const time = e.time as { epoch: number; nano: number }
+    const ms = time.epoch * 1000 + time.nano / 1e6
+    return ms < from || ms > to
+  })
+  t.deepEqual(outside.slice(0, 3), [], `${outside.length} record(s) timed outside their emit loop (${JSON.stringify([...windows])})`)
+})
+
+test('records a Worker staged but had not handed over when terminate() lands count in its teardown report', async (t) => {
+  const port = await deadPort()
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    const w = new Worker(\`
+      const { parentPort } = require('node:worker_threads')
+      ${req.replace(/`/g, '\\`')}
+      const log = new FluentClient({ port: ${port}, exitFlushTimeoutMs: 200, reconnectInitialDelayMs: 50 })
+      for (let i = 0; i < 100; i++) log.emit('term.down', { i })
+      parentPort.postMessage('emitted')
+      ${spinUntilTerminated}
+    \`, { eval: true })
+    w.on('message', () => w.terminate())
+    w.on('exit', () => process.exit(0))
+  `,
+    60_000,
+  )
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stderr, /fluent-native: 100 record\(s\) not delivered before the exit deadline \(environment teardown\)\n/)
+})
+
+test("records a Worker staged when the main thread's exit closed its client are reported by the Worker's teardown", async (t) => {
+  const server = await Receiver.start()
+  const r = await node(
+    `
+    const { Worker } = require('node:worker_threads')
+    ${req} // the main thread's exit drain closes the Worker's client before the Worker is stopped
+    const w = new Worker(\`
+      const { parentPort } = require('node:worker_threads')
+      ${req.replace(/`/g, '\\`')}
+      const log = new FluentClient({ port: ${server.port}, exitFlushTimeoutMs: 1000 })
+      for (let i = 0; i < 100; i++) log.emit('term.closed', { i })
+      parentPort.postMessage('emitted')
+      ${spinUntilTerminated}
+    \`, { eval: true })
+    w.on('message', () => process.exit(0))
+  `,
+    60_000,
+  )
+  await server.close()
+  t.is(r.status, 0, r.stderr)
+  // Never handed over, so none was sent; all 100 are in the report.
+  t.is(server.entries.length, 0)
+  t.regex(r.stderr, /fluent-native: 100 record\(s\) not delivered \(environment teardown\): 0 left at the exit deadline, 100 staged but refused/)
+})
+
 test('a client made in an exit listener after the drain refuses and reports (nothing silently queued)', async (t) => {
   const port = await deadPort()
   const r = await node(`

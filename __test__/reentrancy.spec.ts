@@ -51,6 +51,26 @@ const cases: Case[] = [
     },
   },
   {
+    // The getter hands this client's staged records over in the middle of its record; switching to
+    // the other client next parks this stage, which must then hold only what came after.
+    name: 'a getter that logs on another client, which logs next',
+    unordered: true,
+    run(log, other) {
+      log.emit('outer', {
+        get b() {
+          other.emit('inner.other', { y: 'z' })
+          return 2
+        },
+      })
+      other.emit('other.next', { n: 1 })
+      return [
+        ['inner.other', { y: 'z' }],
+        ['outer', { b: 2 }],
+        ['other.next', { n: 1 }],
+      ]
+    },
+  },
+  {
     name: 'a nested toJSON that calls stats() and flush()',
     run(log) {
       log.emit('outer', {

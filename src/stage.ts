@@ -17,6 +17,13 @@
  * buffer and handed over on its own (`stageNested`), after the frames already committed here. A
  * handover requested meanwhile (stats, flush, emitRaw, close) delivers only committed frames and
  * moves `base` past them, so the record in progress keeps its place and its header offset.
+ *
+ * Terminate rule: `worker.terminate()` stops a Worker's JS anywhere, so the checkpoint handover may
+ * never come, and then only the native env cleanup hook can deliver what `emit` accepted. Each
+ * client's `marks` are, at every moment, `[start, end)` of its frames not handed over, in the buffer
+ * last passed to `track` (crates/fluent-forward-napi/src/stage_marks.rs): the buffer is tracked
+ * before its frames are marked or handed over, and a handover of it sets `start = end` natively.
+ * After a handover the marks are zeroed end first, so no moment shows a frame already handed over.
  */
 import { performance } from 'node:perf_hooks'
 import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
@@ -28,6 +35,12 @@ export interface StageSink {
   push(block: Buffer, length: number, monoNow: number): number
   /** The client's own stage buffer, made by the stage on the client's first record. */
   stage?: OwnStage
+  /** `[start, end)` in bytes of the frames not handed over, in `tracked` (see "Terminate rule"). */
+  readonly marks: Int32Array<ArrayBufferLike>
+  /** Tells the native side which buffer `marks` refer to (`monoNow`: `performance.now()`). */
+  track(buf: Buffer, monoNow: number): void
+  /** The buffer last passed to `track`. */
+  tracked?: Buffer
 }
 
 let owner: StageSink | undefined
@@ -38,6 +51,8 @@ let used = 0
 /** Records being encoded right now: 1 for an ordinary emit, more while user code logs from inside one. */
 let depth = 0
 let scheduled = false
+/** The owner's `marks`, kept equal to `[base, used)`; a spare pair while nobody owns the stage. */
+let marks: Int32Array<ArrayBufferLike> = new Int32Array(2)
 let viewOf: Buffer | undefined
 let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
 let f64: Float64Array<ArrayBufferLike> = new Float64Array(0)
@@ -91,11 +106,21 @@ function views(b: Buffer): void {
   f64 = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3)
 }
 
+/** Makes `b` the buffer the native side reads `sink`'s marks in (before any frame of it is marked). */
+function track(sink: StageSink, b: Buffer): void {
+  sink.tracked = b
+  sink.track(b, performance.now())
+}
+
 /** Hands a parked client's frames over; a buffer that grew large is replaced by a small one. */
 function handOverParked(sink: StageSink, st: OwnStage): void {
   const n = Math.min(st.used, st.buf.length)
   st.used = 0
+  if (st.buf !== sink.tracked) track(sink, st.buf)
   sink.push(st.buf, n, performance.now())
+  // Parked frames start at 0 (see claim); the push took them all (start = end natively).
+  sink.marks[1] = 0
+  sink.marks[0] = 0
   if (st.buf.length > KEEP_STAGE) Object.assign(st, newStage())
 }
 
@@ -118,6 +143,8 @@ export function handOver(): number {
   let answer = -1
   if (used > base && owner !== undefined) {
     const b = primary()
+    // The buffer may have grown during the record in progress; its committed frames were copied.
+    if (b !== owner.tracked) track(owner, b)
     // The last frame's padding may run past the buffer; the native side needs no padding after it.
     const end = Math.min(used, b.length)
     const block = base === 0 ? b : b.subarray(base, end)
@@ -126,8 +153,11 @@ export function handOver(): number {
   if (depth === 0) {
     base = 0
     used = 0
+    marks[1] = 0
+    marks[0] = 0
   } else {
     base = used
+    marks[0] = base
   }
   return answer
 }
@@ -162,6 +192,9 @@ function schedule(): void {
  */
 export function claim(next: StageSink): void {
   if (owner === next) return
+  // A handover inside the owner's last record left `base` past frames already handed over; a
+  // parked stage is handed over from 0, so hand the rest over now rather than send those again.
+  if (base > 0) handOver()
   if (owner !== undefined) {
     const st = (owner.stage ??= newStage())
     st.buf = primary()
@@ -184,6 +217,7 @@ export function claim(next: StageSink): void {
   used = mine.used
   base = 0
   owner = next
+  marks = next.marks
 }
 
 /** Drops ownership (the client closed) after handing its records over; its buffer goes. */
@@ -193,6 +227,7 @@ export function release(sink: StageSink): void {
   if (owner === sink) {
     handOver()
     owner = undefined
+    marks = new Int32Array(2)
   }
   sink.stage = undefined
 }
@@ -235,6 +270,10 @@ export function encode(tagId: number, record: unknown, sec: number, nsec: number
  */
 export function commit(length: number, now: boolean): number {
   used = (used + STAGING_HEADER + length + 7) & ~7
+  // The buffer is the owner's first, or a larger one the encoder moved the stage into.
+  const b = scratch()
+  if (b !== (owner as StageSink).tracked) track(owner as StageSink, b)
+  marks[1] = used
   if (now || used >= HANDOVER_BYTES) return handOver()
   schedule()
   return -1

@@ -7,6 +7,7 @@ mod convert;
 mod ndjson;
 mod receiver;
 mod registry;
+mod stage_marks;
 
 use convert::{
   close_report, config_from, event_to_js, stats_to_js, Code, JsBatch, JsCloseReport, JsEvent, JsExitReport,
@@ -62,10 +63,10 @@ fn push_answer(queued: u64, last: Option<Admission>) -> f64 {
 /// `performance.now()` at the handover. See `push_answer` for the result.
 #[napi(catch_unwind)]
 pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
-  let Some(client) = registry::get(id) else {
+  let Some(block) = buf.get(..len as usize) else {
     return -1.0;
   };
-  let Some(block) = buf.get(..len as usize) else {
+  let Some(client) = registry::handing_over(id, block) else {
     return -1.0;
   };
   match client.push_staged(block, Anchor::now(mono_now)) {
@@ -74,6 +75,16 @@ pub fn push_staged(id: u32, buf: &[u8], len: u32, mono_now: f64) -> f64 {
       client.report(e);
       -1.0
     }
+  }
+}
+
+/// Tells the exit path where client `id` stages (see `stage_marks`): its stage buffer and `marks`,
+/// two Int32 that JS keeps at `[start, end)` of the frames it has not handed over. `monoNow` is
+/// `performance.now()`. Called for a client's first buffer and whenever it is replaced.
+#[napi(catch_unwind)]
+pub fn track_stage(id: u32, stage: Buffer, marks: Buffer, mono_now: f64) {
+  if let Some(m) = stage_marks::StageMarks::new(stage, marks, mono_now) {
+    registry::track_stage(id, m);
   }
 }
 

@@ -8,6 +8,7 @@
 //! collected while they still held records (their drain is waited for and reported at exit).
 
 use crate::convert::{close_report, JsExitReport};
+use crate::stage_marks::StageMarks;
 use fluent_forward::client::DROP_DRAIN;
 use fluent_forward::Client;
 use napi::Env;
@@ -20,6 +21,8 @@ struct Entry {
   client: Arc<Client>,
   /// `exitFlushTimeoutMs` of this client.
   exit: Duration,
+  /// Where its JS stage is, for the env cleanup hook (see `stage_marks`).
+  stage: Option<StageMarks>,
 }
 
 thread_local! {
@@ -45,7 +48,11 @@ pub fn add(client: Arc<Client>, exit: Duration) -> u32 {
   }
   CLIENTS.with(|c| {
     let mut c = c.borrow_mut();
-    let entry = Some(Entry { client, exit });
+    let entry = Some(Entry {
+      client,
+      exit,
+      stage: None,
+    });
     match c.iter().position(Option::is_none) {
       Some(free) => {
         c[free] = entry;
@@ -64,6 +71,49 @@ pub fn get(id: u32) -> Option<Arc<Client>> {
     c.borrow()
       .get(id as usize)
       .and_then(|e| e.as_ref().map(|e| e.client.clone()))
+  })
+}
+
+/// Client `id`'s stage buffer is now the one `marks` describes.
+pub fn track_stage(id: u32, marks: StageMarks) {
+  CLIENTS.with(|c| {
+    if let Some(Some(e)) = c.borrow_mut().get_mut(id as usize) {
+      e.stage = Some(marks);
+    }
+  })
+}
+
+/// Client `id`, about to be handed `block`: if the block is from its stage, the env cleanup hook
+/// must not hand it over again.
+pub fn handing_over(id: u32, block: &[u8]) -> Option<Arc<Client>> {
+  CLIENTS.with(|c| {
+    let mut c = c.borrow_mut();
+    let e = c.get_mut(id as usize)?.as_mut()?;
+    if let Some(stage) = e.stage.as_mut() {
+      stage.handing_over(block);
+    }
+    Some(e.client.clone())
+  })
+}
+
+/// Hands over, for every client of this thread, what its JS stage still holds: for the env cleanup
+/// hook, when no JS can run and `terminate()` may have stopped it before its microtask checkpoint.
+/// Returns the records that could not be queued (a client already closed, a full buffer), which
+/// nobody else will report.
+fn hand_over_staged() -> u64 {
+  CLIENTS.with(|c| {
+    let mut c = c.borrow_mut();
+    let mut refused = 0;
+    for e in c.iter_mut().flatten() {
+      let Some((block, anchor)) = e.stage.as_mut().and_then(StageMarks::take) else {
+        continue;
+      };
+      refused += match e.client.push_staged(block, anchor) {
+        Ok(pushed) => pushed.refused,
+        Err(_) => fluent_forward::staging::frames(block, anchor).count() as u64,
+      };
+    }
+    refused
   })
 }
 
@@ -157,19 +207,31 @@ pub fn close_all(all_threads: bool) -> Vec<JsExitReport> {
 }
 
 /// Env teardown (a Worker's `terminate()`, or the end of a thread whose `'exit'` handler did not
-/// run): drain like `close_all`. JS can no longer run here, so what is left goes to stderr, once.
+/// run): hand over what the JS stages still hold, then drain like `close_all`. JS can no longer run
+/// here, so what is left goes to stderr, once.
 pub fn install_cleanup_hook(env: &Env) {
   if HOOKED.with(|h| h.replace(true)) {
     return;
   }
   let _ = env.add_env_cleanup_hook((), |_| {
-    let lost: f64 = close_all(false).iter().map(|r| r.pending).sum();
-    if lost > 0.0 {
-      let _ = writeln!(
-        std::io::stderr(),
-        "fluent-native: {lost} record(s) not delivered before the exit deadline (environment teardown)"
-      );
-    }
+    let refused = hand_over_staged();
+    let pending = close_all(false).iter().map(|r| r.pending).sum::<f64>() as u64;
+    let mut err = std::io::stderr();
+    let _ = if refused > 0 {
+      // The main thread's exit closed this Worker's clients before their stage was handed over.
+      writeln!(
+        err,
+        "fluent-native: {} record(s) not delivered (environment teardown): {pending} left at the exit deadline, {refused} staged but refused (client already closed, or buffer full)",
+        pending + refused
+      )
+    } else if pending > 0 {
+      writeln!(
+        err,
+        "fluent-native: {pending} record(s) not delivered before the exit deadline (environment teardown)"
+      )
+    } else {
+      Ok(())
+    };
   });
 }
 

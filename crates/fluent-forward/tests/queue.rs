@@ -43,6 +43,10 @@ fn bad_staged_frames_are_dropped_counted_and_reported_once() {
   write_frame(&mut block, tag, at(), &good);
   let pushed = client.push_staged(&block, Anchor::now(0.0)).unwrap();
   assert_eq!(pushed.last, Some(Admission::Accepted));
+  assert_eq!(
+    pushed.refused, 2,
+    "the block's own count of what it could not queue"
+  );
   let s = client.stats();
   assert_eq!((s.emitted, s.dropped), (3, 2));
   assert_eq!(pushed.queued_bytes, s.queued_bytes);
@@ -69,6 +73,7 @@ fn bad_staged_frames_are_dropped_counted_and_reported_once() {
   block.truncate(cut);
   let pushed = client.push_staged(&block, Anchor::now(0.0)).unwrap();
   assert_eq!(pushed.last, Some(Admission::Dropped));
+  assert_eq!(pushed.refused, 1);
   assert_eq!((client.stats().emitted, client.stats().dropped), (6, 4));
   let errs = internal_errors(&log);
   assert_eq!(errs.len(), 3, "{errs:?}");
@@ -88,6 +93,25 @@ fn bad_staged_frames_are_dropped_counted_and_reported_once() {
     assert!(internal_errors(&log)[3].1.contains("truncated"));
   }
   close_and_wait(&client, Duration::from_millis(200));
+}
+
+/// A block handed over after the close (a Worker's env teardown finding records JS staged but never
+/// handed over, after the main thread's exit closed the client): nothing is queued, and the answer
+/// says how many, since no JS is left to hear the event.
+#[test]
+fn a_block_after_the_close_counts_every_frame_refused() {
+  let client = Client::start(fast_config(tcp(refused_port())), EventLog::new().sink()).unwrap();
+  let tag = client.tag_id("late").unwrap();
+  let mut block = Vec::new();
+  write_frame(&mut block, tag, at(), &record(1, 10));
+  assert_eq!(client.push_staged(&block, Anchor::now(0.0)).unwrap().refused, 0);
+  close_and_wait(&client, Duration::from_millis(200));
+  let mut block = Vec::new();
+  for i in 0..3 {
+    write_frame(&mut block, tag, at(), &record(i, 10));
+  }
+  let pushed = client.push_staged(&block, Anchor::now(0.0)).unwrap();
+  assert_eq!((pushed.last, pushed.refused), (Some(Admission::Closed), 3));
 }
 
 /// REVIEW #11: with nothing listening, `dropOldest` discards the records a flush waits for. That

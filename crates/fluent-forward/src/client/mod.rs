@@ -52,6 +52,10 @@ pub struct StagedPush {
   pub queued_bytes: u64,
   /// What happened to the block's last record (`None` for an empty block).
   pub last: Option<Admission>,
+  /// Frames of the block that were not queued: refused (overflow policy, closed client) or failed
+  /// their checks. For a handover no JS can hear about any more (a Worker's env teardown), which
+  /// must report these itself.
+  pub refused: u64,
 }
 
 impl Client {

@@ -24,6 +24,7 @@ impl Client {
     let mut bad: Option<(usize, String)> = None;
     let mut bad_count = 0u64;
     let mut last = None;
+    let mut not_queued = 0u64;
     let queued = {
       let mut q = self.shared.queue.lock();
       let before = q.unreported_drops;
@@ -64,6 +65,7 @@ impl Client {
           Pushed::Dropped => Admission::Dropped,
           Pushed::Closed => Admission::Closed,
         });
+        not_queued += u64::from(last != Some(Admission::Accepted));
       }
       q.refused += bad_count;
       wake |= before == 0 && q.unreported_drops > 0;
@@ -86,6 +88,7 @@ impl Client {
     Ok(StagedPush {
       queued_bytes: queued as u64,
       last,
+      refused: not_queued + bad_count,
     })
   }
 }
