@@ -3,7 +3,7 @@
  * leaves batching, framing, compression, acks, retries and reconnects to the native writer thread.
  */
 import { EventEmitter } from 'node:events'
-import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, pushStaged, STAGING_NOW, trackStage } from '../binding.js'
+import { ENTRY_OVERHEAD_EVENT_TIME, ENTRY_OVERHEAD_INTEGER_TIME, NativeClient, STAGING_NOW } from '../binding.js'
 import type { JsEvent, JsExitReport } from '../binding.js'
 import { Delivered, FailedBatch } from './batch.js'
 import type { BatchReason } from './batch.js'
@@ -22,7 +22,7 @@ import type { Logger, LoggerOptions } from './logger.js'
 import { renderMetrics } from './metrics.js'
 import type { Labels } from './metrics.js'
 import { checkCallOptions, checkClientOptions, defaultOf } from './options.js'
-import { claim, commit, encode, handOver, nested, release, stageNested } from './stage.js'
+import { claim, commit, encode, handOver, nativeSink, nested, release, stageNested } from './stage.js'
 import type { StageSink } from './stage.js'
 import { split, splitTime } from './time.js'
 import { DrainWatch } from './drain.js'
@@ -140,17 +140,7 @@ export class FluentClient extends EventEmitter {
       throw fromNative(e, 'ERR_FLUENT_CONFIG')
     }
     const id = this.#native.id
-    // The stage's marks live in a Buffer the native side holds, for a Worker's terminate() (stage.ts).
-    const marks = Buffer.alloc(8)
-    this.#sink = {
-      push: (block, length, monoNow) => {
-        const answer = pushStaged(id, block, length, monoNow)
-        if (answer >= 0) this.#estimate = Math.floor(answer / 2)
-        return answer
-      },
-      marks: new Int32Array(marks.buffer, marks.byteOffset, 2),
-      track: (stage, monoNow) => trackStage(id, stage, marks, monoNow),
-    }
+    this.#sink = nativeSink(id, (bytes) => (this.#estimate = bytes))
     // The registry holds the handle weakly; the client holds it strongly, so it lives as long as
     // the client does.
     this.#exitHandle = {

@@ -26,7 +26,7 @@
  * After a handover the marks are zeroed end first, so no moment shows a frame already handed over.
  */
 import { performance } from 'node:perf_hooks'
-import { HANDOVER_BYTES, STAGING_HEADER, STAGING_NOW } from '../binding.js'
+import { HANDOVER_BYTES, pushStaged, STAGING_HEADER, STAGING_NOW, trackStage } from '../binding.js'
 import { encodeRecord, encodeSpliced, enterSide, leaveSide, primary, primaryView, scratch, resetSides, spliced, usePrimary } from './encoder.js'
 
 /** Where a stage's block goes: one per client, private to it. */
@@ -41,6 +41,24 @@ export interface StageSink {
   track(buf: Buffer, monoNow: number): void
   /** The buffer last passed to `track`. */
   tracked?: Buffer
+}
+
+/**
+ * The sink of native client `id`: blocks go to `pushStaged`, whose answer also gives the bytes
+ * buffered (`onBuffered`, the client's estimate for `emit`'s answer). The marks live in a Buffer the
+ * native side holds, for a Worker's terminate() (see "Terminate rule").
+ */
+export function nativeSink(id: number, onBuffered: (bytes: number) => void): StageSink {
+  const marks = Buffer.alloc(8)
+  return {
+    push: (block, length, monoNow) => {
+      const answer = pushStaged(id, block, length, monoNow)
+      if (answer >= 0) onBuffered(Math.floor(answer / 2))
+      return answer
+    },
+    marks: new Int32Array(marks.buffer, marks.byteOffset, 2),
+    track: (stage, monoNow) => trackStage(id, stage, marks, monoNow),
+  }
 }
 
 let owner: StageSink | undefined
