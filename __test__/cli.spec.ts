@@ -88,7 +88,7 @@ test('cat: an unreachable server exits 3 after --retry-limit; bad flags exit 2; 
   const res = await run(['cat', '-p', String(port), '--retry-limit', '1', 'x'], '{"a":1}\n')
   t.is(res.code, 3)
   t.regex(res.stderr, new RegExp(`cannot reach 127.0.0.1:${port}`))
-  for (const args of [['cat'], ['cat', '--port', 'x', 't'], ['cat', '--bogus', 't'], ['nope'], ['receive', '--port', '99999'], ['bench', '--shape', 'huge']]) {
+  for (const args of [['cat'], ['cat', '--port', 'x', 't'], ['cat', '--bogus', 't'], ['nope'], ['receive', '--port', '99999'], ['bench', '--shape', 'huge'], ['bench', '--shape', 'toString']]) {
     const bad = await run(args, '')
     t.is(bad.code, 2, args.join(' '))
     t.regex(bad.stderr, /^fluent-native /, args.join(' '))

@@ -57,7 +57,7 @@ export async function bench(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`bench: unexpected argument "${positionals[0]}"`)
   const shape = ((v.shape as string | undefined) ?? 'small') as Shape
-  if (!(shape in SHAPES)) throw new UsageError(`bench: --shape must be small, medium or large, got "${shape}"`)
+  if (!Object.hasOwn(SHAPES, shape)) throw new UsageError(`bench: --shape must be small, medium or large, got "${shape}"`)
   if (v.records !== undefined && v.duration !== undefined) throw new UsageError('bench: --records and --duration exclude each other')
   const duration = integer('bench', 'duration', v.duration, 1, 3600)
   const records = duration === undefined ? (integer('bench', 'records', v.records, 1, 1e10) ?? 1_000_000) : Infinity
