@@ -228,7 +228,12 @@ function notesFrom(out: ChildOutcome, info: ContenderInfo): string[] {
   if (f && f.connections > 1 && info.kind !== 'idle') notes.push(`${f.connections} connections (reconnects?)`)
   const c = out.result?.client
   if (c?.report && (c.report.dropped > 0 || c.report.pending > 0)) {
-    notes.push(`close() reported dropped ${c.report.dropped}, pending ${c.report.pending}`)
+    // fluent-native counts each refused emit() in its report's `dropped` too (emitted + refused =
+    // sent + dropped + ...), and the bench offers each refused record again until it is taken, so
+    // there `dropped` can be refused offers only, not records lost: say which.
+    const offers = c.backpressureWaits !== undefined && c.report.refused === c.report.dropped
+    const what = offers ? ': refused offers, each record offered again (see the delivery check), not losses' : ''
+    notes.push(`close() reported dropped ${c.report.dropped}, pending ${c.report.pending}${what}`)
   }
   if (c?.refused > 0) {
     const retried = c.backpressureWaits !== undefined ? `, offered again after ${c.backpressureWaits} 1-ms waits (backpressure)` : ''

@@ -18,6 +18,20 @@ export interface SinkStats {
   errors: number
 }
 
+/**
+ * The bench sink's `--max-request-bytes`: 2^30, the most fluent-sink accepts (MAX_LIMIT_BYTES), not
+ * its default (Fluent Bit's 6,144,000), so that every contender is compared on the same receiver and
+ * every record is counted. Measured with a proxy in front of the sink that records each request's
+ * length (1,000,000 events per throughput run, 2 shared cores): fluent-logger's PackedForward sends
+ * all it queued while its previous write was in flight as one request, so its requests grow through
+ * a burst: up to 436 MB for large records (with acks 371 MB; CompressedPackedForward 140 MB on the
+ * wire), 15.5 MB for medium ones; @fluent-org/logger sends each event-loop turn's records (10,000)
+ * as one request, 10.9 MB for large records (8.2 MB gzipped). fluent-native's stay under 0.53 MB.
+ * How large fluent-logger's get depends on how fast the sink reads, so only the ceiling is safe.
+ * The sink allocates as bytes arrive, so the limit costs nothing for smaller requests.
+ */
+export const SINK_MAX_REQUEST_BYTES = 2 ** 30
+
 export function sinkBinary(root: string): string {
   return process.env.FLUENT_SINK ?? join(root, 'target', 'release', 'fluent-sink')
 }
@@ -45,7 +59,7 @@ export class Sink {
     if (!existsSync(bin)) {
       throw new Error(`${bin} not found: build it with \`cargo build --release -p fluent-sink\` (npm run build:sink)`)
     }
-    const args = ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads)]
+    const args = ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads), '--max-request-bytes', String(SINK_MAX_REQUEST_BYTES)]
     if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key)
     const proc = spawn(bin, args, {
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -2,14 +2,17 @@
 
 use std::path::PathBuf;
 
+use crate::limits::{inflated_limit_for, Limits, MAX_LIMIT_BYTES};
 use crate::server::Endpoint;
 
 pub const USAGE: &str =
   "usage: fluent-sink [--host 127.0.0.1] [--port 0] [--unix PATH] [--print] [--threads N]
-                   [--tls-cert PEM --tls-key PEM]
+                   [--tls-cert PEM --tls-key PEM] [--max-request-bytes N]
 
 Receives the Fluentd Forward protocol and decodes every event.
 With --tls-cert/--tls-key, connections are TLS (1.2 or 1.3), decoded the same way.
+--max-request-bytes: a longer request closes its connection (default 6144000, Fluent Bit's
+buffer_max_size; 1024..1073741824); a gzip or zstd request may inflate to 4x it (at most 1073741824).
 Prints `LISTENING <port>` (or `LISTENING unix:<path>`) once ready.
 stdin commands: stats | reset | wait <N> <timeoutMs> | quit   (stdin EOF also exits)";
 
@@ -20,6 +23,7 @@ pub struct Config {
   pub threads: usize,
   /// PEM certificate chain and private key: the listener speaks TLS.
   pub tls: Option<(PathBuf, PathBuf)>,
+  pub limits: Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
   let mut threads: usize = 1;
   let mut tls_cert: Option<PathBuf> = None;
   let mut tls_key: Option<PathBuf> = None;
+  let mut limits = Limits::default();
   let mut args = args.into_iter();
   while let Some(arg) = args.next() {
     // Both `--port 5` and `--port=5`.
@@ -67,6 +72,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
       }
       "--tls-cert" => tls_cert = Some(PathBuf::from(val("--tls-cert")?)),
       "--tls-key" => tls_key = Some(PathBuf::from(val("--tls-key")?)),
+      "--max-request-bytes" => {
+        let range = || format!("--max-request-bytes must be in 1024..{MAX_LIMIT_BYTES}");
+        let n: usize = val("--max-request-bytes")?.parse().map_err(|_| range())?;
+        if !(1024..=MAX_LIMIT_BYTES).contains(&n) {
+          return Err(range());
+        }
+        // Scaled as the defaults are, so a larger request may still inflate as much as before.
+        limits.max_request_bytes = n;
+        limits.max_inflated_bytes = inflated_limit_for(n);
+      }
       "--print" if inline.is_none() => print = true,
       "-h" | "--help" => return Ok(Parsed::Help),
       _ => return Err(format!("unknown argument: {arg}")),
@@ -86,6 +101,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
     print,
     threads,
     tls,
+    limits,
   }))
 }
 
@@ -108,7 +124,8 @@ mod tests {
         },
         print: false,
         threads: 1,
-        tls: None
+        tls: None,
+        limits: Limits::default()
       }))
     );
     assert_eq!(
@@ -120,7 +137,8 @@ mod tests {
         },
         print: true,
         threads: 2,
-        tls: None
+        tls: None,
+        limits: Limits::default()
       }))
     );
     assert_eq!(
@@ -129,7 +147,8 @@ mod tests {
         endpoint: Endpoint::Unix("/tmp/s.sock".into()),
         print: false,
         threads: 1,
-        tls: None
+        tls: None,
+        limits: Limits::default()
       }))
     );
     assert_eq!(
@@ -141,10 +160,43 @@ mod tests {
         },
         print: false,
         threads: 1,
-        tls: Some(("c.pem".into(), "k.pem".into()))
+        tls: Some(("c.pem".into(), "k.pem".into())),
+        limits: Limits::default()
       }))
     );
     assert_eq!(p(&["--help"]), Ok(Parsed::Help));
+  }
+
+  fn limits_of(args: &[&str]) -> Limits {
+    match p(args) {
+      Ok(Parsed::Run(c)) => c.limits,
+      other => panic!("{args:?}: {other:?}"),
+    }
+  }
+
+  #[test]
+  fn max_request_bytes() {
+    // Left alone, Fluent Bit's default and 4x it for inflating.
+    assert_eq!(limits_of(&[]).max_request_bytes, 6_144_000);
+    assert_eq!(limits_of(&[]).max_inflated_bytes, 24_576_000);
+    assert_eq!(
+      limits_of(&["--max-request-bytes", "67108864"]),
+      Limits {
+        max_request_bytes: 64 << 20,
+        max_inflated_bytes: 256 << 20,
+        ..Limits::default()
+      }
+    );
+    let l = limits_of(&["--max-request-bytes=1024"]);
+    assert_eq!((l.max_request_bytes, l.max_inflated_bytes), (1024, 4096));
+    // At the top, the inflate limit is capped at the same bound rather than 4 GiB.
+    let l = limits_of(&["--max-request-bytes", "1073741824"]);
+    assert_eq!((l.max_request_bytes, l.max_inflated_bytes), (1 << 30, 1 << 30));
+    let l = limits_of(&["--max-request-bytes", "300000000"]);
+    assert_eq!(
+      (l.max_request_bytes, l.max_inflated_bytes),
+      (300_000_000, 1 << 30)
+    );
   }
 
   #[test]
@@ -156,5 +208,10 @@ mod tests {
     assert!(p(&["extra"]).is_err());
     assert!(p(&["--tls-cert", "c.pem"]).is_err());
     assert!(p(&["--tls-key", "k.pem"]).is_err());
+    assert!(p(&["--max-request-bytes"]).is_err());
+    assert!(p(&["--max-request-bytes", "1023"]).is_err());
+    assert!(p(&["--max-request-bytes", "1073741825"]).is_err());
+    assert!(p(&["--max-request-bytes", "-1"]).is_err());
+    assert!(p(&["--max-request-bytes", "64MiB"]).is_err());
   }
 }

@@ -6,13 +6,24 @@ use std::time::Duration;
 /// Fluent Bit's in_forward `buffer_max_size`: the largest request it accepts.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 6_144_000;
 /// Four times a request: room for gzip's usual 4-10x on text without letting a bomb through.
-pub const DEFAULT_MAX_INFLATED_BYTES: usize = 4 * DEFAULT_MAX_REQUEST_BYTES;
+pub const DEFAULT_MAX_INFLATED_BYTES: usize = inflated_limit_for(DEFAULT_MAX_REQUEST_BYTES);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upper bound for the two byte limits: offsets inside a batch handed to JS are u32.
 pub const MAX_LIMIT_BYTES: usize = 1 << 30;
+
+/// The inflate limit that goes with a request limit when only the latter is given: the default's
+/// ratio (4x), capped at [`MAX_LIMIT_BYTES`].
+pub const fn inflated_limit_for(max_request_bytes: usize) -> usize {
+  let n = max_request_bytes.saturating_mul(4);
+  if n > MAX_LIMIT_BYTES {
+    MAX_LIMIT_BYTES
+  } else {
+    n
+  }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

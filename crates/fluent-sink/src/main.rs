@@ -74,7 +74,7 @@ fn main() -> ExitCode {
       // the process alive.
       std::process::exit(0);
     });
-    server::serve_with(listener, stats, config.print, acceptor).await;
+    server::serve_with(listener, stats, config.print, acceptor, config.limits).await;
     ExitCode::SUCCESS
   })
 }

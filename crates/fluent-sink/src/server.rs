@@ -178,18 +178,25 @@ where
 
 /// Accepts connections forever, each served by its own task.
 pub async fn serve(listener: Listener, stats: Arc<Stats>, print: bool) {
-  serve_with(listener, stats, print, None).await
+  serve_with(listener, stats, print, None, Limits::default()).await
 }
 
-/// As [`serve`]; with an acceptor, every connection is TLS and is decoded after the handshake.
-pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls: Option<TlsAcceptor>) {
+/// As [`serve`], within `limits`; with an acceptor, every connection is TLS and is decoded after the
+/// handshake.
+pub async fn serve_with(
+  listener: Listener,
+  stats: Arc<Stats>,
+  print: bool,
+  tls: Option<TlsAcceptor>,
+  limits: Limits,
+) {
   if print {
     let serving = Serving {
       make_sink: JsonSink::default,
       ack: true,
       tls,
       security: None,
-      limits: Limits::default(),
+      limits,
     };
     serve_sinks(listener, stats, serving).await
   } else {
@@ -198,7 +205,7 @@ pub async fn serve_with(listener: Listener, stats: Arc<Stats>, print: bool, tls:
       ack: true,
       tls,
       security: None,
-      limits: Limits::default(),
+      limits,
     };
     serve_sinks(listener, stats, serving).await
   }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fluent_sink::limits::Limits;
 use fluent_sink::server::{serve_with, Endpoint, Listener};
 use fluent_sink::stats::Stats;
 use fluent_sink::tls::acceptor_from_files;
@@ -57,7 +58,13 @@ async fn tls13_connection_is_decoded_and_acked() {
     .parse()
     .unwrap();
   let stats = Arc::new(Stats::default());
-  let server = tokio::spawn(serve_with(listener, stats.clone(), false, Some(acceptor)));
+  let server = tokio::spawn(serve_with(
+    listener,
+    stats.clone(),
+    false,
+    Some(acceptor),
+    Limits::default(),
+  ));
 
   let mut roots = RootCertStore::empty();
   for c in CertificateDer::pem_file_iter(fixture("ca.pem")).unwrap() {
