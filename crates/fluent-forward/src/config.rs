@@ -248,7 +248,7 @@ pub struct Config {
   /// Where `Resolve::All` entries look their names up: `None` is the system's resolver
   /// (`getaddrinfo`). Set by tests to script membership changes.
   #[doc(hidden)]
-  pub lookup: Option<crate::discovery::Lookup>,
+  pub lookup: Option<crate::lookup::Lookup>,
   /// Keep what leaves the pipeline undelivered (dropped, rejected, left at close) for the embedding's
   /// failure handler, as bytes, instead of only counting it.
   pub keep_undelivered: bool,

@@ -11,10 +11,11 @@
 
 use crate::config::{Config, Resolve, Server, Target};
 use crate::error::Error;
+pub use crate::lookup::{Lookup, LookupFn};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,37 +28,6 @@ pub const MIN_EVERY: Duration = Duration::from_millis(100);
 /// doubles with each early lookup in a row (up to the TTL), so that a member that stays down while
 /// still listed (an outage, not a move) does not cost a query a second for as long as it lasts.
 pub const EARLY: Duration = Duration::from_secs(1);
-
-/// Looks a host name up: its addresses with `port`, or why not. Blocking (it runs on tokio's
-/// blocking pool).
-#[derive(Clone)]
-pub struct Lookup(pub Arc<LookupFn>);
-
-pub type LookupFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
-
-impl std::fmt::Debug for Lookup {
-  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    f.write_str("Lookup(..)")
-  }
-}
-
-impl Lookup {
-  /// The system resolver: `/etc/hosts`, `/etc/resolv.conf` and the search domains, as every other
-  /// program on the machine (or in the pod) resolves names.
-  pub fn system() -> Self {
-    Lookup(Arc::new(|host: &str, port: u16| {
-      let found = (host, port).to_socket_addrs().map_err(|e| {
-        let why = e.to_string();
-        let why = why
-          .strip_prefix("failed to lookup address information: ")
-          .unwrap_or(&why)
-          .to_string();
-        io::Error::new(io::ErrorKind::NotFound, format!("{host} not found ({why})"))
-      })?;
-      Ok(found.collect())
-    }))
-  }
-}
 
 /// Where each server of `Config::fleet` goes: entries without `Resolve::All` are one fixed member
 /// each, in the first slots (in fleet order); `Resolve::All` entries share the remaining slots, up

@@ -59,7 +59,7 @@ pub enum Error {
   Server { address: String, error: Box<Error> },
   /// The durable spool (`spool` option): a slot held by another process, a full or failing disk,
   /// damage found on replay. Its code is the spool's own (`SPOOL_LOCKED`, `SPOOL_IO`, ...).
-  Spool(crate::spool::SpoolError),
+  Spool(crate::spool::error::SpoolError),
 }
 
 impl Error {
@@ -196,7 +196,7 @@ impl fmt::Display for Error {
         other => write!(f, "{address}: {other}"),
       },
       // The OS error by its errno name, as connection errors are (no `(os error 30)`).
-      Error::Spool(crate::spool::SpoolError::Io { op, path, source }) => {
+      Error::Spool(crate::spool::error::SpoolError::Io { op, path, source }) => {
         write!(f, "spool: cannot {op} {}: {}", path.display(), describe_io(source))
       }
       Error::Spool(e) => write!(f, "{e}"),
@@ -278,12 +278,12 @@ mod tests {
       Error::Connect(os(111)).at("127.0.0.1:24224"),
       Error::Io(os(104)).at("/run/fluent.sock"),
       Error::Timeout("write").at("[::1]:24224"),
-      Error::Spool(crate::spool::SpoolError::Io {
+      Error::Spool(crate::spool::error::SpoolError::Io {
         op: "create slot dir",
         path: "/ro/spool/slot-0".into(),
         source: os(30),
       }),
-      Error::Spool(crate::spool::SpoolError::Locked {
+      Error::Spool(crate::spool::error::SpoolError::Locked {
         slot: "/var/spool/app/api".into(),
         holder: Some(4242),
       }),

@@ -18,6 +18,7 @@ mod fleet;
 mod framer;
 mod heartbeat;
 mod link;
+pub mod lookup;
 pub mod ndjson;
 pub mod options;
 mod prefetch;
@@ -42,9 +43,9 @@ pub use config::{
   Breaker, Compression, Config, Heartbeat, Mode, Overflow, Resolve, Secret, Security, Server, SpoolConfig,
   Target, TlsConfig, TlsVersion,
 };
-pub use discovery::Lookup;
 pub use error::Error;
 pub use event::{Event, EventSink, Reason};
+pub use lookup::Lookup;
 pub use shared::{CloseReport, FlushOutcome};
 pub use spool_view::SpoolView;
 pub use stats::{ServerStats, Stats};

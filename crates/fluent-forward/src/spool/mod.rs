@@ -8,7 +8,7 @@
 //! them is settled.
 
 mod batch;
-mod error;
+pub(crate) mod error;
 mod format;
 mod ledger;
 mod leftover;
