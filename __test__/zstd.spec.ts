@@ -2,7 +2,7 @@
 // bundled FluentReceiver with and without acks, and its form on the wire. @fluent-org/logger's
 // FluentServer cannot be the peer here: it takes any `compressed` other than "gzip" for plain
 // PackedForward and reads the zstd frame as entries. Node 20 has no zstd decoder, so the frame itself
-// is checked against the `zstd` crate's decoder on the Rust side (crates/fluent-forward/tests/writer.rs).
+// is checked against the `zstd` crate's decoder on the Rust side (crates/fluent-forward/tests/writer/modes.rs).
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
