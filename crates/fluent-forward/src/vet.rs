@@ -3,9 +3,10 @@
 //! tested for it; this walk makes a bug there cost the bad record alone (dropped, counted and
 //! reported) instead of the whole batch the server would refuse to decode. It runs on the writer
 //! thread, once per batch, so the JS thread does not pay for it. It checks structure, not UTF-8:
-//! servers decode a batch whatever its strings hold, the encoder's strings come from `utf8Write`
-//! (which writes lone surrogates as U+FFFD) and `emitRaw` records were checked in full when they
-//! came in. In a service logging one record per request (bench/service.ts's logger, 8,000
+//! servers decode a batch whatever its strings hold, and every way into the queue already yields
+//! UTF-8: the encoder's strings come from `utf8Write` (lone surrogates become U+FFFD), NDJSON lines
+//! are parsed by serde_json (which refuses bad UTF-8) or sent raw through `from_utf8_lossy`, and
+//! `emitRaw` records and entries given back by a failure handler are checked in full on entry. In a service logging one record per request (bench/service.ts's logger, 8,000
 //! requests/s, perf at 5 kHz) `from_utf8` alone was 72 of the writer thread's 253 samples.
 
 use crate::codec::validate::{object_structure_len, structure_len};
