@@ -35,6 +35,7 @@ import { median, runTasks } from './cputasks.ts'
 import { Sink } from './sink.ts'
 import { SHAPES } from '../src/cli/shapes.js'
 import type { Shape } from '../src/cli/shapes.js'
+import { BOUND, MSG, perCall } from './logger-record.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -47,25 +48,6 @@ const MAX = 4 << 20
 const SHAPE_NAMES = Object.keys(SHAPES) as Shape[]
 const GROUPS = [...SHAPE_NAMES, 'logger'] as const
 
-const BOUND = {
-  service: 'checkout-api',
-  version: '1.4.2',
-  env: 'production',
-  host: 'ip-10-0-3-17',
-  region: 'eu-west-1',
-  pid: 4242,
-  user: 'u123',
-  ok: true,
-  method: 'POST',
-  path: '/api/v1/orders',
-  requestId: 'req-7f3c9a1e-2b4d',
-  ip: '203.0.113.42',
-  ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-  ctx: { tenant: 'acme', plan: 'pro', shard: 7, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
-  tags: ['orders', 'payments', 'eu', 'canary'],
-}
-const MSG = 'request completed'
-const perCall = (i: number) => ({ n: i, status: 200, latencyMs: 12.75, bytes: 18234, cached: false })
 
 /** Net ns per call of each group's task, and the build-only ns, from one process. */
 interface ChildResult {

@@ -33,6 +33,7 @@ import pino from 'pino'
 import { FluentClient } from '../index.js'
 import { median, runTasks } from './cputasks.ts'
 import { Sink } from './sink.ts'
+import { BOUND, MSG, perCall } from './logger-record.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -40,30 +41,10 @@ const ROUNDS = Number(process.env.LOGGER_ROUNDS ?? 7)
 /** Each task's loop is sized to run about this long: schedstat advances in scheduler ticks (ms). */
 const TASK_MS = Number(process.env.LOGGER_TASK_MS ?? 250)
 
-/** The 15 bound fields (the medium record's context, plus version and env). */
-const BOUND = {
-  service: 'checkout-api',
-  version: '1.4.2',
-  env: 'production',
-  host: 'ip-10-0-3-17',
-  region: 'eu-west-1',
-  pid: 4242,
-  user: 'u123',
-  ok: true,
-  method: 'POST',
-  path: '/api/v1/orders',
-  requestId: 'req-7f3c9a1e-2b4d',
-  ip: '203.0.113.42',
-  ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-  ctx: { tenant: 'acme', plan: 'pro', shard: 7, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
-  tags: ['orders', 'payments', 'eu', 'canary'],
-}
-const MSG = 'request completed'
 /** The small record of src/cli/shapes.ts through a logger with no bound fields. */
 const SMALL_MSG = 'hello world'
 const smallFields = (i: number) => ({ n: i, user: 'u123', ok: true })
 const smallWhole = (i: number) => ({ level: 'info', msg: SMALL_MSG, n: i, user: 'u123', ok: true })
-const perCall = (i: number) => ({ n: i, status: 200, latencyMs: 12.75, bytes: 18234, cached: false })
 /** The whole record, built fresh as an application without a logger would. */
 const whole = (i: number) => ({
   level: 'info',
