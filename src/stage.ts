@@ -69,8 +69,10 @@ let used = 0
 /** Records being encoded right now: 1 for an ordinary emit, more while user code logs from inside one. */
 let depth = 0
 let scheduled = false
-/** The owner's `marks`, kept equal to `[base, used)`; a spare pair while nobody owns the stage. */
-let marks: Int32Array<ArrayBufferLike> = new Int32Array(2)
+/** Marks no native side reads: the stage's while nobody owns it. */
+const SPARE_MARKS = new Int32Array(2)
+/** The owner's `marks`, kept equal to `[base, used)`. */
+let marks: Int32Array<ArrayBufferLike> = SPARE_MARKS
 let viewOf: Buffer | undefined
 let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0)
 let f64: Float64Array<ArrayBufferLike> = new Float64Array(0)
@@ -124,6 +126,12 @@ function views(b: Buffer): void {
   f64 = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3)
 }
 
+/** Empties marks after their frames were handed over: end first, so no moment shows a frame twice. */
+function clearMarks(m: Int32Array<ArrayBufferLike>): void {
+  m[1] = 0
+  m[0] = 0
+}
+
 /** Makes `b` the buffer the native side reads `sink`'s marks in (before any frame of it is marked). */
 function track(sink: StageSink, b: Buffer): void {
   sink.tracked = b
@@ -137,8 +145,7 @@ function handOverParked(sink: StageSink, st: OwnStage): void {
   if (st.buf !== sink.tracked) track(sink, st.buf)
   sink.push(st.buf, n, performance.now())
   // Parked frames start at 0 (see claim); the push took them all (start = end natively).
-  sink.marks[1] = 0
-  sink.marks[0] = 0
+  clearMarks(sink.marks)
   if (st.buf.length > KEEP_STAGE) Object.assign(st, newStage())
 }
 
@@ -171,8 +178,7 @@ export function handOver(): number {
   if (depth === 0) {
     base = 0
     used = 0
-    marks[1] = 0
-    marks[0] = 0
+    clearMarks(marks)
   } else {
     base = used
     marks[0] = base
@@ -245,7 +251,7 @@ export function release(sink: StageSink): void {
   if (owner === sink) {
     handOver()
     owner = undefined
-    marks = new Int32Array(2)
+    marks = SPARE_MARKS
   }
   sink.stage = undefined
 }
