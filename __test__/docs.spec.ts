@@ -65,6 +65,27 @@ function links(text: string): string[] {
   return out
 }
 
+/**
+ * Runs `script` with `sh -c` in a private mount and network namespace (`unshare -mn`), `args` as
+ * its $1.., and parses the one JSON value the runner it starts prints.
+ */
+function inNamespace<T>(script: string, args: string[] = []): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const child = spawn('unshare', ['-mn', 'sh', '-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(out))
+      } catch {
+        reject(new Error(`runner failed: ${out} ${err}`))
+      }
+    })
+  })
+}
+
 test('the package ships the README, every guide and the changelog', (t) => {
   const guides = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md'))
   t.true(guides.length >= 15, guides.join())
@@ -177,21 +198,9 @@ for (const ex of all.filter((e) => !e.marker.startsWith('not run'))) {
     writeFileSync(join(dir, name), source)
     const result = await slot(
       () =>
-        new Promise<{ code: number | string; stdout: string; stderr: string; events: number }>((resolve, reject) => {
-          const cmd = `ip link set lo up && mount --bind ${hosts} /etc/hosts && exec ${process.execPath} ${runner} ${join(dir, name)} ${root}`
-          const child = spawn('unshare', ['-mn', 'sh', '-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
-          let out = ''
-          let err = ''
-          child.stdout.on('data', (d) => (out += d))
-          child.stderr.on('data', (d) => (err += d))
-          child.on('close', () => {
-            try {
-              resolve(JSON.parse(out))
-            } catch {
-              reject(new Error(`runner failed: ${out} ${err}`))
-            }
-          })
-        }),
+        inNamespace<{ code: number | string; stdout: string; stderr: string; events: number }>(
+          `ip link set lo up && mount --bind ${hosts} /etc/hosts && exec ${process.execPath} ${runner} ${join(dir, name)} ${root}`,
+        ),
     )
     const where = `${ex.file}:${ex.line}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`
     t.is(result.code, 0, where)
@@ -455,21 +464,7 @@ for (const [key, { command, places }] of shell.commands) {
     const setup = ['ip link set lo up', ...ADDRESSES.map((a) => `ip addr add ${a}/32 dev lo`), `mount --bind ${hosts} /etc/hosts`].join(' && ')
     const result = await slot(
       () =>
-        new Promise<ShellResult>((resolve, reject) => {
-          const script = `${setup} && exec "${process.execPath}" "${shellRunner}" "$1" "$2" "$3"`
-          const child = spawn('unshare', ['-mn', 'sh', '-c', script, 'sh', runnerPlan, root, cwd], { stdio: ['ignore', 'pipe', 'pipe'] })
-          let out = ''
-          let err = ''
-          child.stdout.on('data', (d) => (out += d))
-          child.stderr.on('data', (d) => (err += d))
-          child.on('close', () => {
-            try {
-              resolve(JSON.parse(out))
-            } catch {
-              reject(new Error(`runner failed: ${out} ${err}`))
-            }
-          })
-        }),
+        inNamespace<ShellResult>(`${setup} && exec "${process.execPath}" "${shellRunner}" "$1" "$2" "$3"`, [runnerPlan, root, cwd]),
     )
     plan.check(t, result)
   })
