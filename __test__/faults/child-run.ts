@@ -23,6 +23,9 @@ export interface Result {
   handlerCalls: number
   errors: Record<string, number>
   troubles: string[]
+  /** With acks: ids of the records the client said were acknowledged, by server address. */
+  delivered?: Record<string, number[]>
+  deliveredRecords?: number
 }
 
 export interface ChildRun {

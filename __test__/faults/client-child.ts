@@ -86,6 +86,20 @@ client.on('error', (err) => {
   errors[err.code] = (errors[err.code] ?? 0) + 1
 })
 
+/**
+ * With acks: the id of every record the client said a server acknowledged ('delivered'), by that
+ * server's address. The parent checks each one against what that server holds (check.ts).
+ */
+const delivered: Record<string, number[]> = {}
+let deliveredRecords = 0
+if (plan.client.requireAck === true) {
+  client.on('delivered', (batch) => {
+    deliveredRecords += batch.count
+    const ids = (delivered[batch.server] ??= [])
+    for (const r of batch.records) ids.push(Number(r.record.id))
+  })
+}
+
 const ctx: OpContext = {
   client,
   poison: plan.poison,
@@ -116,6 +130,8 @@ interface Result {
   errors: Record<string, number>
   troubles: string[]
   ops: string[]
+  delivered: Record<string, number[]>
+  deliveredRecords: number
 }
 
 function result(extra: Partial<Result>): void {
@@ -128,6 +144,8 @@ function result(extra: Partial<Result>): void {
     errors,
     troubles,
     ops: ctx.log,
+    delivered,
+    deliveredRecords,
     ...extra,
   }
   // Synchronously: this may run inside 'exit', where no later tick comes.
@@ -174,6 +192,9 @@ async function main(): Promise<void> {
     else ctx.refused++
   }
   await Promise.all(ctx.waits)
+  // 'delivered' events travel apart from the close's answer: let the last ones arrive (bounded).
+  const sent = client.stats().sent
+  for (let waited = 0; plan.client.requireAck === true && deliveredRecords < sent && waited < 2000; waited += 10) await sleep(10)
   result({ report, stats: client.stats(), endMs, closeTimeoutMs: ctx.closing.timeoutMs })
 }
 

@@ -79,11 +79,21 @@ pub struct Link {
 }
 
 /// What a read from the server amounted to.
-pub enum Heard {
-  /// Batches whose last ack arrived, in ack order.
-  Settled(Vec<Held>),
-  /// The server said something that ends the connection.
-  Fault(Error),
+pub struct Heard {
+  /// Batches whose last ack arrived, in ack order: settled even when a fault follows them in the
+  /// same read (the server did take them; dropping them here would leave them in no count).
+  pub settled: Vec<Held>,
+  /// The server said something that ends the connection (after the acks above).
+  pub fault: Option<Error>,
+}
+
+impl Heard {
+  fn fault(settled: Vec<Held>, e: Error) -> Heard {
+    Heard {
+      settled,
+      fault: Some(e),
+    }
+  }
 }
 
 impl Link {
@@ -269,11 +279,14 @@ impl Link {
     // A TLS server answering our plaintext with an alert (or a handshake record): where an ack (or
     // nothing, without acks) was expected, these bytes are never msgpack we could accept.
     if self.rlen == 0 && !self.is_tls() && looks_like_tls(&self.rbuf[self.rlen..self.rlen + n]) {
-      return Heard::Fault(Error::TlsProtocol(tls::SPEAKS_TLS.into()));
+      return Heard::fault(Vec::new(), Error::TlsProtocol(tls::SPEAKS_TLS.into()));
     }
     if !require_ack {
       // Nothing is expected without acks; whatever a server says is ignored.
-      return Heard::Settled(Vec::new());
+      return Heard {
+        settled: Vec::new(),
+        fault: None,
+      };
     }
     self.rlen += n;
     let mut done = Vec::new();
@@ -288,7 +301,7 @@ impl Link {
               "ack for unknown chunk {}",
               String::from_utf8_lossy(&self.rbuf[..used.min(64)])
             );
-            return Heard::Fault(Error::AckMismatch(what));
+            return Heard::fault(done, Error::AckMismatch(what));
           };
           self.rbuf.copy_within(used..self.rlen, 0);
           self.rlen -= used;
@@ -296,9 +309,14 @@ impl Link {
             done.push(h);
           }
         }
-        AckParse::Incomplete if self.rlen < self.rbuf.len() => return Heard::Settled(done),
-        AckParse::Incomplete => return Heard::Fault(Error::AckMismatch("oversized response".into())),
-        AckParse::Garbage(what) => return Heard::Fault(Error::AckMismatch(what.into())),
+        AckParse::Incomplete if self.rlen < self.rbuf.len() => {
+          return Heard {
+            settled: done,
+            fault: None,
+          }
+        }
+        AckParse::Incomplete => return Heard::fault(done, Error::AckMismatch("oversized response".into())),
+        AckParse::Garbage(what) => return Heard::fault(done, Error::AckMismatch(what.into())),
       }
     }
   }

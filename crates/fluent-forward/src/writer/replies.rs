@@ -25,17 +25,17 @@ impl Writer {
   }
 
   pub(super) fn on_read(&mut self, i: usize, n: usize, now: Instant) {
-    match self.links[i].on_read(n, self.shared.config.require_ack) {
-      Heard::Fault(e) => self.fail_link(i, e, now),
-      Heard::Settled(done) => {
-        if done.is_empty() {
-          return;
-        }
-        self.update_in_flight(i);
-        for h in done {
-          self.settle_sent(i, h);
-        }
+    let Heard { settled, fault } = self.links[i].on_read(n, self.shared.config.require_ack);
+    // Acks that came before a fault in the same read settle first: those batches reached the
+    // server, and the fault blames only what is still unsettled.
+    if !settled.is_empty() {
+      self.update_in_flight(i);
+      for h in settled {
+        self.settle_sent(i, h);
       }
+    }
+    if let Some(e) = fault {
+      self.fail_link(i, e, now);
     }
   }
 }

@@ -21,6 +21,9 @@ pub enum Behavior {
   WrongAckFirst,
   /// Answers the first request with these raw bytes, then only reads.
   GarbageFirst(Vec<u8>),
+  /// Records and acks the first request, with these raw bytes after the ack in the same write
+  /// (one read for the client: an ack and a fault together), then only reads.
+  AckThenGarbageFirst(Vec<u8>),
   /// Reads and decodes everything, records and acks nothing.
   NeverAck,
   /// Holds the socket open and never reads from it.
@@ -279,6 +282,15 @@ fn serve<S: Stream>(mut s: S, idx: usize, behavior: Behavior, st: Arc<Mutex<Stat
         Behavior::ReadOneThenClose => break 'conn,
         Behavior::WrongAckFirst if this == 0 => Some(ack_bytes("BBBBBBBBBBBBBBBBBBBBBB==")),
         Behavior::GarbageFirst(bytes) if this == 0 => Some(bytes.clone()),
+        Behavior::AckThenGarbageFirst(bytes) if this == 0 => {
+          let mut g = st.lock().unwrap();
+          g.received.extend(events);
+          g.requests.push(req.clone());
+          drop(g);
+          let mut r = req.chunk.as_deref().map(ack_bytes).unwrap_or_default();
+          r.extend_from_slice(bytes);
+          Some(r)
+        }
         _ => None,
       };
       if let Some(r) = reply {

@@ -125,6 +125,21 @@ fn garbage_from_server_disconnects_and_resends() {
   });
 }
 
+/// An ack and garbage in one read: the acked batch is settled (counted sent, not sent again), the
+/// garbage still ends the connection. The batch was once dropped with the read, in no count
+/// (`survive` waits for `sent` to reach N, which it then never did).
+#[test]
+fn an_ack_read_together_with_garbage_still_settles_its_batch() {
+  let (server, log, _, _) = survive(
+    Behavior::AckThenGarbageFirst(b"\xc1\xc1".to_vec()),
+    Mode::PackedForward,
+  );
+  log.with(|es| assert!(count_disconnects(es, "ACK_MISMATCH") >= 1, "{es:?}"));
+  // The acked first request is the only copy of its records: nothing of it came again.
+  let received = server.with(|st| st.received.len() as u64);
+  assert_eq!(received, N, "each record exactly once");
+}
+
 #[test]
 fn non_ack_map_from_server_disconnects_and_resends() {
   // A well-formed map that is not an ack: {"ack": 1}.
