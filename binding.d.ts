@@ -476,6 +476,12 @@ export interface NativeOptions {
   maxBatchAttempts?: number
   /** How long the exit waits for buffered records; 0 disables. */
   exitFlushTimeoutMs?: number
+  /**
+   * Not a user option: index.ts sets it so that 'delivered' listeners added in the constructor's
+   * turn see the batches a spool's replay delivers before they were added (it turns the reports
+   * off after that turn if nobody listens).
+   */
+  deliveryReports?: boolean
   /** Bounds TLS plus the Forward handshake. */
   handshakeTimeoutMs?: number
   /** Client-wide TLS. */

@@ -98,6 +98,31 @@ test('what a close cannot send stays on disk, and the next client sends it first
   await server.close()
 })
 
+test("a 'delivered' listener added in the constructor's turn hears the replay, even when it is delivered before", async (t) => {
+  const dir = spoolDir(t)
+  const first = new FluentClient({ port: await deadPort(), ...quick, spool: { dir } })
+  first.on('error', () => {})
+  for (let i = 0; i < 300; i++) first.emit('spool.heard', { i })
+  t.like(await first.close({ timeoutMs: 200 }), { spooled: 300 })
+
+  const server = await Receiver.start()
+  const second = new FluentClient({ port: server.port, spool: { dir } })
+  // Without acks the writer thread alone counts the replay sent (the kernel takes it, and the
+  // first connection's probation passes) while this turn still runs. The reports were once off
+  // until the listener below asked for them, and those batches went unheard.
+  const until = Date.now() + 20_000
+  const nap = new Int32Array(new SharedArrayBuffer(4))
+  while (second.stats().sent < 300 && Date.now() < until) Atomics.wait(nap, 0, 0, 10)
+  t.is(second.stats().sent, 300, 'the replay was sent before the listener was added')
+  const heard: number[] = []
+  second.on('delivered', (b) => heard.push(...b.records.map((r) => r.record.i as number)))
+  const report = await second.close()
+  t.like(report, { replayed: 300, sent: 300 })
+  t.deepEqual(heard, Array.from({ length: 300 }, (_, i) => i))
+  t.true(await server.waitFor(300))
+  await server.close()
+})
+
 test('a named slot another client holds is ERR_FLUENT_SPOOL_LOCKED, naming the holder', async (t) => {
   const dir = spoolDir(t)
   const port = await deadPort()

@@ -129,6 +129,10 @@ export class FluentClient extends EventEmitter {
               requeue: (tag, bytes) => (this.#closing === undefined ? this.#requeue(tag, bytes) : 0),
             },
           )
+    // Delivery reports copy every batch: the native side makes them only while someone listens. A
+    // spool's replay may deliver before a listener added right after this constructor could ask, so
+    // with a spool they start on, and go off after this turn if nobody listens.
+    if (native.spool !== undefined) native.deliveryReports = true
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
     try {
@@ -149,12 +153,13 @@ export class FluentClient extends EventEmitter {
       end: (report) => this.#endExit(report),
     }
     register(this, this.#exitHandle)
-    // Delivery reports copy every batch: the native side makes them only while someone listens.
+    const unheard = () => this.listenerCount('delivered') === 0
+    if (native.spool !== undefined) setImmediate(() => unheard() && this.#native.setDeliveryReports(false))
     this.on('newListener', (name: string | symbol) => {
       if (name === 'delivered') this.#native.setDeliveryReports(true)
     })
     this.on('removeListener', (name: string | symbol) => {
-      if (name === 'delivered' && this.listenerCount('delivered') === 0) this.#native.setDeliveryReports(false)
+      if (name === 'delivered' && unheard()) this.#native.setDeliveryReports(false)
     })
     setInternals(this, {
       id,

@@ -289,6 +289,10 @@ pub struct Config {
   pub breaker: Breaker,
   /// The durable spool; `None`: memory only.
   pub spool: Option<SpoolConfig>,
+  /// `Event::Delivered` on from the start (the embedding turns it off, `set_delivery_reports`,
+  /// once it knows nobody listens): a spool's replay may deliver batches before the embedding has
+  /// had a chance to ask for them.
+  pub delivery_reports: bool,
 }
 
 impl Default for Config {
@@ -328,6 +332,7 @@ impl Default for Config {
       handshake_timeout: Duration::from_secs(10),
       breaker: Breaker::default(),
       spool: None,
+      delivery_reports: false,
     }
   }
 }

@@ -184,6 +184,7 @@ impl Shared {
       overflow: config.overflow,
       time_format: config.time_format,
     };
+    let reports = config.delivery_reports;
     let mut queue = Queue::new(&limits);
     if config.keep_undelivered {
       queue.undelivered = Some(Undelivered::new(config.undelivered_max_bytes));
@@ -210,7 +211,7 @@ impl Shared {
       connected: AtomicBool::new(false),
       openers,
       servers,
-      delivery_reports: AtomicBool::new(false),
+      delivery_reports: AtomicBool::new(reports),
       control: Mutex::new(Control::default()),
       stopped: Condvar::new(),
       spool,

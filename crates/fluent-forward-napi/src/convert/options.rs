@@ -160,6 +160,10 @@ pub struct NativeOptions {
   pub max_batch_attempts: Option<u32>,
   /// How long the exit waits for buffered records; 0 disables.
   pub exit_flush_timeout_ms: Option<u32>,
+  /// Not a user option: index.ts sets it so that 'delivered' listeners added in the constructor's
+  /// turn see the batches a spool's replay delivers before they were added (it turns the reports
+  /// off after that turn if nobody listens).
+  pub delivery_reports: Option<bool>,
   /// Bounds TLS plus the Forward handshake.
   pub handshake_timeout_ms: Option<u32>,
   /// Client-wide TLS.
@@ -406,6 +410,7 @@ pub fn config_from(o: NativeOptions) -> Result<Config, fluent_forward::Error> {
   set_ms(&mut c.reconnect_initial, o.reconnect_initial_delay_ms);
   set_ms(&mut c.reconnect_max, o.reconnect_max_delay_ms);
   set_ms(&mut c.exit_flush_timeout, o.exit_flush_timeout_ms);
+  c.delivery_reports = o.delivery_reports.unwrap_or(false);
   set_ms(&mut c.handshake_timeout, o.handshake_timeout_ms);
   set_ms(&mut c.heartbeat_interval, o.heartbeat_interval_ms);
   set_ms(&mut c.dns_ttl, o.dns_ttl_ms);
