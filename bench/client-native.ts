@@ -13,7 +13,11 @@ export async function nativeClient(imp: Importer, host: string, port: number, op
     errors++
     errorCodes.add(String(e?.code))
   })
-  // fluent-native connects on the first emit (as fluent-logger does); that connect falls inside the run.
+  // fluent-native connects on the first emit (as fluent-logger does). `ready` makes that connect
+  // before the timed phase, as @fluent-org/logger's contender awaits its connect(): without acks a
+  // server's first plaintext connection is on probation for 500 ms after its first write (the client
+  // waits to see whether a TLS server answers, src probation.rs), and a run shorter than that waited
+  // for it at close, measuring the window instead of the client.
   // emit() answers synchronously whether the record fit in the buffer; a producer that must not lose
   // records keeps the refused ones and offers them again (this is the documented use of that answer).
   const backlog: object[] = []
@@ -42,6 +46,11 @@ export async function nativeClient(imp: Importer, host: string, port: number, op
   return {
     emit,
     emitLast: emit,
+    async ready() {
+      client.emit(TAG, { warmup: true })
+      await client.flush({ timeoutMs: 10_000 })
+      return 1
+    },
     relieve,
     retry,
     async finish() {

@@ -13,6 +13,12 @@ export interface Client {
   emitLast(record: object): void
   /** Resolves once every event is written (acknowledged, with acks); what it returns goes into the result. */
   finish(): Promise<Record<string, unknown>>
+  /**
+   * Before the timed phase, not timed: whatever a client does before its first record can go out
+   * (connect, prove the connection), with records of its own; returns how many it sent (the sink
+   * expects those too). Clients that connect in their constructor or lazily have none.
+   */
+  ready?(): Promise<number>
   /** Closes connections; not timed. */
   close(): Promise<void>
 }

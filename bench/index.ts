@@ -179,7 +179,8 @@ async function runChild(sink: Sink, cfg: ChildConfig, hardLimitMs: number): Prom
     }
     out.result = msg
     // The client says every record is written (or acknowledged): now the sink must have them all.
-    const expected = contenders.find((c) => c.id === cfg.contender)?.kind === 'idle' ? 0 : msg.emitted
+    // Records a client sent before the timed phase (`Client.ready`) arrive too.
+    const expected = contenders.find((c) => c.id === cfg.contender)?.kind === 'idle' ? 0 : msg.emitted + (msg.warmup ?? 0)
     out.expected = expected
     // A client that says it dropped records cannot deliver them all: a short wait to count what came.
     // fluent-native retries what emit() refused (backpressure), so its refusals are not losses.

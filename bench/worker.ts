@@ -36,8 +36,9 @@ async function main(cfg: ChildConfig): Promise<void> {
   const { SHAPES } = await importer(cfg.benchDir)('../src/cli/shapes.js')
   const make: (i: number) => object = SHAPES[cfg.shape]
   const client = await makeClient(cfg.contender, cfg.benchDir, cfg.host, cfg.port, cfg.spinNs)
+  const warmup = (await client.ready?.()) ?? 0
   const result = cfg.phase === 'throughput' ? await throughput(cfg, client, make) : await paced(cfg, client, make)
-  send({ type: 'result', ...result, unhandledRejections: unhandled })
+  send({ type: 'result', ...result, warmup, unhandledRejections: unhandled })
   await timeout(client.close(), 10_000, 'close').catch(() => undefined)
   // Let the sockets finish closing: exiting right after fluent-logger's end() makes the sink see a
   // connection error although every record arrived.
