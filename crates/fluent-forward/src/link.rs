@@ -88,6 +88,10 @@ pub struct Heard {
 }
 
 impl Heard {
+  fn settled(settled: Vec<Held>) -> Heard {
+    Heard { settled, fault: None }
+  }
+
   fn fault(settled: Vec<Held>, e: Error) -> Heard {
     Heard {
       settled,
@@ -283,10 +287,7 @@ impl Link {
     }
     if !require_ack {
       // Nothing is expected without acks; whatever a server says is ignored.
-      return Heard {
-        settled: Vec::new(),
-        fault: None,
-      };
+      return Heard::settled(Vec::new());
     }
     self.rlen += n;
     let mut done = Vec::new();
@@ -309,12 +310,7 @@ impl Link {
             done.push(h);
           }
         }
-        AckParse::Incomplete if self.rlen < self.rbuf.len() => {
-          return Heard {
-            settled: done,
-            fault: None,
-          }
-        }
+        AckParse::Incomplete if self.rlen < self.rbuf.len() => return Heard::settled(done),
         AckParse::Incomplete => return Heard::fault(done, Error::AckMismatch("oversized response".into())),
         AckParse::Garbage(what) => return Heard::fault(done, Error::AckMismatch(what.into())),
       }
