@@ -335,6 +335,9 @@ where
         }
       }
     };
+    // Counted before the acks go out: a client that has its ack finds its request in the stats
+    // (the acks themselves are counted once written, below).
+    stats.commit(&mut s.tally);
     if !s.acks().is_empty() {
       if io.write_all(s.acks()).await.is_err() {
         s.tally.errors += 1;
