@@ -236,9 +236,14 @@ impl<S: EventSink> Session<S> {
     &self.acks
   }
 
-  pub fn acks_sent(&mut self) {
+  /// The acks encoded so far are about to be written: counted now (see `serve`).
+  pub fn count_acks(&mut self) {
     self.tally.acks += self.pending_acks;
     self.pending_acks = 0;
+  }
+
+  /// The encoded acks were written.
+  pub fn acks_sent(&mut self) {
     self.acks.clear();
   }
 
@@ -335,8 +340,9 @@ where
         }
       }
     };
-    // Counted before the acks go out: a client that has its ack finds its request in the stats
-    // (the acks themselves are counted once written, below).
+    // Counted before the acks go out (requests, events and the acks themselves): a client that
+    // has its ack finds both in the stats. A write that fails is counted as an error below.
+    s.count_acks();
     stats.commit(&mut s.tally);
     if !s.acks().is_empty() {
       if io.write_all(s.acks()).await.is_err() {

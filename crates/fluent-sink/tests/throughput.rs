@@ -156,6 +156,7 @@ fn decode_only_5m_events() {
         data = &data[n..];
         s.filled(n).unwrap();
       }
+      s.count_acks();
       s.acks_sent();
     }
     let secs = start.elapsed().as_secs_f64();
