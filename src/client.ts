@@ -132,7 +132,8 @@ export class FluentClient extends EventEmitter {
     // Delivery reports copy every batch: the native side makes them only while someone listens. A
     // spool's replay may deliver before a listener added right after this constructor could ask, so
     // with a spool they start on, and go off after this turn if nobody listens.
-    if (native.spool !== undefined) native.deliveryReports = true
+    const replays = native.spool !== undefined
+    if (replays) native.deliveryReports = true
     // The callback holds the client weakly: the native side roots it for the client's whole life.
     const ref = new WeakRef(this)
     try {
@@ -154,7 +155,7 @@ export class FluentClient extends EventEmitter {
     }
     register(this, this.#exitHandle)
     const unheard = () => this.listenerCount('delivered') === 0
-    if (native.spool !== undefined) setImmediate(() => unheard() && this.#native.setDeliveryReports(false))
+    if (replays) setImmediate(() => unheard() && this.#native.setDeliveryReports(false))
     this.on('newListener', (name: string | symbol) => {
       if (name === 'delivered') this.#native.setDeliveryReports(true)
     })

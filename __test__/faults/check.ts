@@ -129,7 +129,7 @@ function checkAcked(lives: ChildRun[], servers: ScriptedServer[], drain?: ChildR
     }
   }
   if (countOnly > 0 && lives.length === 1) {
-    const unique = new Set(servers.flatMap((s) => s.received.map((r) => Number(r.record.id)))).size
+    const unique = new Set([...held.values()].flatMap((ids) => [...ids])).size
     if (unique < countOnly) p.push(`sent ${countOnly} acknowledged records, the servers hold ${unique} distinct ones`)
   }
   return p

@@ -341,7 +341,7 @@ where
       }
     };
     // Counted before the acks go out (requests, events and the acks themselves): a client that
-    // has its ack finds both in the stats. A write that fails is counted as an error below.
+    // has its ack finds both in the stats. A write that fails is an error, committed after the loop.
     s.count_acks();
     stats.commit(&mut s.tally);
     if !s.acks().is_empty() {
@@ -351,7 +351,6 @@ where
       }
       s.acks_sent();
     }
-    stats.commit(&mut s.tally);
     if res.is_err() {
       break;
     }
