@@ -134,6 +134,22 @@ interface Result {
   deliveredRecords: number
 }
 
+/**
+ * One line to the parent, whole and synchronously (it may be written inside 'exit'). stdout is a
+ * non-blocking pipe: one `writeSync` of a line longer than the pipe holds writes part of it (a
+ * RESULT line with every id is hundreds of KiB), so the rest is written as the parent reads.
+ */
+function writeLine(text: string): void {
+  const bytes = Buffer.from(`${text}\n`)
+  for (let off = 0; off < bytes.length; ) {
+    try {
+      off += writeSync(1, bytes, off)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e
+    }
+  }
+}
+
 function result(extra: Partial<Result>): void {
   const r: Result = {
     accepted: ctx.accepted,
@@ -149,7 +165,7 @@ function result(extra: Partial<Result>): void {
     ...extra,
   }
   // Synchronously: this may run inside 'exit', where no later tick comes.
-  writeSync(1, `RESULT ${JSON.stringify(r)}\n`)
+  writeLine(`RESULT ${JSON.stringify(r)}`)
 }
 
 /** What the operations accepted since the last report, for the parent (a kill may come at any moment). */
@@ -159,7 +175,7 @@ function reportProgress(): void {
   const a = ctx.accepted.slice(reported.accepted)
   const u = ctx.unknown.slice(reported.unknown)
   reported = { accepted: ctx.accepted.length, unknown: ctx.unknown.length }
-  writeSync(1, `ACC ${JSON.stringify({ a, u, next: ctx.nextId })}\n`)
+  writeLine(`ACC ${JSON.stringify({ a, u, next: ctx.nextId })}`)
 }
 
 async function main(): Promise<void> {
