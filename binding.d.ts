@@ -137,7 +137,7 @@ export declare const ENTRY_OVERHEAD_INTEGER_TIME: number
  */
 export declare function excludeFromProcessExit(id: number): void
 
-/** The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint). */
+/** The JS stage hands its block over once it holds this many bytes (or on its timer; see src/stage.ts). */
 export declare const HANDOVER_BYTES: number
 
 /** A batch left with the writer when it stopped (see `Client::take_leftovers`). */

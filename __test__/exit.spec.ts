@@ -210,9 +210,9 @@ test("worker.terminate() drains the worker's clients before it is gone (env clea
   t.is(new Set(server.entries.map((e) => e.record.i)).size, N)
 })
 
-// terminate() stops a Worker's JS wherever it is: here in a loop that never yields, so the microtask
-// checkpoint that hands the stage over never comes, whatever the machine's load (a loaded machine
-// once let a terminate() land in the instant between a Worker's last emit and that checkpoint).
+// terminate() stops a Worker's JS wherever it is: here in a loop that never yields, so the timer
+// that hands the stage over never fires, whatever the machine's load (a loaded machine once let a
+// terminate() land in the instant between a Worker's last emit and the handover).
 const spinUntilTerminated = 'for (;;) {}'
 
 test('records a Worker staged but had not handed over when terminate() lands are delivered, each once, with their times', async (t) => {

@@ -223,12 +223,12 @@ test('a line longer than 2 x maxRecordBytes is skipped, counted as dropped and r
     server.entries.map((e) => e.record),
     [{ after: 1 }],
   )
-  t.deepEqual(
-    errors.map((e) => [e.code, e.records]),
-    [
-      ['ERR_FLUENT_RECORD_TOO_LARGE', 1],
-      ['ERR_FLUENT_RECORD_TOO_LARGE', 1],
-    ],
+  // One report per handover of lines: the destination hands held lines over together, so the two
+  // may come as one report of 2 records or as two of 1.
+  t.deepEqual(new Set(errors.map((e) => e.code)), new Set(['ERR_FLUENT_RECORD_TOO_LARGE']))
+  t.is(
+    errors.reduce((n, e) => n + (e.records ?? 0), 0),
+    2,
   )
   t.is(dest.client.stats().dropped, 2)
   await ended(dest)

@@ -32,7 +32,7 @@ test('flush and stats of a client whose records are parked hand them over', asyn
   const [a, b] = clients
   a.emit('parked', { i: 1 })
   b.emit('parked', { i: 2 }) // b takes the stage; a's record waits, parked
-  await a.flush({ timeoutMs: 5000 }) // still inside the same microtask checkpoint as the emits
+  await a.flush({ timeoutMs: 5000 }) // before the stage's timer: flush hands the emits over itself
   t.true(await servers[0].waitFor(1, 5000))
   t.deepEqual(seqs(servers[0]), [1])
   a.emit('parked', { i: 3 }) // a takes the stage back; b's record is parked

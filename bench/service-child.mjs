@@ -81,6 +81,13 @@ function nativeLog(dir, how) {
   return (req, n, t0) => log.info(MSG, fields(req, n, t0))
 }
 
+/** pino through the `destination()` of the build in `dir`, sending to the sink. */
+function pinoDestinationLog(dir) {
+  const pino = require('pino')
+  const log = pino({ base: null }, require(join(dir, 'src', 'pino.js')).destination({ port: sinkPort, tag: TAG })).child(BOUND)
+  return (req, n, t0) => log.info(fields(req, n, t0), MSG)
+}
+
 async function makeLog() {
   switch (contender) {
     case 'ab-logger':
@@ -91,6 +98,9 @@ async function makeLog() {
       baseLog = nativeLog(resolve(process.env.FLUENT_NATIVE_BASELINE), how)
       return nativeLog(root, how)
     }
+    case 'ab-pino-destination':
+      baseLog = pinoDestinationLog(resolve(process.env.FLUENT_NATIVE_BASELINE))
+      return pinoDestinationLog(root)
     case 'none':
       return () => {}
     case 'build': {
@@ -101,11 +111,12 @@ async function makeLog() {
         ring[n & 63] = fields(req, n, t0)
       }
     }
-    // Floors in the service itself, each one piece of what the logger does per request, paid where it
+    // Floors in the service itself, each one piece of what a logger pays per request, paid where it
     // is paid: cold, between two requests' worth of node:http. A Node-API call of the handover's
     // shape (pushStaged for a client id that does not exist: argument checks, the registry lookup,
-    // the answer); the promise reaction that queues the handover at the microtask checkpoint; the
-    // record encoded into the stage buffer by emit's encoder and never handed over.
+    // the answer) and the promise reaction that queued a handover at every microtask checkpoint (what
+    // a handover per request costs; the stage now hands over on a timer, src/stage.ts); the record
+    // encoded into the stage buffer by emit's encoder and never handed over.
     case 'floor-napi': {
       const { pushStaged } = require(join(root, 'binding.js'))
       const block = Buffer.alloc(64)
@@ -140,7 +151,7 @@ async function makeLog() {
       let stream
       if (contender === 'pino-devnull') stream = pino.destination({ dest: '/dev/null', sync: true })
       else if (contender === 'pino-noop') stream = { write: () => true }
-      else if (contender === 'pino-destination') stream = require(join(root, 'src', 'pino.js')).destination({ port: sinkPort, tag: TAG })
+      else if (contender === 'pino-destination') return pinoDestinationLog(root)
       else {
         stream = pino.transport({ target: join(root, 'src', 'pino.js'), options: { port: sinkPort, tag: TAG } })
         await once(stream, 'ready')

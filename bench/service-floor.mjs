@@ -7,10 +7,11 @@
  *   node bench/service-floor.mjs <sinkPort> <turns> <rounds>
  *
  * Prints one JSON line: { "<op> (warm|cold)": [median ns per turn, one per round] }. Each turn
- * times its op from just before the call to a microtask queued just after it (so a handover the op
- * scheduled for the checkpoint is inside), and the figure is the median turn (a preempted turn does
+ * times its op from just before the call to a microtask queued just after it (so anything the op
+ * scheduled for the checkpoint is inside; the stage's handover is on a timer, so it is not: the probe
+ * carries it), and the figure is the median turn (a preempted turn does
  * not move it). `nothing` is that bracket alone, to subtract. Ops: `promise reaction` (`then` on a settled
- * promise: how the stage queues its handover, once per checkpoint), `napi call` (one Node-API call that does nothing: `queuedBytes` of an id
+ * promise: how the stage queued its handover at every checkpoint before the timer), `napi call` (one Node-API call that does nothing: `queuedBytes` of an id
  * no client has), `push one record` (`pushStaged` of a one-record block to a live client: the native
  * hand-over), `encode` (the encoder writing the access record), `logger.info` and `emit` (the whole
  * logged record to a live client). Cold: 1 MiB written first (more than a core's L2).
@@ -72,8 +73,8 @@ const frame = (() => {
 })()
 
 let nativeId = -1
-/** What one turn does, timed: from just before the call to a microtask queued just after it (so a
- * handover the call scheduled for the checkpoint, which runs first, is inside the bracket). */
+/** What one turn does, timed: from just before the call to a microtask queued just after it (so
+ * whatever the call scheduled for the checkpoint, which runs first, is inside the bracket). */
 const ops = {
   nothing: () => {},
   'promise reaction': () => void settled.then(noop),

@@ -37,7 +37,7 @@
  * phases in all), SERVICE_SAT_SECONDS (2), SERVICE_PHASE_MS (250), SERVICE_WARM_MS (1000), SERVICE_CONNS (32), SERVICE_ONLY=id,id,
  * SERVICE_PLACEMENTS=pinned,unpinned, SERVICE_FLOOR_TURNS (20000; 0 skips the floors), SERVICE_REPORT_ONLY=1
  * (rewrite the markdown and the chart from the last results/service.json),
- * SERVICE_BASELINE=<dir of another built checkout> adds `ab-logger` / `ab-emit`: one service with both
+ * SERVICE_BASELINE=<dir of another built checkout> adds `ab-logger` / `ab-emit` / `ab-pino-destination`: one service with both
  * builds loaded, the plain requests logged through the baseline's and the `/log` ones through this
  * checkout's, so its "extra" is this build minus the baseline, paired phase by phase (and, when named
  * in SERVICE_ONLY, `native-logger@base` / `native-emit@base`: the baseline's own services).

@@ -145,9 +145,8 @@ export class FluentClient extends EventEmitter {
       throw fromNative(e, 'ERR_FLUENT_CONFIG')
     }
     const id = this.#native.id
-    this.#sink = nativeSink(id, (bytes) => (this.#estimate = bytes))
-    // The registry holds the handle weakly; the client holds it strongly, so it lives as long as
-    // the client does.
+    this.#sink = nativeSink(id, (bytes) => (this.#estimate = bytes), native.flushIntervalMs ?? defaultOf('flushIntervalMs'))
+    // The registry holds the handle weakly; the client holds it strongly: it lives as long as the client.
     this.#exitHandle = {
       id,
       begin: () => this.#beginExit(),
@@ -165,6 +164,7 @@ export class FluentClient extends EventEmitter {
     setInternals(this, {
       id,
       limits: { maxBufferBytes: this.#cap, maxRecordBytes: this.#maxRecord, overhead: this.#overhead },
+      handoverDelayMs: this.#sink.delayMs,
       watchDrain: (hold) => this.#watchDrain(hold),
     })
   }

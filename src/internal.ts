@@ -21,6 +21,8 @@ export interface ClientInternals {
   readonly id: number
   /** Its size limits. */
   readonly limits: Limits
+  /** How long data held on the JS side for it may wait for a handover, ms (src/stage.ts, "Bounded delay"). */
+  readonly handoverDelayMs: number
   /** Arms the client's `'drain'` watch; `true` keeps the process alive until it fires (a stream waits). */
   watchDrain(hold: boolean): void
 }

@@ -16,6 +16,7 @@ import { excludeFromProcessExit } from '../binding.js'
 import type { NativeNdjson } from '../binding.js'
 import { FluentClient } from './client.js'
 import { FluentError } from './errors.js'
+import { HeldLines } from './held-lines.js'
 import { internalsOf } from './internal.js'
 import { LINE_OPTION_KEYS, openNdjson, splitLineOptions } from './ndjson.js'
 import type { LineOptions } from './ndjson.js'
@@ -68,9 +69,10 @@ function closed(client: FluentClient, timeoutMs: number): Promise<void> {
 }
 
 /**
- * The in-thread destination: `pino(destination({ tag: 'app', host: 'fluentd' }))`. Each `write` goes
- * to the native buffer at once (no JS buffer to lose at exit); the client drains at exit like any
- * FluentClient. `client` is there for `'error'` listeners and `stats()`; while it has none, its
+ * The in-thread destination: `pino(destination({ tag: 'app', host: 'fluentd' }))`. Lines are held
+ * for at most 10 ms and handed to the native buffer together (src/held-lines.ts; in a Worker each
+ * `write` hands its line over at once); the client drains at exit like any FluentClient, the held
+ * lines first. `client` is there for `'error'` listeners and `stats()`; while it has none, its
  * errors are warnings on stderr (src/warnings.ts).
  */
 export class PinoDestination extends EventEmitter {
@@ -78,7 +80,7 @@ export class PinoDestination extends EventEmitter {
   readonly client: FluentClient
   /** What pino looks for to tell a stream from an options object in `pino(stream)`. */
   writable = true
-  readonly #lines: NativeNdjson
+  readonly #lines: HeldLines
   readonly #endTimeoutMs: number
   #ending: Promise<void> | undefined
 
@@ -87,7 +89,7 @@ export class PinoDestination extends EventEmitter {
     super()
     const { client, lines, endTimeoutMs } = open(options)
     this.client = client
-    this.#lines = lines
+    this.#lines = new HeldLines(lines, internalsOf(client).handoverDelayMs)
     this.#endTimeoutMs = endTimeoutMs
     // Not silent by default: while nobody listens on `client`, its errors go to stderr.
     warnWhenUnheard(client, 'fluent-native/pino')
@@ -106,16 +108,19 @@ export class PinoDestination extends EventEmitter {
 
   /** Calls back (and resolves) once every line written before is delivered; `cb(err)` if not. */
   flush(cb?: (err?: Error) => void): Promise<void> {
+    this.#lines.handOver()
     const p = this.client.flush()
     if (cb !== undefined) p.then(() => cb(), (e: Error) => cb(e))
     return p
   }
 
   /**
-   * Lines are in the native buffer as soon as `write` returns, so there is nothing to move here;
-   * delivery is asynchronous (see `flush(cb)`), and the exit drain delivers what is left.
+   * Moves the held lines to the native buffer; delivery is asynchronous (see `flush(cb)`), and the
+   * exit drain delivers what is left.
    */
-  flushSync(): void {}
+  flushSync(): void {
+    this.#lines.handOver()
+  }
 
   /** Stops, drains (at most `exitFlushTimeoutMs`, default 8 s), then emits `'close'`. */
   end(cb?: () => void): this {

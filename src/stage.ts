@@ -2,8 +2,9 @@
  * The staging area: records are encoded straight into one reusable buffer, each behind a header,
  * and handed to the native side a block at a time (one Node-API call per block instead of per
  * record; see crates/fluent-forward/src/staging.rs for the format). A block is handed over when it
- * reaches HANDOVER_BYTES, at the end of the current microtask checkpoint, or when the client
- * flushes, closes, reads stats, emits raw bytes, or the process exits.
+ * reaches HANDOVER_BYTES, HANDOVER_DELAY_MS after the first record staged since the last handover
+ * (see "Bounded delay"), or when the client flushes, closes, reads stats, emits raw bytes, or the
+ * process exits.
  *
  * Each client stages into a buffer of its own, and the encoder writes into the current owner's. A
  * client that finds another one owning the stage parks that one's buffer, records and all, and
@@ -11,6 +12,9 @@
  * cost what records to one client cost (bench/scale.ts). Parked records are handed over at the end
  * of the microtask checkpoint, and by any handover (flush, stats, emitRaw, close, a nested record),
  * which hands over every client's.
+ *
+ * Other holders (the pino destination's lines) are listed with `hold` and handed over first by
+ * every handover, on the same timer.
  *
  * Re-entrancy rule: while a record is being encoded (`depth > 0`), user code may run (getters,
  * `toJSON`, Proxy traps) and call back into any client. Such a nested record is encoded into a side
@@ -41,6 +45,8 @@ export interface StageSink {
   track(buf: Buffer, monoNow: number): void
   /** The buffer last passed to `track`. */
   tracked?: Buffer
+  /** The longest its staged records may wait for a handover, ms (see "Bounded delay"). */
+  readonly delayMs: number
 }
 
 /**
@@ -48,7 +54,7 @@ export interface StageSink {
  * buffered (`onBuffered`, the client's estimate for `emit`'s answer). The marks live in a Buffer the
  * native side holds, for a Worker's terminate() (see "Terminate rule").
  */
-export function nativeSink(id: number, onBuffered: (bytes: number) => void): StageSink {
+export function nativeSink(id: number, onBuffered: (bytes: number) => void, flushIntervalMs: number): StageSink {
   const marks = Buffer.alloc(8)
   return {
     push: (block, length, monoNow) => {
@@ -58,6 +64,7 @@ export function nativeSink(id: number, onBuffered: (bytes: number) => void): Sta
     },
     marks: new Int32Array(marks.buffer, marks.byteOffset, 2),
     track: (stage, monoNow) => trackStage(id, stage, marks, monoNow),
+    delayMs: Math.min(HANDOVER_DELAY_MS, flushIntervalMs),
   }
 }
 
@@ -154,6 +161,7 @@ function handOverParked(sink: StageSink, st: OwnStage): void {
  * Returns the owner's native answer, or -1 if it had nothing.
  */
 export function handOver(): number {
+  if (holders.length > 0) handOverHolders()
   if (waiting.length > 0) {
     for (let i = 0; i < waiting.length; i++) {
       const sink = waiting[i]
@@ -186,26 +194,63 @@ export function handOver(): number {
   return answer
 }
 
-function onCheckpoint(): void {
+/**
+ * Bounded delay: committed records wait in the stage for at most HANDOVER_DELAY_MS, then one
+ * unref'd timer hands them over, all clients' at once. A service logs a record or two per request,
+ * one request per event-loop turn; handing over at every microtask checkpoint cost each logged
+ * request a promise reaction, a clock read and a Node-API call that takes the queue's lock
+ * (bench/service.ts, docs/performance.md). Now a request pays the encode and a flag test, and
+ * the handover's cost is shared by every record of the interval.
+ *
+ * Nothing else waits on the timer: `emit`'s answer and the cap come from the estimate when the
+ * record is staged (a record that may not fit is handed over at once), record times are stamped
+ * then, and flush, stats, close, raw records and the exit drain hand over first. A Worker stopped
+ * by `terminate()` runs no JS, and its staged frames are drained natively from the marks (see
+ * "Terminate rule"). The timer is made once and re-armed with `refresh()` only when the stage goes
+ * from empty to holding records, so a steady stream arms it once per interval; it is unref'd, so it
+ * never keeps the process alive (an exit hands the stage over, src/exit.ts). The delay is short next
+ * to the writer's own batching (`flushIntervalMs`, 50 ms by default); a client whose flush interval
+ * is shorter arms the timer with that instead, so the stage never adds more than the writer waits.
+ */
+export const HANDOVER_DELAY_MS = 10
+let timer: NodeJS.Timeout | undefined
+/** The delay the timer was made with (re-made when a client needs a shorter one). */
+let timerDelay = 0
+
+/**
+ * Other holders of accepted data on the JS side, listed while they hold some: every handover hands
+ * them over first, and the stage's timer bounds how long they wait (the pino destination's lines,
+ * src/held-lines.ts).
+ */
+const holders: Array<() => void> = []
+
+/** Each holder hands its data straight to the native side; none of it goes through the stage. */
+function handOverHolders(): void {
+  const list = holders.splice(0)
+  for (let i = 0; i < list.length; i++) list[i]()
+}
+
+/** Lists `handOverHeld` for the next handover, which comes within `delayMs` (call it once per listing). */
+export function hold(handOverHeld: () => void, delayMs: number): void {
+  holders.push(handOverHeld)
+  schedule(delayMs)
+}
+
+function onTimer(): void {
   scheduled = false
   handOver()
 }
 
-/**
- * A settled promise whose `then` queues the checkpoint's handover: a promise reaction is a V8
- * microtask like `queueMicrotask`'s and runs in the same queue, in order, but Node's
- * `queueMicrotask` also makes an AsyncResource and a bound function per call. In a service every
- * request schedules one, and that was about a tenth of the logger's main-thread samples (perf,
- * bench/service.ts); one per setImmediate turn: 154 ns for queueMicrotask, 78 ns for this (Node 20,
- * pinned, median of 5). The native push answers -1 rather than throwing; an error there all the
- * same (a bug) surfaces as an unhandled rejection, where it was an uncaught exception before.
- */
-const SETTLED = Promise.resolve()
-
-function schedule(): void {
-  if (!scheduled) {
-    scheduled = true
-    void SETTLED.then(onCheckpoint)
+function schedule(delayMs: number): void {
+  if (scheduled) return
+  scheduled = true
+  if (timer === undefined || timerDelay !== delayMs) {
+    if (timer !== undefined) clearTimeout(timer)
+    timerDelay = delayMs
+    timer = setTimeout(onTimer, delayMs)
+    timer.unref()
+  } else {
+    timer.refresh()
   }
 }
 
@@ -230,7 +275,7 @@ export function claim(next: StageSink): void {
     if (used > 0 && !st.listed) {
       st.listed = true
       waiting.push(owner)
-      schedule()
+      schedule(owner.delayMs)
     }
   }
   const mine = (next.stage ??= newStage())
@@ -246,6 +291,8 @@ export function claim(next: StageSink): void {
 
 /** Drops ownership (the client closed) after handing its records over; its buffer goes. */
 export function release(sink: StageSink): void {
+  // The exit drain releases every client before it closes them: what the holders keep goes first.
+  if (holders.length > 0) handOverHolders()
   const st = sink.stage
   if (st !== undefined && sink !== owner && st.used > 0) handOverParked(sink, st)
   if (owner === sink) {
@@ -299,7 +346,7 @@ export function commit(length: number, now: boolean): number {
   if (b !== (owner as StageSink).tracked) track(owner as StageSink, b)
   marks[1] = used
   if (now || used >= HANDOVER_BYTES) return handOver()
-  schedule()
+  schedule((owner as StageSink).delayMs)
   return -1
 }
 

@@ -36,7 +36,7 @@ pub const STAGING_HEADER: u32 = fluent_forward::staging::HEADER as u32;
 /// In a staged frame's nanoseconds slot: stamp the record with its monotonic time.
 #[napi]
 pub const STAGING_NOW: u32 = fluent_forward::staging::NOW;
-/// The JS stage hands its block over once it holds this many bytes (or at the microtask checkpoint).
+/// The JS stage hands its block over once it holds this many bytes (or on its timer; see src/stage.ts).
 #[napi]
 pub const HANDOVER_BYTES: u32 = 64 * 1024;
 /// What a record costs against the cap beyond its own bytes, at most: entry array header, time

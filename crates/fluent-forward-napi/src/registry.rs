@@ -97,7 +97,7 @@ pub fn handing_over(id: u32, block: &[u8]) -> Option<Arc<Client>> {
 }
 
 /// Hands over, for every client of this thread, what its JS stage still holds: for the env cleanup
-/// hook, when no JS can run and `terminate()` may have stopped it before its microtask checkpoint.
+/// hook, when no JS can run and `terminate()` may have stopped it before its stage's timer fired.
 /// Returns the records that could not be queued (a client already closed, a full buffer), which
 /// nobody else will report.
 fn hand_over_staged() -> u64 {

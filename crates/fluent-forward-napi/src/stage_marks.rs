@@ -1,7 +1,7 @@
 //! What a client's JS stage holds and has not handed over, readable when no JS can run any more.
 //!
-//! `worker.terminate()` stops a Worker's JS wherever it is, so the microtask checkpoint that would
-//! hand the stage over (src/stage.ts) may never come: records `emit` accepted are then only in the
+//! `worker.terminate()` stops a Worker's JS wherever it is, so the timer that would hand the stage
+//! over (src/stage.ts, within 10 ms) may never fire: records `emit` accepted are then only in the
 //! client's stage buffer, a JS `Buffer`, when the env cleanup hook drains the clients. So JS tells
 //! this side which buffer it stages into (`trackStage`, again whenever the buffer is replaced) and
 //! keeps two Int32 marks next to it, `[start, end)`: the committed frames not yet handed over. The
