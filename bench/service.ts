@@ -103,7 +103,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Contenders that send nothing anywhere (so there is nothing to count at the sink). */
-const UNDELIVERED = new Set(['none', 'build', 'pino-devnull', 'pino-noop', 'floor-encode', 'floor-napi', 'floor-then'])
+const UNDELIVERED = new Set(['none', 'build', 'pino-devnull', 'pino-noop', 'floor-encode', 'floor-stringify', 'floor-napi', 'floor-then'])
 
 /** Waiting for a quiet machine: at most this long before each run, and this much in all. */
 const QUIET_MS = Number(process.env.SERVICE_QUIET_MS ?? 10_000)
