@@ -214,7 +214,7 @@ export function handOver(): number {
  */
 export const HANDOVER_DELAY_MS = 10
 let timer: NodeJS.Timeout | undefined
-/** The delay the timer was made with (re-made when a client needs a shorter one). */
+/** The delay the timer was made with (re-made when a client needs another one). */
 let timerDelay = 0
 
 /**
@@ -241,9 +241,18 @@ function onTimer(): void {
   handOver()
 }
 
+/** When the armed timer fires (`performance.now()`), while `scheduled`. */
+let deadline = 0
+
 function schedule(delayMs: number): void {
-  if (scheduled) return
+  if (scheduled) {
+    // Armed with a delay no longer than this one, before now: it fires within this bound too.
+    if (delayMs >= timerDelay) return
+    // A client with a shorter flush interval: fire sooner if its bound comes first.
+    if (performance.now() + delayMs >= deadline) return
+  }
   scheduled = true
+  deadline = performance.now() + delayMs
   if (timer === undefined || timerDelay !== delayMs) {
     if (timer !== undefined) clearTimeout(timer)
     timerDelay = delayMs
