@@ -9,9 +9,9 @@
  * Each client stages into a buffer of its own, and the encoder writes into the current owner's. A
  * client that finds another one owning the stage parks that one's buffer, records and all, and
  * takes its own: no handover (a native call) per switch, so records emitted to many clients in turn
- * cost what records to one client cost (bench/scale.ts). Parked records are handed over at the end
- * of the microtask checkpoint, and by any handover (flush, stats, emitRaw, close, a nested record),
- * which hands over every client's.
+ * cost what records to one client cost (bench/scale.ts). Parked records are handed over by the
+ * timer, and by any handover (flush, stats, emitRaw, close, a nested record), which hands over every
+ * client's.
  *
  * Other holders (the pino destination's lines) are listed with `hold` and handed over first by
  * every handover, on the same timer.
@@ -206,11 +206,13 @@ export function handOver(): number {
  * record is staged (a record that may not fit is handed over at once), record times are stamped
  * then, and flush, stats, close, raw records and the exit drain hand over first. A Worker stopped
  * by `terminate()` runs no JS, and its staged frames are drained natively from the marks (see
- * "Terminate rule"). The timer is made once and re-armed with `refresh()` only when the stage goes
- * from empty to holding records, so a steady stream arms it once per interval; it is unref'd, so it
- * never keeps the process alive (an exit hands the stage over, src/exit.ts). The delay is short next
- * to the writer's own batching (`flushIntervalMs`, 50 ms by default); a client whose flush interval
- * is shorter arms the timer with that instead, so the stage never adds more than the writer waits.
+ * "Terminate rule"). The timer is made once and re-armed with `refresh()` by the first record
+ * committed after it fired, so a steady stream arms it once per interval; it is unref'd, so it never
+ * keeps the process alive (an exit hands the stage over, src/exit.ts). The delay is short next to the
+ * writer's own batching (`flushIntervalMs`, 50 ms by default); a client whose flush interval is
+ * shorter arms the timer with that instead, so the stage never adds more than the writer waits. The
+ * native push answers -1 rather than throwing; an error there all the same (a bug) surfaces as an
+ * uncaught exception from the timer (from the checkpoint's promise it was an unhandled rejection).
  */
 export const HANDOVER_DELAY_MS = 10
 let timer: NodeJS.Timeout | undefined
