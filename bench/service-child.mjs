@@ -101,6 +101,8 @@ async function makeLog() {
     case 'ab-pino-destination':
       baseLog = pinoDestinationLog(resolve(process.env.FLUENT_NATIVE_BASELINE))
       return pinoDestinationLog(root)
+    case 'pino-destination':
+      return pinoDestinationLog(root)
     case 'none':
       return () => {}
     case 'build': {
@@ -153,7 +155,6 @@ async function makeLog() {
       return nativeLog(root, 'trace')
     case 'native-emit':
       return nativeLog(root, 'emit')
-    case 'pino-destination':
     case 'pino-transport':
     case 'pino-devnull':
     case 'pino-noop': {
@@ -161,7 +162,6 @@ async function makeLog() {
       let stream
       if (contender === 'pino-devnull') stream = pino.destination({ dest: '/dev/null', sync: true })
       else if (contender === 'pino-noop') stream = { write: () => true }
-      else if (contender === 'pino-destination') return pinoDestinationLog(root)
       else {
         stream = pino.transport({ target: join(root, 'src', 'pino.js'), options: { port: sinkPort, tag: TAG } })
         await once(stream, 'ready')

@@ -179,10 +179,8 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
   const p99 = med(t, 'native-logger', 'extraP99')
   const p99e = med(t, 'native-emit', 'extraP99')
   const noiseP99 = med(t, 'none', 'extraP99')
-  // The floor: the cheapest way to write the record out that this run measured in the service (our
-  // encoder, or V8's JSON.stringify), which any logger pays per request before it hands anything over.
-  const pieces = ['floor-encode', 'floor-stringify'].map((id) => med(t, id, 'extraProc')).filter(Number.isFinite)
-  const floor = pieces.length > 0 ? Math.min(...pieces) : NaN
+  const w = writeOut(t)
+  const floor = w.least
   const rFloorDev = floor / med(t, 'pino-devnull', 'extraProc')
   const rFloorOrg = floor / med(t, 'org-forward', 'extraProc')
   const rNoop = medRatio(runs, placement, 'pino-noop', 'pino-devnull')
@@ -204,12 +202,32 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
     '',
     'Ratios are medians over rounds of the per-round ratio of the two extra CPU figures. The floor: the least that writing the record out cost in this service, by our encoder or by `JSON.stringify` (the `floor-*` rows: extra process CPU per request, medians), which every logger pays per request; for the `destination()` route, pino alone (a no-op stream) against pino to /dev/null, since the route starts from pino\'s own line.',
     '',
-    ...inSituFloors(t, runs, placement),
+    ...inSituFloors(t, w, rNoop),
     ...traceCost(t),
     'The floors out of the service (one record per event-loop turn, same run):',
     '',
     floors,
   ]
+}
+
+/** What writing the record out cost inside the service (extra process CPU per request, medians). */
+interface WriteOut {
+  /** Our encoder (`floor-encode`). */
+  encode: number
+  /** V8's `JSON.stringify` (`floor-stringify`). */
+  stringify: number
+  /**
+   * The floor: the cheaper of the two measured, which any logger pays per request before it hands
+   * anything over; NaN if neither was measured.
+   */
+  least: number
+}
+
+function writeOut(t: Table): WriteOut {
+  const encode = med(t, 'floor-encode', 'extraProc')
+  const stringify = med(t, 'floor-stringify', 'extraProc')
+  const measured = [encode, stringify].filter(Number.isFinite)
+  return { encode, stringify, least: measured.length > 0 ? Math.min(...measured) : NaN }
 }
 
 /**
@@ -218,14 +236,13 @@ function targets(runs: Run[], meta: Meta, floors: string): string[] {
  * request still pays on its own is the encode; the Node-API call and the queued reaction are what a
  * handover on every request would add (as before), and are shared by the records of an interval now.
  */
-function inSituFloors(t: Table, runs: Run[], placement: Placement): string[] {
-  const e = med(t, 'floor-encode', 'extraProc')
-  const j = med(t, 'floor-stringify', 'extraProc')
+function inSituFloors(t: Table, w: WriteOut, rNoop: number): string[] {
+  const e = w.encode
+  const j = w.stringify
   const n = med(t, 'floor-napi', 'extraProc')
   const q = med(t, 'floor-then', 'extraProc')
-  if (![e, n, q].some(Number.isFinite)) return []
+  if (![e, j, n, q].some(Number.isFinite)) return []
   const logger = med(t, 'native-logger', 'extraProc')
-  const rNoop = medRatio(runs, placement, 'pino-noop', 'pino-devnull')
   return [
     'Floors in the service itself (the `floor-*` rows below, extra process CPU per request, medians):',
     '',
